@@ -1,0 +1,3 @@
+from torchpit.cli import main
+
+raise SystemExit(main())
