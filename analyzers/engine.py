@@ -1,0 +1,243 @@
+"""The analysis entry point: one parse, one traversal, every rule.
+
+``analyze(text, path, config)`` is a pure function of its inputs (plus jedi's view of the
+user's environment when inference is on). The batch mode, the flake8 plugin and the language
+server all call it.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from . import diagnostics as d
+from .config import Config
+from .context import Context
+from .diagnostics import Diagnostic, Range, Severity
+from .inference import JediInference, JediOptions
+from .parsing import ParseResult, parse_source
+from .registry import all_rules
+from .rule import Rule
+from .semantic import FIELD, PARENT, SemanticModel
+from .source import SourceFile
+
+log = logging.getLogger("torchpit.analyzers")
+
+# Fields whose values are shared singletons (Load/Store, operators): never annotate them.
+_SKIP_FIELDS = {"ctx", "op", "ops"}
+_FIELDS_CACHE: dict[type, tuple[str, ...]] = {}
+
+
+@dataclass
+class RuleError:
+    code: str
+    path: str | None
+    line: int | None
+    message: str
+    traceback: str
+
+    def __str__(self) -> str:
+        where = f"{self.path or '<buffer>'}" + (f":{self.line + 1}" if self.line is not None else "")
+        return f"internal error in rule {self.code} on {where}: {self.message} (the rule was skipped for this file)"
+
+
+@dataclass
+class AnalysisResult:
+    diagnostics: list[Diagnostic]
+    parse: ParseResult
+    rule_errors: list[RuleError] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    jedi_queries: int = 0
+    source: SourceFile | None = None
+    model: SemanticModel | None = None
+
+
+def _fields(tp: type) -> tuple[str, ...]:
+    f = _FIELDS_CACHE.get(tp)
+    if f is None:
+        f = tuple(n for n in tp._fields if n not in _SKIP_FIELDS)
+        _FIELDS_CACHE[tp] = f
+    return f
+
+
+def traverse(tree: ast.Module, model: SemanticModel, wanted: set[type]) -> dict[type, list[ast.AST]]:
+    """The single traversal: annotate parents, build the semantic model, bucket nodes by type.
+
+    Iterative (no recursion), so a 1,000-deep expression cannot overflow the stack.
+    """
+    buckets: dict[type, list[ast.AST]] = {t: [] for t in wanted}
+    stack: list[tuple[ast.AST, object]] = [(tree, model.module_scope)]
+    visit = model.visit
+    while stack:
+        node, scope = stack.pop()
+        tp = type(node)
+        bucket = buckets.get(tp)
+        if bucket is not None:
+            bucket.append(node)
+        child_scope = visit(node, scope)  # type: ignore[arg-type]
+        children: list[tuple[ast.AST, object]] = []
+        for name in _fields(tp):
+            value = getattr(node, name, None)
+            if value is None:
+                continue
+            if isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        setattr(item, PARENT, node)
+                        setattr(item, FIELD, name)
+                        children.append((item, child_scope if _in_new_scope(tp, name) else scope))
+            elif isinstance(value, ast.AST):
+                setattr(value, PARENT, node)
+                setattr(value, FIELD, name)
+                children.append((value, child_scope if _in_new_scope(tp, name) else scope))
+        children.reverse()
+        stack.extend(children)
+    model.finish()
+    return buckets
+
+
+_SCOPE_BODY_FIELDS = {
+    ast.FunctionDef: {"body", "args"},
+    ast.AsyncFunctionDef: {"body", "args"},
+    ast.ClassDef: {"body"},
+    ast.Lambda: {"body", "args"},
+    ast.Module: {"body"},
+    ast.ListComp: {"elt", "generators"},
+    ast.SetComp: {"elt", "generators"},
+    ast.GeneratorExp: {"elt", "generators"},
+    ast.DictComp: {"key", "value", "generators"},
+}
+
+
+def _in_new_scope(tp: type, fieldname: str) -> bool:
+    fields = _SCOPE_BODY_FIELDS.get(tp)
+    return fields is None or fieldname in fields
+
+
+def active_rules(config: Config, path: str | None) -> list[type[Rule]]:
+    return [r for r in all_rules() if config.is_enabled(r.code, path)]
+
+
+def analyze(
+    text: str,
+    path: str | None = None,
+    config: Config | None = None,
+    jedi: JediOptions | None = None,
+    *,
+    rules: Sequence[type[Rule]] | None = None,
+    apply_noqa: bool = True,
+) -> AnalysisResult:
+    """Analyze one Python source text and return its diagnostics, sorted by position."""
+    config = config or Config()
+    t0 = time.perf_counter()
+    source = SourceFile(text, path)
+    parsed = parse_source(text, path or "<buffer>")
+    t_parse = time.perf_counter()
+    out: list[Diagnostic] = []
+    for err in parsed.errors:
+        out.append(
+            Diagnostic(
+                code=d.SYNTAX_ERROR,
+                name=d.BUILTIN_CODES[d.SYNTAX_ERROR],
+                message=err.message,
+                range=Range.of(err.line, err.col, err.end_line, err.end_col),
+                severity=Severity.ERROR,
+            )
+        )
+    result = AnalysisResult(out, parsed, source=source)
+    if parsed.fatal:
+        out.append(
+            Diagnostic(
+                code=d.TOO_COMPLEX,
+                name=d.BUILTIN_CODES[d.TOO_COMPLEX],
+                message=f"torchpit could not analyze this file: {parsed.fatal}",
+                range=Range.of(0, 0, 0, 0),
+                severity=Severity.WARNING,
+            )
+        )
+    if parsed.tree is None:
+        result.timings = {"parse": t_parse - t0, "total": time.perf_counter() - t0}
+        return result
+
+    selected = list(rules) if rules is not None else active_rules(config, path)
+    jedi_opts = jedi if jedi is not None else JediOptions(enabled=config.jedi, budget_s=config.jedi_timeout)
+    inference = JediInference(text, path, jedi_opts) if jedi_opts.enabled else None
+    model = SemanticModel(parsed.tree, path, inference, source)
+    instances = [(cls, cls()) for cls in selected]
+    wanted = {t for cls, _ in instances for t in cls.node_types}
+    try:
+        buckets = traverse(parsed.tree, model, wanted)
+    except RecursionError:
+        out.append(
+            Diagnostic(
+                code=d.TOO_COMPLEX,
+                name=d.BUILTIN_CODES[d.TOO_COMPLEX],
+                message="torchpit could not analyze this file: it is too deeply nested",
+                range=Range.of(0, 0, 0, 0),
+            )
+        )
+        return result
+    t_model = time.perf_counter()
+
+    ctx = Context(source, model, path)
+    for cls, rule in instances:
+        ctx.rule = cls
+        before = len(ctx.findings)
+        current: ast.AST | None = None
+        try:
+            if cls.whole_file:
+                rule.check_file(ctx)
+            for tp in cls.node_types:
+                for node in buckets.get(tp, ()):
+                    current = node
+                    rule.check(node, ctx)
+        except Exception as exc:  # one broken rule must never take the others down
+            del ctx.findings[before:]
+            line = getattr(current, "lineno", None)
+            err = RuleError(cls.code, path, line - 1 if line else None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            result.rule_errors.append(err)
+            log.error("%s\n%s", err, err.traceback)
+    t_rules = time.perf_counter()
+
+    for diag in ctx.findings:
+        if apply_noqa and source.is_suppressed(diag.code, diag.noqa_line if diag.noqa_line is not None else diag.range.start.line):
+            continue
+        if parsed.masked_lines and diag.range.start.line in parsed.masked_lines:
+            continue
+        sev = config.severity_for(diag.code, diag.severity)
+        out.append(diag if sev is diag.severity else _with_severity(diag, sev))
+    out.sort(key=lambda x: (x.range.start, x.code))
+    result.model = model
+    result.jedi_queries = inference.queries if inference else 0
+    result.timings = {
+        "parse": t_parse - t0,
+        "model": t_model - t_parse,
+        "rules": t_rules - t_model,
+        "jedi": inference.spent_s if inference else 0.0,
+        "total": time.perf_counter() - t0,
+    }
+    return result
+
+
+def _with_severity(diag: Diagnostic, sev: Severity) -> Diagnostic:
+    from dataclasses import replace
+
+    return replace(diag, severity=sev)
+
+
+def unreadable(path: str, message: str) -> Diagnostic:
+    return Diagnostic(
+        code=d.UNREADABLE,
+        name=d.BUILTIN_CODES[d.UNREADABLE],
+        message=message,
+        range=Range.of(0, 0, 0, 0),
+        severity=Severity.ERROR,
+    )
+
+
+def codes(diags: Iterable[Diagnostic]) -> list[str]:
+    return [x.code for x in diags]

@@ -1,0 +1,676 @@
+"""The semantic model the rules share, built in the engine's single traversal.
+
+It answers the questions every rule asks:
+- what does this name or attribute chain refer to (``F.cross_entropy`` ->
+  ``torch.nn.functional.cross_entropy``)?
+- which expressions may have produced this value (through assignments, ``self.x`` attributes
+  set in another method, returns of functions and ``forward`` of local modules)?
+- what encloses this node (function, class, loops, ``with torch.no_grad()``)?
+
+Every answer is conservative: when the chain of evidence breaks, the model says "unknown"
+(an empty list or None) and the rule stays silent.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
+
+from . import torch_api
+
+if TYPE_CHECKING:
+    from .inference import JediInference
+    from .source import SourceFile
+
+PARENT = "_tp_parent"
+FIELD = "_tp_field"
+
+SCOPE_TYPES = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
+COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+# Blocks that always run when the statement before them runs: they do not make a binding conditional.
+TRANSPARENT_BLOCKS = {(ast.With, "body"), (ast.AsyncWith, "body"), (ast.Try, "body")}
+if hasattr(ast, "TryStar"):
+    TRANSPARENT_BLOCKS.add((ast.TryStar, "body"))  # type: ignore[attr-defined]
+
+MAX_VALUE_DEPTH = 12
+
+
+def parent(node: ast.AST) -> ast.AST | None:
+    return getattr(node, PARENT, None)
+
+
+def ancestors(node: ast.AST) -> Iterator[ast.AST]:
+    cur = parent(node)
+    while cur is not None:
+        yield cur
+        cur = parent(cur)
+
+
+def pos(node: ast.AST) -> tuple[int, int]:
+    return (getattr(node, "lineno", 0), getattr(node, "col_offset", 0))
+
+
+def end_pos(node: ast.AST) -> tuple[int, int]:
+    return (getattr(node, "end_lineno", 0) or 0, getattr(node, "end_col_offset", 0) or 0)
+
+
+@dataclass
+class Binding:
+    """One place a name gets a value."""
+
+    name: str
+    kind: str  # assign | augassign | annassign | for | with | import | def | class | param | walrus | other
+    node: ast.AST  # the binding site (Name target, alias, def...)
+    stmt: ast.AST  # the statement (or expression) that binds
+    scope: "Scope"
+    value: ast.expr | None = None  # the expression assigned, when known element-wise
+    qualname: str | None = None  # for imports: the module or object imported
+    visible_from: tuple[int, int] = (0, 0)  # source position after which the binding holds
+
+
+@dataclass
+class Scope:
+    node: ast.AST
+    parent: "Scope | None"
+    bindings: dict[str, list[Binding]] = field(default_factory=dict)
+
+    @property
+    def is_function(self) -> bool:
+        return isinstance(self.node, (*FUNCTION_TYPES, ast.Lambda))
+
+    def add(self, b: Binding) -> None:
+        self.bindings.setdefault(b.name, []).append(b)
+
+
+@dataclass
+class ClassInfo:
+    name: str
+    node: ast.ClassDef
+    base_names: list[str | None]  # qualified names of the bases (None: unresolvable)
+    methods: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
+    # self.<attr> = <value> in any method, in source order
+    attrs: dict[str, list[ast.expr]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Value:
+    """An expression that may have produced a value, and the model it belongs to."""
+
+    node: ast.AST
+    model: "SemanticModel"
+
+
+class SemanticModel:
+    """Built by :meth:`visit` during the engine's traversal, then queried by the rules."""
+
+    def __init__(
+        self,
+        tree: ast.Module,
+        path: str | None = None,
+        inference: "JediInference | None" = None,
+        source: "SourceFile | None" = None,
+    ):
+        self.tree = tree
+        self.path = path
+        self.source = source
+        self.inference = inference
+        self.module_scope = Scope(tree, None)
+        self.scopes: dict[ast.AST, Scope] = {tree: self.module_scope}
+        self.classes: dict[str, ClassInfo] = {}
+        self.functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+        self._class_of_node: dict[ast.ClassDef, ClassInfo] = {}
+        self._pending_self_attrs: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, ast.expr]] = []
+        self._return_cache: dict[ast.AST, list[ast.expr]] = {}
+        self._is_module_cache: dict[str, bool] = {}
+
+    # ------------------------------------------------------------------ building
+    def scope_for_new(self, node: ast.AST, enclosing: Scope) -> Scope:
+        scope = Scope(node, enclosing)
+        self.scopes[node] = scope
+        return scope
+
+    def visit(self, node: ast.AST, scope: Scope) -> Scope:
+        """Record what ``node`` binds in ``scope``; return the scope its children live in."""
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            self._visit_assign(node, scope)
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            self._bind_target(node.target, None, "for", node, scope, end_pos(node.iter))
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                if item.optional_vars is not None:
+                    self._bind_target(item.optional_vars, item.context_expr, "with", node, scope, end_pos(item))
+        elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
+            scope.add(Binding(node.target.id, "walrus", node.target, node, scope, node.value, visible_from=end_pos(node)))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    scope.add(Binding(alias.asname, "import", alias, node, scope, qualname=alias.name, visible_from=end_pos(node)))
+                else:
+                    top = alias.name.split(".")[0]
+                    scope.add(Binding(top, "import", alias, node, scope, qualname=top, visible_from=end_pos(node)))
+        elif isinstance(node, ast.ImportFrom):
+            base = self._import_base(node)
+            for alias in node.names:
+                if alias.name == "*":
+                    continue
+                qual = f"{base}.{alias.name}" if base else alias.name
+                scope.add(Binding(alias.asname or alias.name, "import", alias, node, scope, qualname=qual, visible_from=end_pos(node)))
+        elif isinstance(node, FUNCTION_TYPES):
+            scope.add(Binding(node.name, "def", node, node, scope, visible_from=pos(node)))
+            self.functions.setdefault(node.name, []).append(node)
+            inner = self.scope_for_new(node, scope)
+            args = node.args
+            for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+                if a is not None:
+                    inner.add(Binding(a.arg, "param", a, node, inner, visible_from=(0, 0)))
+            if isinstance(scope.node, ast.ClassDef):
+                info = self._class_of_node.get(scope.node)
+                if info is not None:
+                    info.methods[node.name] = node
+            return inner
+        elif isinstance(node, ast.Lambda):
+            inner = self.scope_for_new(node, scope)
+            for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+                inner.add(Binding(a.arg, "param", a, node, inner))
+            return inner
+        elif isinstance(node, ast.ClassDef):
+            scope.add(Binding(node.name, "class", node, node, scope, visible_from=pos(node)))
+            info = ClassInfo(node.name, node, [self.qualified_name(b) for b in node.bases])
+            self.classes.setdefault(node.name, info)
+            self._class_of_node[node] = info
+            return self.scope_for_new(node, scope)
+        elif isinstance(node, COMPREHENSIONS):
+            inner = self.scope_for_new(node, scope)
+            for gen in node.generators:
+                self._bind_target(gen.target, None, "for", gen, inner, (0, 0))
+            return inner
+        return scope
+
+    def _import_base(self, node: ast.ImportFrom) -> str:
+        if node.level:  # relative import: resolved by jedi when needed
+            return "." * node.level + (node.module or "")
+        return node.module or ""
+
+    def _visit_assign(self, node: ast.Assign | ast.AnnAssign | ast.AugAssign, scope: Scope) -> None:
+        visible = end_pos(node)
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                self._bind_target(target, node.value, "assign", node, scope, visible)
+        elif isinstance(node, ast.AnnAssign):
+            if node.value is not None or isinstance(scope.node, ast.ClassDef):
+                self._bind_target(node.target, node.value, "annassign", node, scope, visible)
+        else:
+            if isinstance(node.target, ast.Name):
+                scope.add(Binding(node.target.id, "augassign", node.target, node, scope, None, visible_from=visible))
+            else:
+                self._bind_target(node.target, None, "augassign", node, scope, visible)
+
+    def _bind_target(self, target: ast.AST, value: ast.expr | None, kind: str, stmt: ast.AST, scope: Scope, visible: tuple[int, int]) -> None:
+        if isinstance(target, ast.Name):
+            scope.add(Binding(target.id, kind, target, stmt, scope, value, visible_from=visible))
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            elts = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) else None
+            for i, elt in enumerate(target.elts):
+                if isinstance(elt, ast.Starred):
+                    elt = elt.value
+                self._bind_target(elt, elts[i] if elts else None, kind, stmt, scope, visible)
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and value is not None:
+            func = self.enclosing_function_of_scope(scope)
+            if func is not None and _first_param(func) == target.value.id:
+                self._pending_self_attrs.append((func, target.attr, value))
+        elif isinstance(target, ast.Starred):
+            self._bind_target(target.value, None, kind, stmt, scope, visible)
+
+    def finish(self) -> None:
+        """Called once the traversal is complete."""
+        for func, attr, value in self._pending_self_attrs:
+            cls = self.enclosing_class(func)
+            if cls is not None:
+                cls.attrs.setdefault(attr, []).append(value)
+        self._pending_self_attrs.clear()
+
+    # ------------------------------------------------------------------ structure
+    @staticmethod
+    def enclosing_function_of_scope(scope: Scope) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        return scope.node if isinstance(scope.node, FUNCTION_TYPES) else None
+
+    def scope_of(self, node: ast.AST) -> Scope:
+        """The scope in which ``node`` is evaluated.
+
+        Decorators, default values and class bases belong to the enclosing scope; only a
+        def's, class's or lambda's body is inside its own scope.
+        """
+        child = node
+        for anc in ancestors(node):
+            scope = self.scopes.get(anc)
+            if scope is not None:
+                if not isinstance(anc, (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda)):
+                    return scope  # the module, a comprehension
+                if getattr(child, FIELD, None) == "body":
+                    return scope
+            child = anc
+        return self.module_scope
+
+    def enclosing_function(self, node: ast.AST) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        for anc in ancestors(node):
+            if isinstance(anc, FUNCTION_TYPES):
+                return anc
+        return None
+
+    def enclosing_class(self, node: ast.AST) -> ClassInfo | None:
+        """The class whose method (directly) contains ``node``."""
+        func = node if isinstance(node, FUNCTION_TYPES) else self.enclosing_function(node)
+        while func is not None:
+            p = parent(func)
+            if isinstance(p, ast.ClassDef):
+                return self._class_of_node.get(p)
+            func = self.enclosing_function(func)
+        return None
+
+    def enclosing_loops(self, node: ast.AST) -> list[ast.For | ast.AsyncFor | ast.While]:
+        """Loops around ``node`` within its function, innermost first (a loop's iterator is not inside it)."""
+        out = []
+        child = node
+        for anc in ancestors(node):
+            if isinstance(anc, (*FUNCTION_TYPES, ast.Lambda, ast.ClassDef)):
+                break
+            if isinstance(anc, (ast.For, ast.AsyncFor, ast.While)) and getattr(child, FIELD, None) in ("body", "orelse"):
+                out.append(anc)
+            child = anc
+        return out
+
+    def enclosing_withs(self, node: ast.AST) -> list[ast.With | ast.AsyncWith]:
+        out = []
+        child = node
+        for anc in ancestors(node):
+            if isinstance(anc, (*FUNCTION_TYPES, ast.Lambda, ast.ClassDef)):
+                break
+            if isinstance(anc, (ast.With, ast.AsyncWith)) and getattr(child, FIELD, None) == "body":
+                out.append(anc)
+            child = anc
+        return out
+
+    def statement_of(self, node: ast.AST) -> ast.stmt | None:
+        cur: ast.AST | None = node
+        while cur is not None and not isinstance(cur, ast.stmt):
+            cur = parent(cur)
+        return cur
+
+    # ------------------------------------------------------------------ names
+    def lookup(self, name: str, at: ast.AST) -> list[Binding]:
+        """Bindings of ``name`` that may reach ``at``, the latest first."""
+        scope = self.scope_of(at)
+        use = pos(at)
+        first = True
+        while scope is not None:
+            if isinstance(scope.node, ast.ClassDef) and not first:
+                scope = scope.parent  # class bodies are not visible from their methods
+                continue
+            bindings = scope.bindings.get(name)
+            if bindings:
+                if first and scope.is_function:
+                    found = self._reaching(bindings, at, use)
+                elif first and scope.node is self.tree:
+                    found = self._reaching(bindings, at, use)
+                else:
+                    found = [bindings[-1]] if len(bindings) == 1 else list(reversed(bindings))
+                if found:
+                    return found
+            first = False
+            scope = scope.parent
+        return []
+
+    def _reaching(self, bindings: list[Binding], at: ast.AST, use: tuple[int, int]) -> list[Binding]:
+        out: list[Binding] = []
+        for b in reversed(bindings):
+            if b.visible_from > use and not (b.kind == "param"):
+                # A later binding still reaches a use inside a loop that contains both.
+                if not _same_loop(b.stmt, at):
+                    continue
+            out.append(b)
+            if b.kind == "param" or (b.visible_from <= use and _dominates(b.stmt, at)):
+                break
+        return out
+
+    def qualified_name(self, expr: ast.AST | None) -> str | None:
+        """``F.cross_entropy`` -> ``torch.nn.functional.cross_entropy``; None when unknown."""
+        if expr is None:
+            return None
+        parts: list[str] = []
+        cur = expr
+        while isinstance(cur, ast.Attribute):
+            parts.append(cur.attr)
+            cur = cur.value
+        if not isinstance(cur, ast.Name):
+            return None
+        head = self._name_qualname(cur, 0)
+        if head is None:
+            return None
+        return torch_api.canonical(".".join([head, *reversed(parts)]))
+
+    def _name_qualname(self, name: ast.Name, depth: int) -> str | None:
+        if depth > 4:
+            return None
+        bindings = self.lookup(name.id, name)
+        if len(bindings) != 1:
+            return None if bindings else _BUILTIN_QUALNAMES.get(name.id)
+        b = bindings[0]
+        if b.kind == "import":
+            return b.qualname
+        if b.kind in ("assign", "annassign") and isinstance(b.value, (ast.Name, ast.Attribute)):
+            return self.qualified_name(b.value) if depth < 4 else None  # `F = torch.nn.functional`
+        return None
+
+    def call_name(self, call: ast.AST) -> str | None:
+        return self.qualified_name(call.func) if isinstance(call, ast.Call) else None
+
+    # ------------------------------------------------------------------ values
+    def values(self, expr: ast.AST, depth: int = 0, *, module_identity: bool = False) -> list[Value]:
+        """The terminal expressions that may have produced the value of ``expr``.
+
+        Follows names to their reaching assignments, ``self.x`` to assignments in any method
+        of the class, calls of local functions to their returns. A parameter, a loop variable
+        or anything else it cannot see through is returned as is. With ``module_identity``,
+        calls that return the same module (``model.to(device)``, ``nn.DataParallel(model)``,
+        ``torch.compile(model)``) are seen through as well.
+        """
+        out: list[Value] = []
+        self._values(expr, depth, out, set(), module_identity)
+        return out
+
+    def _values(self, expr: ast.AST, depth: int, out: list[Value], seen: set[int], mod: bool = False) -> None:
+        if depth > MAX_VALUE_DEPTH or id(expr) in seen:
+            out.append(Value(expr, self))
+            return
+        seen.add(id(expr))
+        if isinstance(expr, ast.Name):
+            bindings = self.lookup(expr.id, expr)
+            followed = False
+            for b in bindings:
+                if b.value is not None and b.kind in ("assign", "annassign", "walrus", "with"):
+                    self._values(b.value, depth + 1, out, seen, mod)
+                    followed = True
+                else:
+                    out.append(Value(b.node if b.kind != "param" else b.node, self))
+                    followed = True
+            if not followed:
+                out.append(Value(expr, self))
+        elif isinstance(expr, ast.Attribute) and self._is_self(expr.value):
+            cls = self.enclosing_class(expr)
+            assigned = cls.attrs.get(expr.attr) if cls else None
+            if assigned:
+                for v in assigned:
+                    self._values(v, depth + 1, out, seen, mod)
+            else:
+                out.append(Value(expr, self))
+        elif isinstance(expr, ast.NamedExpr):
+            self._values(expr.value, depth + 1, out, seen)
+        elif isinstance(expr, ast.IfExp):
+            self._values(expr.body, depth + 1, out, seen)
+            self._values(expr.orelse, depth + 1, out, seen)
+        elif mod and isinstance(expr, ast.Call) and (inner := self._module_passthrough(expr)) is not None:
+            self._values(inner, depth + 1, out, seen, mod)
+        elif isinstance(expr, ast.Call) and (returns := self.local_call_returns(expr)) is not None:
+            for r in returns:
+                self._values(r, depth + 1, out, seen, mod)
+        else:
+            out.append(Value(expr, self))
+
+    def _instance_attr(self, expr: ast.Attribute, depth: int) -> list[ast.expr] | None:
+        """``model.fc`` where ``model = Net()`` and Net (a local class) sets ``self.fc``."""
+        owners = self.values(expr.value, depth + 1, module_identity=True)
+        found: list[ast.expr] = []
+        for o in owners:
+            if o.model is not self or not isinstance(o.node, ast.Call):
+                return None
+            cls = self.local_class_of(o.node.func)
+            assigned = cls.attrs.get(expr.attr) if cls else None
+            if not assigned:
+                return None
+            found.extend(assigned)
+        return found or None
+
+    def _module_passthrough(self, call: ast.Call) -> ast.expr | None:
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr in _MODULE_RETURNING_METHODS:
+            return func.value
+        if self.call_name(call) in _MODULE_WRAPPERS and call.args:
+            return call.args[0]
+        return None
+
+    def _is_self(self, expr: ast.AST) -> bool:
+        if not isinstance(expr, ast.Name):
+            return False
+        func = self.enclosing_function(expr)
+        while func is not None and not isinstance(parent(func), ast.ClassDef):
+            func = self.enclosing_function(func)
+        return func is not None and _first_param(func) == expr.id
+
+    def function_returns(self, func: ast.AST) -> list[ast.expr]:
+        """The expressions a function returns (not those of nested functions)."""
+        cached = self._return_cache.get(func)
+        if cached is not None:
+            return cached
+        out: list[ast.expr] = []
+        stack = list(getattr(func, "body", []))
+        while stack:
+            n = stack.pop()
+            if isinstance(n, ast.Return) and n.value is not None:
+                out.append(n.value)
+            elif not isinstance(n, (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda)):
+                stack.extend(ast.iter_child_nodes(n))
+        out.sort(key=pos)
+        self._return_cache[func] = out
+        return out
+
+    def local_call_returns(self, call: ast.Call) -> list[ast.expr] | None:
+        """What a call to a function or method defined in this file returns; None if not local."""
+        func = call.func
+        if isinstance(func, ast.Name):
+            bindings = self.lookup(func.id, func)
+            if len(bindings) == 1 and bindings[0].kind == "def":
+                return self.function_returns(bindings[0].node)
+            return None
+        if isinstance(func, ast.Attribute) and self._is_self(func.value):
+            cls = self.enclosing_class(call)
+            method = self.find_method(cls, func.attr) if cls else None
+            if method is not None:
+                return self.function_returns(method)
+        return None
+
+    # ------------------------------------------------------------------ classes and modules
+    def class_named(self, name: str) -> ClassInfo | None:
+        return self.classes.get(name)
+
+    def local_class_of(self, expr: ast.AST) -> ClassInfo | None:
+        """The local class that ``expr`` (a Name or Attribute) refers to, if any."""
+        if isinstance(expr, ast.Name):
+            bindings = self.lookup(expr.id, expr)
+            if len(bindings) == 1 and bindings[0].kind == "class":
+                return self._class_of_node.get(bindings[0].node)  # type: ignore[arg-type]
+        return None
+
+    def base_classes(self, cls: ClassInfo) -> list[ClassInfo]:
+        out = []
+        for b in cls.node.bases:
+            local = self.local_class_of(b)
+            if local is not None and local is not cls:
+                out.append(local)
+        return out
+
+    def find_method(self, cls: ClassInfo, name: str, _depth: int = 0) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        if name in cls.methods:
+            return cls.methods[name]
+        if _depth > 8:
+            return None
+        for base in self.base_classes(cls):
+            m = self.find_method(base, name, _depth + 1)
+            if m is not None:
+                return m
+        return None
+
+    def is_nn_module(self, cls: ClassInfo, _depth: int = 0) -> bool:
+        """An ``nn.Module`` (or LightningModule) subclass, directly or through local bases."""
+        cached = self._is_module_cache.get(cls.name)
+        if cached is not None and _depth == 0:
+            return cached
+        result = False
+        if _depth <= 8:
+            for qual in cls.base_names:
+                if qual in torch_api.MODULE_BASES or (qual and qual.startswith("torch.nn.") and qual[9:10].isupper()):
+                    result = True
+                    break
+            if not result:
+                result = any(self.is_nn_module(b, _depth + 1) for b in self.base_classes(cls))
+        if _depth == 0:
+            self._is_module_cache[cls.name] = result
+        return result
+
+    def module_call_outputs(self, call: ast.Call) -> list[Value] | None:
+        """For ``model(x)``: what the module's forward returns, when the module is known.
+
+        Handles instances of local ``nn.Module`` classes (also through ``self.net``) and
+        ``nn.Sequential(...)`` (its last layer, as a constructor call). None when unknown.
+        """
+        out: list[Value] = []
+        if self._is_self(call.func):  # self(x) inside a module's method
+            cls = self.enclosing_class(call)
+            forward = self.find_method(cls, "forward") if cls and self.is_nn_module(cls) else None
+            if forward is None:
+                return None
+            for r in self.function_returns(forward):
+                out.extend(self.values(r))
+            return out or None
+        for v in self.values(call.func, module_identity=True):
+            node = v.node
+            if not isinstance(node, ast.Call):
+                return None
+            model = v.model
+            qual = model.call_name(node)
+            if qual == torch_api.SEQUENTIAL:
+                if not node.args:
+                    return None
+                out.append(Value(node.args[-1], model))
+                continue
+            cls = model.local_class_of(node.func)
+            if cls is None or not model.is_nn_module(cls):
+                return None
+            forward = model.find_method(cls, "forward")
+            if forward is None:
+                return None
+            for r in model.function_returns(forward):
+                out.extend(model.values(r))
+        return out or None
+
+    # ------------------------------------------------------------------ grad mode
+    def is_no_grad_context(self, expr: ast.AST) -> bool:
+        """``torch.no_grad()``, ``torch.inference_mode()``, ``torch.set_grad_enabled(False)``."""
+        if not isinstance(expr, ast.Call):
+            return self.qualified_name(expr) in torch_api.NO_GRAD_CONTEXTS
+        name = self.call_name(expr)
+        if name in torch_api.NO_GRAD_CONTEXTS:
+            if name == "torch.inference_mode" and expr.args and _is_false(expr.args[0]):
+                return False
+            return True
+        if name == "torch.set_grad_enabled" and expr.args:
+            return _is_false(expr.args[0])
+        return False
+
+    def function_is_no_grad(self, func: ast.AST) -> bool:
+        return any(self.is_no_grad_context(d) for d in getattr(func, "decorator_list", ()))
+
+    def under_no_grad(self, node: ast.AST) -> bool:
+        """Lexically under ``with torch.no_grad()`` or in a function decorated with it."""
+        for anc in ancestors(node):
+            if isinstance(anc, (ast.With, ast.AsyncWith)) and any(self.is_no_grad_context(i.context_expr) for i in anc.items):
+                if _inside_field(node, anc, "body"):
+                    return True
+            if isinstance(anc, FUNCTION_TYPES) and self.function_is_no_grad(anc):
+                return True
+        return False
+
+    # ------------------------------------------------------------------ inference fallback
+    def infer_types(self, expr: ast.AST) -> list[str]:
+        """Fully qualified type names of ``expr`` from jedi (canonicalised); [] when off or unknown."""
+        if self.inference is None:
+            return []
+        return [t for t in (torch_api.canonical(n) for n in self.inference.infer(expr)) if t]
+
+
+_BUILTIN_QUALNAMES: dict[str, str] = {}
+_MODULE_RETURNING_METHODS = {"to", "cuda", "cpu", "train", "eval", "half", "float", "double", "bfloat16", "requires_grad_", "apply", "to_empty", "share_memory"}
+_MODULE_WRAPPERS = {"torch.nn.DataParallel", "torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.DataParallel", "torch.compile", "torch.jit.script"}
+
+
+def _first_param(func: ast.AST) -> str | None:
+    args = getattr(func, "args", None)
+    if args is None:
+        return None
+    params = [*args.posonlyargs, *args.args]
+    if not params:
+        return None
+    if any(_decorator_name(d) == "staticmethod" for d in getattr(func, "decorator_list", ())):
+        return None
+    return params[0].arg
+
+
+def _decorator_name(d: ast.AST) -> str | None:
+    if isinstance(d, ast.Name):
+        return d.id
+    if isinstance(d, ast.Attribute):
+        return d.attr
+    return None
+
+
+def _is_false(expr: ast.AST) -> bool:
+    return isinstance(expr, ast.Constant) and expr.value is False
+
+
+def _inside_field(node: ast.AST, anc: ast.AST, fieldname: str) -> bool:
+    child = node
+    for a in ancestors(node):
+        if a is anc:
+            return getattr(child, FIELD, None) == fieldname
+        child = a
+    return False
+
+
+def _block_of(stmt: ast.AST) -> tuple[ast.AST | None, str | None]:
+    """The statement list that ``stmt`` belongs to, looking through always-run blocks."""
+    cur = stmt
+    while True:
+        p = parent(cur)
+        f = getattr(cur, FIELD, None)
+        if p is None:
+            return None, None
+        if (type(p), f) in TRANSPARENT_BLOCKS:
+            cur = p
+            continue
+        if isinstance(cur, ast.stmt) or isinstance(cur, ast.excepthandler):
+            return p, f
+        cur = p
+
+
+def _dominates(stmt: ast.AST, use: ast.AST) -> bool:
+    """Whether ``stmt`` runs on every path that reaches ``use`` (within one function)."""
+    if isinstance(stmt, (ast.For, ast.AsyncFor, ast.comprehension)):
+        return _inside_field(use, stmt, "body") or isinstance(stmt, ast.comprehension)
+    block = _block_of(stmt)
+    if block[0] is None:
+        return True
+    if isinstance(block[0], (ast.Module, *FUNCTION_TYPES)) and block[1] == "body":
+        return True
+    # The use must be in the same statement list (or nested in a later statement of it).
+    child = use
+    for anc in ancestors(use):
+        if anc is block[0] and getattr(child, FIELD, None) == block[1]:
+            return True
+        child = anc
+    return False
+
+
+def _same_loop(stmt: ast.AST, use: ast.AST) -> bool:
+    loops_b = {id(a) for a in ancestors(stmt) if isinstance(a, (ast.For, ast.AsyncFor, ast.While))}
+    return any(id(a) in loops_b for a in ancestors(use) if isinstance(a, (ast.For, ast.AsyncFor, ast.While)))
