@@ -1,0 +1,132 @@
+"""Jupyter notebooks: code cells joined into one source, IPython syntax neutralised.
+
+Magics (``%matplotlib inline``, ``%%time``), shell escapes (``!pip install``, ``x = !ls``) and
+help queries (``obj?``) are not Python. Each such line is replaced by a line of the same
+length class (a ``pass`` at its indentation, or blank) so that line numbers stay put; cell
+magics other than the timing/capture ones blank their whole cell. Positions map back to
+(cell, line in cell).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from .diagnostics import Diagnostic, Edit, Position, Range, Related
+
+# Cell magics whose body is still Python.
+PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "python", "python3", "writefile_python"}
+_LINE_MAGIC = re.compile(r"^(\s*)(%{1,2}|!{1,2})")
+_ASSIGN_SHELL = re.compile(r"^(\s*)[A-Za-z_][A-Za-z_0-9, ]*=\s*(!|%)")
+_HELP = re.compile(r"^(\s*)[\w.]+\?{1,2}\s*$|^(\s*)\?{1,2}[\w.]+\s*$")
+
+
+class NotebookError(ValueError):
+    pass
+
+
+def neutralize_magics(cell: str) -> str:
+    """Return ``cell`` with IPython-only lines replaced, keeping the line count."""
+    lines = cell.split("\n")
+    first = lines[0].lstrip() if lines else ""
+    if first.startswith("%%"):
+        magic = first[2:].split()[0] if first[2:].split() else ""
+        if magic not in PYTHON_CELL_MAGICS:
+            return "\n".join("" for _ in lines)  # %%bash, %%html...: not Python at all
+        lines[0] = ""
+    out = []
+    continuation = False
+    for line in lines:
+        if continuation:
+            out.append("")
+            continuation = line.rstrip().endswith("\\")
+            continue
+        m = _LINE_MAGIC.match(line) or _ASSIGN_SHELL.match(line)
+        if m or _HELP.match(line):
+            indent = re.match(r"^\s*", line).group(0)  # type: ignore[union-attr]
+            out.append(f"{indent}pass" if indent else "")
+            continuation = line.rstrip().endswith("\\")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+@dataclass
+class JoinedCells:
+    """Code cells joined into one Python source, with the map back to cells."""
+
+    text: str
+    # For each line of ``text``: (cell index into the given list, line within that cell).
+    line_map: list[tuple[int, int]] = field(default_factory=list)
+
+    def to_cell(self, pos: Position) -> tuple[int, Position]:
+        cell, line = self.line_map[min(pos.line, len(self.line_map) - 1)]
+        return cell, Position(line, pos.col)
+
+    def map_range(self, rng: Range) -> tuple[int, Range]:
+        cell, start = self.to_cell(rng.start)
+        end_cell, end = self.to_cell(rng.end)
+        if end_cell != cell:  # a range never spans cells in valid input; clamp to the start cell
+            end = Position(start.line, start.col + 1)
+        return cell, Range(start, end)
+
+
+def join_cells(cells: list[str]) -> JoinedCells:
+    """Join code cells (their source text) with magics neutralised; one blank line between."""
+    parts: list[str] = []
+    line_map: list[tuple[int, int]] = []
+    for index, cell in enumerate(cells):
+        clean = neutralize_magics(cell.rstrip("\n"))
+        cell_lines = clean.split("\n")
+        parts.extend(cell_lines)
+        line_map.extend((index, i) for i in range(len(cell_lines)))
+        parts.append("")  # a separator line, mapped to the end of the cell
+        line_map.append((index, len(cell_lines)))
+    return JoinedCells("\n".join(parts) + "\n", line_map)
+
+
+@dataclass
+class Notebook:
+    cells: list[str]  # code cells' sources
+    cell_numbers: list[int]  # 1-based index of each code cell among all cells (as Jupyter shows)
+    joined: JoinedCells
+
+
+def read_notebook(raw: str) -> Notebook:
+    """Parse an .ipynb JSON text. Raises NotebookError with a clear message."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise NotebookError(f"not a valid notebook (JSON error at line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
+        raise NotebookError("not a valid notebook (no 'cells' list)")
+    lang = (data.get("metadata", {}).get("language_info", {}) or {}).get("name", "python")
+    if lang and lang != "python":
+        raise NotebookError(f"notebook language is {lang!r}, not Python")
+    cells, numbers = [], []
+    for i, cell in enumerate(data["cells"]):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source", "")
+        cells.append("".join(src) if isinstance(src, list) else str(src))
+        numbers.append(i + 1)
+    return Notebook(cells, numbers, join_cells(cells))
+
+
+def map_diagnostic(diag: Diagnostic, nb: Notebook) -> Diagnostic:
+    """A diagnostic on the joined source, moved to its cell (``cell`` is 1-based, as Jupyter shows)."""
+    from dataclasses import replace
+
+    cell, rng = nb.joined.map_range(diag.range)
+    related = tuple(Related(nb.joined.map_range(r.range)[1], r.message, r.path) for r in diag.related)
+    fix = diag.fix
+    if fix is not None:
+        # A fix is kept when all its edits fall in the diagnostic's cell; edits become cell-relative.
+        mapped = [nb.joined.map_range(e.range) for e in fix.edits]
+        if any(c != cell for c, _ in mapped):
+            fix = None
+        else:
+            fix = replace(fix, edits=tuple(Edit(r, e.new_text) for (_, r), e in zip(mapped, fix.edits)))
+    noqa = nb.joined.line_map[diag.noqa_line][1] if diag.noqa_line is not None and diag.noqa_line < len(nb.joined.line_map) else None
+    return replace(diag, range=rng, related=related, cell=nb.cell_numbers[cell], noqa_line=noqa, fix=fix)
