@@ -1,0 +1,409 @@
+"""The batch mode behind ``torchpit check``: discovery, caching, parallel analysis, fixes."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tokenize
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Iterable, Iterator
+
+import pathspec
+
+from torchpit import __version__
+from torchpit.analyzers.config import Config, ConfigError, load_config
+from torchpit.analyzers.diagnostics import Diagnostic
+from torchpit.analyzers.engine import analyze, unreadable
+from torchpit.analyzers.fixes import fix_until_stable, parses, unified_diff, write_atomic
+from torchpit.analyzers.inference import JediOptions
+from torchpit.analyzers.notebook import NotebookError, map_diagnostic, read_notebook
+
+PY_SUFFIXES = (".py", ".pyi")
+NB_SUFFIX = ".ipynb"
+PARALLEL_THRESHOLD = 8  # below this many files to analyze, a process pool costs more than it saves
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Command-line settings that override ``[tool.torchpit]``."""
+
+    select: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] = ()
+    jedi: bool | None = None
+    config_file: str | None = None
+
+    def apply(self, config: Config) -> Config:
+        out = config.with_overrides(select=self.select, extend_select=self.extend_select, jedi=self.jedi)
+        if self.ignore:
+            out = out.with_overrides(ignore=(*out.ignore, *self.ignore))
+        return out
+
+
+@dataclass(frozen=True)
+class FixMode:
+    fix: bool = False
+    unsafe: bool = False
+    diff: bool = False  # show the change, write nothing
+
+    @property
+    def active(self) -> bool:
+        return self.fix or self.diff
+
+
+@dataclass
+class FileResult:
+    path: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    rule_errors: list[str] = field(default_factory=list)
+    notebook: bool = False
+    lines: int = 0
+    cached: bool = False
+    fixed: int = 0
+    diff: str = ""
+
+    def to_cache(self) -> dict:
+        return {
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
+            "rule_errors": self.rule_errors,
+            "notebook": self.notebook,
+            "lines": self.lines,
+        }
+
+    @classmethod
+    def from_cache(cls, path: str, data: dict) -> "FileResult":
+        return cls(
+            path,
+            [Diagnostic.from_dict(d) for d in data["diagnostics"]],
+            list(data.get("rule_errors", [])),
+            bool(data.get("notebook")),
+            int(data.get("lines", 0)),
+            cached=True,
+        )
+
+
+class UsageError(Exception):
+    """Exit code 2: a path that does not exist, a broken configuration."""
+
+
+# ---------------------------------------------------------------------- discovery
+def _is_venv(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "pyvenv.cfg"))
+
+
+@lru_cache(maxsize=4096)
+def _gitignore(directory: str) -> pathspec.PathSpec | None:
+    path = os.path.join(directory, ".gitignore")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return pathspec.PathSpec.from_lines("gitwildmatch", fh)
+    except OSError:
+        return None
+
+
+@lru_cache(maxsize=256)
+def _exclude_spec(patterns: tuple[str, ...]) -> pathspec.PathSpec:
+    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+
+
+def _excluded(path: str, config: Config, is_dir: bool) -> bool:
+    name = os.path.basename(path)
+    patterns = (*config.exclude, *config.extend_exclude)
+    if name in patterns:
+        return True
+    rel = config.relative(path) + ("/" if is_dir else "")
+    return _exclude_spec(patterns).match_file(rel)
+
+
+def _ignored_by_git(path: str, root: str, is_dir: bool) -> bool:
+    """Match ``path`` against every .gitignore from ``root`` down to its folder."""
+    directory = os.path.dirname(path)
+    chain = []
+    cur = directory
+    while True:
+        chain.append(cur)
+        if os.path.abspath(cur) == os.path.abspath(root) or os.path.dirname(cur) == cur:
+            break
+        cur = os.path.dirname(cur)
+    for d in reversed(chain):
+        spec = _gitignore(d)
+        if spec is not None:
+            rel = os.path.relpath(path, d).replace(os.sep, "/") + ("/" if is_dir else "")
+            if spec.match_file(rel):
+                return True
+    return False
+
+
+def discover(paths: Iterable[str], config_for: Callable[[str], Config]) -> list[str]:
+    """The files to analyze under ``paths``. Raises UsageError for a path that does not exist."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for given in paths:
+        if not os.path.exists(given):
+            raise UsageError(f"{given}: no such file or directory")
+        if os.path.isfile(given):
+            if given not in seen:
+                seen.add(given)
+                out.append(given)
+            continue
+        root = given
+        for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+            config = config_for(dirpath)
+            keep = []
+            for d in sorted(dirnames):
+                full = os.path.join(dirpath, d)
+                if d.startswith(".git") and d == ".git" or _is_venv(full) or _excluded(full, config, True):
+                    continue
+                if config.respect_gitignore and _ignored_by_git(full, root, True):
+                    continue
+                keep.append(d)
+            dirnames[:] = keep
+            for f in sorted(filenames):
+                if not f.endswith((*PY_SUFFIXES, NB_SUFFIX)):
+                    continue
+                full = os.path.join(dirpath, f)
+                if _excluded(full, config, False):
+                    continue
+                if config.respect_gitignore and _ignored_by_git(full, root, False):
+                    continue
+                if full not in seen:
+                    seen.add(full)
+                    out.append(full)
+    return out
+
+
+# ---------------------------------------------------------------------- reading
+@dataclass
+class SourceText:
+    text: str
+    encoding: str = "utf-8"
+    newline: str | None = None
+
+
+def read_python(raw: bytes) -> SourceText:
+    """Decode Python source as the interpreter does (UTF-8 or the PEP 263 coding cookie)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    except SyntaxError as exc:
+        raise UnicodeError(str(exc)) from None
+    text = raw.decode(encoding)  # raises UnicodeDecodeError
+    if encoding == "utf-8-sig":
+        encoding = "utf-8-sig"
+    return SourceText(text, encoding)
+
+
+def _decode_error(path: str, exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return (
+            f"cannot decode {os.path.basename(path)} as {exc.encoding}: byte 0x{exc.object[exc.start]:02x} "
+            f"at offset {exc.start} is invalid; save the file as UTF-8 or declare its encoding (PEP 263)"
+        )
+    return f"cannot decode {os.path.basename(path)}: {exc}"
+
+
+# ---------------------------------------------------------------------- one file
+def check_file(path: str, config: Config, fix_mode: FixMode = FixMode(), jedi_python: str | None = None) -> FileResult:
+    """Analyze one file; apply fixes if asked. Never raises for a bad file: it becomes a diagnostic."""
+    result = FileResult(path, notebook=path.endswith(NB_SUFFIX))
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        result.diagnostics.append(unreadable(path, f"cannot read {path}: {exc.strerror or exc}"))
+        return result
+    jedi = JediOptions(enabled=config.jedi, budget_s=config.jedi_timeout, python_path=jedi_python, project_root=config.root)
+    if result.notebook:
+        return _check_notebook(path, raw, config, jedi, result, fix_mode)
+    try:
+        src = read_python(raw)
+    except (UnicodeError, LookupError) as exc:
+        result.diagnostics.append(unreadable(path, _decode_error(path, exc)))
+        return result
+    text = src.text
+    result.lines = text.count("\n") + 1
+    if fix_mode.active:
+        fixed = fix_until_stable(text, lambda t: analyze(t, path, config, jedi).diagnostics, unsafe=fix_mode.unsafe)
+        if fixed.applied and fixed.text != text and parses(fixed.text):
+            result.fixed = len(fixed.applied)
+            if fix_mode.diff:
+                result.diff = unified_diff(path, text, fixed.text)
+            else:
+                write_atomic(path, fixed.text, src.encoding)
+                text = fixed.text
+    analysis = analyze(text, path, config, jedi)
+    result.diagnostics = analysis.diagnostics
+    result.rule_errors = [str(e) for e in analysis.rule_errors]
+    return result
+
+
+def _check_notebook(path: str, raw: bytes, config: Config, jedi: JediOptions, result: FileResult, fix_mode: FixMode) -> FileResult:
+    try:
+        nb = read_notebook(raw.decode("utf-8"))
+    except (UnicodeDecodeError, NotebookError) as exc:
+        msg = _decode_error(path, exc) if isinstance(exc, UnicodeDecodeError) else f"{os.path.basename(path)}: {exc}"
+        result.diagnostics.append(unreadable(path, msg))
+        return result
+    analysis = analyze(nb.joined.text, path, config, jedi)
+    result.lines = nb.joined.text.count("\n")
+    result.diagnostics = [map_diagnostic(d, nb) for d in analysis.diagnostics]
+    result.rule_errors = [str(e) for e in analysis.rule_errors]
+    if fix_mode.active:
+        _fix_notebook(path, raw, nb, result, fix_mode)
+    return result
+
+
+def _fix_notebook(path: str, raw: bytes, nb, result: FileResult, fix_mode: FixMode) -> None:
+    from torchpit.analyzers.fixes import apply_fixes
+
+    data = json.loads(raw.decode("utf-8"))
+    code_cells = [c for c in data["cells"] if c.get("cell_type") == "code"]
+    by_cell: dict[int, list[Diagnostic]] = {}
+    for d in result.diagnostics:
+        if d.cell is not None and d.fix is not None:
+            by_cell.setdefault(nb.cell_numbers.index(d.cell), []).append(d)
+    changed = 0
+    for index, diags in by_cell.items():
+        cell_src = nb.cells[index]
+        if not parses(nb.joined.text):
+            return
+        fixed = apply_fixes(cell_src, diags, unsafe=fix_mode.unsafe)
+        if fixed.applied and fixed.text != cell_src:
+            code_cells[index]["source"] = fixed.text.splitlines(keepends=True)
+            changed += len(fixed.applied)
+    if not changed:
+        return
+    new_raw = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    result.fixed = changed
+    if fix_mode.diff:
+        result.diff = unified_diff(path, raw.decode("utf-8"), new_raw)
+    else:
+        write_atomic(path, new_raw)
+        fixed_ids = {id(x) for v in by_cell.values() for x in v}
+        result.diagnostics = [d for d in result.diagnostics if id(d) not in fixed_ids]
+
+
+# ---------------------------------------------------------------------- cache
+def default_cache_dir() -> str:
+    return os.environ.get("TORCHPIT_CACHE_DIR") or os.path.join(os.getcwd(), ".torchpit_cache")
+
+
+class Cache:
+    """Results keyed by file content, configuration and torchpit's version.
+
+    With jedi on, a result can depend on other modules of the project; the cache does not
+    track those, so after changing a module that others import, use ``--no-cache`` once.
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.directory = os.path.join(directory, __version__)
+        self.enabled = True
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+            marker = os.path.join(directory, ".gitignore")
+            if not os.path.exists(marker):
+                with open(marker, "w") as fh:
+                    fh.write("# Automatically created by torchpit.\n*\n")
+        except OSError:
+            self.enabled = False
+
+    @staticmethod
+    def key(raw: bytes, path: str, config: Config) -> str:
+        h = hashlib.sha256()
+        h.update(raw)
+        h.update(b"\0" + os.path.abspath(path).encode() + b"\0" + config.fingerprint().encode() + __version__.encode())
+        return h.hexdigest()
+
+    def _file(self, key: str) -> str:
+        return os.path.join(self.directory, key[:2], key[2:] + ".json")
+
+    def get(self, key: str, path: str) -> FileResult | None:
+        if not self.enabled:
+            return None
+        try:
+            with open(self._file(key), encoding="utf-8") as fh:
+                return FileResult.from_cache(path, json.load(fh))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, result: FileResult) -> None:
+        if not self.enabled or result.rule_errors:
+            return
+        target = self._file(key)
+        try:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            write_atomic(target, json.dumps(result.to_cache()))
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------- the run
+@dataclass
+class RunOptions:
+    overrides: Overrides = Overrides()
+    fix_mode: FixMode = FixMode()
+    use_cache: bool = True
+    cache_dir: str | None = None
+    jobs: int | None = None
+
+
+def config_loader(overrides: Overrides) -> Callable[[str], Config]:
+    @lru_cache(maxsize=4096)
+    def for_dir(directory: str) -> Config:
+        base = load_config(directory, overrides.config_file)
+        return overrides.apply(base)
+
+    def config_for(path: str) -> Config:
+        directory = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+        return for_dir(os.path.abspath(directory))
+
+    return config_for
+
+
+def _work(args: tuple[str, Config, FixMode]) -> FileResult:
+    path, config, fix_mode = args
+    return check_file(path, config, fix_mode)
+
+
+def run_check(paths: list[str], options: RunOptions) -> Iterator[FileResult]:
+    """Analyze every file under ``paths``. Raises UsageError / ConfigError before any work."""
+    config_for = config_loader(options.overrides)
+    files = discover(paths, config_for)
+    configs = {f: config_for(f) for f in files}  # raises ConfigError early, naming the file
+    cache = Cache(options.cache_dir or default_cache_dir()) if options.use_cache and not options.fix_mode.active else None
+    todo: list[tuple[str, Config, FixMode]] = []
+    keys: dict[str, str] = {}
+    for f in files:
+        if cache is not None:
+            try:
+                with open(f, "rb") as fh:
+                    key = Cache.key(fh.read(), f, configs[f])
+            except OSError:
+                key = None
+            if key is not None:
+                hit = cache.get(key, f)
+                if hit is not None:
+                    yield hit
+                    continue
+                keys[f] = key
+        todo.append((f, configs[f], options.fix_mode))
+    jobs = options.jobs or os.cpu_count() or 1
+    if len(todo) >= PARALLEL_THRESHOLD and jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            results = pool.map(_work, todo, chunksize=max(1, min(16, len(todo) // (jobs * 4) or 1)))
+            for r in results:
+                if cache is not None and r.path in keys:
+                    cache.put(keys[r.path], r)
+                yield r
+    else:
+        for item in todo:
+            r = _work(item)
+            if cache is not None and r.path in keys:
+                cache.put(keys[r.path], r)
+            yield r
+
+
+__all__ = ["ConfigError", "FileResult", "FixMode", "Overrides", "RunOptions", "UsageError", "check_file", "discover", "run_check"]
