@@ -121,6 +121,36 @@ class JediInference:
         return names
 
 
+    def goto(self, node: ast.AST) -> tuple[str, int] | None:
+        """Where the name at ``node`` is defined in another file: (path, 1-based line)."""
+        line = getattr(node, "end_lineno", None)
+        col = getattr(node, "end_col_offset", None)
+        if line is None or col is None or col == 0:
+            return None
+        key = (line, -(10**6) - col)
+        if key in self._cache:
+            hit = self._cache[key]
+            return (hit[0], int(hit[1])) if hit else None
+        if self.exhausted or self.spent_s >= self.options.budget_s:
+            self.exhausted = True
+            return None
+        start = time.perf_counter()
+        found: list[str] = []
+        try:
+            with _jedi_lock:
+                for d in self._get_script().goto(line, _char_col(self.text, line, col) - 1, follow_imports=True):
+                    if d.module_path and d.line and str(d.module_path) != (self.path or ""):
+                        found = [str(d.module_path), str(d.line)]
+                        break
+        except Exception as exc:
+            log.debug("jedi goto failed at %s:%s: %s", self.path, line, exc)
+        finally:
+            self.spent_s += time.perf_counter() - start
+            self.queries += 1
+        self._cache[key] = found
+        return (found[0], int(found[1])) if found else None
+
+
 def _char_col(text: str, line: int, byte_col: int) -> int:
     lines = text.splitlines()
     if 0 < line <= len(lines):

@@ -555,7 +555,12 @@ class SemanticModel:
                 out.append(Value(node.args[-1], model))
                 continue
             cls = model.local_class_of(node.func)
-            if cls is None or not model.is_nn_module(cls):
+            if cls is None:
+                external = model.external_class(node.func)
+                if external is None:
+                    return None
+                model, cls = external
+            if not model.is_nn_module(cls):
                 return None
             forward = model.find_method(cls, "forward")
             if forward is None:
@@ -592,6 +597,25 @@ class SemanticModel:
         return False
 
     # ------------------------------------------------------------------ inference fallback
+    def external_class(self, expr: ast.AST) -> tuple["SemanticModel", ClassInfo] | None:
+        """A class imported from another module of the user's project, found through jedi."""
+        if self.inference is None or not isinstance(expr, (ast.Name, ast.Attribute)):
+            return None
+        qual = self.qualified_name(expr)
+        if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.")):
+            return None  # only the user's own modules are worth a look
+        target = self.inference.goto(expr)
+        if target is None:
+            return None
+        other = load_module_model(target[0])
+        if other is None:
+            return None
+        for info in other.classes.values():
+            if info.node.lineno == target[1]:
+                return other, info
+        return None
+
+
     def infer_types(self, expr: ast.AST) -> list[str]:
         """Fully qualified type names of ``expr`` from jedi (canonicalised); [] when off or unknown."""
         if self.inference is None:
@@ -600,6 +624,38 @@ class SemanticModel:
 
 
 _BUILTIN_QUALNAMES: dict[str, str] = {}
+_EXTERNAL_MODELS: dict[tuple[str, int], "SemanticModel | None"] = {}
+
+
+def load_module_model(path: str) -> "SemanticModel | None":
+    """The semantic model of another file (no rules run), cached by path and mtime."""
+    import os
+
+    from .parsing import parse_source
+    from .source import SourceFile
+
+    try:
+        stat = os.stat(path)
+        if stat.st_size > 2_000_000:
+            return None
+        key = (path, stat.st_mtime_ns)
+        if key in _EXTERNAL_MODELS:
+            return _EXTERNAL_MODELS[key]
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    parsed = parse_source(text, path)
+    model = None
+    if parsed.tree is not None:
+        from .engine import traverse
+
+        model = SemanticModel(parsed.tree, path, None, SourceFile(text, path))
+        traverse(parsed.tree, model, set())
+    if len(_EXTERNAL_MODELS) > 256:
+        _EXTERNAL_MODELS.clear()
+    _EXTERNAL_MODELS[key] = model
+    return model
 _MODULE_RETURNING_METHODS = {"to", "cuda", "cpu", "train", "eval", "half", "float", "double", "bfloat16", "requires_grad_", "apply", "to_empty", "share_memory"}
 _MODULE_WRAPPERS = {"torch.nn.DataParallel", "torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.DataParallel", "torch.compile", "torch.jit.script"}
 

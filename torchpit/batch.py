@@ -96,18 +96,18 @@ def _is_venv(path: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _gitignore(directory: str) -> pathspec.PathSpec | None:
+def _gitignore(directory: str) -> pathspec.GitIgnoreSpec | None:
     path = os.path.join(directory, ".gitignore")
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
-            return pathspec.PathSpec.from_lines("gitwildmatch", fh)
+            return pathspec.GitIgnoreSpec.from_lines(fh)
     except OSError:
         return None
 
 
 @lru_cache(maxsize=256)
-def _exclude_spec(patterns: tuple[str, ...]) -> pathspec.PathSpec:
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+def _exclude_spec(patterns: tuple[str, ...]) -> pathspec.GitIgnoreSpec:
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 def _excluded(path: str, config: Config, is_dir: bool) -> bool:
@@ -188,12 +188,9 @@ def read_python(raw: bytes) -> SourceText:
     """Decode Python source as the interpreter does (UTF-8 or the PEP 263 coding cookie)."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
-    except SyntaxError as exc:
-        raise UnicodeError(str(exc)) from None
-    text = raw.decode(encoding)  # raises UnicodeDecodeError
-    if encoding == "utf-8-sig":
-        encoding = "utf-8-sig"
-    return SourceText(text, encoding)
+    except SyntaxError:
+        encoding = "utf-8"  # no usable cookie: decoding as UTF-8 names the offending byte
+    return SourceText(raw.decode(encoding), encoding)  # raises UnicodeDecodeError
 
 
 def _decode_error(path: str, exc: Exception) -> str:
@@ -257,7 +254,9 @@ def _check_notebook(path: str, raw: bytes, config: Config, jedi: JediOptions, re
 
 
 def _fix_notebook(path: str, raw: bytes, nb, result: FileResult, fix_mode: FixMode) -> None:
-    from torchpit.analyzers.fixes import apply_fixes
+    """Apply fixes cell by cell; magics stay as they are, and the joined result must parse."""
+    from torchpit.analyzers.fixes import apply_edits, apply_fixes
+    from torchpit.analyzers.notebook import join_cells, neutralize_magics
 
     data = json.loads(raw.decode("utf-8"))
     code_cells = [c for c in data["cells"] if c.get("cell_type") == "code"]
@@ -265,24 +264,24 @@ def _fix_notebook(path: str, raw: bytes, nb, result: FileResult, fix_mode: FixMo
     for d in result.diagnostics:
         if d.cell is not None and d.fix is not None:
             by_cell.setdefault(nb.cell_numbers.index(d.cell), []).append(d)
-    changed = 0
+    new_cells = list(nb.cells)
+    applied: list[Diagnostic] = []
     for index, diags in by_cell.items():
-        cell_src = nb.cells[index]
-        if not parses(nb.joined.text):
-            return
-        fixed = apply_fixes(cell_src, diags, unsafe=fix_mode.unsafe)
-        if fixed.applied and fixed.text != cell_src:
-            code_cells[index]["source"] = fixed.text.splitlines(keepends=True)
-            changed += len(fixed.applied)
-    if not changed:
+        chosen = apply_fixes(neutralize_magics(nb.cells[index]), diags, unsafe=fix_mode.unsafe).applied
+        if chosen:
+            new_cells[index] = apply_edits(nb.cells[index], [e for d in chosen for e in d.fix.edits])  # type: ignore[union-attr]
+            applied.extend(chosen)
+    if not applied or not parses(join_cells(new_cells).text):
         return
+    for index in by_cell:
+        code_cells[index]["source"] = new_cells[index].splitlines(keepends=True)
     new_raw = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
-    result.fixed = changed
+    result.fixed = len(applied)
     if fix_mode.diff:
         result.diff = unified_diff(path, raw.decode("utf-8"), new_raw)
     else:
         write_atomic(path, new_raw)
-        fixed_ids = {id(x) for v in by_cell.values() for x in v}
+        fixed_ids = {id(x) for x in applied}
         result.diagnostics = [d for d in result.diagnostics if id(d) not in fixed_ids]
 
 
