@@ -136,8 +136,8 @@ def instance_types(model: SemanticModel, expr: ast.AST) -> set[str]:
             if q is not None and not q.startswith(("torch", "builtins")):
                 ask_jedi = True  # built by a function imported from another module
                 continue
-        elif isinstance(node, ast.alias) or (isinstance(node, ast.arg) and node.annotation is not None):
-            ask_jedi = True  # imported, or an annotated parameter
+        elif isinstance(node, ast.alias):
+            ask_jedi = True  # an object imported from the user's other modules
             continue
         return set()  # a chain we cannot follow and jedi would not either: claim nothing
     if ask_jedi:

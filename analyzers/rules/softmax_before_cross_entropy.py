@@ -62,11 +62,13 @@ class SoftmaxBeforeCrossEntropy(Rule):
 
     def check(self, node: ast.AST, ctx: Context) -> None:
         assert isinstance(node, ast.Call)
-        loss_input = self._cross_entropy_input(node, ctx)
+        loss_input = self._loss_input(node, ctx)
         if loss_input is None:
             return
+        # The input side first: it is local and cheap, and rarely a softmax. Only then ask
+        # (possibly through jedi) whether an unresolved callee is a cross-entropy module.
         evidence = softmax_evidence(ctx.model, loss_input)
-        if not evidence:
+        if not evidence or not self._is_cross_entropy(node, ctx):
             return
         kinds = {e.kind for e in evidence}
         related = [self._related(e, ctx) for e in evidence]
@@ -84,19 +86,26 @@ class SoftmaxBeforeCrossEntropy(Rule):
         ctx.report(loss_input, message, fix=self._fix(node, loss_input, evidence, ctx), related=related)
 
     @staticmethod
-    def _cross_entropy_input(call: ast.Call, ctx: Context) -> ast.expr | None:
-        model = ctx.model
-        name = model.call_name(call)
+    def _loss_input(call: ast.Call, ctx: Context) -> ast.expr | None:
+        """The input argument of what may be a cross-entropy call (cheap, syntactic)."""
+        name = ctx.model.call_name(call)
         if name in torch_api.CROSS_ENTROPY_FUNCS:
             return call_arg(call, 0, "input")
-        if name is not None:
+        if name is not None or len(call.args) + len(call.keywords) < 2:
+            return None  # a loss call has an input and a target
+        if not isinstance(call.func, (ast.Name, ast.Attribute, ast.Call)):
             return None
+        return call_arg(call, 0, "input")
+
+    @staticmethod
+    def _is_cross_entropy(call: ast.Call, ctx: Context) -> bool:
+        model = ctx.model
+        if model.call_name(call) in torch_api.CROSS_ENTROPY_FUNCS:
+            return True
         func = call.func
-        if isinstance(func, ast.Call) and model.call_name(func) in torch_api.CROSS_ENTROPY_MODULES:
-            return call_arg(call, 0, "input")  # nn.CrossEntropyLoss()(logits, y)
-        if isinstance(func, (ast.Name, ast.Attribute)) and is_instance_of(model, func, torch_api.CROSS_ENTROPY_MODULES):
-            return call_arg(call, 0, "input")
-        return None
+        if isinstance(func, ast.Call):
+            return model.call_name(func) in torch_api.CROSS_ENTROPY_MODULES  # nn.CrossEntropyLoss()(x, y)
+        return is_instance_of(model, func, torch_api.CROSS_ENTROPY_MODULES)
 
     @staticmethod
     def _related(e: Evidence, ctx: Context) -> Related:
