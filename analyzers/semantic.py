@@ -405,11 +405,14 @@ class SemanticModel:
                     self._values(v, depth + 1, out, seen, mod)
             else:
                 out.append(Value(expr, self))
+        elif isinstance(expr, ast.Attribute) and (attrs := self._instance_attr(expr, depth)) is not None:
+            for v in attrs:
+                self._values(v, depth + 1, out, seen, mod)
         elif isinstance(expr, ast.NamedExpr):
-            self._values(expr.value, depth + 1, out, seen)
+            self._values(expr.value, depth + 1, out, seen, mod)
         elif isinstance(expr, ast.IfExp):
-            self._values(expr.body, depth + 1, out, seen)
-            self._values(expr.orelse, depth + 1, out, seen)
+            self._values(expr.body, depth + 1, out, seen, mod)
+            self._values(expr.orelse, depth + 1, out, seen, mod)
         elif mod and isinstance(expr, ast.Call) and (inner := self._module_passthrough(expr)) is not None:
             self._values(inner, depth + 1, out, seen, mod)
         elif isinstance(expr, ast.Call) and (returns := self.local_call_returns(expr)) is not None:

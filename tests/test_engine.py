@@ -1,0 +1,170 @@
+"""The engine's contracts: noqa, configuration, rule isolation, registry, parse recovery, jedi."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from torchpit.analyzers import engine
+from torchpit.analyzers.config import Config, ConfigError, config_from_table, load_config
+from torchpit.analyzers.diagnostics import Severity
+from torchpit.analyzers.engine import analyze
+from torchpit.analyzers.inference import JediOptions
+from torchpit.analyzers.registry import all_rules
+from torchpit.analyzers.rule import DOC_SECTIONS
+
+LINE = "    return F.cross_entropy(F.softmax(x, dim=1), y)"
+HEAD = "import torch.nn.functional as F\n\ndef f(x, y):\n"
+
+
+def codes(text: str, config: Config | None = None, path: str = "t.py") -> list[str]:
+    return [d.code for d in analyze(text, path, config, JediOptions(enabled=False)).diagnostics]
+
+
+@pytest.mark.parametrize(
+    "comment, suppressed",
+    [
+        ("  # noqa: PIT101", True),
+        ("  # noqa", True),
+        ("  #noqa:PIT101,PIT301", True),
+        ("  # NOQA: PIT101", True),
+        ("  # noqa: PIT301", False),
+        ("  # a comment", False),
+    ],
+)
+def test_noqa(comment, suppressed):
+    assert codes(HEAD + LINE + comment + "\n") == ([] if suppressed else ["PIT101"])
+
+
+def test_select_ignore_severity_and_per_file_ignores(tmp_path):
+    text = HEAD + LINE + "\n"
+    assert codes(text, Config(select=("PIT3",))) == []
+    assert codes(text, Config(ignore=("PIT1",))) == []
+    assert codes(text, Config(select=("PIT101",), ignore=("PIT1",))) == ["PIT101"]  # more specific wins
+    cfg = config_from_table({"severity": {"PIT1": "error", "PIT101": "hint"}}, "p", None)
+    assert analyze(text, "t.py", cfg).diagnostics[0].severity is Severity.HINT
+    cfg = config_from_table({"per-file-ignores": {"tests/*.py": ["PIT101"]}}, "p", str(tmp_path))
+    assert codes(text, cfg, str(tmp_path / "tests" / "t.py")) == []
+    assert codes(text, cfg, str(tmp_path / "src" / "t.py")) == ["PIT101"]
+
+
+def test_nearest_pyproject_wins(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.torchpit]\nignore = ["PIT1"]\n')
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "pyproject.toml").write_text('[project]\nname = "x"\n')  # no torchpit table: skipped
+    deeper = sub / "deeper"
+    deeper.mkdir()
+    (deeper / "pyproject.toml").write_text('[tool.torchpit]\nselect = ["PIT101"]\n')
+    assert load_config(str(sub / "a.py")).ignore == ("PIT1",)
+    assert load_config(str(deeper / "a.py")).select == ("PIT101",)
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ({"selct": []}, "selct: unknown key (did you mean 'select'?)"),
+        ({"select": "PIT1X"}, "unknown rule selector 'PIT1X'"),
+        ({"jedi": "yes"}, "jedi: expected true or false"),
+        ({"jedi-timeout": -1}, "expected a number of seconds >= 0"),
+        ({"exclude": [1]}, "exclude: expected a list of strings"),
+    ],
+)
+def test_bad_configuration_is_named(table, message):
+    with pytest.raises(ConfigError, match=".*" + message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+        config_from_table(table, "pyproject.toml", None)
+
+
+def test_a_crashing_rule_is_isolated(monkeypatch):
+    from torchpit.analyzers.rules.functional_dropout_without_training import FunctionalDropoutWithoutTraining
+
+    def boom(self, node, ctx):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(FunctionalDropoutWithoutTraining, "check", boom)
+    result = analyze(HEAD + LINE + "\n", "t.py")
+    assert [d.code for d in result.diagnostics] == ["PIT101"]
+    assert [e.code for e in result.rule_errors] == ["PIT301"]
+    assert "internal error in rule PIT301 on t.py" in str(result.rule_errors[0])
+
+
+def test_registry_codes_unique_and_docs_complete():
+    rules = all_rules()
+    assert len({r.code for r in rules}) == len(rules)
+    assert len({r.name for r in rules}) == len(rules)
+    for r in rules:
+        assert list(r.doc_sections()) == list(DOC_SECTIONS), r.code
+        assert not list(r.validate())
+        assert r.markdown().startswith(f"# {r.name} ({r.code})")
+
+
+def test_one_traversal_serves_every_rule(monkeypatch):
+    calls = []
+    real = engine.traverse
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real(*a, **k)
+
+    monkeypatch.setattr(engine, "traverse", counting)
+    analyze(HEAD + LINE + "\n", "t.py")
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "x = (1,\n",  # unclosed bracket at the end
+        "def f(:\n    pass\n",  # bad signature, with a body
+        "for x in loader\n    train(x)\n",  # missing colon
+        "model.\n",  # half-typed attribute
+        "if x:\nelse:\n    pass\n",  # empty block
+    ],
+)
+def test_syntax_errors_keep_the_other_findings(broken):
+    text = HEAD + LINE + "\n\n" + broken + "\n\ndef g(x, y):\n" + LINE + "\n"
+    found = codes(text)
+    assert found.count("PIT001") == 1
+    assert found.count("PIT101") == 2
+
+
+def test_jedi_follows_a_model_defined_in_another_module(tmp_path):
+    pkg = tmp_path / "proj"
+    pkg.mkdir()
+    (pkg / "models.py").write_text(
+        textwrap.dedent(
+            """
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(4, 2)
+
+                def forward(self, x):
+                    return F.softmax(self.fc(x), dim=1)
+            """
+        )
+    )
+    train = pkg / "train.py"
+    train.write_text(
+        textwrap.dedent(
+            """
+            import torch.nn.functional as F
+            from models import Net
+
+            def step(x, y):
+                model = Net()
+                return F.cross_entropy(model(x), y)
+            """
+        )
+    )
+    text = train.read_text()
+    on = analyze(text, str(train), Config(), JediOptions(enabled=True, budget_s=30, project_root=str(pkg)))
+    off = analyze(text, str(train), Config(), JediOptions(enabled=False))
+    assert [d.code for d in on.diagnostics] == ["PIT101"]
+    assert on.diagnostics[0].related[0].path == str(pkg / "models.py")
+    assert off.diagnostics == []
