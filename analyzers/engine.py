@@ -70,32 +70,36 @@ def traverse(tree: ast.Module, model: SemanticModel, wanted: set[type]) -> dict[
     Iterative (no recursion), so a 1,000-deep expression cannot overflow the stack.
     """
     buckets: dict[type, list[ast.AST]] = {t: [] for t in wanted}
+    visitors = model.visitor_table()
     stack: list[tuple[ast.AST, object]] = [(tree, model.module_scope)]
-    visit = model.visit
+    pop, push = stack.pop, stack.extend
     while stack:
-        node, scope = stack.pop()
+        node, scope = pop()
         tp = type(node)
         bucket = buckets.get(tp)
         if bucket is not None:
             bucket.append(node)
-        child_scope = visit(node, scope)  # type: ignore[arg-type]
+        handler = visitors.get(tp)
+        inner = handler(node, scope) if handler is not None else scope  # type: ignore[arg-type]
+        scoped = _SCOPE_BODY_FIELDS.get(tp) if inner is not scope else None
         children: list[tuple[ast.AST, object]] = []
         for name in _fields(tp):
             value = getattr(node, name, None)
             if value is None:
                 continue
-            if isinstance(value, list):
+            child_scope = inner if scoped is None or name in scoped else scope
+            if type(value) is list:
                 for item in value:
                     if isinstance(item, ast.AST):
                         setattr(item, PARENT, node)
                         setattr(item, FIELD, name)
-                        children.append((item, child_scope if _in_new_scope(tp, name) else scope))
+                        children.append((item, child_scope))
             elif isinstance(value, ast.AST):
                 setattr(value, PARENT, node)
                 setattr(value, FIELD, name)
-                children.append((value, child_scope if _in_new_scope(tp, name) else scope))
+                children.append((value, child_scope))
         children.reverse()
-        stack.extend(children)
+        push(children)
     model.finish()
     return buckets
 
@@ -111,11 +115,6 @@ _SCOPE_BODY_FIELDS = {
     ast.GeneratorExp: {"elt", "generators"},
     ast.DictComp: {"key", "value", "generators"},
 }
-
-
-def _in_new_scope(tp: type, fieldname: str) -> bool:
-    fields = _SCOPE_BODY_FIELDS.get(tp)
-    return fields is None or fieldname in fields
 
 
 def active_rules(config: Config, path: str | None) -> list[type[Rule]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import torch_api
 
@@ -131,69 +131,101 @@ class SemanticModel:
         self.scopes[node] = scope
         return scope
 
-    def visit(self, node: ast.AST, scope: Scope) -> Scope:
-        """Record what ``node`` binds in ``scope``; return the scope its children live in."""
-        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            self._visit_assign(node, scope)
-        elif isinstance(node, (ast.For, ast.AsyncFor)):
-            self._bind_target(node.target, None, "for", node, scope, end_pos(node.iter))
-        elif isinstance(node, (ast.With, ast.AsyncWith)):
-            for item in node.items:
-                if item.optional_vars is not None:
-                    self._bind_target(item.optional_vars, item.context_expr, "with", node, scope, end_pos(item))
-        elif isinstance(node, ast.NamedExpr) and isinstance(node.target, ast.Name):
-            scope.add(Binding(node.target.id, "walrus", node.target, node, scope, node.value, visible_from=end_pos(node)))
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    scope.add(Binding(alias.asname, "import", alias, node, scope, qualname=alias.name, visible_from=end_pos(node)))
-                else:
-                    top = alias.name.split(".")[0]
-                    scope.add(Binding(top, "import", alias, node, scope, qualname=top, visible_from=end_pos(node)))
-        elif isinstance(node, ast.ImportFrom):
-            base = self._import_base(node)
-            for alias in node.names:
-                if alias.name == "*":
-                    continue
-                qual = f"{base}.{alias.name}" if base else alias.name
-                scope.add(Binding(alias.asname or alias.name, "import", alias, node, scope, qualname=qual, visible_from=end_pos(node)))
-        elif isinstance(node, FUNCTION_TYPES):
-            scope.add(Binding(node.name, "def", node, node, scope, visible_from=pos(node)))
-            self.functions.setdefault(node.name, []).append(node)
-            inner = self.scope_for_new(node, scope)
-            args = node.args
-            for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
-                if a is not None:
-                    inner.add(Binding(a.arg, "param", a, node, inner, visible_from=(0, 0)))
-            if isinstance(scope.node, ast.ClassDef):
-                info = self._class_of_node.get(scope.node)
-                if info is not None:
-                    info.methods[node.name] = node
-            return inner
-        elif isinstance(node, ast.Lambda):
-            inner = self.scope_for_new(node, scope)
-            for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
-                inner.add(Binding(a.arg, "param", a, node, inner))
-            return inner
-        elif isinstance(node, ast.ClassDef):
-            scope.add(Binding(node.name, "class", node, node, scope, visible_from=pos(node)))
-            info = ClassInfo(node.name, node, [self.qualified_name(b) for b in node.bases])
-            self.classes.setdefault(node.name, info)
-            self._class_of_node[node] = info
-            return self.scope_for_new(node, scope)
-        elif isinstance(node, COMPREHENSIONS):
-            inner = self.scope_for_new(node, scope)
-            for gen in node.generators:
-                self._bind_target(gen.target, None, "for", gen, inner, (0, 0))
-            return inner
+    def visitor_table(self) -> dict[type, "Callable[[Any, Scope], Scope]"]:
+        """Node type -> handler that records bindings and returns the scope of its children.
+
+        Types absent from the table bind nothing; the traversal skips them without a call.
+        """
+        table: dict[type, Callable[[Any, Scope], Scope]] = {
+            ast.Assign: self._visit_assign,
+            ast.AnnAssign: self._visit_assign,
+            ast.AugAssign: self._visit_assign,
+            ast.For: self._visit_for,
+            ast.AsyncFor: self._visit_for,
+            ast.With: self._visit_with,
+            ast.AsyncWith: self._visit_with,
+            ast.NamedExpr: self._visit_walrus,
+            ast.Import: self._visit_import,
+            ast.ImportFrom: self._visit_import_from,
+            ast.FunctionDef: self._visit_function,
+            ast.AsyncFunctionDef: self._visit_function,
+            ast.Lambda: self._visit_lambda,
+            ast.ClassDef: self._visit_class,
+        }
+        for comp in COMPREHENSIONS:
+            table[comp] = self._visit_comprehension
+        return table
+
+    def _visit_for(self, node: ast.For | ast.AsyncFor, scope: Scope) -> Scope:
+        self._bind_target(node.target, None, "for", node, scope, end_pos(node.iter))
         return scope
+
+    def _visit_with(self, node: ast.With | ast.AsyncWith, scope: Scope) -> Scope:
+        for item in node.items:
+            if item.optional_vars is not None:
+                self._bind_target(item.optional_vars, item.context_expr, "with", node, scope, end_pos(item))
+        return scope
+
+    def _visit_walrus(self, node: ast.NamedExpr, scope: Scope) -> Scope:
+        if isinstance(node.target, ast.Name):
+            scope.add(Binding(node.target.id, "walrus", node.target, node, scope, node.value, visible_from=end_pos(node)))
+        return scope
+
+    def _visit_import(self, node: ast.Import, scope: Scope) -> Scope:
+        for alias in node.names:
+            name = alias.asname or alias.name.split(".")[0]
+            qual = alias.name if alias.asname else name
+            scope.add(Binding(name, "import", alias, node, scope, qualname=qual, visible_from=end_pos(node)))
+        return scope
+
+    def _visit_import_from(self, node: ast.ImportFrom, scope: Scope) -> Scope:
+        base = self._import_base(node)
+        for alias in node.names:
+            if alias.name == "*":
+                continue
+            qual = f"{base}.{alias.name}" if base else alias.name
+            scope.add(Binding(alias.asname or alias.name, "import", alias, node, scope, qualname=qual, visible_from=end_pos(node)))
+        return scope
+
+    def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> Scope:
+        scope.add(Binding(node.name, "def", node, node, scope, visible_from=pos(node)))
+        self.functions.setdefault(node.name, []).append(node)
+        inner = self.scope_for_new(node, scope)
+        args = node.args
+        for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+            if a is not None:
+                inner.add(Binding(a.arg, "param", a, node, inner, visible_from=(0, 0)))
+        if isinstance(scope.node, ast.ClassDef):
+            info = self._class_of_node.get(scope.node)
+            if info is not None:
+                info.methods[node.name] = node
+        return inner
+
+    def _visit_lambda(self, node: ast.Lambda, scope: Scope) -> Scope:
+        inner = self.scope_for_new(node, scope)
+        for a in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+            inner.add(Binding(a.arg, "param", a, node, inner))
+        return inner
+
+    def _visit_class(self, node: ast.ClassDef, scope: Scope) -> Scope:
+        scope.add(Binding(node.name, "class", node, node, scope, visible_from=pos(node)))
+        info = ClassInfo(node.name, node, [])  # bases resolved in finish(), once parents are set
+        self.classes.setdefault(node.name, info)
+        self._class_of_node[node] = info
+        return self.scope_for_new(node, scope)
+
+    def _visit_comprehension(self, node: ast.AST, scope: Scope) -> Scope:
+        inner = self.scope_for_new(node, scope)
+        for gen in node.generators:  # type: ignore[attr-defined]
+            self._bind_target(gen.target, None, "for", gen, inner, (0, 0))
+        return inner
 
     def _import_base(self, node: ast.ImportFrom) -> str:
         if node.level:  # relative import: resolved by jedi when needed
             return "." * node.level + (node.module or "")
         return node.module or ""
 
-    def _visit_assign(self, node: ast.Assign | ast.AnnAssign | ast.AugAssign, scope: Scope) -> None:
+    def _visit_assign(self, node: ast.Assign | ast.AnnAssign | ast.AugAssign, scope: Scope) -> Scope:
         visible = end_pos(node)
         if isinstance(node, ast.Assign):
             for target in node.targets:
@@ -206,6 +238,7 @@ class SemanticModel:
                 scope.add(Binding(node.target.id, "augassign", node.target, node, scope, None, visible_from=visible))
             else:
                 self._bind_target(node.target, None, "augassign", node, scope, visible)
+        return scope
 
     def _bind_target(self, target: ast.AST, value: ast.expr | None, kind: str, stmt: ast.AST, scope: Scope, visible: tuple[int, int]) -> None:
         if isinstance(target, ast.Name):
@@ -225,6 +258,8 @@ class SemanticModel:
 
     def finish(self) -> None:
         """Called once the traversal is complete."""
+        for info in self._class_of_node.values():
+            info.base_names = [self.qualified_name(b) for b in info.node.bases]
         for func, attr, value in self._pending_self_attrs:
             cls = self.enclosing_class(func)
             if cls is not None:
