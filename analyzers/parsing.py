@@ -91,7 +91,9 @@ def parse_source(text: str, filename: str = "<unknown>") -> ParseResult:
     except (RecursionError, MemoryError):
         return ParseResult(None, fatal="the file is too deeply nested for Python's parser")
 
-    lines = text.split("\n")
+    from .source import split_lines
+
+    lines = [line.rstrip("\r\n") for line in split_lines(text)]
     problem = _problem(first, lines)
     masked: set[int] = set()
     err: SyntaxError = first

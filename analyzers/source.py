@@ -25,15 +25,29 @@ class NoqaDirective:
         return not self.codes or code in self.codes
 
 
+_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines with their endings, split only where Python's tokenizer does (\\n, \\r\\n, \\r).
+
+    ``str.splitlines`` also splits at form feeds, U+2028 and other characters that Python
+    source may contain inside a line; that would shift every position after them.
+    A final empty line follows a trailing line break, so positions at the end are valid.
+    """
+    lines = _LINE_RE.findall(text)
+    if not lines or lines[-1].endswith(("\n", "\r")):
+        lines.append("")
+    return lines
+
+
 class SourceFile:
     """Text plus a line index. Converts ast's UTF-8 byte columns to code point columns."""
 
     def __init__(self, text: str, path: str | None = None) -> None:
         self.text = text
         self.path = path
-        self.lines = text.splitlines(keepends=True)
-        if not self.lines or self.lines[-1].endswith(("\n", "\r")):
-            self.lines.append("")
+        self.lines = split_lines(text)
 
     @cached_property
     def line_starts(self) -> list[int]:
