@@ -279,7 +279,8 @@ def describe_call(spec: CallSpec) -> str:
 def _describe_arg(arg: Arg) -> str:
     if isinstance(arg, TensorArg):
         if arg.values is not None:
-            return f"tensor({arg.values!r}, dtype={arg.dtype})"
+            values = repr(arg.values)
+            return f"tensor({values if len(values) <= 40 else '[...]'}, dtype={arg.dtype})"
         return f"<{arg.dtype} {tuple(arg.shape or ())}>"
     if isinstance(arg, ValueArg):
         return repr(arg.value)
