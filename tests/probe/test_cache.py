@@ -22,12 +22,17 @@ def test_second_run_is_served_from_the_cache(
     assert "missing-zero-grad.v1.f1.json" in files
 
 
-def test_no_cache_runs_again_and_cache_honours_xdg(private_cache: Path) -> None:
-    (first,) = run_rule_probes(["PIT207"], device="cpu")
-    assert not first.cached
-    assert list(private_cache.glob("torchpit/probe/2.13.0*/cpu-cpu/missing-zero-grad.v1.*.json"))
+def test_no_cache_runs_again(
+        cpu_results: dict[str, ProbeResult], session_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(session_cache))
     (fresh,) = run_rule_probes(["PIT207"], device="cpu", use_cache=False)
-    assert not fresh.cached and fresh.status == "confirmed"
+    assert not fresh.cached and fresh.status == "confirmed" and fresh.duration_s > 0
+
+
+def test_cache_path_honours_xdg_and_keys_on_torch_device_and_version(private_cache: Path) -> None:
+    path = cache.cache_path("2.13.0+cpu", "cuda", "NVIDIA H100 80GB HBM3", "missing-zero-grad", 3)
+    assert path == (private_cache / "torchpit" / "probe" / "2.13.0+cpu" / "cuda-nvidia-h100-80gb-hbm3"
+                    / "missing-zero-grad.v3.f1.json")
 
 
 def test_only_behaviour_is_cached(private_cache: Path) -> None:
