@@ -63,6 +63,8 @@ def eval_without_no_grad(ctx: ProbeContext) -> Finding:
     if ctx.is_cuda:
         model = _mlp(ctx, width=1024, depth=8).eval()
         x = torch.randn(2048, 1024, device=ctx.device)
+        with torch.no_grad():  # warm-up: cuBLAS workspaces must not count against the first mode
+            model(x)
         peaks = {mode: _cuda_peak_extra_mib(ctx, model, x, mode)
                  for mode in ("autograd", "no_grad", "inference_mode")}
         obs = {f"{mode}_peak_extra_MiB": mib for mode, mib in peaks.items()}

@@ -50,16 +50,18 @@ def index_out_of_bounds(ctx: ProbeContext) -> Finding:
         obs.update(raised_at="call", error=error_text(exc))
         return Finding(CONFIRMED, f"index_select out of bounds raised {obs['error']} at the call", obs)
     obs["call_returned"] = True
+    stage = "later_op"
     try:
         z = (y * 2).sum()  # a later op, before any sync
         obs["later_op_returned"] = True
+        stage = "sync"
         z.item()  # sync point
     except Exception as exc:  # noqa: BLE001 - the error is the observation
-        obs.update(raised_at="sync", error=error_text(exc))
+        obs.update(raised_at=stage, error=error_text(exc))
+        where = "at the next sync (.item())" if stage == "sync" else "at the next op"
         return Finding(
             CONFIRMED,
-            f"index_select out of bounds raised nothing at the call; {obs['error']} surfaced only "
-            "at the next sync (.item())",
+            f"index_select out of bounds raised nothing at the call; {obs['error']} surfaced only {where}",
             obs,
         )
     obs["raised_at"] = None
