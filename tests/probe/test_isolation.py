@@ -40,12 +40,17 @@ def test_hanging_worker_times_out_and_is_killed(tmp_path: Path) -> None:
     pid_file = tmp_path / "grandchild.pid"
     python = fake_python(tmp_path, "hang", f"sleep 30 & echo $! > {pid_file}; wait")
     started = time.monotonic()
-    result = run_call_probe(SPEC, device="cpu", timeout=1.0, python=python)
-    assert time.monotonic() - started < 5
+    result = run_call_probe(SPEC, device="cpu", timeout=2.0, python=python)
+    assert time.monotonic() - started < 10
     assert result.status == "timeout"
-    assert "no answer within 1s; the worker was killed" in result.summary
+    assert "no answer within 2s; the worker was killed" in result.summary
     assert result.rule == "PIT401"
-    assert not running(int(pid_file.read_text()))  # the whole process group was killed
+    if pid_file.exists() and pid_file.read_text().strip():  # the worker got as far as starting it
+        grandchild = int(pid_file.read_text())
+        deadline = time.monotonic() + 5
+        while running(grandchild) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running(grandchild)  # the whole process group was killed
 
 
 def test_aborting_worker_is_an_error_result(tmp_path: Path) -> None:

@@ -19,6 +19,11 @@ import json
 import sys
 from typing import Any
 
+from torchpit.probe.callsite import BuildError, run_call_spec
+from torchpit.probe.registry import ProbeContext, error_text, get_probe
+from torchpit.probe.result import ERROR
+from torchpit.probe.spec import parse_call_spec
+
 RESULT_MARKER = "@@torchpit-probe-result@@"
 INSTALL_HINT = "pip install 'torchpit[probe]'"
 DEVICES = ("auto", "cuda", "mps", "cpu")
@@ -99,10 +104,6 @@ def device_name(torch: Any, device: str) -> str:
 
 
 def handle(request: dict[str, Any]) -> dict[str, Any]:
-    from torchpit.probe.registry import ProbeContext, error_text, get_probe
-    from torchpit.probe.result import ERROR
-    from torchpit.probe.spec import parse_call_spec
-
     kind = request.get("kind")
     if kind not in ("env", "rule", "call"):
         raise Unavailable("bad-request", f"unknown request kind {kind!r}")
@@ -120,8 +121,6 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             _, fn = get_probe(request["probe"])
             finding = fn(ctx)
         else:
-            from torchpit.probe.callsite import BuildError, run_call_spec
-
             try:
                 finding = run_call_spec(ctx, parse_call_spec(request["spec"]))
             except BuildError as exc:
