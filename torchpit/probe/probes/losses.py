@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 from torchpit.probe.registry import Finding, ProbeContext, error_text, probe
 from torchpit.probe.result import CONFIRMED, NOT_CONFIRMED
@@ -12,7 +13,8 @@ def _status(ok: bool) -> str:
     return CONFIRMED if ok else NOT_CONFIRMED
 
 
-def _perfect_logits(ctx: ProbeContext, n: int = 4, classes: int = 10):  # type: ignore[no-untyped-def]
+def _perfect_logits(ctx: ProbeContext, n: int = 4, classes: int = 10) -> tuple[Any, Any]:
+    """Logits that put 100 on the right class of each row, and those classes."""
     torch = ctx.torch
     logits = torch.zeros(n, classes, device=ctx.device)
     logits[torch.arange(n), torch.arange(n)] = 100.0
