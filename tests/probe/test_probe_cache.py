@@ -1,4 +1,4 @@
-"""Results are cached per (torch version, device, probe version); --no-cache bypasses."""
+"""Results are cached per (torch version, device, probe version); --no-cache is in test_probe_cli."""
 
 from __future__ import annotations
 
@@ -20,13 +20,6 @@ def test_second_run_is_served_from_the_cache(
         assert (result.summary, result.observations) == (first.summary, first.observations)
     files = sorted(p.name for p in (session_cache / "torchpit" / "probe").rglob("*.json"))
     assert "missing-zero-grad.v1.f1.json" in files
-
-
-def test_no_cache_runs_again(
-        cpu_results: dict[str, ProbeResult], session_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(session_cache))
-    (fresh,) = run_rule_probes(["PIT207"], device="cpu", use_cache=False)
-    assert not fresh.cached and fresh.status == "confirmed" and fresh.duration_s > 0
 
 
 def test_cache_path_honours_xdg_and_keys_on_torch_device_and_version(private_cache: Path) -> None:

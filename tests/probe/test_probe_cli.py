@@ -36,15 +36,18 @@ def test_list_prints_one_probe_per_line() -> None:
     assert any("[CUDA-only variant: launch-blocking]" in line for line in lines)
 
 
-def test_text_output_from_the_cache(cpu_results: dict[str, ProbeResult], session_cache: Path,
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(session_cache))
+def test_text_output_and_no_cache(cpu_results: dict[str, ProbeResult], session_cache: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(session_cache))  # PIT207 and PIT301 are cached there
     code, text = run_cli("--rule", "PIT301", "--rule", "PIT207", "--device", "cpu")
     assert code == 0
     lines = text.splitlines()
     assert lines[0].startswith("PIT207  confirmed     missing-zero-grad (cached): on your torch 2.13.0")
     assert lines[1].startswith("PIT301  confirmed     functional-dropout-without-training (cached): ")
     assert lines[2].startswith("device: cpu (CPU), torch 2.13.0")
+    code, text = run_cli("--rule", "PIT207", "--device", "cpu", "--no-cache")
+    assert code == 0
+    assert text.startswith("PIT207  confirmed     missing-zero-grad: on your torch 2.13.0")
 
 
 def test_json_output_of_a_spec_file(tmp_path: Path) -> None:
