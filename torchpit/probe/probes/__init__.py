@@ -1,0 +1,1 @@
+"""Rule probe implementations (torch is imported only through the probe context)."""
