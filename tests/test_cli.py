@@ -182,3 +182,15 @@ def test_discovery_skips_git_venv_gitignored_and_excluded(project):
     files = discover([str(project)], config_loader(Overrides()))
     names = sorted(Path(f).relative_to(project).as_posix() for f in files)
     assert names == ["pkg/buggy.py", "pkg/clean.py"]
+
+
+def test_check_probe_attaches_observations(torchpit_cmd, project):
+    pytest.importorskip("torch")
+    r = run(torchpit_cmd, "check", "pkg", "--probe", "--probe-device", "cpu", "--no-cache", "--format", "json", cwd=project)
+    data = json.loads(r.stdout)
+    d = next(x for x in data if x["code"] == "PIT301")
+    res = d["probe_results"][0]
+    assert res["rule"] == "PIT301" and res["status"] == "confirmed"
+    assert "of activations in eval mode" in res["summary"]
+    text = run(torchpit_cmd, "check", "pkg", "--probe", "--probe-device", "cpu", "--no-cache", cwd=project)
+    assert "probe PIT101 [confirmed]: on your torch" in text.stdout

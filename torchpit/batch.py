@@ -65,6 +65,8 @@ class FileResult:
     cached: bool = False
     fixed: int = 0
     diff: str = ""
+    # `check --probe`: probe results (ProbeResult.to_dict()) by index into `diagnostics`.
+    probes: dict[int, list[dict]] = field(default_factory=dict)
 
     def to_cache(self) -> dict:
         return {

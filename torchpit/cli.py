@@ -114,7 +114,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.probe:
         from torchpit.probe_attach import attach_probe_results
 
-        attach_probe_results(results, device=args.probe_device)
+        problem = attach_probe_results(results, device=args.probe_device)
+        if problem:
+            print(f"torchpit: probe unavailable: {problem}", file=sys.stderr)
     fixed = sum(r.fixed for r in results)
     if args.diff:
         diffs = [r.diff for r in results if r.diff]

@@ -112,7 +112,14 @@ def diagnostic_json(path: str, d: Diagnostic) -> dict[str, Any]:
 
 
 def format_json(results: Sequence[FileResult]) -> str:
-    return json.dumps([diagnostic_json(os.path.abspath(r.path), d) for r, d in iter_findings(results)], indent=2)
+    out = []
+    for r in results:
+        for i, d in enumerate(r.diagnostics):
+            item = diagnostic_json(os.path.abspath(r.path), d)
+            if i in r.probes:
+                item["probe_results"] = r.probes[i]
+            out.append(item)
+    return json.dumps(out, indent=2)
 
 
 # ---------------------------------------------------------------------- sarif 2.1.0

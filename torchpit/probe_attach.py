@@ -12,35 +12,40 @@ from typing import Sequence
 from .batch import FileResult
 
 
-def attach_probe_results(results: Sequence[FileResult], device: str = "auto") -> None:
+def attach_probe_results(results: Sequence[FileResult], device: str = "auto") -> str | None:
+    """Fill ``FileResult.probes``. Returns a one-line message when probes cannot run."""
     from torchpit import probe
 
     ok, message = probe.torch_status()
-    for r in results:
-        r.probe_notes = []  # type: ignore[attr-defined]
     if not ok:
-        for r in results:
-            if r.diagnostics:
-                r.probe_notes.append(f"probe unavailable: {message}")  # type: ignore[attr-defined]
-                break
-        return
+        return message
     codes = sorted({d.code for r in results for d in r.diagnostics if probe.probes_for_rule(d.code)})
-    by_rule = {}
+    by_rule: dict[str, list[dict]] = {}
     for res in probe.run_rule_probes(codes, device=device) if codes else []:
-        by_rule.setdefault(res.rule, []).append(res)
+        by_rule.setdefault(res.rule, []).append(res.to_dict())
     for r in results:
-        for d in r.diagnostics:
-            notes = [f"{d.code}: {res.status}: {res.summary}" for res in by_rule.get(d.code, [])]
+        for i, d in enumerate(r.diagnostics):
+            found = list(by_rule.get(d.code, []))
             if d.probe:
-                call = probe.run_call_probe(d.probe, device=device)
-                notes.append(f"{d.code} at line {d.range.start.line + 1}: {call.status}: {call.summary}")
-            r.probe_notes.extend(notes)  # type: ignore[attr-defined]
-            by_rule.pop(d.code, None)  # each rule's probe is shown once
+                try:
+                    found.append(probe.run_call_probe(d.probe, device=device).to_dict())
+                except (probe.SpecError, ValueError) as exc:
+                    found.append({"rule": d.code, "status": "unavailable", "summary": f"call probe not run: {exc}"})
+            if found:
+                r.probes[i] = found
+    return None
 
 
 def format_probe_text(results: Sequence[FileResult]) -> str:
-    lines = []
+    """One line per probe result, after the findings; each rule's probe is shown once."""
+    lines, shown = [], set()
     for r in results:
-        for note in getattr(r, "probe_notes", []):
-            lines.append(f"probe: {note}")
+        for i, found in sorted(r.probes.items()):
+            d = r.diagnostics[i]
+            for res in found:
+                key = (res.get("probe"), res.get("status"), res.get("summary"))
+                if key in shown:
+                    continue
+                shown.add(key)
+                lines.append(f"probe {d.code} [{res.get('status')}]: {res.get('summary')}")
     return "\n".join(lines)
