@@ -45,7 +45,8 @@ _SCALER_RE = re.compile(r"(?i)scaler")
 MODEL_NAME_RE = re.compile(
     r"(?i)^(model|models|net|network|module|.*_model|model_.*|.*_net|net_.*|net[A-Z0-9].*|.*net|"
     r"[GD]|[GD]_[a-z]+|generator|discriminator|encoder|decoder|backbone|classifier|policy|actor|critic|"
-    r"teacher|student|ema|ema_model|q_net|qnet|target_net|unet|vae|autoencoder|transformer|bert|gpt|llm|detector)$"
+    r"teacher|student|ema|ema_model|q_net|qnet|target_net|unet|vae|autoencoder|transformer|bert|gpt|llm|detector|"
+    r".*_critic|.*_policy|.*_actor|actor_.*|.*backbone|.*_head|.*_encoder|.*_decoder|trunk|.*_trunk|(net|model)[GD])$"
 )
 _NOT_MODEL_RE = re.compile(r"(?i)(loss|criterion|metric|optim|sched|loader|dataset|subnet_mask)")
 EVAL_NAME_TOKENS = {
@@ -793,7 +794,11 @@ def graph_roots(flow: Flow, expr: ast.AST, depth: int = 0, acc: GraphRoots | Non
             for b in bindings:
                 if b.kind in ("def", "class", "import"):
                     continue
-                if b.kind in ("param", "with", "other"):
+                if b.kind == "param":
+                    if n is expr and depth == 0:
+                        acc.opaque = True  # the loss itself comes from the caller
+                    continue
+                if b.kind in ("with", "other"):
                     acc.opaque = True
                     continue
                 if b.kind == "for":

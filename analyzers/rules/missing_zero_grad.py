@@ -63,8 +63,8 @@ class MissingZeroGrad(Rule):
         reported: set[int] = set()
         for loop in flow.innermost_training_loops():
             events = flow.events(loop)
-            if any(e.kind in (ZERO_GRAD, GRAD) for e in events):
-                continue
+            if any(e.kind in (ZERO_GRAD, GRAD) for e in events) or any(isinstance(s, (ast.Break, ast.Return)) for s in loop.body):
+                continue  # (a loop that always breaks runs once)
             steps = [e for e in events if e.kind == STEP]
             backs = [e for e in events if e.kind == BACKWARD]
             if not steps or not backs or self._opaque_optimizer_use(loop, steps, ctx):
