@@ -48,6 +48,7 @@ MODEL_NAME_RE = re.compile(
     r"teacher|student|ema|ema_model|q_net|qnet|target_net|unet|vae|autoencoder|transformer|bert|gpt|llm|detector|"
     r".*_critic|.*_policy|.*_actor|actor_.*|.*backbone|.*_head|.*_encoder|.*_decoder|trunk|.*_trunk|(net|model)[GD])$"
 )
+_VERB_RE = re.compile(r"(?i)^(get|create|build|load|make|init|setup|set|copy|save|export|wrap|prepare|to|convert|fuse|register|freeze|unfreeze|update|reset)_")
 _NOT_MODEL_RE = re.compile(r"(?i)(loss|criterion|metric|optim|sched|loader|dataset|subnet_mask)")
 EVAL_NAME_TOKENS = {
     "val", "valid", "validate", "validation", "eval", "evaluate", "evaluation", "test", "testing",
@@ -200,6 +201,11 @@ class Flow:
         if self.model.under_no_grad(node) or self._opaque_with(node):
             return True
         func = self.model.enclosing_function(node)
+        for f in (a for a in ancestors(node) if isinstance(a, FUNCTION_TYPES)):
+            for d in f.decorator_list:  # @smart_inference_mode(), @no_grad_wrapper: a project's own spelling
+                t = (text_of(d) or "").lower()
+                if "no_grad" in t or "inference_mode" in t:
+                    return True
         if func is None or _depth >= MAX_CALLER_DEPTH or id(func) in _seen:
             return False
         calls = self.callers_of(func)
@@ -233,6 +239,8 @@ class Flow:
             return None
         func = node.func
         name = self.model.call_name(node)
+        if name and name.startswith("torch.distributed."):
+            return None  # distributed autograd: gradients live in a per-iteration context
         if name in ("torch.autograd.backward",):
             return BACKWARD, None, node.args[0] if node.args else keyword(node, "tensors")
         if name in ("torch.autograd.grad",):
@@ -366,12 +374,16 @@ class Flow:
         if isinstance(func, ast.Attribute) and func.attr in ("forward", "generate") and not self.model._is_self(func.value):
             target = func.value
         n = last_name(target)
-        if n is None or _NOT_MODEL_RE.search(n):
+        if n is None or _NOT_MODEL_RE.search(n) or _VERB_RE.match(n):
             return None
-        if isinstance(target, ast.Name) and self.model.lookup(target.id, target) and any(
-            b.kind in ("def", "class", "import") for b in self.model.lookup(target.id, target)
-        ):
-            return None
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Call):
+            return None  # super().x(...), get().x(...): a method, not a stored model
+        if isinstance(target, ast.Name):
+            bindings = self.model.lookup(target.id, target)
+            if not bindings or any(b.kind in ("def", "class", "import") for b in bindings):
+                return None  # a function, a class (a constructor call), or a name from a star import
+            if target.id[:1].isupper() and any(ch.islower() for ch in target.id):
+                return None  # CamelCase: a class
         if MODEL_NAME_RE.match(n) or self.model_class_facts(target) is not None:
             return text_of(target)
         return None
@@ -496,6 +508,9 @@ class Flow:
         for n in ast.walk(self.model.tree):
             if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)):
                 continue
+            f = self.model.enclosing_function(n)
+            if self._is_test_file() and f is not None and f.name.startswith("test"):
+                continue  # a unit test: it runs the model however it needs to
             kind = self.classify(n.value, {})
             if kind is None or kind[0] != EVAL or kind[1] is None:
                 continue
@@ -554,6 +569,11 @@ class Flow:
         if within is not None and isinstance(within, LOOP_TYPES) and best is not None and not isinstance(best, LOOP_TYPES):
             return within
         return best
+
+    def _is_test_file(self) -> bool:
+        path = (self.model.path or "").replace("\\", "/")
+        base = path.rsplit("/", 1)[-1]
+        return base.startswith("test_") or base.endswith("_test.py") or "/tests/" in path or base == "conftest.py"
 
     def is_eval_function(self, f: FunctionNode) -> bool:
         name = f.name
@@ -791,6 +811,11 @@ def graph_roots(flow: Flow, expr: ast.AST, depth: int = 0, acc: GraphRoots | Non
             if not bindings:
                 acc.opaque = True
             loops = m.enclosing_loops(n)
+            if loops:
+                # Bound earlier in this iteration: the later bindings of the loop are last iteration's values.
+                earlier = [b for b in bindings if b.visible_from <= pos(n) and any(a is loops[0] for a in ancestors(b.stmt))]
+                if earlier:
+                    bindings = [b for b in bindings if b.visible_from <= pos(n)]
             for b in bindings:
                 if b.kind in ("def", "class", "import"):
                     continue

@@ -45,6 +45,30 @@ def exclusive(a: ast.AST, b: ast.AST) -> bool:
     return False
 
 
+def leaves_before(a: ast.AST, b: ast.AST) -> bool:
+    """``a`` is in an ``if`` branch that ends with continue / break / return / raise, and ``b`` is not."""
+    child = a
+    for anc in ancestors(a):
+        if isinstance(anc, (*FUNCTION_TYPES, ast.For, ast.AsyncFor, ast.While)):
+            return False
+        if isinstance(anc, ast.If):
+            branch = getattr(anc, getattr(child, "_tp_field", ""), None)
+            if isinstance(branch, list) and branch and isinstance(branch[-1], (ast.Continue, ast.Break, ast.Return, ast.Raise)):
+                if not any(x is anc for x in ancestors(b)) or getattr(_child_towards(anc, b), "_tp_field", None) != getattr(child, "_tp_field", None):
+                    return True
+        child = anc
+    return False
+
+
+def _child_towards(anc: ast.AST, node: ast.AST) -> ast.AST | None:
+    child = node
+    for a in ancestors(node):
+        if a is anc:
+            return child
+        child = a
+    return None
+
+
 def innermost_loop(ctx: Context, node: ast.AST):
     loops = ctx.model.enclosing_loops(node)
     return loops[0] if loops else None
@@ -112,6 +136,8 @@ class BackwardTwiceWithoutRetainGraph(Rule):
     whole_file = True
 
     def check_file(self, ctx: Context) -> None:
+        if "backward" not in ctx.source.text:
+            return  # cheap pre-check: nothing to find
         flow = ctx.model.flow
         scopes = [ctx.model.tree, *(f for fs in ctx.model.functions.values() for f in fs)]
         reported: set[int] = set()
@@ -124,7 +150,7 @@ class BackwardTwiceWithoutRetainGraph(Rule):
                 r2 = roots[id(b2)]
                 found = False
                 for b1, loss1 in calls[:j]:
-                    if keeps_graph(b1) or exclusive(b1, b2) or innermost_loop(ctx, b1) is not innermost_loop(ctx, b2):
+                    if keeps_graph(b1) or exclusive(b1, b2) or leaves_before(b1, b2) or innermost_loop(ctx, b1) is not innermost_loop(ctx, b2):
                         continue
                     shared = set(roots[id(b1)].stmts) & set(r2.stmts)
                     if not shared:

@@ -144,6 +144,8 @@ class BatchnormFrozenWithRequiresGrad(Rule):
     whole_file = True
 
     def check_file(self, ctx: Context) -> None:
+        if "requires_grad" not in ctx.source.text:
+            return  # cheap pre-check: nothing to find
         if self._evals_bn_somewhere(ctx):
             return
         seen: set[int] = set()

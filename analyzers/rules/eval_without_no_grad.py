@@ -17,23 +17,29 @@ def torch_name(ctx: Context, at: ast.AST) -> str | None:
     return None
 
 
-def wrap_fix(ctx: Context, stmt: ast.stmt, header: str, message: str, applicability: Applicability) -> Fix | None:
-    """Wrap ``stmt`` in ``header`` (``with torch.no_grad():``), re-indenting its lines by one level."""
+def wrap_fix(ctx: Context, stmt: ast.stmt, header: str, message: str, applicability: Applicability, last: ast.stmt | None = None) -> Fix | None:
+    """Wrap ``stmt`` (through ``last``, a later statement of the same block) in ``header``
+    (``with torch.no_grad():``), re-indenting the lines by one level."""
     src = ctx.source
-    first, last = stmt.lineno - 1, (stmt.end_lineno or stmt.lineno) - 1
+    if last is not None and (getattr(last, "_tp_parent", None) is not getattr(stmt, "_tp_parent", None) or getattr(last, "_tp_field", None) != getattr(stmt, "_tp_field", None)):
+        last = None
+    end_stmt = last or stmt
+    first, last = stmt.lineno - 1, (end_stmt.end_lineno or end_stmt.lineno) - 1
     for d in getattr(stmt, "decorator_list", []):
         first = min(first, d.lineno - 1)
     indent = src.indentation(first)
     if src.line_text(first)[: len(indent)] != indent or src.line_text(first).strip() == "" or not src.line_text(first).lstrip().startswith(ctx.text(stmt)[:4]):
         return None
     # A statement sharing its lines with another (``x = 1; for ...``) or a multi-line string inside: no fix.
-    for n in ast.walk(stmt):
+    block = getattr(getattr(stmt, "_tp_parent", None), getattr(stmt, "_tp_field", ""), None)
+    covered = [s for s in block if stmt.lineno <= s.lineno and (s.end_lineno or s.lineno) - 1 <= last] if isinstance(block, list) else [stmt]
+    for n in (x for s in covered for x in ast.walk(s)):
         if isinstance(n, ast.Constant) and isinstance(n.value, (str, bytes)) and n.lineno != n.end_lineno:
             return None
     parent_body = getattr(getattr(stmt, "_tp_parent", None), getattr(stmt, "_tp_field", ""), None)
     if isinstance(parent_body, list):
         for s in parent_body:
-            if s is not stmt and (s.lineno - 1 <= last and (s.end_lineno or s.lineno) - 1 >= first):
+            if not any(s is c for c in covered) and (s.lineno - 1 <= last and (s.end_lineno or s.lineno) - 1 >= first):
                 return None
     unit = "    "
     if "\t" in indent:
@@ -101,7 +107,19 @@ class EvalWithoutNoGrad(Rule):
     def check_file(self, ctx: Context) -> None:
         flow = ctx.model.flow
         done: set[int] = set()
-        for region in [*flow.eval_regions, *flow.after_eval_regions()]:
+        regions = list(flow.eval_regions)
+        by_anchor: dict[tuple, list[EvalRegion]] = {}
+        for r in flow.after_eval_regions():
+            stmt = ctx.model.statement_of(r.anchor)
+            key = (id(getattr(stmt, "_tp_parent", None)), getattr(stmt, "_tp_field", None))
+            by_anchor.setdefault(key, []).append(r)  # type: ignore[arg-type]
+        for group in by_anchor.values():
+            group.sort(key=lambda g: g.target.lineno)
+            # one finding per eval(): the statements after it, from the first forward to the last
+            merged = EvalRegion("after-eval", group[0].func, group[0].target, [c for g in group for c in g.forwards], group[0].anchor)
+            merged.last = group[-1].target  # type: ignore[attr-defined]
+            regions.append(merged)
+        for region in regions:
             if id(region.target) in done:
                 continue
             forwards = [c for c in region.forwards if not flow.no_grad_at(c) and not self._frozen(c, ctx)]
@@ -144,4 +162,5 @@ class EvalWithoutNoGrad(Rule):
         name = torch_name(ctx, region.target)
         if name is None:
             return None
-        return wrap_fix(ctx, region.target, f"with {name}.no_grad():", "Wrap in `with torch.no_grad():`", Applicability.UNSAFE)
+        last = getattr(region, "last", None)
+        return wrap_fix(ctx, region.target, f"with {name}.no_grad():", "Wrap in `with torch.no_grad():`", Applicability.UNSAFE, last=last)

@@ -63,6 +63,8 @@ class ForwardInTrainModeUnderNoGrad(Rule):
     whole_file = True
 
     def check_file(self, ctx: Context) -> None:
+        if not any(t in ctx.source.text for t in ("no_grad", "inference_mode")):
+            return  # cheap pre-check: nothing to find
         flow = ctx.model.flow
         m = ctx.model
         eval_forwards = {id(c) for r in flow.eval_regions for c in r.forwards}

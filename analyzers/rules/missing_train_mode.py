@@ -66,6 +66,8 @@ class MissingTrainMode(Rule):
     whole_file = True
 
     def check_file(self, ctx: Context) -> None:
+        if "backward" not in ctx.source.text or not ("eval()" in ctx.source.text or "train(" in ctx.source.text):
+            return  # cheap pre-check: nothing to find
         flow = ctx.model.flow
         loops = sorted(flow.training_loops, key=lambda lp: -sum(1 for _ in ancestors(lp)))
         reported: set[int] = set()

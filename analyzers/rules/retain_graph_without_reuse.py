@@ -60,6 +60,8 @@ class RetainGraphWithoutReuse(Rule):
     whole_file = True
 
     def check_file(self, ctx: Context) -> None:
+        if "retain_graph" not in ctx.source.text:
+            return  # cheap pre-check: nothing to find
         flow = ctx.model.flow
         scopes = [ctx.model.tree, *(f for fs in ctx.model.functions.values() for f in fs)]
         for scope in scopes:

@@ -55,9 +55,16 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     whole_file = True
 
     def check_file(self, ctx: Context) -> None:
+        if "backward" not in ctx.source.text or "zero_grad" not in ctx.source.text:
+            return  # cheap pre-check: nothing to find
         flow = ctx.model.flow
         roots: list[ast.AST] = list(flow.training_loops)
-        roots += [f for fs in ctx.model.functions.values() for f in fs]
+        roots += [
+            f
+            for fs in ctx.model.functions.values()
+            for f in fs
+            if any(isinstance(n, ast.Attribute) and n.attr == "zero_grad" for n in ast.walk(f))
+        ]
         reported: set[int] = set()
         for root in roots:
             events = flow.events(root)
