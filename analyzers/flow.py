@@ -46,7 +46,8 @@ MODEL_NAME_RE = re.compile(
     r"(?i)^(model|models|net|network|module|.*_model|model_.*|.*_net|net_.*|net[A-Z0-9].*|.*net|"
     r"[GD]|[GD]_[a-z]+|generator|discriminator|encoder|decoder|backbone|classifier|policy|actor|critic|"
     r"teacher|student|ema|ema_model|q_net|qnet|target_net|unet|vae|autoencoder|transformer|bert|gpt|llm|detector|"
-    r".*_critic|.*_policy|.*_actor|actor_.*|.*backbone|.*_head|.*_encoder|.*_decoder|trunk|.*_trunk|(net|model)[GD])$"
+    r".*_critic|.*_policy|.*_actor|actor_.*|.*backbone|.*_head|.*_encoder|.*_decoder|trunk|.*_trunk|(net|model)[GD]|"
+    r"cnn|rnn|lstm|gru|mlp|vgg|vit|regressor|predictor|segmenter|seq2seq|.*_cnn|.*_rnn|.*_lstm|.*_mlp)$"
 )
 _VERB_RE = re.compile(r"(?i)^(get|create|build|load|make|init|setup|set|copy|save|export|wrap|prepare|to|convert|fuse|register|freeze|unfreeze|update|reset)_")
 _NOT_MODEL_RE = re.compile(r"(?i)(loss|criterion|metric|optim|sched|loader|dataset|subnet_mask)")
@@ -774,7 +775,11 @@ def flow_of(model: SemanticModel) -> Flow:
 
 
 # ---------------------------------------------------------------------- autograd graphs
-_NO_GRAPH_METHODS = {"detach", "item", "numpy", "tolist", "cpu_numpy", "size", "dim", "numel", "data"}
+_NO_GRAPH_METHODS = {
+    "detach", "item", "numpy", "tolist", "size", "dim", "numel", "data",
+    # integer / boolean results carry no graph
+    "argmax", "argmin", "argsort", "long", "int", "bool", "byte", "eq", "ne", "gt", "lt", "ge", "le", "sign", "nonzero",
+}
 
 
 @dataclass
@@ -802,6 +807,8 @@ def graph_roots(flow: Flow, expr: ast.AST, depth: int = 0, acc: GraphRoots | Non
             continue
         if isinstance(n, ast.Attribute) and n.attr == "data":
             continue
+        if isinstance(n, ast.Compare):
+            continue  # a boolean tensor: no graph
         if isinstance(n, ast.Attribute) and m._is_self(n.value) and isinstance(n.ctx, ast.Load):
             if not (isinstance(parent(n), ast.Call) and parent(n).func is n):
                 acc.opaque = True
