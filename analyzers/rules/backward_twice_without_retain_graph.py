@@ -69,6 +69,16 @@ def _child_towards(anc: ast.AST, node: ast.AST) -> ast.AST | None:
     return None
 
 
+def _same_or_nested_loop(ctx: Context, b1: ast.AST, b2: ast.AST) -> bool:
+    """``b1`` runs in the same iteration as ``b2``, or in a loop nested in it (its last run precedes ``b2``)."""
+    l1, l2 = innermost_loop(ctx, b1), innermost_loop(ctx, b2)
+    if l1 is l2:
+        return True
+    if l1 is None:
+        return False
+    return l2 is None and ctx.model.enclosing_function(l1) is ctx.model.enclosing_function(b2) or any(a is l2 for a in ancestors(l1))
+
+
 def innermost_loop(ctx: Context, node: ast.AST):
     loops = ctx.model.enclosing_loops(node)
     return loops[0] if loops else None
@@ -150,7 +160,7 @@ class BackwardTwiceWithoutRetainGraph(Rule):
                 r2 = roots[id(b2)]
                 found = False
                 for b1, loss1 in calls[:j]:
-                    if keeps_graph(b1) or exclusive(b1, b2) or leaves_before(b1, b2) or innermost_loop(ctx, b1) is not innermost_loop(ctx, b2):
+                    if keeps_graph(b1) or exclusive(b1, b2) or leaves_before(b1, b2) or not _same_or_nested_loop(ctx, b1, b2):
                         continue
                     shared = set(roots[id(b1)].stmts) & set(r2.stmts)
                     if not shared:
@@ -163,7 +173,7 @@ class BackwardTwiceWithoutRetainGraph(Rule):
                         f"second backward through {what}: the earlier backward() freed it "
                         f"(RuntimeError: Trying to backward through the graph a second time). "
                         f"Pass retain_graph=True to the first backward, .detach() the shared tensor, or backpropagate the sum once",
-                        fix=_retain_fix(b1, ctx),
+                        fix=_retain_fix(b1, ctx) if innermost_loop(ctx, b1) is innermost_loop(ctx, b2) else None,
                         related=[ctx.related(b1, "graph freed by this backward()"), ctx.related(stmt, "shared part of the graph computed here")],
                     )
                     reported.add(id(b2))
