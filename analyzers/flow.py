@@ -42,6 +42,7 @@ _OPT_RE = re.compile(r"(?i)(^opt|optim|optimi[sz]er|_opt$|^opt_|opt[gd]$)")
 _NOT_OPT_RE = re.compile(r"(?i)(sched|lr_|warmup|env|option|opts$|^opts)")
 _ACCEL_RE = re.compile(r"(?i)(accelerat|fabric|engine|deepspeed|^amp$|^self$)")
 _SCALER_RE = re.compile(r"(?i)scaler")
+_ZERO_GRAD_NAME_RE = re.compile(r"(?i)(zero|clear|reset|none)_?grads?|grads?_?(zero|clear|reset|to_none)")
 MODEL_NAME_RE = re.compile(
     r"(?i)^(model|models|net|network|module|.*_model|model_.*|.*_net|net_.*|net[A-Z0-9].*|.*net|"
     r"[GD]|[GD]_[a-z]+|generator|discriminator|encoder|decoder|backbone|classifier|policy|actor|critic|"
@@ -231,10 +232,11 @@ class Flow:
     # ------------------------------------------------------------------ events
     def classify(self, node: ast.AST, subst: dict[str, str]) -> tuple[str, str | None, ast.expr | None] | None:
         """(kind, subject, loss) for a call or statement that matters to a training loop."""
-        if isinstance(node, ast.Assign):
-            for t in node.targets:
-                if isinstance(t, ast.Attribute) and t.attr == "grad" and isinstance(node.value, ast.Constant) and node.value.value is None:
-                    return ZERO_GRAD, None, None
+        if isinstance(node, (ast.Assign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Attribute) and t.attr == "grad":
+                    return ZERO_GRAD, None, None  # p.grad = None / torch.zeros_like(p) / *= 0
             return None
         if not isinstance(node, ast.Call):
             return None
@@ -247,8 +249,18 @@ class Flow:
         if name in ("torch.autograd.grad",):
             return GRAD, None, node.args[0] if node.args else keyword(node, "outputs")
         if not isinstance(func, ast.Attribute):
-            if isinstance(func, ast.Name) and "zero_grad" in func.id:
+            if isinstance(func, ast.Name) and _ZERO_GRAD_NAME_RE.search(func.id):
                 return ZERO_GRAD, _subst(text_of(node.args[0]) if node.args else None, subst), None
+            if (
+                isinstance(func, ast.Name)
+                and _trains_by_name(func.id)
+                and node.args
+                and MODEL_NAME_RE.match(last_name(node.args[0]) or "")
+                and self.callee(node) is None
+                and not (name or "").startswith("torch")
+            ):
+                # set_train_mode(model), imported train_one_epoch(model, ...): may switch the mode back
+                return MODE, _subst(text_of(node.args[0]), subst), None
             return None
         attr = func.attr
         recv = func.value
@@ -267,7 +279,7 @@ class Flow:
             if attr == "step" and self._is_optimizer(recv):
                 return STEP, _subst(text_of(recv), subst), None
             return None
-        if attr == "zero_grad" or "zero_grad" in attr:
+        if attr == "zero_grad" or _ZERO_GRAD_NAME_RE.search(attr):
             return ZERO_GRAD, _subst(text_of(recv), subst), None
         if attr in ("zero_", "detach_", "fill_", "requires_grad_") and attr != "requires_grad_":
             t = text_of(recv) or ""
@@ -683,7 +695,7 @@ def _walk_ordered(stmt: ast.AST, frame_root: ast.AST) -> Iterator[tuple[ast.AST,
             continue
         if isinstance(node, _SKIP_BODIES):
             continue
-        if isinstance(node, (ast.Call, ast.Assign)):
+        if isinstance(node, (ast.Call, ast.Assign, ast.AugAssign)):
             out.append((node, cond, br))
         for fld, value in ast.iter_fields(node):
             children = value if isinstance(value, list) else [value]
@@ -746,6 +758,11 @@ def _wants_grad(root: ast.AST) -> bool:
             return True
         stack.extend(ast.iter_child_nodes(n))
     return False
+
+
+def _trains_by_name(name: str) -> bool:
+    tokens = set(name.lower().split("_"))
+    return "train" in tokens or ("training" in tokens and "mode" in tokens)
 
 
 def _in_iter(x: ast.AST, loop: ast.AST) -> bool:

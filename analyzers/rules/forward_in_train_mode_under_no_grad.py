@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ast
+import re
 
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Severity
@@ -68,9 +69,13 @@ class ForwardInTrainModeUnderNoGrad(Rule):
         flow = ctx.model.flow
         m = ctx.model
         eval_forwards = {id(c) for r in flow.eval_regions for c in r.forwards}
+        deliberate = re.compile(r"(?i)(bn|batch_?norm|recalib|calib|running_stat|update_stat|precise)")
         for node in ast.walk(m.tree):
             if not isinstance(node, (ast.With, ast.AsyncWith)) or not any(m.is_no_grad_context(i.context_expr) for i in node.items):
                 continue
+            func = m.enclosing_function(node)
+            if func is not None and (deliberate.search(func.name) or _touches_bn_stats(func)):
+                continue  # re-estimating batch-norm statistics on purpose (SWA update_bn, after pruning)
             for call in _calls(node.body):
                 if id(call) in eval_forwards:
                     continue
@@ -148,3 +153,12 @@ def _calls(stmts):
             out.append(n)
         stack.extend(ast.iter_child_nodes(n))
     return sorted(out, key=pos)
+
+
+def _touches_bn_stats(func: ast.AST) -> bool:
+    for n in ast.walk(func):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("reset_running_stats", "update_bn"):
+            return True
+        if isinstance(n, ast.Attribute) and n.attr in ("momentum", "running_mean", "running_var") and isinstance(n.ctx, ast.Store):
+            return True
+    return False

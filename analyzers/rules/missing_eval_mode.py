@@ -70,7 +70,7 @@ class MissingEvalMode(Rule):
                 if subject is None or (id(region.target), subject) in done:
                     continue
                 done.add((id(region.target), subject))
-                if flow.eval_mode_before(call, subject) or self._no_train_behaviour(call, ctx):
+                if flow.eval_mode_before(call, subject) or self._no_train_behaviour(call, ctx) or self._sticky_eval(subject, ctx):
                     continue
                 if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "apply" for n in ast.walk(region.func or ctx.model.tree)):
                     continue
@@ -92,6 +92,14 @@ class MissingEvalMode(Rule):
                     if region.target.lineno != getattr(region.func, "lineno", -1)
                     else None,
                 )
+
+    @staticmethod
+    def _sticky_eval(subject: str, ctx: Context) -> bool:
+        """The model is put in eval mode somewhere in the file (at load time, in ``__init__``) and
+        never back in train mode: an inference module or a server keeps it in eval mode."""
+        switches = ctx.model.flow.mode_switches(subject)
+        kinds = {ctx.model.flow.classify(s, {})[0] for s in switches}
+        return bool(kinds) and kinds == {"eval"}
 
     @staticmethod
     def _no_train_behaviour(call: ast.Call, ctx: Context) -> bool:
