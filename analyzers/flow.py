@@ -586,7 +586,7 @@ class Flow:
     def _is_test_file(self) -> bool:
         path = (self.model.path or "").replace("\\", "/")
         base = path.rsplit("/", 1)[-1]
-        return base.startswith("test_") or base.endswith("_test.py") or "/tests/" in path or base == "conftest.py"
+        return bool(re.search(r"(^|_)(unit)?tests?(_|\.py$)", base)) or "/tests/" in path or base == "conftest.py"
 
     def is_eval_function(self, f: FunctionNode) -> bool:
         name = f.name
@@ -599,23 +599,28 @@ class Flow:
         base = path.rsplit("/", 1)[-1]
         if name.startswith("test") and (base.startswith("test_") or base.endswith("_test.py") or "/tests/" in path or base == "conftest.py"):
             return False
+        if name.startswith("test") and not any(isinstance(n, LOOP_TYPES + COMPREHENSION_TYPES) for n in ast.walk(f)):
+            params = [a for a in (*f.args.posonlyargs, *f.args.args) if a.arg not in ("self", "cls")]
+            if not params or name.startswith("test_"):
+                return False  # a smoke test / unit test (``def test(): net = ResNet18(); net(torch.randn(...))``)
         cls = self.model.enclosing_class(f)
         if cls is not None and self.model.is_nn_module(cls) and parent(f) is cls.node:
             return False  # a method of the model itself (predict/inference helpers): used in training too
         return True
 
-    def eval_mode_before(self, node: ast.AST, subject: str, _depth: int = 0, _seen: frozenset = frozenset()) -> bool:
+    def eval_mode_before(self, node: ast.AST, subject: str, _depth: int = 0, _seen: frozenset = frozenset(), inside: ast.AST | None = None) -> bool:
         """Some ``.eval()`` / ``.train(False)`` (or a mode switch we cannot read) runs before
         ``node`` on every path, in its function (also through helpers) or in all of its callers."""
         func = self.model.enclosing_function(node)
         root = func if func is not None else self.model.tree
         stmt = self.model.statement_of(node)
         for e in (self.events(func) if func is not None else self._module_events()):
+            # Any mode switch before it, even under an ``if``: the author manages the mode here
+            # (``if train: model.train() else: model.eval()``; MC dropout's deliberate ``train()``).
             if e.kind in (EVAL, MODE) and pos(e.site) < pos(stmt):
-                site_stmt = self.model.statement_of(e.site)
-                if site_stmt is not None and (_dominates(site_stmt, node) or _same_block_before(site_stmt, node)):
-                    if not e.conditional or e.chain == () and _dominates(site_stmt, node):
-                        return True
+                return True
+            if e.kind == TRAIN and inside is not None and pos(e.site) < pos(stmt) and any(a is inside for a in ancestors(e.site)):
+                return True  # train() inside the evaluation itself: chosen on purpose
         del root
         if func is None or _depth >= MAX_CALLER_DEPTH or id(func) in _seen:
             return False

@@ -7,7 +7,7 @@ from ..context import Context
 from ..diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Severity
 from ..patterns import call_arg
 from ..rule import Rule
-from ..semantic import _first_param
+from ..semantic import _first_param, ancestors
 
 TRAINING_POSITION = 2  # F.dropout(input, p=0.5, training=True, inplace=False)
 
@@ -82,6 +82,8 @@ class FunctionalDropoutWithoutTraining(Rule):
         if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
             return  # *args / **kwargs: training may be passed, we cannot tell
         training = call_arg(node, TRAINING_POSITION, "training")
+        if _guarded_by_training(node):
+            return  # ``if self.training: x = F.dropout(x)``: it only runs in train mode
         func = name.rsplit(".", 1)[1]
         if training is None:
             message = (
@@ -135,3 +137,17 @@ def _forward_calling(func, ctx: Context, depth: int = 0, seen: frozenset = froze
         if found is not None:
             return found
     return None
+
+
+def _guarded_by_training(node: ast.AST) -> bool:
+    child = node
+    for anc in ancestors(node):
+        if isinstance(anc, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return False
+        if isinstance(anc, (ast.If, ast.IfExp)) and getattr(child, "_tp_field", None) == "body":
+            test = anc.test
+            parts = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+            if any(isinstance(p, ast.Attribute) and p.attr == "training" for p in parts):
+                return True
+        child = anc
+    return False
