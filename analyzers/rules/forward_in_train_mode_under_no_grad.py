@@ -132,14 +132,18 @@ class ForwardInTrainModeUnderNoGrad(Rule):
         from ..diagnostics import Edit, Range
 
         end_col = len(src.line_text(last))
-        return Fix(
-            f"Call {subject}.eval() before the no_grad block and {subject}.train() after it",
-            Applicability.UNSAFE,
-            (
-                Edit(Range.of(first, 0, first, 0), f"{indent}{subject}.eval()\n"),
-                Edit(Range.of(last, end_col, last, end_col), f"\n{indent}{subject}.train()"),
-            ),
+        edits = [Edit(Range.of(first, 0, first, 0), f"{indent}{subject}.eval()\n")]
+        ends = with_node.body[-1]
+        flow = ctx.model.flow
+        trained = any(
+            isinstance(c, ast.Call) and flow.is_model_forward(c) == subject and not flow.no_grad_at(c) for c in ast.walk(ctx.model.tree)
         )
+        if trained and not isinstance(ends, (ast.Return, ast.Raise, ast.Continue, ast.Break)):
+            edits.append(Edit(Range.of(last, end_col, last, end_col), f"\n{indent}{subject}.train()"))
+            message = f"Call {subject}.eval() before the no_grad block and {subject}.train() after it"
+        else:
+            message = f"Call {subject}.eval() before the no_grad block"
+        return Fix(message, Applicability.UNSAFE, tuple(edits))
 
 
 def _calls(stmts):
