@@ -71,6 +71,13 @@ _TV_BN_RE = re.compile(
 )
 
 
+# Node types the loop model asks the engine's traversal to collect (see Flow.nodes).
+FLOW_NODE_TYPES = frozenset({
+    ast.Call, ast.Expr, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Assign,
+    ast.FunctionDef, ast.If, ast.Attribute,
+})
+
+
 def text_of(node: ast.AST | None) -> str | None:
     """``self.model`` / ``model`` / ``nets[0]`` as written (None for anything else)."""
     if node is None:
@@ -154,6 +161,22 @@ class Flow:
         self._events_cache: dict[tuple[int, int], list[Event]] = {}
         self._callee_cache: dict[int, FunctionNode | None] = {}
 
+    @cached_property
+    def _buckets(self) -> dict[type, list[ast.AST]]:
+        """Every node of the file by type, from one walk shared by all the questions below."""
+        given = getattr(self.model, "node_buckets", None)
+        if given is not None and all(t in given for t in FLOW_NODE_TYPES):
+            return given  # collected by the engine's single traversal
+        out: dict[type, list[ast.AST]] = {}
+        for n in ast.walk(self.model.tree):
+            out.setdefault(type(n), []).append(n)
+        return out
+
+    def nodes(self, *types: type) -> list[ast.AST]:
+        if len(types) == 1:
+            return self._buckets.get(types[0], [])
+        return [n for t in types for n in self._buckets.get(t, [])]
+
     # ------------------------------------------------------------------ call graph
     def callee(self, call: ast.Call) -> FunctionNode | None:
         """The function or method of this file that ``call`` runs, if it can tell."""
@@ -187,8 +210,8 @@ class Flow:
     def callers(self) -> dict[int, list[ast.Call]]:
         """id(function) -> the calls of this file that run it."""
         out: dict[int, list[ast.Call]] = {}
-        for node in ast.walk(self.model.tree):
-            if isinstance(node, ast.Call):
+        for node in self.nodes(ast.Call):
+            if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
                 f = self.callee(node)
                 if f is not None:
                     out.setdefault(id(f), []).append(node)
@@ -372,12 +395,43 @@ class Flow:
 
     @cached_property
     def loops(self) -> list[ast.For | ast.AsyncFor | ast.While]:
-        return [n for n in ast.walk(self.model.tree) if isinstance(n, LOOP_TYPES)]
+        return sorted(self.nodes(*LOOP_TYPES), key=pos)
+
+    @cached_property
+    def backward_functions(self) -> set[int]:
+        """ids of the functions that call backward, directly or through local calls (a cheap filter)."""
+        found: set[int] = set()
+        for fs in self.model.functions.values():
+            for f in fs:
+                if _mentions_backward(f):
+                    found.add(id(f))
+        changed = True
+        rounds = 0
+        while changed and rounds < MAX_INLINE_DEPTH:
+            changed, rounds = False, rounds + 1
+            for fid in list(found):
+                for call in self.callers.get(fid, []):
+                    g = self.model.enclosing_function(call)
+                    if g is not None and id(g) not in found:
+                        found.add(id(g))
+                        changed = True
+        return found
+
+    def may_backward(self, root: ast.AST) -> bool:
+        """``root`` (a loop, a function) may reach a backward: lexically or through a local call."""
+        if _mentions_backward(root):
+            return True
+        for n in ast.walk(root):
+            if isinstance(n, ast.Call):
+                f = self.callee(n)
+                if f is not None and id(f) in self.backward_functions:
+                    return True
+        return False
 
     @cached_property
     def training_loops(self) -> list[ast.AST]:
         """Loops one iteration of which calls backward and an optimizer step (outermost included)."""
-        return [lp for lp in self.loops if self.is_training(self.events(lp))]
+        return [lp for lp in self.loops if self.may_backward(lp) and self.is_training(self.events(lp))]
 
     # ------------------------------------------------------------------ models
     def is_model_forward(self, call: ast.Call) -> str | None:
@@ -518,8 +572,8 @@ class Flow:
     def after_eval_regions(self) -> list[EvalRegion]:
         """The statements after ``model.eval()`` in its block (until ``model.train()``) that run it."""
         out: list[EvalRegion] = []
-        for n in ast.walk(self.model.tree):
-            if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)):
+        for n in self.nodes(ast.Expr):
+            if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) and isinstance(n.value.func, ast.Attribute) and n.value.func.attr in ("eval", "train")):
                 continue
             f = self.model.enclosing_function(n)
             if self._is_test_file() and f is not None and f.name.startswith("test"):
@@ -642,8 +696,8 @@ class Flow:
     def mode_switches(self, subject: str) -> list[ast.Call]:
         """Every ``subject.eval()`` / ``subject.train(...)`` in the file."""
         out = []
-        for n in ast.walk(self.model.tree):
-            if isinstance(n, ast.Call):
+        for n in self.nodes(ast.Call):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("eval", "train"):
                 k = self.classify(n, {})
                 if k is not None and k[0] in (EVAL, TRAIN, MODE) and k[1] == subject:
                     out.append(n)
@@ -762,6 +816,15 @@ def _wants_grad(root: ast.AST) -> bool:
         elif isinstance(n, (ast.With, ast.AsyncWith)) and any("enable_grad" in (text_of(i.context_expr) or "") for i in n.items):
             return True
         stack.extend(ast.iter_child_nodes(n))
+    return False
+
+
+def _mentions_backward(root: ast.AST) -> bool:
+    for n in ast.walk(root):
+        if isinstance(n, ast.Attribute) and n.attr in ("backward", "manual_backward"):
+            return True
+        if isinstance(n, ast.Name) and n.id == "backward":
+            return True
     return False
 
 

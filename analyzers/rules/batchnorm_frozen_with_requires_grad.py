@@ -149,7 +149,7 @@ class BatchnormFrozenWithRequiresGrad(Rule):
         if self._evals_bn_somewhere(ctx):
             return
         seen: set[int] = set()
-        for node in ast.walk(ctx.model.tree):
+        for node in ctx.model.flow.nodes(ast.Assign, ast.Call):
             site = _freezes(node)
             if site is None or id(site) in seen:
                 continue
@@ -199,7 +199,7 @@ class BatchnormFrozenWithRequiresGrad(Rule):
     @staticmethod
     def _evals_bn_somewhere(ctx: Context) -> bool:
         """Something in the file puts batch-norm layers in eval mode (then the freezing is done right)."""
-        for n in ast.walk(ctx.model.tree):
+        for n in ctx.model.flow.nodes(ast.FunctionDef, ast.If):
             if isinstance(n, FUNCTION_TYPES) and n.name == "train" and isinstance(getattr(n, "_tp_parent", None), ast.ClassDef):
                 if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr in ("eval", "train") for c in ast.walk(n)):
                     return True

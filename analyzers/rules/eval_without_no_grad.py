@@ -151,7 +151,7 @@ class EvalWithoutNoGrad(Rule):
         m = ctx.model.flow.is_model_forward(call)
         if m is None:
             return False
-        for n in ast.walk(ctx.model.tree):
+        for n in ctx.model.flow.nodes(ast.Call):
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_":
                 if (n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False) and ast.unparse(n.func.value).startswith(m):
                     return True

@@ -70,7 +70,7 @@ class ForwardInTrainModeUnderNoGrad(Rule):
         m = ctx.model
         eval_forwards = {id(c) for r in flow.eval_regions for c in r.forwards}
         deliberate = re.compile(r"(?i)(bn|batch_?norm|recalib|calib|running_stat|update_stat|precise)")
-        for node in ast.walk(m.tree):
+        for node in flow.nodes(ast.With, ast.AsyncWith):
             if not isinstance(node, (ast.With, ast.AsyncWith)) or not any(m.is_no_grad_context(i.context_expr) for i in node.items):
                 continue
             func = m.enclosing_function(node)
@@ -136,7 +136,7 @@ class ForwardInTrainModeUnderNoGrad(Rule):
         ends = with_node.body[-1]
         flow = ctx.model.flow
         trained = any(
-            isinstance(c, ast.Call) and flow.is_model_forward(c) == subject and not flow.no_grad_at(c) for c in ast.walk(ctx.model.tree)
+            isinstance(c, ast.Call) and flow.is_model_forward(c) == subject and not flow.no_grad_at(c) for c in flow.nodes(ast.Call)
         )
         if trained and not isinstance(ends, (ast.Return, ast.Raise, ast.Continue, ast.Break)):
             edits.append(Edit(Range.of(last, end_col, last, end_col), f"\n{indent}{subject}.train()"))

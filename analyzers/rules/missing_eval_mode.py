@@ -76,7 +76,7 @@ class MissingEvalMode(Rule):
                     continue
                 if trains is None:
                     trains = any(e.kind == BACKWARD for lp in flow.loops for e in flow.events(lp)) or any(
-                        isinstance(n, ast.Attribute) and n.attr == "backward" for n in ast.walk(ctx.model.tree)
+                        isinstance(n, ast.Attribute) and n.attr == "backward" for n in flow.nodes(ast.Attribute)
                     )
                 where = f"{region.func.name}()" if region.kind == "function" and region.func else "this evaluation loop"
                 ctx.report(
