@@ -63,9 +63,15 @@ class MissingZeroGrad(Rule):
             return  # cheap pre-check: nothing to find
         flow = ctx.model.flow
         reported: set[int] = set()
-        for loop in flow.innermost_training_loops():
+        # Lightning's manual optimization: the trainer's loop calls training_step once per batch.
+        steps_fns = [f for f in ctx.model.functions.get("training_step", []) if ctx.model.enclosing_class(f) is not None]
+        for loop in [*flow.innermost_training_loops(), *steps_fns]:
             events = flow.events(loop)
-            if any(e.kind in (ZERO_GRAD, GRAD) for e in events) or any(isinstance(s, (ast.Break, ast.Return)) for s in loop.body):
+            if not flow.is_training(events):
+                continue
+            if any(e.kind in (ZERO_GRAD, GRAD) for e in events) or (
+                not isinstance(loop, FUNCTION_TYPES) and any(isinstance(s, (ast.Break, ast.Return)) for s in loop.body)
+            ):
                 continue  # (a loop that always breaks runs once)
             steps = [e for e in events if e.kind == STEP]
             backs = [e for e in events if e.kind == BACKWARD]
@@ -83,7 +89,7 @@ class MissingZeroGrad(Rule):
                 f"gradients of all batches so far (measured: after 3 backward passes the gradient is 3x). "
                 f"Call {opt}.zero_grad() before the forward pass",
                 fix=self._fix(b, s, ctx),
-                related=[ctx.related(s.node, "optimizer step here"), ctx.related(loop, "in this loop")],
+                related=[ctx.related(s.node, "optimizer step here"), ctx.related(loop, "in this loop" if not isinstance(loop, FUNCTION_TYPES) else "in this training step")],
             )
 
     @staticmethod
@@ -116,6 +122,12 @@ class MissingZeroGrad(Rule):
                 break
         if block_owner is None or not block_owner.body:
             return None
+        if isinstance(block_owner, FUNCTION_TYPES):
+            # a step function: clear just before the backward (the optimizer may be fetched in the body)
+            stmt = ctx.model.statement_of(b.node)
+            if stmt is None or getattr(stmt, "_tp_parent", None) is not block_owner:
+                return None
+            return Fix(f"Call {opt}.zero_grad() before the backward pass", Applicability.SAFE, (ctx.insert_before_statement(stmt, f"{opt}.zero_grad()"),))
         first = block_owner.body[0]
         if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
             if len(block_owner.body) < 2:
