@@ -438,7 +438,7 @@ class Flow:
         """``model(x)`` / ``self.net(x)`` / ``model.forward(x)``: the model's text, else None."""
         func = call.func
         target = func
-        if isinstance(func, ast.Attribute) and func.attr in ("forward", "generate") and not self.model._is_self(func.value):
+        if isinstance(func, ast.Attribute) and func.attr == "forward" and not self.model._is_self(func.value):
             target = func.value
         n = last_name(target)
         if n is None or _NOT_MODEL_RE.search(n) or _VERB_RE.match(n):
