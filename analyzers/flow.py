@@ -740,6 +740,9 @@ def _param_map(f: FunctionNode, call: ast.Call, subst: dict[str, str], m: Semant
             t = text_of(k.value)
             if t is not None:
                 out[k.arg] = _subst(t, subst) or t
+    # A parameter we cannot name in the caller's words must not collide with a caller's variable.
+    for a in (*f.args.posonlyargs, *f.args.args, *f.args.kwonlyargs):
+        out.setdefault(a.arg, f"<{a.arg} of {f.name}()>")
     return out
 
 

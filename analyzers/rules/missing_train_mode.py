@@ -74,7 +74,7 @@ class MissingTrainMode(Rule):
         for loop in loops:
             events = flow.events(loop)
             for e in events:
-                if e.kind != EVAL or e.subject is None or id(e.site) in reported or _exits(e, loop, flow):
+                if e.kind != EVAL or e.subject is None or e.subject.startswith("<") or id(e.site) in reported or _exits(e, loop, flow):
                     continue
                 if not self._trained(e.subject, events, ctx):
                     continue

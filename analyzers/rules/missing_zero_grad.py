@@ -82,7 +82,7 @@ class MissingZeroGrad(Rule):
                 continue
             reported.add(id(b.node))
             s = next((e for e in steps if e.chain == b.chain), steps[0])
-            opt = s.subject or "optimizer"
+            opt = s.subject if s.subject and not s.subject.startswith("<") else (flow.classify(s.node, {}) or (None, None))[1] or "optimizer"
             ctx.report(
                 b.node,
                 f"gradients are never cleared in this training loop: each {opt}.step() uses the sum of the "

@@ -84,7 +84,7 @@ class ZeroGradBetweenBackwardAndStep(Rule):
                         ctx.report(
                             z.node,
                             f"{text_of(z.node.func) if isinstance(z.node, ast.Call) else 'zero_grad'}() runs after backward() and "
-                            f"before {s.subject}.step(): the step sees no gradients and the batch is not learned from. "
+                            f"before {(flow.classify(s.node, {}) or (None, None))[1] or s.subject}.step(): the step sees no gradients and the batch is not learned from. "
                             f"Clear the gradients before the forward pass",
                             fix=self._fix(z, b, s, ctx),
                             related=[ctx.related(b.node, "backward() here"), ctx.related(s.node, "step() here")],
