@@ -50,6 +50,7 @@ MODEL_NAME_RE = re.compile(
     r".*_critic|.*_policy|.*_actor|actor_.*|.*backbone|.*_head|.*_encoder|.*_decoder|trunk|.*_trunk|(net|model)[GD]|"
     r"cnn|rnn|lstm|gru|mlp|vgg|vit|regressor|predictor|segmenter|seq2seq|.*_cnn|.*_rnn|.*_lstm|.*_mlp)$"
 )
+_RUNNER_RE = re.compile(r"(?i)(trainer|runner|engine|evaluator|validator|tester|learner|agent|experiment|solver|predictor|inferencer|pipeline|wrapper)")
 _VERB_RE = re.compile(r"(?i)^(get|create|build|load|make|init|setup|set|copy|save|export|wrap|prepare|to|convert|fuse|register|freeze|unfreeze|update|reset)_")
 _NOT_MODEL_RE = re.compile(r"(?i)(loss|criterion|metric|optim|sched|loader|dataset|subnet_mask)")
 EVAL_NAME_TOKENS = {
@@ -445,6 +446,11 @@ class Flow:
             return None
         if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Call):
             return None  # super().x(...), get().x(...): a method, not a stored model
+        root = target
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if isinstance(root, ast.Name) and root is not target and any(b.kind == "import" for b in self.model.lookup(root.id, root)):
+            return None  # idist.auto_model(...), nn.RNN(...): a function or class of a module
         if isinstance(target, ast.Name):
             bindings = self.model.lookup(target.id, target)
             if not bindings or any(b.kind in ("def", "class", "import") for b in bindings):
@@ -651,15 +657,22 @@ class Flow:
             return False
         path = (self.model.path or "").replace("\\", "/")
         base = path.rsplit("/", 1)[-1]
-        if name.startswith("test") and (base.startswith("test_") or base.endswith("_test.py") or "/tests/" in path or base == "conftest.py"):
+        if name.lstrip("_").startswith("test") and self._is_test_file():
             return False
         if name.startswith("test") and not any(isinstance(n, LOOP_TYPES + COMPREHENSION_TYPES) for n in ast.walk(f)):
             params = [a for a in (*f.args.posonlyargs, *f.args.args) if a.arg not in ("self", "cls")]
             if not params or name.startswith("test_"):
                 return False  # a smoke test / unit test (``def test(): net = ResNet18(); net(torch.randn(...))``)
         cls = self.model.enclosing_class(f)
-        if cls is not None and self.model.is_nn_module(cls) and parent(f) is cls.node:
-            return False  # a method of the model itself (predict/inference helpers): used in training too
+        if cls is not None and parent(f) is cls.node:
+            if self.model.is_nn_module(cls) or "forward" in cls.methods:
+                return False  # a method of the model itself (predict/inference helpers): used in training too
+            imported_base = any(
+                q is not None and q not in ("object", "builtins.object") and self.model.local_class_of(b) is None
+                for q, b in zip(cls.base_names, cls.node.bases)
+            ) or any(q is None for q in cls.base_names)
+            if imported_base and not _RUNNER_RE.search(cls.name):
+                return False  # a subclass of something we cannot see: maybe a model (GaussianDiffusion)
         return True
 
     def eval_mode_before(self, node: ast.AST, subject: str, _depth: int = 0, _seen: frozenset = frozenset(), inside: ast.AST | None = None) -> bool:
