@@ -100,9 +100,9 @@ class BatchnormFrozenWithRequiresGrad(Rule):
     variance are buffers, updated by every forward pass in train mode, and `model.train()` puts
     the "frozen" layers back in train mode each epoch. Measured on torch 2.13 (CPU) and 2.11
     (H100): `running_mean` still changes on forward in train mode, even under
-    `torch.no_grad()`; in eval mode it does not. With small fine-tuning batches the statistics
-    drift away from the pretrained ones; with a batch of 1 the forward fails with `ValueError:
-    Expected more than 1 value per channel when training`.
+    `torch.no_grad()`; in eval mode it does not. So the statistics move away from the pretrained
+    ones with every batch; and with a batch of 1 the forward fails with `ValueError: Expected more
+    than 1 value per channel when training`.
 
     ## Example
     ```python

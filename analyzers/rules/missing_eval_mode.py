@@ -20,7 +20,7 @@ class MissingEvalMode(Rule):
     ## Why is this bad?
     Modules start in train mode and stay there until told otherwise. In train mode dropout
     keeps zeroing activations (measured on torch 2.13 and 2.11: about half of them with
-    `p=0.5`, survivors scaled by 2), so metrics are noisy and too low; and batch norm normalises
+    `p=0.5`, survivors scaled by 2), so metrics are noisy; and batch norm normalises
     with the validation batch's statistics and overwrites its running statistics with them
     (measured: `running_mean` changes on every forward in train mode, even under
     `torch.no_grad()`), which corrupts the trained model.

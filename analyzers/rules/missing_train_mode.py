@@ -25,8 +25,9 @@ class MissingTrainMode(Rule):
     ## Why is this bad?
     `eval()` is sticky: after the first validation, every later epoch trains in eval mode.
     Dropout is off (no regularisation) and batch norm normalises with its running statistics
-    instead of the batch's and stops updating them, so the model trains differently from what
-    was intended, usually worse, and silently.
+    instead of the batch's and stops updating them (measured on torch 2.13 and 2.11:
+    `running_mean` does not change on a forward in eval mode), so the model trains differently
+    from what was intended, silently.
 
     ## Example
     ```python

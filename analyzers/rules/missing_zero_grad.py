@@ -19,9 +19,9 @@ class MissingZeroGrad(Rule):
 
     ## Why is this bad?
     `backward()` adds to `.grad`; it does not overwrite it. Without clearing, every step uses
-    the sum of the gradients of all the batches seen so far, and training diverges or stalls.
-    Measured on torch 2.13 (CPU): after 3 backward passes the gradient was 3x the gradient of
-    one. Gradient accumulation on purpose (`zero_grad()` and `step()` every `k` batches, under
+    the sum of the gradients of all the batches seen so far, not the gradient of its batch.
+    Measured on torch 2.13 (CPU) and 2.11 (H100): after 3 backward passes the gradient was 3x
+    the gradient of one. Gradient accumulation on purpose (`zero_grad()` and `step()` every `k` batches, under
     `if (i + 1) % k == 0:`) clears the gradients and is not reported.
 
     ## Example

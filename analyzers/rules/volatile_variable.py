@@ -16,10 +16,11 @@ class VolatileVariable(Rule):
     Checks for `Variable(..., volatile=True)` (or any `volatile=` argument to `Variable`).
 
     ## Why is this bad?
-    `volatile` was removed in PyTorch 0.4 and has no effect: gradients are still tracked, so
-    code that relied on it to save memory during evaluation builds the whole autograd graph.
-    Torch only warns: `volatile was removed and now has no effect. Use `with torch.no_grad():`
-    instead.` (measured on torch 2.13, CPU). `Variable` itself is a no-op wrapper since 0.4.
+    `volatile` was removed in PyTorch 0.4 and has no effect. Code that relied on it to turn
+    autograd off during evaluation no longer does: the forward passes record their graph as in
+    training. Torch only warns (measured on torch 2.13, CPU, and 2.11, H100): "volatile was
+    removed and now has no effect. Use `with torch.no_grad():` instead.". `Variable` itself is a
+    no-op wrapper since 0.4.
 
     ## Example
     ```python
@@ -63,6 +64,6 @@ class VolatileVariable(Rule):
         ctx.report(
             kw,
             "volatile has no effect since PyTorch 0.4 (torch warns: volatile was removed and now has no effect): "
-            "gradients are still tracked. Use `with torch.no_grad():` around the evaluation",
+            "autograd is not turned off. Use `with torch.no_grad():` around the evaluation",
             fix=_remove_keyword_fix(node, kw, ctx, "Remove volatile= (then wrap the code in torch.no_grad())", Applicability.SAFE),
         )

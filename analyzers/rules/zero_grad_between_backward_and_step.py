@@ -17,9 +17,9 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     iteration of a training loop or training-step function.
 
     ## Why is this bad?
-    `zero_grad()` erases the gradients that `backward()` just computed, so `step()` sees none
-    (or zeros): the model does not learn from the batch. With the default `set_to_none=True`,
-    `step()` skips every parameter; weight decay and momentum may still move the weights.
+    `zero_grad()` erases the gradients that `backward()` just computed (by default it sets them
+    to `None`), so `step()` has no gradient of this batch to apply: the model does not learn from
+    the batch.
 
     ## Example
     ```python
