@@ -27,7 +27,7 @@ from functools import cached_property
 from typing import Iterator
 
 from . import torch_api
-from .semantic import FUNCTION_TYPES, SemanticModel, _dominates, ancestors, parent, pos
+from .semantic import FUNCTION_TYPES, SemanticModel, ancestors, parent, pos
 
 MAX_INLINE_DEPTH = 4  # helper calls followed below a loop
 MAX_CALLER_DEPTH = 4  # callers followed up when asking "do all callers ...?"
@@ -241,7 +241,6 @@ class Flow:
 
     def _opaque_with(self, node: ast.AST) -> bool:
         """Under a ``with`` whose context we cannot see (``with ctx:``) or that speaks of grad."""
-        func = self.model.enclosing_function(node)
         for w in self.model.enclosing_withs(node):
             for item in w.items:
                 e = item.context_expr
@@ -250,7 +249,6 @@ class Flow:
                 t = text_of(e) or ""
                 if "grad" in t.lower() or "inference" in t.lower():
                     return True
-        del func
         return False
 
     # ------------------------------------------------------------------ events
@@ -679,7 +677,6 @@ class Flow:
         """Some ``.eval()`` / ``.train(False)`` (or a mode switch we cannot read) runs before
         ``node`` on every path, in its function (also through helpers) or in all of its callers."""
         func = self.model.enclosing_function(node)
-        root = func if func is not None else self.model.tree
         stmt = self.model.statement_of(node)
         for e in (self.events(func) if func is not None else self._module_events()):
             # Any mode switch before it, even under an ``if``: the author manages the mode here
@@ -688,7 +685,6 @@ class Flow:
                 return True
             if e.kind == TRAIN and inside is not None and pos(e.site) < pos(stmt) and any(a is inside for a in ancestors(e.site)):
                 return True  # train() inside the evaluation itself: chosen on purpose
-        del root
         if func is None or _depth >= MAX_CALLER_DEPTH or id(func) in _seen:
             return False
         calls = self.callers_of(func)

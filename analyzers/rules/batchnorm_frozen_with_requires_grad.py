@@ -1,16 +1,13 @@
 from __future__ import annotations
 
 import ast
-import re
 
 from ..context import Context
-from ..diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Severity
+from ..diagnostics import Applicability, Fix, FixAvailability, Severity
 from ..flow import BN_CLASSES, text_of
 from ..rule import Rule
-from ..semantic import FUNCTION_TYPES, ancestors, pos
+from ..semantic import FUNCTION_TYPES, ancestors
 
-BN_NAME_RE = re.compile(r"""(?i)^['"]?(bn\d*|.*\bbn\w*|.*batch_?norm.*|.*\.bn\d*\..*|bn|.*_bn\d*|norm\d*|.*\.norm\d*\.?.*|downsample\.1)['"]?$""")
-BN_NAME_FRAGMENTS = ("bn", "batchnorm", "batch_norm", "norm")
 
 
 def _isinstance_bn(test: ast.AST, ctx: Context) -> str | None:

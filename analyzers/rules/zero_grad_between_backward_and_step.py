@@ -73,7 +73,7 @@ class ZeroGradBetweenBackwardAndStep(Rule):
             for i, z in enumerate(events):
                 if z.kind != ZERO_GRAD or z.subject is None or id(z.node) in reported:
                     continue
-                b = next((e for e in events[:i] if e.kind == BACKWARD and not e.exclusive(z) and not _in_loop_between(e, z)), None)
+                b = next((e for e in events[:i] if e.kind == BACKWARD and not e.exclusive(z)), None)
                 if b is None:
                     continue
                 for s in events[i + 1:]:
@@ -124,10 +124,6 @@ class ZeroGradBetweenBackwardAndStep(Rule):
             return None
         delete = Edit(Range.of(line, 0, line + 1, 0), "")
         return Fix("Move zero_grad() before the forward pass", Applicability.UNSAFE, (ctx.insert_before_statement(first, ctx.text(stmt)), delete))
-
-
-def _in_loop_between(b, z) -> bool:
-    return False
 
 
 def _optimizer_params(step_call: ast.AST, ctx: Context) -> str | None:
