@@ -18,6 +18,7 @@ from . import diagnostics as d
 from .config import Config
 from .context import Context
 from .diagnostics import Diagnostic, Range, Severity
+from .flow import FLOW_NODE_TYPES
 from .inference import JediInference, JediOptions
 from .parsing import ParseResult, parse_source
 from .registry import all_rules
@@ -167,7 +168,7 @@ def analyze(
     inference = JediInference(text, path, jedi_opts) if jedi_opts.enabled else None
     model = SemanticModel(parsed.tree, path, inference, source)
     instances = [(cls, cls()) for cls in selected]
-    wanted = {t for cls, _ in instances for t in cls.node_types}
+    wanted = {t for cls, _ in instances for t in cls.node_types} | FLOW_NODE_TYPES
     try:
         buckets = traverse(parsed.tree, model, wanted)
     except RecursionError:
@@ -180,6 +181,7 @@ def analyze(
             )
         )
         return result
+    model.node_buckets = buckets  # the loop model (flow.py) reads its nodes from here instead of walking again
     t_model = time.perf_counter()
 
     ctx = Context(source, model, path)

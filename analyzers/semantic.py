@@ -768,3 +768,12 @@ def _dominates(stmt: ast.AST, use: ast.AST) -> bool:
 def _same_loop(stmt: ast.AST, use: ast.AST) -> bool:
     loops_b = {id(a) for a in ancestors(stmt) if isinstance(a, (ast.For, ast.AsyncFor, ast.While))}
     return any(id(a) in loops_b for a in ancestors(use) if isinstance(a, (ast.For, ast.AsyncFor, ast.While)))
+
+
+def _flow_property(self: SemanticModel):  # the loop model, built on first use (analyzers/flow.py)
+    from .flow import flow_of
+
+    return flow_of(self)
+
+
+SemanticModel.flow = property(_flow_property)  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ from ..context import Context
 from ..diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Severity
 from ..patterns import call_arg
 from ..rule import Rule
-from ..semantic import _first_param
+from ..semantic import _first_param, ancestors
 
 TRAINING_POSITION = 2  # F.dropout(input, p=0.5, training=True, inplace=False)
 
@@ -67,17 +67,23 @@ class FunctionalDropoutWithoutTraining(Rule):
         if name not in torch_api.DROPOUT_FUNCS:
             return
         cls = ctx.model.enclosing_class(node)
+        helper_of = None
         if cls is None or not ctx.model.is_nn_module(cls):
-            return
+            helper_of = _forward_calling(ctx.model.enclosing_function(node), ctx)
+            if helper_of is None:
+                return
+            cls = None
         method = ctx.model.enclosing_function(node)
         while method is not None and ctx.model.enclosing_class(method) is cls and not isinstance(
             getattr(method, "_tp_parent", None), ast.ClassDef
         ):
             method = ctx.model.enclosing_function(method)
-        self_name = _first_param(method) if method is not None else None
+        self_name = _first_param(method) if method is not None and cls is not None else None
         if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
             return  # *args / **kwargs: training may be passed, we cannot tell
         training = call_arg(node, TRAINING_POSITION, "training")
+        if _guarded_by_training(node):
+            return  # ``if self.training: x = F.dropout(x)``: it only runs in train mode
         func = name.rsplit(".", 1)[1]
         if training is None:
             message = (
@@ -92,7 +98,14 @@ class FunctionalDropoutWithoutTraining(Rule):
             )
         else:
             return  # self.training, a flag, an expression: the author controls it
-        ctx.report(node, message, fix=self._fix(node, training, self_name, ctx))
+        related = []
+        if helper_of is not None:
+            message = message.replace("F.", f"F.", 1) + f" (this helper runs in {helper_of[0]}.forward; give it a training argument)"
+            message = message.replace(f"Pass training=None.training or use an nn.Dropout module", "Pass the module's training flag or use an nn.Dropout module")
+            message = message.replace("Pass training=self.training or use an nn.Dropout module", "Pass the module's training flag or use an nn.Dropout module")
+            message = message.replace("Pass training=self.training (", "Pass the module's training flag (")
+            related = [ctx.related(helper_of[1], f"called from {helper_of[0]}.forward here")]
+        ctx.report(node, message, fix=self._fix(node, training, self_name, ctx), related=related)
 
     @staticmethod
     def _fix(call: ast.Call, training: ast.expr | None, self_name: str | None, ctx: Context) -> Fix | None:
@@ -107,3 +120,34 @@ class FunctionalDropoutWithoutTraining(Rule):
             end = ctx.range(last).end
             edit = Edit(Range(end, end), f", training={value}")
         return Fix(f"Pass training={value}", Applicability.SAFE, (edit,))
+
+
+def _forward_calling(func, ctx: Context, depth: int = 0, seen: frozenset = frozenset()):
+    """(class name, call site) when ``func`` (not a module method) is reached from a module's forward."""
+    if func is None or depth > 4 or id(func) in seen:
+        return None
+    for call in ctx.model.flow.callers_of(func):
+        caller = ctx.model.enclosing_function(call)
+        if caller is None:
+            continue
+        cls = ctx.model.enclosing_class(caller)
+        if caller.name == "forward" and cls is not None and ctx.model.is_nn_module(cls):
+            return (cls.name, call)
+        found = _forward_calling(caller, ctx, depth + 1, seen | {id(func)})
+        if found is not None:
+            return found
+    return None
+
+
+def _guarded_by_training(node: ast.AST) -> bool:
+    child = node
+    for anc in ancestors(node):
+        if isinstance(anc, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return False
+        if isinstance(anc, (ast.If, ast.IfExp)) and getattr(child, "_tp_field", None) == "body":
+            test = anc.test
+            parts = test.values if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And) else [test]
+            if any(isinstance(p, ast.Attribute) and p.attr == "training" for p in parts):
+                return True
+        child = anc
+    return False

@@ -1,0 +1,962 @@
+"""The loop model: what runs in one iteration of a training or evaluation loop, in order.
+
+Built lazily from the :class:`SemanticModel` (``model.flow``), once per file, only when a rule
+asks. It answers:
+
+- which calls of this file a call reaches (``train_one_epoch(...)``, ``self.validate()``,
+  ``obj.method()`` on an instance of a local class), and who calls each function;
+- the ordered *events* of one iteration of a loop (or of one call of a function), following
+  local helpers to a bounded depth: ``backward``, optimizer ``step``, ``zero_grad``, ``eval`` /
+  ``train`` mode switches, ``autograd.grad``;
+- whether a node runs with gradients off: lexically (``with torch.no_grad()``, a decorator) or
+  because every caller of its function in this file does;
+- which code is an evaluation: a function named like validate / evaluate / test / predict /
+  infer, a loop over a loader named like val / test / eval, or the code after ``model.eval()``,
+  that runs a model forward and never calls ``backward``.
+
+Everything is conservative: where the chain of evidence breaks, the answer is "unknown" and the
+rules stay silent.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Iterator
+
+from . import torch_api
+from .semantic import FUNCTION_TYPES, SemanticModel, ancestors, parent, pos
+
+MAX_INLINE_DEPTH = 4  # helper calls followed below a loop
+MAX_CALLER_DEPTH = 4  # callers followed up when asking "do all callers ...?"
+
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+LOOP_TYPES = (ast.For, ast.AsyncFor, ast.While)
+_SKIP_BODIES = (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda)
+
+BACKWARD, STEP, ZERO_GRAD, EVAL, TRAIN, MODE, GRAD, FORWARD = "backward", "step", "zero_grad", "eval", "train", "mode", "grad", "forward"
+
+_OPT_RE = re.compile(r"(?i)(^opt|optim|optimi[sz]er|_opt$|^opt_|opt[gd]$)")
+_NOT_OPT_RE = re.compile(r"(?i)(sched|lr_|warmup|env|option|opts$|^opts)")
+_ACCEL_RE = re.compile(r"(?i)(accelerat|fabric|engine|deepspeed|^amp$|^self$)")
+_SCALER_RE = re.compile(r"(?i)scaler")
+_ZERO_GRAD_NAME_RE = re.compile(r"(?i)(zero|clear|reset|none)_?grads?|grads?_?(zero|clear|reset|to_none)")
+MODEL_NAME_RE = re.compile(
+    r"(?i)^(model|models|net|network|module|.*_model|model_.*|.*_net|net_.*|net[A-Z0-9].*|.*net|"
+    r"[GD]|[GD]_[a-z]+|generator|discriminator|encoder|decoder|backbone|classifier|policy|actor|critic|"
+    r"teacher|student|ema|ema_model|q_net|qnet|target_net|unet|vae|autoencoder|transformer|bert|gpt|llm|detector|"
+    r".*_critic|.*_policy|.*_actor|actor_.*|.*backbone|.*_head|.*_encoder|.*_decoder|trunk|.*_trunk|(net|model)[GD]|"
+    r"cnn|rnn|lstm|gru|mlp|vgg|vit|regressor|predictor|segmenter|seq2seq|.*_cnn|.*_rnn|.*_lstm|.*_mlp)$"
+)
+_RUNNER_RE = re.compile(r"(?i)(trainer|runner|engine|evaluator|validator|tester|learner|agent|experiment|solver|predictor|inferencer|pipeline|wrapper)")
+_VERB_RE = re.compile(r"(?i)^(get|create|build|load|make|init|setup|set|copy|save|export|wrap|prepare|to|convert|fuse|register|freeze|unfreeze|update|reset)_")
+_NOT_MODEL_RE = re.compile(r"(?i)(loss|criterion|metric|optim|sched|loader|dataset|subnet_mask)")
+EVAL_NAME_TOKENS = {
+    "val", "valid", "validate", "validation", "eval", "evaluate", "evaluation", "test", "testing",
+    "predict", "prediction", "predictions", "infer", "inference",
+}
+EVAL_LOADER_RE = re.compile(r"(?i)(?<![a-z])(val|valid|validation|test|testing|eval|evaluation|dev|holdout)(?![a-z])")
+_HOOK_RE = re.compile(r"^(validation_step|test_step|predict_step|.*_epoch_end|on_.*|.*_dataloader)$")
+BN_CLASSES = {
+    "torch.nn.BatchNorm1d", "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d", "torch.nn.SyncBatchNorm",
+    "torch.nn.LazyBatchNorm1d", "torch.nn.LazyBatchNorm2d", "torch.nn.LazyBatchNorm3d",
+}
+DROPOUT_CLASSES = {"torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d", "torch.nn.AlphaDropout"}
+# torchvision constructors of models that contain batch norm (all of their variants do).
+_TV_BN_RE = re.compile(
+    r"^torchvision\.models\.(.*\.)?(resnet\d+|resnext\w+|wide_resnet\w+|densenet\d+|vgg\d+_bn|inception_v3|googlenet|"
+    r"mobilenet_v[23]\w*|efficientnet\w*|regnet\w+|shufflenet\w+|mnasnet\w+|convnext\w*|fcn_\w+|deeplabv3\w*|"
+    r"fasterrcnn\w+|maskrcnn\w+|retinanet\w+|keypointrcnn\w+|r3d_18|r2plus1d_18|mc3_18)$"
+)
+
+
+# Node types the loop model asks the engine's traversal to collect (see Flow.nodes).
+FLOW_NODE_TYPES = frozenset({
+    ast.Call, ast.Expr, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Assign,
+    ast.FunctionDef, ast.If, ast.Attribute,
+})
+
+
+def text_of(node: ast.AST | None) -> str | None:
+    """``self.model`` / ``model`` / ``nets[0]`` as written (None for anything else)."""
+    if node is None:
+        return None
+    try:
+        return ast.unparse(node)
+    except Exception:  # pragma: no cover - malformed trees from error recovery
+        return None
+
+
+def last_name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def is_true(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+def is_false(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value in (False, None, 0)
+
+
+def keyword(call: ast.Call, name: str) -> ast.expr | None:
+    for k in call.keywords:
+        if k.arg == name:
+            return k.value
+    return None
+
+
+def keeps_graph(call: ast.Call) -> bool:
+    """A backward that keeps its graph: ``retain_graph`` or ``create_graph`` not literally off."""
+    for name in ("retain_graph", "create_graph"):
+        v = keyword(call, name)
+        if v is not None and not is_false(v):
+            return True
+    if any(k.arg is None for k in call.keywords):
+        return True  # **kwargs: cannot tell
+    return False
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    node: ast.AST  # the call (or assignment) in its own function
+    chain: tuple[ast.Call, ...]  # local call sites followed to reach it, outermost first
+    subject: str | None  # the model / optimizer it acts on, in the caller's words
+    conditional: bool  # under an if / try handler / inner while between the frame root and it
+    branches: frozenset  # (id(if), field) pairs on the way, to tell exclusive branches apart
+    order: tuple  # execution-order key within the iteration
+    no_grad: bool  # under no_grad somewhere along the chain
+    loss: ast.expr | None = None  # for backward: the tensor it is called on
+
+    @property
+    def site(self) -> ast.AST:
+        """The node in the frame's own function that leads to this event."""
+        return self.chain[0] if self.chain else self.node
+
+    def exclusive(self, other: "Event") -> bool:
+        mine = dict(self.branches)
+        return any(k in mine and mine[k] != f for k, f in other.branches)
+
+
+@dataclass
+class EvalRegion:
+    """Code that evaluates a model: a forward pass and no backward."""
+
+    kind: str  # "function" | "loop" | "after-eval"
+    func: FunctionNode | None
+    target: ast.stmt  # what a fix wraps / precedes: the outermost loop around the forwards, in the region
+    forwards: list[ast.Call] = field(default_factory=list)
+    anchor: ast.AST | None = None  # the eval() call for "after-eval" regions
+
+
+class Flow:
+    def __init__(self, model: SemanticModel):
+        self.model = model
+        self._events_cache: dict[tuple[int, int], list[Event]] = {}
+        self._callee_cache: dict[int, FunctionNode | None] = {}
+
+    @cached_property
+    def _buckets(self) -> dict[type, list[ast.AST]]:
+        """Every node of the file by type, from one walk shared by all the questions below."""
+        given = getattr(self.model, "node_buckets", None)
+        if given is not None and all(t in given for t in FLOW_NODE_TYPES):
+            return given  # collected by the engine's single traversal
+        out: dict[type, list[ast.AST]] = {}
+        for n in ast.walk(self.model.tree):
+            out.setdefault(type(n), []).append(n)
+        return out
+
+    def nodes(self, *types: type) -> list[ast.AST]:
+        if len(types) == 1:
+            return self._buckets.get(types[0], [])
+        return [n for t in types for n in self._buckets.get(t, [])]
+
+    # ------------------------------------------------------------------ call graph
+    def callee(self, call: ast.Call) -> FunctionNode | None:
+        """The function or method of this file that ``call`` runs, if it can tell."""
+        key = id(call)
+        if key in self._callee_cache:
+            return self._callee_cache[key]
+        self._callee_cache[key] = result = self._resolve(call)
+        return result
+
+    def _resolve(self, call: ast.Call) -> FunctionNode | None:
+        m = self.model
+        func = call.func
+        if isinstance(func, ast.Name):
+            bindings = m.lookup(func.id, func)
+            if len(bindings) == 1 and bindings[0].kind == "def":
+                return bindings[0].node  # type: ignore[return-value]
+            return None
+        if isinstance(func, ast.Attribute):
+            if m._is_self(func.value):
+                cls = m.enclosing_class(call)
+                return m.find_method(cls, func.attr) if cls else None
+            if isinstance(func.value, ast.Name):
+                owners = m.values(func.value)
+                if len(owners) == 1 and isinstance(owners[0].node, ast.Call) and owners[0].model is m:
+                    cls = m.local_class_of(owners[0].node.func)
+                    if cls is not None:
+                        return m.find_method(cls, func.attr)
+        return None
+
+    @cached_property
+    def callers(self) -> dict[int, list[ast.Call]]:
+        """id(function) -> the calls of this file that run it."""
+        out: dict[int, list[ast.Call]] = {}
+        for node in self.nodes(ast.Call):
+            if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
+                f = self.callee(node)
+                if f is not None:
+                    out.setdefault(id(f), []).append(node)
+        return out
+
+    def callers_of(self, func: FunctionNode) -> list[ast.Call]:
+        return [c for c in self.callers.get(id(func), []) if self.model.enclosing_function(c) is not func]
+
+    # ------------------------------------------------------------------ grad mode
+    def no_grad_at(self, node: ast.AST, _depth: int = 0, _seen: frozenset = frozenset()) -> bool:
+        """Gradients are off at ``node``: lexically, or because every caller in this file turns them off."""
+        if self.model.under_no_grad(node) or self._opaque_with(node):
+            return True
+        func = self.model.enclosing_function(node)
+        for f in (a for a in ancestors(node) if isinstance(a, FUNCTION_TYPES)):
+            for d in f.decorator_list:  # @smart_inference_mode(), @no_grad_wrapper: a project's own spelling
+                t = (text_of(d) or "").lower()
+                if "no_grad" in t or "inference_mode" in t:
+                    return True
+        if func is None or _depth >= MAX_CALLER_DEPTH or id(func) in _seen:
+            return False
+        calls = self.callers_of(func)
+        if not calls:
+            return False
+        return all(self.no_grad_at(c, _depth + 1, _seen | {id(func)}) for c in calls)
+
+    def _opaque_with(self, node: ast.AST) -> bool:
+        """Under a ``with`` whose context we cannot see (``with ctx:``) or that speaks of grad."""
+        for w in self.model.enclosing_withs(node):
+            for item in w.items:
+                e = item.context_expr
+                if isinstance(e, (ast.Name, ast.IfExp, ast.Subscript)):
+                    return True
+                t = text_of(e) or ""
+                if "grad" in t.lower() or "inference" in t.lower():
+                    return True
+        return False
+
+    # ------------------------------------------------------------------ events
+    def classify(self, node: ast.AST, subst: dict[str, str]) -> tuple[str, str | None, ast.expr | None] | None:
+        """(kind, subject, loss) for a call or statement that matters to a training loop."""
+        if isinstance(node, (ast.Assign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                if isinstance(t, ast.Attribute) and t.attr == "grad":
+                    return ZERO_GRAD, None, None  # p.grad = None / torch.zeros_like(p) / *= 0
+            return None
+        if not isinstance(node, ast.Call):
+            return None
+        func = node.func
+        name = self.model.call_name(node)
+        if name and name.startswith("torch.distributed."):
+            return None  # distributed autograd: gradients live in a per-iteration context
+        if name in ("torch.autograd.backward",):
+            return BACKWARD, None, node.args[0] if node.args else keyword(node, "tensors")
+        if name in ("torch.autograd.grad",):
+            return GRAD, None, node.args[0] if node.args else keyword(node, "outputs")
+        if not isinstance(func, ast.Attribute):
+            if isinstance(func, ast.Name) and _ZERO_GRAD_NAME_RE.search(func.id):
+                return ZERO_GRAD, _subst(text_of(node.args[0]) if node.args else None, subst), None
+            if (
+                isinstance(func, ast.Name)
+                and _trains_by_name(func.id)
+                and node.args
+                and MODEL_NAME_RE.match(last_name(node.args[0]) or "")
+                and self.callee(node) is None
+                and not (name or "").startswith("torch")
+            ):
+                # set_train_mode(model), imported train_one_epoch(model, ...): may switch the mode back
+                return MODE, _subst(text_of(node.args[0]), subst), None
+            return None
+        attr = func.attr
+        recv = func.value
+        recv_name = last_name(recv) or ""
+        if attr == "backward":
+            if isinstance(recv, ast.Call) and isinstance(recv.func, ast.Attribute) and recv.func.attr == "scale" and recv.args:
+                return BACKWARD, None, recv.args[0]
+            if node.args and _ACCEL_RE.search(recv_name):
+                return BACKWARD, None, node.args[0]
+            return BACKWARD, None, recv
+        if attr == "manual_backward" and node.args:
+            return BACKWARD, None, node.args[0]
+        if attr in ("step", "optimizer_step"):
+            if (_SCALER_RE.search(recv_name) or attr == "optimizer_step") and node.args:
+                return STEP, _subst(text_of(node.args[0]), subst), None
+            if attr == "step" and self._is_optimizer(recv):
+                return STEP, _subst(text_of(recv), subst), None
+            return None
+        if attr == "zero_grad" or _ZERO_GRAD_NAME_RE.search(attr):
+            return ZERO_GRAD, _subst(text_of(recv), subst), None
+        if attr in ("zero_", "detach_", "fill_", "requires_grad_") and attr != "requires_grad_":
+            t = text_of(recv) or ""
+            if t.endswith(".grad") or t.endswith(".grad.data"):
+                return ZERO_GRAD, None, None
+            return None
+        if attr == "eval" and not node.args and not node.keywords:
+            return EVAL, _subst(text_of(recv), subst), None
+        if attr == "train":
+            mode = node.args[0] if node.args else keyword(node, "mode")
+            if mode is None or is_true(mode):
+                return TRAIN, _subst(text_of(recv), subst), None
+            if is_false(mode):
+                return EVAL, _subst(text_of(recv), subst), None
+            return MODE, _subst(text_of(recv), subst), None
+        return None
+
+    def _is_optimizer(self, recv: ast.AST) -> bool:
+        n = last_name(recv)
+        if n is None:
+            return False
+        if _OPT_RE.search(n) and not _NOT_OPT_RE.search(n):
+            return True
+        for v in self.model.values(recv):
+            q = v.model.call_name(v.node) if isinstance(v.node, ast.Call) else None
+            if q and q.startswith("torch.optim.") and "lr_scheduler" not in q and q.count(".") == 2:
+                return True
+        return False
+
+    def events(self, root: ast.AST) -> list[Event]:
+        """Ordered events of one iteration of ``root`` (a loop) or one call of it (a function)."""
+        key = (id(root), 0)
+        cached = self._events_cache.get(key)
+        if cached is None:
+            stmts = root.body if isinstance(root, (*LOOP_TYPES, *FUNCTION_TYPES)) else [root]
+            cached = []
+            self._collect(stmts, root, (), {}, False, frozenset(), (), False, cached, {id(root)})
+            cached.sort(key=lambda e: e.order)
+            self._events_cache[key] = cached
+        return cached
+
+    def _collect(self, stmts, frame_root, chain, subst, cond, branches, order, nograd, out, stack) -> None:
+        for stmt in stmts:
+            for node, c, br in _walk_ordered(stmt, frame_root):
+                node_cond = cond or c
+                node_branches = branches | br
+                node_order = (*order, pos(node))
+                node_ng = nograd or self.model.under_no_grad(node)
+                kind = self.classify(node, subst)
+                if kind is None and isinstance(node, ast.Call):
+                    fw = self.is_model_forward(node)
+                    if fw is not None:
+                        kind = (FORWARD, _subst(fw, subst), None)
+                if kind is not None:
+                    out.append(Event(kind[0], node, chain, kind[1], node_cond, node_branches, node_order, node_ng, kind[2]))
+                    if kind[0] in (BACKWARD, STEP, ZERO_GRAD, GRAD, EVAL, TRAIN, MODE):
+                        continue
+                if isinstance(node, ast.Call) and len(chain) < MAX_INLINE_DEPTH:
+                    f = self.callee(node)
+                    if f is not None and id(f) not in stack:
+                        self._collect(
+                            f.body, f, (*chain, node), {**subst, **_param_map(f, node, subst, self.model)},
+                            node_cond, node_branches, node_order, node_ng, out, stack | {id(f)},
+                        )
+
+    def nested_loop(self, root: ast.AST, e: Event) -> bool:
+        """``e`` runs inside a loop nested in ``root`` (in root's own body or in a helper)."""
+        frames = [root, *(self.callee(c) for c in e.chain)]
+        for x, fr in zip([*e.chain, e.node], frames):
+            for anc in ancestors(x):
+                if anc is fr or anc is None or isinstance(anc, _SKIP_BODIES):
+                    break
+                if isinstance(anc, LOOP_TYPES) and getattr(x, "_tp_field", None) != "iter" and not _in_iter(x, anc):
+                    return True
+        return False
+
+    def innermost_training_loops(self) -> list[ast.AST]:
+        """Training loops where a backward and a step run at the loop's own level (not in a nested loop)."""
+        out = []
+        for lp in self.training_loops:
+            evs = [e for e in self.events(lp) if not self.nested_loop(lp, e)]
+            if self.is_training(evs):
+                out.append(lp)
+        return out
+
+    # ------------------------------------------------------------------ training loops
+    def is_training(self, events: list[Event]) -> bool:
+        kinds = {e.kind for e in events}
+        return BACKWARD in kinds and STEP in kinds
+
+    @cached_property
+    def loops(self) -> list[ast.For | ast.AsyncFor | ast.While]:
+        return sorted(self.nodes(*LOOP_TYPES), key=pos)
+
+    @cached_property
+    def backward_functions(self) -> set[int]:
+        """ids of the functions that call backward, directly or through local calls (a cheap filter)."""
+        found: set[int] = set()
+        for fs in self.model.functions.values():
+            for f in fs:
+                if _mentions_backward(f):
+                    found.add(id(f))
+        changed = True
+        rounds = 0
+        while changed and rounds < MAX_INLINE_DEPTH:
+            changed, rounds = False, rounds + 1
+            for fid in list(found):
+                for call in self.callers.get(fid, []):
+                    g = self.model.enclosing_function(call)
+                    if g is not None and id(g) not in found:
+                        found.add(id(g))
+                        changed = True
+        return found
+
+    def may_backward(self, root: ast.AST) -> bool:
+        """``root`` (a loop, a function) may reach a backward: lexically or through a local call."""
+        if _mentions_backward(root):
+            return True
+        for n in ast.walk(root):
+            if isinstance(n, ast.Call):
+                f = self.callee(n)
+                if f is not None and id(f) in self.backward_functions:
+                    return True
+        return False
+
+    @cached_property
+    def training_loops(self) -> list[ast.AST]:
+        """Loops one iteration of which calls backward and an optimizer step (outermost included)."""
+        return [lp for lp in self.loops if self.may_backward(lp) and self.is_training(self.events(lp))]
+
+    # ------------------------------------------------------------------ models
+    def is_model_forward(self, call: ast.Call) -> str | None:
+        """``model(x)`` / ``self.net(x)`` / ``model.forward(x)``: the model's text, else None."""
+        func = call.func
+        target = func
+        if isinstance(func, ast.Attribute) and func.attr == "forward" and not self.model._is_self(func.value):
+            target = func.value
+        n = last_name(target)
+        if n is None or _NOT_MODEL_RE.search(n) or _VERB_RE.match(n):
+            return None
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Call):
+            return None  # super().x(...), get().x(...): a method, not a stored model
+        root = target
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if isinstance(root, ast.Name) and root is not target and any(b.kind == "import" for b in self.model.lookup(root.id, root)):
+            return None  # idist.auto_model(...), nn.RNN(...): a function or class of a module
+        if isinstance(target, ast.Name):
+            bindings = self.model.lookup(target.id, target)
+            if not bindings or any(b.kind in ("def", "class", "import") for b in bindings):
+                return None  # a function, a class (a constructor call), or a name from a star import
+            if target.id[:1].isupper() and any(ch.islower() for ch in target.id):
+                return None  # CamelCase: a class
+        if MODEL_NAME_RE.match(n) or self.model_class_facts(target) is not None:
+            return text_of(target)
+        return None
+
+    def is_layer_call(self, call: ast.Call) -> bool:
+        """A call of an ``nn.Module`` instance whose construction is visible (a layer, a local model)."""
+        if not isinstance(call.func, (ast.Name, ast.Attribute)):
+            return False
+        for v in self.model.values(call.func, module_identity=True):
+            if not isinstance(v.node, ast.Call):
+                return False
+            q = v.model.call_name(v.node)
+            if q and q.startswith("torch.nn.") and q[9:10].isupper() and "Loss" not in q:
+                continue
+            cls = v.model.local_class_of(v.node.func)
+            if cls is None or not v.model.is_nn_module(cls):
+                return False
+        return True if self.model.values(call.func) else False
+
+    def model_class_facts(self, expr: ast.AST) -> tuple[bool, bool] | None:
+        """(has batch norm, has dropout) of the model ``expr`` holds, when its construction is known."""
+        vals = self.model.values(expr, module_identity=True)
+        if not vals:
+            return None
+        bn = drop = False
+        for v in vals:
+            facts = self._construction_facts(v.node, v.model, 0)
+            if facts is None:
+                return None
+            bn, drop = bn or facts[0], drop or facts[1]
+        return bn, drop
+
+    def _construction_facts(self, node: ast.AST, m: SemanticModel, depth: int) -> tuple[bool, bool] | None:
+        if not isinstance(node, ast.Call) or depth > 3:
+            return None
+        q = m.call_name(node)
+        if q in BN_CLASSES:
+            return True, False
+        if q in DROPOUT_CLASSES:
+            return False, True
+        if q == "copy.deepcopy" and node.args:
+            vals = m.values(node.args[0], module_identity=True)
+            res = [self._construction_facts(v.node, v.model, depth + 1) for v in vals]
+            if not res or any(r is None for r in res):
+                return None
+            return any(r[0] for r in res), any(r[1] for r in res)  # type: ignore[index]
+        if q and _TV_BN_RE.match(q):
+            return True, q.rsplit(".", 1)[-1].startswith(("vgg", "mobilenet", "efficientnet", "googlenet", "inception"))
+        if q == torch_api.SEQUENTIAL:
+            bn = drop = False
+            for a in node.args:
+                f = self._construction_facts(a, m, depth + 1)
+                if f is None:
+                    if isinstance(a, ast.Call) and (m.call_name(a) or "").startswith("torch.nn."):
+                        continue
+                    return None
+                bn, drop = bn or f[0], drop or f[1]
+            return bn, drop
+        if q and q.startswith("torch.nn.") and q[9:10].isupper():
+            return False, False
+        cls = m.local_class_of(node.func)
+        if cls is None or not m.is_nn_module(cls):
+            return None
+        return self.class_facts(cls, m)
+
+    def class_facts(self, cls, m: SemanticModel) -> tuple[bool, bool] | None:
+        """Batch norm / dropout in a local module class: its layers, F.dropout, local submodules."""
+        bn = drop = False
+        for n in ast.walk(cls.node):
+            if isinstance(n, ast.Call):
+                q = m.call_name(n)
+                if q in BN_CLASSES or (q and "batch_norm" in q):
+                    bn = True
+                elif q in DROPOUT_CLASSES or q in torch_api.DROPOUT_FUNCS:
+                    drop = True
+                elif q is None or not q.startswith("torch"):
+                    sub = m.local_class_of(n.func)
+                    if sub is not None and sub is not cls and m.is_nn_module(sub):
+                        f = self.class_facts(sub, m) if sub.node is not cls.node else (False, False)
+                        if f is None:
+                            return None
+                        bn, drop = bn or f[0], drop or f[1]
+                    elif q is not None and not q.startswith(("builtins", "math")) and isinstance(parent(n), ast.Assign):
+                        return None  # a layer built by something we cannot see (timm, another module)
+        for b in m.base_classes(cls):
+            f = self.class_facts(b, m)
+            if f is None:
+                return None
+            bn, drop = bn or f[0], drop or f[1]
+        return bn, drop
+
+    # ------------------------------------------------------------------ evaluation
+    @cached_property
+    def eval_regions(self) -> list[EvalRegion]:
+        regions: list[EvalRegion] = []
+        m = self.model
+        seen_forwards: set[int] = set()
+        funcs = [f for fs in m.functions.values() for f in fs]
+        for f in funcs:
+            if not self.is_eval_function(f):
+                continue
+            evs = self.events(f)
+            if any(e.kind in (BACKWARD, STEP, GRAD) for e in evs) or _wants_grad(f):
+                continue
+            fw = [c for c in _calls_in(f.body) if self.is_model_forward(c)]
+            if fw:
+                self._add_regions(regions, "function", f, fw, seen_forwards, within=f)
+        for lp in self.loops:
+            if not isinstance(lp, (ast.For, ast.AsyncFor)) or not EVAL_LOADER_RE.search(text_of(lp.iter) or ""):
+                continue
+            evs = self.events(lp)
+            if any(e.kind in (BACKWARD, STEP, GRAD) for e in evs) or _wants_grad(lp):
+                continue
+            fw = [c for c in _calls_in(lp.body) if self.is_model_forward(c)]
+            if fw:
+                self._add_regions(regions, "loop", m.enclosing_function(lp), fw, seen_forwards, within=lp)
+        return regions
+
+    def after_eval_regions(self) -> list[EvalRegion]:
+        """The statements after ``model.eval()`` in its block (until ``model.train()``) that run it."""
+        out: list[EvalRegion] = []
+        for n in self.nodes(ast.Expr):
+            if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) and isinstance(n.value.func, ast.Attribute) and n.value.func.attr in ("eval", "train")):
+                continue
+            f = self.model.enclosing_function(n)
+            if self._is_test_file() and f is not None and f.name.startswith("test"):
+                continue  # a unit test: it runs the model however it needs to
+            kind = self.classify(n.value, {})
+            if kind is None or kind[0] != EVAL or kind[1] is None:
+                continue
+            subject = kind[1]
+            p, fld = parent(n), getattr(n, "_tp_field", None)
+            block = getattr(p, fld, None) if p is not None and fld else None
+            if not isinstance(block, list):
+                continue
+            after: list[ast.stmt] = []
+            for s in block[block.index(n) + 1:]:
+                sk = self.classify(s.value, {}) if isinstance(s, ast.Expr) else None
+                if sk is not None and sk[0] in (TRAIN, MODE):
+                    break
+                after.append(s)
+            fw = [c for s in after for c in _calls_in([s]) if self.is_model_forward(c) == subject]
+            if not fw:
+                continue
+            bad = False
+            for s in after:
+                if _wants_grad(s) or any(e.kind in (BACKWARD, STEP, GRAD) for e in self.events(s)):
+                    bad = True
+                    break
+            if not bad:
+                regions: list[EvalRegion] = []
+                self._add_regions(regions, "after-eval", self.model.enclosing_function(n), fw, set(), within=None, stmts=after)
+                for r in regions:
+                    r.anchor = n.value
+                out.extend(regions)
+        return out
+
+    def _add_regions(self, regions, kind, func, forwards, seen, within, stmts=None) -> None:
+        groups: dict[int, EvalRegion] = {}
+        for c in sorted(forwards, key=pos):
+            if id(c) in seen:
+                continue
+            seen.add(id(c))
+            target = self._target(c, within, stmts)
+            if target is None:
+                continue
+            g = groups.get(id(target))
+            if g is None:
+                g = groups[id(target)] = EvalRegion(kind, func, target)
+                regions.append(g)
+            g.forwards.append(c)
+
+    def _target(self, call: ast.Call, within: ast.AST | None, stmts: list[ast.stmt] | None) -> ast.stmt | None:
+        """The outermost loop around ``call`` inside the region (or its statement)."""
+        best: ast.stmt | None = self.model.statement_of(call)
+        for anc in ancestors(call):
+            if anc is within or isinstance(anc, _SKIP_BODIES):
+                break
+            if isinstance(anc, LOOP_TYPES):
+                best = anc
+            if stmts is not None and any(anc is s for s in stmts):
+                return anc if isinstance(anc, (*LOOP_TYPES, ast.With, ast.AsyncWith)) else best
+        if within is not None and isinstance(within, LOOP_TYPES) and best is not None and not isinstance(best, LOOP_TYPES):
+            return within
+        return best
+
+    def _is_test_file(self) -> bool:
+        path = (self.model.path or "").replace("\\", "/")
+        base = path.rsplit("/", 1)[-1]
+        return bool(re.search(r"(^|_)(unit)?tests?(_|\.py$)", base)) or "/tests/" in path or base == "conftest.py"
+
+    def is_eval_function(self, f: FunctionNode) -> bool:
+        name = f.name
+        if _HOOK_RE.match(name):
+            return False
+        tokens = set(name.lower().strip("_").split("_"))
+        if not tokens & EVAL_NAME_TOKENS:
+            return False
+        path = (self.model.path or "").replace("\\", "/")
+        base = path.rsplit("/", 1)[-1]
+        if name.lstrip("_").startswith("test") and self._is_test_file():
+            return False
+        if name.startswith("test") and not any(isinstance(n, LOOP_TYPES + COMPREHENSION_TYPES) for n in ast.walk(f)):
+            params = [a for a in (*f.args.posonlyargs, *f.args.args) if a.arg not in ("self", "cls")]
+            if not params or name.startswith("test_"):
+                return False  # a smoke test / unit test (``def test(): net = ResNet18(); net(torch.randn(...))``)
+        cls = self.model.enclosing_class(f)
+        if cls is not None and parent(f) is cls.node:
+            if self.model.is_nn_module(cls) or "forward" in cls.methods:
+                return False  # a method of the model itself (predict/inference helpers): used in training too
+            imported_base = any(
+                q is not None and q not in ("object", "builtins.object") and self.model.local_class_of(b) is None
+                for q, b in zip(cls.base_names, cls.node.bases)
+            ) or any(q is None for q in cls.base_names)
+            if imported_base and not _RUNNER_RE.search(cls.name):
+                return False  # a subclass of something we cannot see: maybe a model (GaussianDiffusion)
+        return True
+
+    def eval_mode_before(self, node: ast.AST, subject: str, _depth: int = 0, _seen: frozenset = frozenset(), inside: ast.AST | None = None) -> bool:
+        """Some ``.eval()`` / ``.train(False)`` (or a mode switch we cannot read) runs before
+        ``node`` on every path, in its function (also through helpers) or in all of its callers."""
+        func = self.model.enclosing_function(node)
+        stmt = self.model.statement_of(node)
+        for e in (self.events(func) if func is not None else self._module_events()):
+            # Any mode switch before it, even under an ``if``: the author manages the mode here
+            # (``if train: model.train() else: model.eval()``; MC dropout's deliberate ``train()``).
+            if e.kind in (EVAL, MODE) and pos(e.site) < pos(stmt):
+                return True
+            if e.kind == TRAIN and inside is not None and pos(e.site) < pos(stmt) and any(a is inside for a in ancestors(e.site)):
+                return True  # train() inside the evaluation itself: chosen on purpose
+        if func is None or _depth >= MAX_CALLER_DEPTH or id(func) in _seen:
+            return False
+        calls = self.callers_of(func)
+        if not calls:
+            return False
+        return all(self.eval_mode_before(c, subject, _depth + 1, _seen | {id(func)}) for c in calls)
+
+    def _module_events(self) -> list[Event]:
+        key = (id(self.model.tree), 1)
+        cached = self._events_cache.get(key)
+        if cached is None:
+            cached = []
+            self._collect(self.model.tree.body, self.model.tree, (), {}, False, frozenset(), (), False, cached, set())
+            cached.sort(key=lambda e: e.order)
+            self._events_cache[key] = cached
+        return cached
+
+    def mode_switches(self, subject: str) -> list[ast.Call]:
+        """Every ``subject.eval()`` / ``subject.train(...)`` in the file."""
+        out = []
+        for n in self.nodes(ast.Call):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("eval", "train"):
+                k = self.classify(n, {})
+                if k is not None and k[0] in (EVAL, TRAIN, MODE) and k[1] == subject:
+                    out.append(n)
+        return out
+
+
+# ---------------------------------------------------------------------- helpers
+def _subst(t: str | None, subst: dict[str, str]) -> str | None:
+    if t is None or not subst:
+        return t
+    head, dot, rest = t.partition(".")
+    if head in subst:
+        return subst[head] + dot + rest
+    return t
+
+
+def _param_map(f: FunctionNode, call: ast.Call, subst: dict[str, str], m: SemanticModel) -> dict[str, str]:
+    """Parameter name -> argument text at ``call`` (``self`` -> the receiver for methods)."""
+    out: dict[str, str] = {}
+    params = [a.arg for a in (*f.args.posonlyargs, *f.args.args)]
+    args = list(call.args)
+    is_method = isinstance(parent(f), ast.ClassDef) and params and not any(
+        isinstance(d, ast.Name) and d.id == "staticmethod" for d in f.decorator_list
+    )
+    if is_method:
+        recv = call.func.value if isinstance(call.func, ast.Attribute) else None
+        t = text_of(recv)
+        if t is not None:
+            out[params[0]] = _subst(t, subst) or t
+        params = params[1:]
+    # Any other name the callee uses is not the caller's: shadow them.
+    for p_name, a in zip(params, args):
+        if isinstance(a, ast.Starred):
+            break
+        t = text_of(a)
+        if t is not None and isinstance(a, (ast.Name, ast.Attribute, ast.Subscript)):
+            out[p_name] = _subst(t, subst) or t
+    for k in call.keywords:
+        if k.arg and isinstance(k.value, (ast.Name, ast.Attribute, ast.Subscript)):
+            t = text_of(k.value)
+            if t is not None:
+                out[k.arg] = _subst(t, subst) or t
+    # A parameter we cannot name in the caller's words must not collide with a caller's variable.
+    for a in (*f.args.posonlyargs, *f.args.args, *f.args.kwonlyargs):
+        out.setdefault(a.arg, f"<{a.arg} of {f.name}()>")
+    return out
+
+
+def _walk_ordered(stmt: ast.AST, frame_root: ast.AST) -> Iterator[tuple[ast.AST, bool, frozenset]]:
+    """Calls and ``x.grad = None`` assignments in ``stmt``, in source order, with whether each
+    is conditional and the (if, field) branches above it. Nested defs and classes are skipped."""
+    stack: list[tuple[ast.AST, bool, frozenset]] = [(stmt, False, frozenset())]
+    out: list[tuple[ast.AST, bool, frozenset]] = []
+    while stack:
+        node, cond, br = stack.pop()
+        if isinstance(node, _SKIP_BODIES) and node is not stmt:
+            continue
+        if isinstance(node, _SKIP_BODIES):
+            continue
+        if isinstance(node, (ast.Call, ast.Assign, ast.AugAssign)):
+            out.append((node, cond, br))
+        for fld, value in ast.iter_fields(node):
+            children = value if isinstance(value, list) else [value]
+            for ch in children:
+                if not isinstance(ch, ast.AST):
+                    continue
+                c, b = cond, br
+                if isinstance(node, ast.If) and fld in ("body", "orelse"):
+                    c, b = True, br | {(id(node), fld)}
+                elif isinstance(node, ast.IfExp) and fld in ("body", "orelse"):
+                    c, b = True, br | {(id(node), fld)}
+                elif isinstance(node, (ast.Try,)) and fld in ("handlers", "orelse"):
+                    c, b = True, br | {(id(node), fld)}
+                elif isinstance(node, ast.While) and fld == "body":
+                    c = True
+                elif isinstance(node, (ast.BoolOp,)) and ch is not node.values[0]:
+                    c = True
+                elif isinstance(node, COMPREHENSION_TYPES) and fld != "generators":
+                    c = True
+                elif isinstance(node, ast.Match if hasattr(ast, "Match") else ()) and fld == "cases":
+                    c, b = True, br | {(id(node), id(ch))}
+                stack.append((ch, c, b))
+    out.sort(key=lambda t: pos(t[0]))
+    yield from out
+
+
+COMPREHENSION_TYPES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _calls_in(stmts: list[ast.stmt]) -> list[ast.Call]:
+    out = []
+    stack: list[ast.AST] = list(stmts)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, _SKIP_BODIES):
+            continue
+        if isinstance(n, ast.Call):
+            out.append(n)
+        stack.extend(ast.iter_child_nodes(n))
+    return sorted(out, key=pos)
+
+
+def _wants_grad(root: ast.AST) -> bool:
+    """Code that asks for gradients on purpose: saliency maps, adversarial examples, attributions."""
+    body = root.body if isinstance(root, (*LOOP_TYPES, *FUNCTION_TYPES)) else [root]
+    stack: list[ast.AST] = list(body)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Call):
+            f = n.func
+            if isinstance(f, ast.Attribute) and f.attr in ("requires_grad_", "retain_grad", "enable_grad", "set_grad_enabled"):
+                return True
+            if isinstance(f, ast.Attribute) and f.attr in ("backward", "grad"):
+                return True
+            if any(k.arg == "requires_grad" and not is_false(k.value) for k in n.keywords):
+                return True
+        elif isinstance(n, ast.Attribute) and n.attr in ("grad", "requires_grad") and isinstance(getattr(n, "ctx", None), (ast.Load, ast.Store)):
+            return True
+        elif isinstance(n, (ast.With, ast.AsyncWith)) and any("enable_grad" in (text_of(i.context_expr) or "") for i in n.items):
+            return True
+        stack.extend(ast.iter_child_nodes(n))
+    return False
+
+
+def _mentions_backward(root: ast.AST) -> bool:
+    for n in ast.walk(root):
+        if isinstance(n, ast.Attribute) and n.attr in ("backward", "manual_backward"):
+            return True
+        if isinstance(n, ast.Name) and n.id == "backward":
+            return True
+    return False
+
+
+def _trains_by_name(name: str) -> bool:
+    tokens = set(name.lower().split("_"))
+    return "train" in tokens or ("training" in tokens and "mode" in tokens)
+
+
+def _in_iter(x: ast.AST, loop: ast.AST) -> bool:
+    it = getattr(loop, "iter", None) or getattr(loop, "test", None)
+    return it is not None and (x is it or any(a is it for a in ancestors(x)))
+
+
+def _same_block_before(a: ast.stmt, b: ast.AST) -> bool:
+    """``a`` is an earlier statement of a block that (transitively) contains ``b``."""
+    p = parent(a)
+    fld = getattr(a, "_tp_field", None)
+    child = b
+    for anc in ancestors(b):
+        if anc is p and getattr(child, "_tp_field", None) == fld:
+            return pos(a) < pos(b)
+        child = anc
+    return False
+
+
+def flow_of(model: SemanticModel) -> Flow:
+    """The loop model of ``model``'s file, built on first use and cached on the model."""
+    f = getattr(model, "_tp_flow", None)
+    if f is None:
+        f = Flow(model)
+        setattr(model, "_tp_flow", f)
+    return f
+
+
+# ---------------------------------------------------------------------- autograd graphs
+_NO_GRAPH_METHODS = {
+    "detach", "item", "numpy", "tolist", "size", "dim", "numel", "data",
+    # integer / boolean results carry no graph
+    "argmax", "argmin", "argsort", "long", "int", "bool", "byte", "eq", "ne", "gt", "lt", "ge", "le", "sign", "nonzero",
+}
+
+
+@dataclass
+class GraphRoots:
+    """The local bindings holding graph-carrying tensors that a loss depends on."""
+
+    stmts: dict[int, ast.AST] = field(default_factory=dict)  # id(binding stmt) -> stmt
+    opaque: bool = False  # depends on something we cannot follow (a parameter, self.x, a global)
+    loop_carried: bool = False  # reads a value bound later in an enclosing loop (previous iteration)
+
+
+def graph_roots(flow: Flow, expr: ast.AST, depth: int = 0, acc: GraphRoots | None = None, seen: set | None = None) -> GraphRoots:
+    m = flow.model
+    acc = acc if acc is not None else GraphRoots()
+    seen = seen if seen is not None else set()
+    if depth > 8:
+        acc.opaque = True
+        return acc
+    stack: list[ast.AST] = [expr]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, _SKIP_BODIES):
+            continue
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _NO_GRAPH_METHODS:
+            continue
+        if isinstance(n, ast.Attribute) and n.attr == "data":
+            continue
+        if isinstance(n, ast.Compare):
+            continue  # a boolean tensor: no graph
+        if isinstance(n, ast.Attribute) and m._is_self(n.value) and isinstance(n.ctx, ast.Load):
+            if not (isinstance(parent(n), ast.Call) and parent(n).func is n):
+                acc.opaque = True
+            continue
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+            bindings = m.lookup(n.id, n)
+            if not bindings:
+                acc.opaque = True
+            loops = m.enclosing_loops(n)
+            if loops:
+                # Bound earlier in this iteration: the later bindings of the loop are last iteration's values.
+                earlier = [b for b in bindings if b.visible_from <= pos(n) and any(a is loops[0] for a in ancestors(b.stmt))]
+                if earlier:
+                    bindings = [b for b in bindings if b.visible_from <= pos(n)]
+            for b in bindings:
+                if b.kind in ("def", "class", "import"):
+                    continue
+                if b.kind == "param":
+                    if n is expr and depth == 0:
+                        acc.opaque = True  # the loss itself comes from the caller
+                    continue
+                if b.kind in ("with", "other"):
+                    acc.opaque = True
+                    continue
+                if b.kind == "for":
+                    continue  # a batch from a loader: a leaf
+                if loops and b.visible_from > pos(n) and any(any(a is lp for a in ancestors(b.stmt)) for lp in loops):
+                    acc.loop_carried = True
+                if id(b.stmt) in seen:
+                    continue
+                seen.add(id(b.stmt))
+                if m.under_no_grad(b.stmt):
+                    continue
+                value = b.value if b.value is not None else getattr(b.stmt, "value", None)
+                if value is None:
+                    continue
+                if _has_forward(flow, value):
+                    acc.stmts[id(b.stmt)] = b.stmt
+                before = len(acc.stmts)
+                graph_roots(flow, value, depth + 1, acc, seen)
+                if len(acc.stmts) > before:
+                    acc.stmts[id(b.stmt)] = b.stmt
+            continue
+        stack.extend(ast.iter_child_nodes(n))
+    return acc
+
+
+def _has_forward(flow: Flow, expr: ast.AST) -> bool:
+    for c in _calls_in([expr]) if not isinstance(expr, ast.Call) else [expr, *_calls_in([expr])]:
+        if isinstance(c.func, ast.Attribute) and c.func.attr in _NO_GRAPH_METHODS:
+            continue
+        if flow.is_model_forward(c) or flow.is_layer_call(c):
+            return True
+    return False

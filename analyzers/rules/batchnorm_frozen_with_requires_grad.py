@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+import ast
+
+from ..context import Context
+from ..diagnostics import Applicability, Fix, FixAvailability, Severity
+from ..flow import BN_CLASSES, text_of
+from ..rule import Rule
+from ..semantic import FUNCTION_TYPES, ancestors
+
+
+
+def _isinstance_bn(test: ast.AST, ctx: Context) -> str | None:
+    """``isinstance(m, nn.BatchNorm2d)`` / ``isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))`` /
+    ``isinstance(m, _BatchNorm)`` / ``'BatchNorm' in m.__class__.__name__``: the variable tested."""
+    for n in ast.walk(test):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "isinstance" and len(n.args) == 2:
+            classes = n.args[1].elts if isinstance(n.args[1], ast.Tuple) else [n.args[1]]
+            for c in classes:
+                q = ctx.model.qualified_name(c) or ""
+                t = text_of(c) or ""
+                if q in BN_CLASSES or "BatchNorm" in t or q.endswith("_BatchNorm") or q.endswith("_NormBase"):
+                    return text_of(n.args[0])
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("find", "startswith", "__contains__") and n.args:
+            a = n.args[0]
+            if isinstance(a, ast.Constant) and isinstance(a.value, str) and "BatchNorm" in a.value:
+                return _module_of_classname(n.func.value, ctx)
+        if isinstance(n, ast.Compare) and isinstance(n.left, ast.Constant) and isinstance(n.left.value, str) and "BatchNorm" in n.left.value and n.comparators:
+            return _module_of_classname(n.comparators[0], ctx)
+        if isinstance(n, ast.Compare) and isinstance(n.left, ast.Constant) and isinstance(n.left.value, str) and "BatchNorm" in n.left.value:
+            for comp in n.comparators:
+                t = text_of(comp) or ""
+                if "__class__" in t or "__name__" in t or "type(" in t:
+                    return t.split(".")[0].replace("type(", "").rstrip(")")
+    return None
+
+
+def _module_of_classname(expr: ast.AST, ctx: Context) -> str | None:
+    """``classname`` (= ``m.__class__.__name__``) or ``type(m).__name__`` -> ``m``."""
+    for v in ctx.model.values(expr):
+        t = text_of(v.node) or ""
+        if ".__class__" in t:
+            return t.split(".__class__")[0]
+        if t.startswith("type(") and ")" in t:
+            return t[5 : t.index(")")]
+    return text_of(expr)
+
+
+def _names_bn(test: ast.AST) -> str | None:
+    """``'bn' in name`` / ``name.startswith('bn')`` / ``'.bn' in n``: the variable holding the name."""
+    for n in ast.walk(test):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("find", "startswith", "__contains__") and n.args:
+            a = n.args[0]
+            if isinstance(a, ast.Constant) and isinstance(a.value, str) and "BatchNorm" in a.value:
+                return _module_of_classname(n.func.value, ctx)
+        if isinstance(n, ast.Compare) and isinstance(n.left, ast.Constant) and isinstance(n.left.value, str) and "BatchNorm" in n.left.value and n.comparators:
+            return _module_of_classname(n.comparators[0], ctx)
+        if isinstance(n, ast.Compare) and isinstance(n.left, ast.Constant) and isinstance(n.left.value, str) and any(isinstance(o, ast.In) for o in n.ops):
+            if _bn_fragment(n.left.value) and isinstance(n.comparators[0], ast.Name):
+                return n.comparators[0].id
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("startswith", "endswith", "__contains__") and n.args:
+            a = n.args[0]
+            vals = a.elts if isinstance(a, ast.Tuple) else [a]
+            if any(isinstance(v, ast.Constant) and isinstance(v.value, str) and _bn_fragment(v.value) for v in vals) and isinstance(n.func.value, ast.Name):
+                return n.func.value.id
+    return None
+
+
+def _bn_fragment(s: str) -> bool:
+    s = s.lower().strip(".")
+    return s in ("bn", "bn1", "bn2", "bn3", "batchnorm", "batch_norm", "norm", "bn.", "downsample.1") or s.startswith(("bn", "batchnorm", "batch_norm")) or s.endswith("bn")
+
+
+def _freezes(node: ast.AST) -> ast.AST | None:
+    """``x.requires_grad = False`` / ``x.requires_grad_(False)``: the node to report."""
+    if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.value.value is False:
+        if any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in node.targets):
+            return node
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "requires_grad_":
+        a = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "requires_grad"), None)
+        if isinstance(a, ast.Constant) and a.value is False:
+            return node
+    return None
+
+
+class BatchnormFrozenWithRequiresGrad(Rule):
+    """
+    ## What it does
+    Checks for batch-norm layers "frozen" by turning off `requires_grad` on their parameters
+    (`p.requires_grad = False`, `m.requires_grad_(False)`; on modules picked with
+    `isinstance(m, nn.BatchNorm2d)`, on `named_parameters()` filtered by a name like `'bn'`, or
+    in a function applied with `model.apply(...)`) when nothing in the file puts those layers in
+    eval mode (`m.eval()`, or a `train()` override that does).
+
+    ## Why is this bad?
+    `requires_grad = False` freezes the affine weight and bias only. The running mean and
+    variance are buffers, updated by every forward pass in train mode, and `model.train()` puts
+    the "frozen" layers back in train mode each epoch. Measured on torch 2.13 (CPU) and 2.11
+    (H100): `running_mean` still changes on forward in train mode, even under
+    `torch.no_grad()`; in eval mode it does not. So the statistics move away from the pretrained
+    ones with every batch; and with a batch of 1 the forward fails with `ValueError: Expected more
+    than 1 value per channel when training`.
+
+    ## Example
+    ```python
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            for p in m.parameters():
+                p.requires_grad = False
+    model.train()
+    ```
+
+    ## Use instead
+    ```python
+    def freeze_bn(model):
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+                for p in m.parameters():
+                    p.requires_grad = False
+
+    model.train()
+    freeze_bn(model)  # again after every model.train()
+    ```
+    Or override `train()` in the model to put its batch-norm layers back in eval mode.
+
+    ## Fix safety
+    The suggestion (display-only, never applied) inserts `m.eval()` next to the freezing code;
+    it must also run after every later `model.train()`, which the fix cannot place for you.
+
+    ## References
+    - [torch.nn.BatchNorm2d](https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html)
+    - [torch.nn.Module.train](https://pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module.train)
+    """
+
+    code = "PIT302"
+    name = "batchnorm-frozen-with-requires-grad"
+    summary = "Batch norm frozen with requires_grad=False still updates its running statistics in train mode"
+    severity = Severity.WARNING
+    fix_availability = FixAvailability.SOMETIMES
+    whole_file = True
+
+    def check_file(self, ctx: Context) -> None:
+        if "requires_grad" not in ctx.source.text:
+            return  # cheap pre-check: nothing to find
+        if self._evals_bn_somewhere(ctx):
+            return
+        seen: set[int] = set()
+        for node in ctx.model.flow.nodes(ast.Assign, ast.Call):
+            site = _freezes(node)
+            if site is None or id(site) in seen:
+                continue
+            how = self._bn_evidence(site, ctx)
+            if how is None:
+                continue
+            seen.add(id(site))
+            kind, var, guard = how
+            ctx.report(
+                site,
+                f"batch norm {kind} frozen with requires_grad=False only: its running statistics still update on every "
+                f"forward in train mode (measured: running_mean changes even under torch.no_grad()). Also call .eval() on "
+                f"these layers after every model.train()",
+                fix=self._suggest(site, var, guard, ctx),
+            )
+
+    @staticmethod
+    def _bn_evidence(site: ast.AST, ctx: Context):
+        """(description, module variable or None, the guarding if) when ``site`` freezes batch norm."""
+        for anc in ancestors(site):
+            if isinstance(anc, ast.If):
+                var = _isinstance_bn(anc.test, ctx)
+                if var is not None:
+                    return ("layers (picked by isinstance)", var, anc)
+                nm = _names_bn(anc.test)
+                if nm is not None:
+                    return ("parameters (picked by name)", None, anc)
+            if isinstance(anc, ast.comprehension) or isinstance(anc, (ast.For, ast.AsyncFor)):
+                it = anc.iter
+                if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in ("parameters", "named_parameters"):
+                    owner = it.func.value
+                    if isinstance(owner, ast.Attribute) and _bn_fragment(owner.attr):
+                        return ("layer", text_of(owner), None)
+            if isinstance(anc, FUNCTION_TYPES):
+                break
+        if isinstance(site, ast.Call):
+            owner = site.func.value
+            if isinstance(owner, ast.Attribute) and _bn_fragment(owner.attr) and not owner.attr.lower().startswith("norm"):
+                return ("layer", text_of(owner), None)
+        if isinstance(site, ast.Assign):
+            t = next(t for t in site.targets if isinstance(t, ast.Attribute))
+            owner = t.value
+            if isinstance(owner, ast.Attribute) and owner.attr in ("weight", "bias") and isinstance(owner.value, ast.Attribute) and _bn_fragment(owner.value.attr):
+                return ("layer", text_of(owner.value), None)
+        return None
+
+    @staticmethod
+    def _evals_bn_somewhere(ctx: Context) -> bool:
+        """Something in the file puts batch-norm layers in eval mode (then the freezing is done right)."""
+        for n in ctx.model.flow.nodes(ast.FunctionDef, ast.If):
+            if isinstance(n, FUNCTION_TYPES) and n.name == "train" and isinstance(getattr(n, "_tp_parent", None), ast.ClassDef):
+                if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr in ("eval", "train") for c in ast.walk(n)):
+                    return True
+            if isinstance(n, ast.If) and (_isinstance_bn(n.test, ctx) is not None):
+                for c in ast.walk(n):
+                    if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and (
+                        c.func.attr == "eval" or (c.func.attr == "train" and c.args and isinstance(c.args[0], ast.Constant) and c.args[0].value is False)
+                    ):
+                        return True
+                    if isinstance(c, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr in ("training", "momentum", "track_running_stats") for t in c.targets):
+                        return True
+        return False
+
+    @staticmethod
+    def _suggest(site: ast.AST, var: str | None, guard: ast.AST | None, ctx: Context) -> Fix | None:
+        if var is None or guard is None:
+            return None
+        first = guard.body[0]
+        if first.lineno == guard.lineno:
+            return None
+        return Fix(
+            f"Also call {var}.eval() here, and again after every model.train()",
+            Applicability.DISPLAY_ONLY,
+            (ctx.insert_before_statement(first, f"{var}.eval()"),),
+        )
