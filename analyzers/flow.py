@@ -165,7 +165,7 @@ class Flow:
     @cached_property
     def _buckets(self) -> dict[type, list[ast.AST]]:
         """Every node of the file by type, from one walk shared by all the questions below."""
-        given = getattr(self.model, "node_buckets", None)
+        given = self.model.node_buckets or None
         if given is not None and all(t in given for t in FLOW_NODE_TYPES):
             return given  # collected by the engine's single traversal
         out: dict[type, list[ast.AST]] = {}
@@ -864,11 +864,7 @@ def _same_block_before(a: ast.stmt, b: ast.AST) -> bool:
 
 def flow_of(model: SemanticModel) -> Flow:
     """The loop model of ``model``'s file, built on first use and cached on the model."""
-    f = getattr(model, "_tp_flow", None)
-    if f is None:
-        f = Flow(model)
-        setattr(model, "_tp_flow", f)
-    return f
+    return model.flow
 
 
 # ---------------------------------------------------------------------- autograd graphs

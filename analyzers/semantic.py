@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from . import torch_api
 
 if TYPE_CHECKING:
+    from .flow import Flow
     from .inference import JediInference
     from .source import SourceFile
 
@@ -124,6 +125,18 @@ class SemanticModel:
         self._pending_self_attrs: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, ast.expr]] = []
         self._return_cache: dict[ast.AST, list[ast.expr]] = {}
         self._is_module_cache: dict[str, bool] = {}
+        # Nodes by type from the engine's traversal (the loop model reads them, never re-walks).
+        self.node_buckets: dict[type, list[ast.AST]] = {}
+        self._flow: "Flow | None" = None
+
+    @property
+    def flow(self) -> "Flow":
+        """The loop model of this file (analyzers/flow.py), built on first use."""
+        if self._flow is None:
+            from .flow import Flow
+
+            self._flow = Flow(self)
+        return self._flow
 
     # ------------------------------------------------------------------ building
     def scope_for_new(self, node: ast.AST, enclosing: Scope) -> Scope:
@@ -769,11 +782,3 @@ def _same_loop(stmt: ast.AST, use: ast.AST) -> bool:
     loops_b = {id(a) for a in ancestors(stmt) if isinstance(a, (ast.For, ast.AsyncFor, ast.While))}
     return any(id(a) in loops_b for a in ancestors(use) if isinstance(a, (ast.For, ast.AsyncFor, ast.While)))
 
-
-def _flow_property(self: SemanticModel):  # the loop model, built on first use (analyzers/flow.py)
-    from .flow import flow_of
-
-    return flow_of(self)
-
-
-SemanticModel.flow = property(_flow_property)  # type: ignore[attr-defined]
