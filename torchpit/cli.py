@@ -134,7 +134,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if text:
             out.write(text + "\n")
     else:
-        text = formats.format_text(results, unsafe=args.unsafe_fixes)
+        text = "" if args.statistics else formats.format_text(results, unsafe=args.unsafe_fixes)
         if text:
             out.write(text + "\n")
         if args.probe:
