@@ -14,6 +14,9 @@ from .semantic import SemanticModel, Value
 
 SOFTMAX = "softmax"
 LOG_SOFTMAX = "log_softmax"
+SIGMOID = "sigmoid"
+LOG_SIGMOID = "logsigmoid"
+PROBABILITY_KINDS = {SOFTMAX, SIGMOID}
 
 
 @dataclass(frozen=True)
@@ -39,46 +42,75 @@ def has_keyword(call: ast.Call, keyword: str) -> bool:
     return any(kw.arg == keyword for kw in call.keywords)
 
 
-def softmax_kind_of_call(model: SemanticModel, node: ast.AST) -> tuple[str, ast.expr | None] | None:
-    """If ``node`` is a softmax / log_softmax call (function, tensor method, nn.Softmax module
-    instance call), its kind and operand."""
+_ACTIVATION_FUNCS = (
+    (torch_api.SOFTMAX_FUNCS, SOFTMAX),
+    (torch_api.LOG_SOFTMAX_FUNCS, LOG_SOFTMAX),
+    (torch_api.SIGMOID_FUNCS, SIGMOID),
+    (torch_api.LOGSIGMOID_FUNCS, LOG_SIGMOID),
+)
+_ACTIVATION_MODULES = (
+    (torch_api.SOFTMAX_MODULES, SOFTMAX),
+    (torch_api.LOG_SOFTMAX_MODULES, LOG_SOFTMAX),
+    (torch_api.SIGMOID_MODULES, SIGMOID),
+    (torch_api.LOGSIGMOID_MODULES, LOG_SIGMOID),
+)
+_ACTIVATION_METHODS = {"softmax": SOFTMAX, "log_softmax": LOG_SOFTMAX, "sigmoid": SIGMOID}
+
+
+def activation_kind_of_call(model: SemanticModel, node: ast.AST) -> tuple[str, ast.expr | None] | None:
+    """If ``node`` is a softmax / log_softmax / sigmoid / logsigmoid call (function, tensor
+    method, module instance call), its kind and operand."""
     if not isinstance(node, ast.Call):
         return None
     name = model.call_name(node)
-    if name in torch_api.SOFTMAX_FUNCS:
-        return SOFTMAX, call_arg(node, 0, "input")
-    if name in torch_api.LOG_SOFTMAX_FUNCS:
-        return LOG_SOFTMAX, call_arg(node, 0, "input")
+    for names, kind in _ACTIVATION_FUNCS:
+        if name in names:
+            return kind, call_arg(node, 0, "input")
     func = node.func
-    if name is None and isinstance(func, ast.Attribute) and func.attr in ("softmax", "log_softmax"):
-        # x.softmax(dim=1): a tensor method, unless the receiver is a known non-tensor.
-        if model.qualified_name(func.value) is None:
-            return (SOFTMAX if func.attr == "softmax" else LOG_SOFTMAX), func.value
+    if name is not None:
+        return None
     # self.softmax(x) / sm(x) where the callee is an nn.Softmax() instance
-    if name is None:
-        kinds = set()
-        for v in model.values(func):
-            ctor = v.model.call_name(v.node) if isinstance(v.node, ast.Call) else None
-            if ctor in torch_api.SOFTMAX_MODULES:
-                kinds.add(SOFTMAX)
-            elif ctor in torch_api.LOG_SOFTMAX_MODULES:
-                kinds.add(LOG_SOFTMAX)
-            else:
-                kinds.add(None)
-        if len(kinds) == 1 and None not in kinds:
-            return kinds.pop(), node.args[0] if node.args else None
+    kind = activation_module_instance(model, func)
+    if kind is not None:
+        return kind, node.args[0] if node.args else None
+    if isinstance(func, ast.Attribute) and func.attr in _ACTIVATION_METHODS:
+        # x.softmax(dim=1): a tensor method, unless the receiver is a known non-tensor or self.
+        if model.qualified_name(func.value) is None and not model._is_self(func.value):
+            return _ACTIVATION_METHODS[func.attr], func.value
+    return None
+
+
+def activation_module_instance(model: SemanticModel, func: ast.expr) -> str | None:
+    """The kind of activation module that ``func`` (a callee) is an instance of, if all agree."""
+    kinds = set()
+    for v in model.values(func):
+        kinds.add(activation_module_kind(v.model, v.node))
+    if len(kinds) == 1 and None not in kinds:
+        return kinds.pop()
+    return None
+
+
+def softmax_kind_of_call(model: SemanticModel, node: ast.AST) -> tuple[str, ast.expr | None] | None:
+    """If ``node`` is a softmax / log_softmax call (function, tensor method, nn.Softmax module
+    instance call), its kind and operand."""
+    found = activation_kind_of_call(model, node)
+    return found if found is not None and found[0] in (SOFTMAX, LOG_SOFTMAX) else None
+
+
+def activation_module_kind(model: SemanticModel, node: ast.AST) -> str | None:
+    """``nn.Softmax(dim=1)`` / ``nn.LogSoftmax`` / ``nn.Sigmoid()`` constructions."""
+    if isinstance(node, ast.Call):
+        name = model.call_name(node)
+        for names, kind in _ACTIVATION_MODULES:
+            if name in names:
+                return kind
     return None
 
 
 def softmax_module_kind(model: SemanticModel, node: ast.AST) -> str | None:
     """``nn.Softmax(dim=1)`` / ``nn.LogSoftmax(dim=1)`` constructions (a Sequential's last layer)."""
-    if isinstance(node, ast.Call):
-        name = model.call_name(node)
-        if name in torch_api.SOFTMAX_MODULES:
-            return SOFTMAX
-        if name in torch_api.LOG_SOFTMAX_MODULES:
-            return LOG_SOFTMAX
-    return None
+    kind = activation_module_kind(model, node)
+    return kind if kind in (SOFTMAX, LOG_SOFTMAX) else None
 
 
 def softmax_evidence(model: SemanticModel, expr: ast.AST) -> list[Evidence] | None:
@@ -87,17 +119,26 @@ def softmax_evidence(model: SemanticModel, expr: ast.AST) -> list[Evidence] | No
     Sees through variables, ``self.x``, local function returns, and model calls whose forward
     (or whose ``nn.Sequential`` last layer) ends in a softmax. None unless *every* value is.
     """
+    found = activation_evidence(model, expr)
+    if found is None or any(e.kind not in (SOFTMAX, LOG_SOFTMAX) for e in found):
+        return None
+    return found
+
+
+def activation_evidence(model: SemanticModel, expr: ast.AST) -> list[Evidence] | None:
+    """Evidence that every value ``expr`` may hold is the output of softmax, log_softmax,
+    sigmoid or logsigmoid (directly, through variables, or at the end of a model's forward)."""
     out: list[Evidence] = []
     for v in model.values(expr):
-        ev = _softmax_of_value(v)
+        ev = _activation_of_value(v)
         if ev is None:
             return None
         out.extend(ev)
     return out or None
 
 
-def _softmax_of_value(v: Value) -> list[Evidence] | None:
-    direct = softmax_kind_of_call(v.model, v.node)
+def _activation_of_value(v: Value) -> list[Evidence] | None:
+    direct = activation_kind_of_call(v.model, v.node)
     if direct is not None:
         return [Evidence(direct[0], v, operand=direct[1])]
     if isinstance(v.node, ast.Call):
@@ -105,15 +146,133 @@ def _softmax_of_value(v: Value) -> list[Evidence] | None:
         if outputs:
             found: list[Evidence] = []
             for o in outputs:
-                kind = softmax_module_kind(o.model, o.node)
+                kind = activation_module_kind(o.model, o.node)
                 if kind is not None:
                     found.append(Evidence(kind, o, via_model=v))
                     continue
-                inner = softmax_kind_of_call(o.model, o.node)
+                inner = activation_kind_of_call(o.model, o.node)
                 if inner is None:
                     return None
                 found.append(Evidence(inner[0], o, via_model=v, operand=inner[1]))
             return found
+    return None
+
+
+RAW_SCORES = "raw_scores"
+
+
+def raw_score_evidence(model: SemanticModel, expr: ast.AST) -> list[Evidence] | None:
+    """Evidence that every value ``expr`` may hold is a model output whose forward ends in a
+    linear / convolution layer (raw, unnormalised scores). None unless every value is."""
+    out: list[Evidence] = []
+    for v in model.values(expr):
+        if not isinstance(v.node, ast.Call):
+            return None
+        found = _raw_scores_of_model_call(v, 0)
+        if found is None:
+            return None
+        out.extend(found)
+    return out or None
+
+
+def _raw_scores_of_model_call(v: Value, depth: int) -> list[Evidence] | None:
+    if depth > 3 or not isinstance(v.node, ast.Call):
+        return None
+    outputs = v.model.module_call_outputs(v.node)
+    if not outputs:
+        return None
+    found: list[Evidence] = []
+    for o in outputs:
+        if _is_raw_layer(o.model, o.node):  # an nn.Sequential's last layer
+            found.append(Evidence(RAW_SCORES, o, via_model=v))
+            continue
+        if not isinstance(o.node, ast.Call):
+            return None
+        name = o.model.call_name(o.node)
+        if name in torch_api.RAW_SCORE_FUNCS:
+            found.append(Evidence(RAW_SCORES, o, via_model=v))
+            continue
+        if name is None and _callee_is_raw_layer(o.model, o.node.func):
+            found.append(Evidence(RAW_SCORES, o, via_model=v))
+            continue
+        inner = _raw_scores_of_model_call(o, depth + 1)  # return self.head(x), head a local module
+        if inner is None:
+            return None
+        found.append(Evidence(RAW_SCORES, o, via_model=v))
+    return found
+
+
+def _is_raw_layer(model: SemanticModel, node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and model.call_name(node) in torch_api.RAW_SCORE_MODULES
+
+
+def _callee_is_raw_layer(model: SemanticModel, func: ast.expr) -> bool:
+    vals = model.values(func, module_identity=True)
+    return bool(vals) and all(_is_raw_layer(v.model, v.node) for v in vals)
+
+
+@dataclass(frozen=True)
+class LossCall:
+    """A call of a loss: the functional form or an instance of the module."""
+
+    call: ast.Call
+    qualname: str  # the function, or the module class
+    ctor: ast.Call | None  # the module's construction, when known (None for functions)
+    functional: bool
+
+    def arg(self, index: int, keyword: str) -> ast.expr | None:
+        return call_arg(self.call, index, keyword)
+
+    def option(self, keyword: str) -> tuple[bool, ast.expr | None]:
+        """(found, value) of an option: in the functional call, or in the module's constructor."""
+        where = self.call if self.functional else self.ctor
+        if where is None:
+            return False, None
+        for kw in where.keywords:
+            if kw.arg == keyword:
+                return True, kw.value
+        return False, None
+
+
+def loss_call(model: SemanticModel, call: ast.Call, funcs: set[str] | dict[str, int], modules: set[str] | dict[str, int]) -> LossCall | None:
+    """``F.kl_div(...)``, ``nn.KLDivLoss()(...)`` or ``criterion(...)`` where criterion is a
+    KLDivLoss (through assignments, ``self.x``, a parameter's default or annotation)."""
+    name = model.call_name(call)
+    if name in funcs:
+        return LossCall(call, name, None, True)
+    if name is not None:
+        return None
+    func = call.func
+    if isinstance(func, ast.Call):
+        q = model.call_name(func)
+        return LossCall(call, q, func, False) if q in modules else None
+    if not isinstance(func, (ast.Name, ast.Attribute)):
+        return None
+    types = instance_types(model, func)
+    if not types or not types <= set(modules) or len(types) != 1:
+        return None
+    ctors = [v.node for v in model.values(func, module_identity=True) if isinstance(v.node, ast.Call)]
+    ctors += [d for d in (_param_default(model, v.node) for v in model.values(func)) if isinstance(d, ast.Call)]
+    ctor = ctors[0] if len(ctors) == 1 else None
+    return LossCall(call, next(iter(types)), ctor, False)
+
+
+def _param_default(model: SemanticModel, node: ast.AST) -> ast.expr | None:
+    """The default value of a parameter (``def train(..., criterion=nn.NLLLoss())``)."""
+    if not isinstance(node, ast.arg):
+        return None
+    from .semantic import parent
+
+    func = parent(parent(node)) if parent(node) is not None else None
+    args = getattr(func, "args", None)
+    if not isinstance(args, ast.arguments):
+        return None
+    positional = [*args.posonlyargs, *args.args]
+    if node in positional:
+        i = positional.index(node) - (len(positional) - len(args.defaults))
+        return args.defaults[i] if i >= 0 else None
+    if node in args.kwonlyargs:
+        return args.kw_defaults[args.kwonlyargs.index(node)]
     return None
 
 
@@ -136,6 +295,17 @@ def instance_types(model: SemanticModel, expr: ast.AST) -> set[str]:
             if q is not None and not q.startswith(("torch", "builtins")):
                 ask_jedi = True  # built by a function imported from another module
                 continue
+        elif isinstance(node, ast.arg) and (default := _param_default(v.model, node)) is not None:
+            q = v.model.call_name(default) if isinstance(default, ast.Call) else None
+            if q is not None and q.startswith("torch."):
+                names.add(q)  # def train(..., criterion=nn.CrossEntropyLoss())
+                continue
+            return set()
+        elif isinstance(node, ast.arg) and node.annotation is not None and (
+            (q := v.model.qualified_name(node.annotation)) is not None and q.startswith("torch.nn.") and q[9:10].isupper()
+        ):
+            names.add(q)  # def train(..., criterion: nn.CrossEntropyLoss)
+            continue
         elif isinstance(node, ast.alias) or (isinstance(node, ast.arg) and node.annotation is not None):
             ask_jedi = True  # imported, or an annotated parameter
             continue
