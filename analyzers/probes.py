@@ -9,8 +9,9 @@ format::
 
 An argument is ``{"tensor": {"shape": [...], "dtype": "..."}}`` (optionally with ``"values"``,
 the literal integer values, or ``"low"``/``"high"``, bounds of integer values, high inclusive),
-``{"value": <python literal>}``, ``{"module": {"op": "<qualified class>", "args": [...], "kwargs": {...}}}``
-for a module constructed then called, or ``{"unknown": "<why>"}``. A shape holds only integers
+``{"value": <python literal>}``, or ``{"unknown": "<why>"}``. When ``op`` is a module class
+(``torch.nn.Embedding``), the spec also has ``"init": {"args": [...], "kwargs": {...}}``, the
+constructor's arguments in the same form, and ``args``/``kwargs`` are those of the call. A shape holds only integers
 unless the argument is unknown.
 """
 
@@ -20,7 +21,7 @@ import ast
 from typing import Any
 
 from .semantic import SemanticModel
-from .shapes import TensorFact, tensor_fact
+from .shapes import TensorFact, int_value, tensor_fact
 
 
 def unknown(why: str) -> dict[str, Any]:
@@ -59,6 +60,9 @@ def arg_spec(model: SemanticModel, expr: ast.AST | None, *, default_dtype: str |
     lit = literal_spec(expr)
     if "value" in lit:
         return lit
+    n = int_value(model, expr)
+    if n is not None:
+        return {"value": n}
     return tensor_spec(tensor_fact(model, expr), default_dtype=default_dtype)
 
 

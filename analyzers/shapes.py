@@ -404,7 +404,7 @@ def _fact_of_method(model: SemanticModel, call: ast.Call, func: ast.Attribute, d
         dims = tuple(int_value(model, a) for a in args)
         dims = tuple(None if d == -1 else d for d in dims)
         inner = tensor_fact(model, func.value, depth + 1)
-        f = TensorFact(shape=dims, dtype=inner.dtype if inner else None)
+        f = TensorFact(shape=dims, dtype=inner.dtype if inner else None, evidence=inner.evidence if inner else ())
         return f.with_evidence(call, f".{attr} gives shape {f.shape_text()}")
     if attr == "permute":
         args = call.args
@@ -426,6 +426,8 @@ def _fact_of_method(model: SemanticModel, call: ast.Call, func: ast.Attribute, d
         return inner
     if inner is None:
         return None
+    if attr in ("view", "reshape", "flatten", "squeeze", "unsqueeze", "expand", "repeat", "t", "transpose") and inner.shape is None:
+        return replace(inner, values=None, image=False)  # rank unknown, dtype kept
     if attr in _SAME_METHODS:
         return replace(inner, values=None, vmin=None, vmax=None) if attr not in ("cuda", "cpu", "contiguous", "clone", "detach", "requires_grad_", "pin_memory") else inner
     if attr == "squeeze" and inner.shape is not None:
@@ -459,6 +461,8 @@ def _permute(model: SemanticModel, call: ast.Call, inner: TensorFact | None, dim
 
 def _unsqueeze(model: SemanticModel, call: ast.Call, inner: TensorFact | None, dim: ast.expr | None) -> TensorFact | None:
     d = int_value(model, dim)
+    if inner is not None and inner.shape is None and inner.dtype is not None:
+        return replace(inner, values=None, image=False)  # rank unknown, dtype kept
     if inner is None or inner.shape is None or d is None:
         return None
     r = len(inner.shape) + 1
@@ -515,6 +519,9 @@ def _fact_of_binop(model: SemanticModel, node: ast.BinOp, depth: int) -> TensorF
     left = tensor_fact(model, node.left, depth + 1)
     right = tensor_fact(model, node.right, depth + 1)
     if left is None and right is None:
+        if isinstance(node.op, ast.Div):
+            # True division never gives integers (tensor or Python number alike).
+            return TensorFact(dtype="float32").with_evidence(node, "`/` is true division: the result is floating point")
         return None
     lnum = _number(node.left)
     rnum = _number(node.right)
@@ -523,8 +530,9 @@ def _fact_of_binop(model: SemanticModel, node: ast.BinOp, depth: int) -> TensorF
         shape = base.shape if (left is None or right is None) and (lnum is not None or rnum is not None) else (
             left.shape if left and right and left.shape == right.shape else None
         )
-        f = TensorFact(shape=shape, dtype="float32" if not (base and base.is_float) else base.dtype, evidence=base.evidence if base else ())
-        return f.with_evidence(node, "`/` is true division: the result is floating point")
+        image = bool(base and base.image and shape == base.shape)
+        f = TensorFact(shape=shape, dtype="float32" if not (base and base.is_float) else base.dtype, image=image, evidence=base.evidence if base else ())
+        return f if image and base and base.is_float else f.with_evidence(node, "`/` is true division: the result is floating point")
     if isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)):
         if left is not None and rnum is not None:
             t, num = left, rnum
@@ -536,8 +544,8 @@ def _fact_of_binop(model: SemanticModel, node: ast.BinOp, depth: int) -> TensorF
         else:
             return None
         if isinstance(num, float) and not t.is_float:
-            return TensorFact(shape=t.shape, dtype="float32", evidence=t.evidence).with_evidence(node, "arithmetic with a float scalar gives floating point")
-        return TensorFact(shape=t.shape, dtype=t.dtype, evidence=t.evidence)
+            return TensorFact(shape=t.shape, dtype="float32", image=t.image, evidence=t.evidence).with_evidence(node, "arithmetic with a float scalar gives floating point")
+        return TensorFact(shape=t.shape, dtype=t.dtype, image=t.image, evidence=t.evidence)
     return None
 
 
