@@ -137,11 +137,11 @@ def activation_evidence(model: SemanticModel, expr: ast.AST) -> list[Evidence] |
     return out or None
 
 
-def _activation_of_value(v: Value) -> list[Evidence] | None:
+def _activation_of_value(v: Value, depth: int = 0) -> list[Evidence] | None:
     direct = activation_kind_of_call(v.model, v.node)
     if direct is not None:
         return [Evidence(direct[0], v, operand=direct[1])]
-    if isinstance(v.node, ast.Call):
+    if isinstance(v.node, ast.Call) and depth <= 3:
         outputs = v.model.module_call_outputs(v.node)
         if outputs:
             found: list[Evidence] = []
@@ -152,7 +152,11 @@ def _activation_of_value(v: Value) -> list[Evidence] | None:
                     continue
                 inner = activation_kind_of_call(o.model, o.node)
                 if inner is None:
-                    return None
+                    nested = _activation_of_value(o, depth + 1)  # return self.net(x), net ending in a softmax
+                    if nested is None:
+                        return None
+                    found.extend(Evidence(e.kind, e.value, via_model=v, operand=e.operand) for e in nested)
+                    continue
                 found.append(Evidence(inner[0], o, via_model=v, operand=inner[1]))
             return found
     return None
