@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 
+from .callsites import through_parameter
 from .semantic import SemanticModel
 
 MAX_DEPTH = 10
@@ -141,7 +142,12 @@ def grad_evidence(model: SemanticModel, expr: ast.AST, depth: int = 0) -> tuple[
         for v in model.values(expr):
             if v.node is expr or v.model is not model:
                 continue
-            found = grad_evidence(model, v.node, depth + 1) if not isinstance(v.node, (ast.arg, ast.alias)) else None
+            if isinstance(v.node, ast.arg) and depth < 4:
+                site = through_parameter(model, v.node, lambda a: grad_evidence(model, a, depth + 4))
+                if site is not None:
+                    return site[2]  # type: ignore[return-value]
+                continue
+            found = grad_evidence(model, v.node, depth + 1) if not isinstance(v.node, ast.alias) else None
             if found is not None:
                 return found
         return None
@@ -169,6 +175,11 @@ def grad_evidence(model: SemanticModel, expr: ast.AST, depth: int = 0) -> tuple[
         return None
     if model.under_no_grad(expr):
         return None
+    if model.call_name(expr) in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+        rg = next((k.value for k in expr.keywords if k.arg == "requires_grad"), expr.args[1] if len(expr.args) > 1 else None)
+        if isinstance(rg, ast.Constant) and rg.value is False:
+            return None
+        return expr, "an nn.Parameter"
     if any(k.arg == "requires_grad" and isinstance(k.value, ast.Constant) and k.value.value is True for k in expr.keywords):
         name = model.call_name(expr)
         if name and name.startswith("torch."):

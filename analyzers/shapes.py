@@ -200,10 +200,22 @@ def _literal_nested(node: ast.AST) -> tuple[tuple[int, ...], list[object]] | Non
     return None
 
 
+_TENSOR_TYPES = {
+    "FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16", "LongTensor": "int64",
+    "IntTensor": "int32", "ByteTensor": "uint8", "BoolTensor": "bool",
+}
+
+
 def dtype_of_expr(model: SemanticModel, expr: ast.AST | None) -> str | None:
-    """``torch.float32`` / ``torch.long`` -> "float32" / "int64"."""
+    """``torch.float32`` / ``torch.long`` / ``torch.cuda.FloatTensor`` / ``"torch.FloatTensor"``
+    -> "float32" / "int64"."""
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return _TENSOR_TYPES.get(expr.value.rsplit(".", 1)[-1]) if expr.value.startswith("torch.") else None
     q = model.qualified_name(expr) if expr is not None else None
     if q and q.startswith("torch."):
+        last = q.rsplit(".", 1)[-1]
+        return _TENSOR_TYPES.get(last) or (_DTYPE_NAMES.get(q[6:]) if q.count(".") == 1 else None)
+    if q and q.startswith("numpy."):
         return _DTYPE_NAMES.get(q[6:])
     return None
 
@@ -264,11 +276,10 @@ def _fact_of_call(model: SemanticModel, call: ast.Call, depth: int) -> TensorFac
         shape = tuple(int_value(model, a) for a in size.elts) if isinstance(size, (ast.Tuple, ast.List)) else None
         f = TensorFact(shape=shape, dtype=dtype_kw or "int64", vmin=lo, vmax=None if hi is None else hi - 1)
         return f.with_evidence(call, f"torch.randint draws values in [{lo}, {'?' if hi is None else hi})")
-    if name in ("torch.tensor", "torch.as_tensor", "torch.LongTensor", "torch.FloatTensor", "torch.IntTensor", "torch.Tensor", "torch.DoubleTensor"):
-        data = call_arg(call, 0, "data")
-        lit = _literal_nested(data) if data is not None else None
-        if lit is None:
-            return None
+    tensor_ctors = ("torch.tensor", "torch.as_tensor", "torch.LongTensor", "torch.FloatTensor", "torch.IntTensor", "torch.Tensor", "torch.DoubleTensor")
+    data = call_arg(call, 0, "data") if name in tensor_ctors else None
+    lit = _literal_nested(data) if data is not None else None
+    if lit is not None:
         shape, flat = lit
         if name == "torch.LongTensor":
             dtype = "int64"
@@ -315,6 +326,14 @@ def _fact_of_call(model: SemanticModel, call: ast.Call, depth: int) -> TensorFac
         n = int_value(model, call_arg(call, 0, "n"))
         f = TensorFact(shape=(n,), dtype=dtype_kw or "int64", vmin=0 if n else None, vmax=n - 1 if n else None)
         return f.with_evidence(call, f"torch.randperm gives values 0..{'?' if n is None else n - 1}")
+    if name in ("numpy.linspace", "numpy.random.rand", "numpy.random.randn", "numpy.random.uniform", "numpy.random.normal", "numpy.random.random"):
+        f = TensorFact(dtype=dtype_kw or "float64")
+        return f.with_evidence(call, f"{name.replace('numpy.', 'np.')} returns floating point (float64)")
+    if name in ("torch.from_numpy", "torch.as_tensor", "torch.tensor", "torch.Tensor") and call.args:
+        inner = tensor_fact(model, call.args[0], depth + 1)
+        if inner is not None and inner.dtype is not None:
+            dt = dtype_kw or ("float32" if name == "torch.Tensor" else inner.dtype)
+            return replace(inner, dtype=dt).with_evidence(call, f"{name} keeps the array's dtype ({dt})")
     if name in _IMAGE_READERS:
         f = TensorFact(shape=(None, None, None), dtype=_IMAGE_READERS[name], image=True)
         return f.with_evidence(call, f"{name.rsplit('.', 1)[1]} returns one image, shape (C, H, W)")

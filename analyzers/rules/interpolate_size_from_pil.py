@@ -86,11 +86,11 @@ class InterpolateSizeFromPil(Rule):
             stmt, img_node = swapped
             a, b = size.elts  # type: ignore[attr-defined]
             message = (
-                f"{short} takes size=(height, width), but ({ctx.text(a)}, {ctx.text(b)}) were unpacked from PIL's "
-                f"Image.size, which is (width, height): non-square images come out with height and width swapped"
+                f"{short} takes size=(height, width), but ({ctx.text(a)}, {ctx.text(b)}) is (width, height) of a "
+                f"PIL image: non-square images come out with height and width swapped"
             )
             fix = Fix("Swap to (height, width)", Applicability.SAFE, (ctx.replace(a, ctx.text(b)), ctx.replace(b, ctx.text(a))))
-            related = [ctx.related(stmt, "unpacked from PIL's Image.size (width, height) here"), ctx.related(img_node, "a PIL image, opened here")]
+            related = [ctx.related(stmt, "the PIL image's width and height, in that order, here"), ctx.related(img_node, "a PIL image, opened here")]
         probe_args = [arg_spec(model, call_arg(node, 0, "input"))] if pos == 1 else []
         probe = call_spec(self.code, name, probe_args, {"size": unknown("from a PIL image's size at run time")})  # type: ignore[arg-type]
         ctx.report(size, message, fix=fix, related=related, probe=probe)
@@ -139,11 +139,34 @@ def _pil_size(model: SemanticModel, size: ast.expr) -> tuple[ast.AST, ast.AST] |
     return None
 
 
+def _pil_axis(model: SemanticModel, expr: ast.expr) -> tuple[str, ast.AST, ast.AST] | None:
+    """``img.width`` / ``img.size[0]`` -> ("w", node, image proof); ``img.height`` / ``img.size[1]`` -> "h"."""
+    vals = model.values(expr)
+    if len(vals) != 1:
+        return None
+    node = vals[0].node
+    axis, recv = None, None
+    if isinstance(node, ast.Attribute) and node.attr in ("width", "height"):
+        axis, recv = ("w" if node.attr == "width" else "h"), node.value
+    elif (
+        isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "size"
+        and isinstance(node.slice, ast.Constant) and node.slice.value in (0, 1)
+    ):
+        axis, recv = ("w" if node.slice.value == 0 else "h"), node.value.value
+    if axis is None:
+        return None
+    img = pil_image(model, recv)
+    return (axis, node, img) if img is not None else None
+
+
 def _unpacked_wh(model: SemanticModel, size: ast.expr) -> tuple[ast.AST, ast.AST] | None:
-    """``size=(w, h)`` where ``w, h = img.size`` (same order: wrong)."""
+    """``size=(w, h)`` where ``w, h = img.size`` (same order: wrong); ``(img.width, img.height)``."""
     if not isinstance(size, (ast.Tuple, ast.List)) or len(size.elts) != 2:
         return None
     a, b = size.elts
+    pa, pb = _pil_axis(model, a), _pil_axis(model, b)
+    if pa is not None and pb is not None and pa[0] == "w" and pb[0] == "h":
+        return pa[1], pa[2]
     if not (isinstance(a, ast.Name) and isinstance(b, ast.Name)) or a.id == b.id:
         return None
     ba, bb = model.lookup(a.id, a), model.lookup(b.id, b)

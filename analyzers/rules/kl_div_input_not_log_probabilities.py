@@ -8,6 +8,7 @@ from ..diagnostics import Applicability, Fix, FixAvailability, Range, Related, S
 from ..patterns import LOG_SIGMOID, LOG_SOFTMAX, SIGMOID, SOFTMAX, Evidence, activation_evidence, loss_call
 from ..probes import arg_spec, call_spec
 from ..rewrites import other_loads, softmax_to_log_softmax
+from ..callsites import through_parameter
 from ..rule import Rule
 
 _NAMES = {SOFTMAX: "softmax", SIGMOID: "sigmoid", LOG_SOFTMAX: "log_softmax", LOG_SIGMOID: "logsigmoid"}
@@ -77,6 +78,9 @@ class KlDivInputNotLogProbabilities(Rule):
         )
         if inp is not None:
             ev = activation_evidence(ctx.model, inp)
+            via = None
+            if not ev and (via := _probabilities_via_parameter(ctx, inp)) is not None:
+                ev = via[2]
             if ev and {e.kind for e in ev} <= {SOFTMAX, SIGMOID}:
                 what = "/".join(sorted({_NAMES[e.kind] for e in ev}))
                 message = (
@@ -88,7 +92,11 @@ class KlDivInputNotLogProbabilities(Rule):
                     self.code, "torch.nn.functional.kl_div",
                     [arg_spec(ctx.model, inp), arg_spec(ctx.model, target)] if target is not None else [arg_spec(ctx.model, inp)],
                 )
-                ctx.report(inp, message, fix=self._fix(inp, ev, ctx), related=[_related(e, ctx) for e in ev], probe=probe)
+                related = [_related(e, ctx) for e in ev]
+                if via is not None:
+                    related.insert(0, ctx.related(via[1], f"passed as `{ctx.text(inp)}` here"))
+                fix = self._fix(inp, ev, ctx) if via is None else None
+                ctx.report(inp, message, fix=fix, related=related, probe=probe)
         if target is not None and log_target is not None:
             ev = activation_evidence(ctx.model, target)
             if not ev:
@@ -148,6 +156,16 @@ class KlDivInputNotLogProbabilities(Rule):
             Applicability.SAFE if uses == 0 else Applicability.UNSAFE,
             (edit,),
         )
+
+
+def _probabilities_via_parameter(ctx: Context, expr: ast.expr) -> tuple[ast.Call, ast.expr, list[Evidence]] | None:
+    """``def kd(p, q): F.kl_div(p, q)`` called as ``kd(F.softmax(s, 1), ...)``."""
+
+    def check(arg: ast.expr) -> list[Evidence] | None:
+        ev = activation_evidence(ctx.model, arg)
+        return ev if ev and {e.kind for e in ev} <= {SOFTMAX, SIGMOID} else None
+
+    return through_parameter(ctx.model, expr, check)  # type: ignore[return-value]
 
 
 def _related(e: Evidence, ctx: Context) -> Related:

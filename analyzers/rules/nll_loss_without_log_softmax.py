@@ -7,6 +7,7 @@ from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Related, Severity
 from ..patterns import LOG_SIGMOID, LOG_SOFTMAX, RAW_SCORES, SIGMOID, SOFTMAX, Evidence, activation_evidence, loss_call, raw_score_evidence
 from ..rewrites import other_loads, softmax_to_log_softmax
+from ..callsites import through_parameter
 from ..rule import Rule
 
 
@@ -70,6 +71,9 @@ class NllLossWithoutLogSoftmax(Rule):
         if inp is None:
             return
         evidence = activation_evidence(ctx.model, inp)
+        via = None
+        if evidence is None and (via := _probabilities_via_parameter(ctx, inp)) is not None:
+            evidence = via[2]
         if evidence is not None:
             kinds = {e.kind for e in evidence}
             if kinds <= {LOG_SOFTMAX, LOG_SIGMOID}:
@@ -82,7 +86,9 @@ class NllLossWithoutLogSoftmax(Rule):
                 f"bounded in [-1, 0], not -log p[target]; use log_softmax (or cross_entropy on the logits)"
             )
             related = [_related(e, ctx) for e in evidence]
-            ctx.report(inp, message, fix=self._fix(inp, evidence, ctx), related=related)
+            if via is not None:
+                related.insert(0, ctx.related(via[1], f"passed as `{ctx.text(inp)}` here"))
+            ctx.report(inp, message, fix=self._fix(inp, evidence, ctx) if via is None else None, related=related)
             return
         raw = raw_score_evidence(ctx.model, inp)
         if raw:
@@ -132,6 +138,16 @@ def _cross_entropy_spelling(func: ast.expr, ctx: Context) -> str:
     if isinstance(func, ast.Attribute):
         return f"{ctx.text(func.value)}.cross_entropy"
     return "torch.nn.functional.cross_entropy"
+
+
+def _probabilities_via_parameter(ctx: Context, expr: ast.expr) -> tuple[ast.Call, ast.expr, list[Evidence]] | None:
+    """``def kd(p, q): F.kl_div(p, q)`` called as ``kd(F.softmax(s, 1), ...)``."""
+
+    def check(arg: ast.expr) -> list[Evidence] | None:
+        ev = activation_evidence(ctx.model, arg)
+        return ev if ev and {e.kind for e in ev} <= {SOFTMAX, SIGMOID} else None
+
+    return through_parameter(ctx.model, expr, check)  # type: ignore[return-value]
 
 
 def _related(e: Evidence, ctx: Context) -> Related:
