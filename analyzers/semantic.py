@@ -364,7 +364,14 @@ class SemanticModel:
         return None
 
     def call_name(self, call: ast.AST) -> str | None:
-        return self.qualified_name(call.func) if isinstance(call, ast.Call) else None
+        if not isinstance(call, ast.Call):
+            return None
+        # Memoised per node: every rule asks for the name of every call (bindings are final).
+        cache = self.__dict__.setdefault("_call_name_cache", {})
+        key = id(call)
+        if key not in cache:
+            cache[key] = self.qualified_name(call.func)
+        return cache[key]
 
     # ------------------------------------------------------------------ values
     def values(self, expr: ast.AST, depth: int = 0, *, module_identity: bool = False) -> list[Value]:
