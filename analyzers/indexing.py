@@ -48,7 +48,7 @@ def index_use(model: SemanticModel, node: ast.AST) -> IndexUse | None:
             return IndexUse(node, op, name, idx, receiver=recv, dim=dim) if idx is not None else None
         return None
     func = node.func
-    if isinstance(func, ast.Attribute) and func.attr in torch_api.INDEX_OPS and model.qualified_name(func.value) is None:
+    if isinstance(func, ast.Attribute) and func.attr in torch_api.INDEX_OPS and model.qualified_name(func.value) is None and not model._is_self(func.value):
         spec = torch_api.INDEX_OPS[func.attr]
         idx = call_arg(node, spec[1], spec[2])
         dim = int_value(model, call_arg(node, spec[3], "dim")) if spec[3] is not None else None

@@ -11,6 +11,9 @@ from ..rewrites import with_method
 from ..rule import Rule
 
 
+_GRAD_FREE_HOOKS = {"validation_step", "test_step", "predict_step"}
+
+
 class LossTargetRequiresGrad(Rule):
     """
     ## What it does
@@ -71,6 +74,11 @@ class LossTargetRequiresGrad(Rule):
         lc = loss_call(ctx.model, node, torch_api.TARGET_LOSS_FUNCS, torch_api.TARGET_LOSS_MODULES)
         if lc is None or ctx.model.under_no_grad(node):
             return
+        func = ctx.model.enclosing_function(node)
+        if func is not None and func.name in _GRAD_FREE_HOOKS:
+            cls = ctx.model.enclosing_class(func)
+            if cls is not None and ctx.model.is_nn_module(cls):
+                return  # Lightning runs these hooks with gradients disabled
         pos = torch_api.TARGET_LOSS_FUNCS.get(lc.qualname, torch_api.TARGET_LOSS_MODULES.get(lc.qualname, 1))
         target = lc.arg(pos, "target")
         if target is None or isinstance(target, ast.Starred):
