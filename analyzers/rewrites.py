@@ -50,3 +50,18 @@ def other_loads(model: SemanticModel, name_expr: ast.expr) -> int | None:
             count += 1
         stack.extend(ast.iter_child_nodes(n))
     return count
+
+
+def append_keyword(ctx: Context, call: ast.Call, text: str) -> Edit:
+    """Add ``text`` (``name=value``) as the last argument of ``call``, after its last argument
+    (so a trailing comma or a multi-line call stays valid)."""
+    from .diagnostics import Range
+
+    args = [*call.args, *(k.value for k in call.keywords)]
+    if not args:
+        end = ctx.range(call).end
+        at = Range(type(end)(end.line, end.col - 1), type(end)(end.line, end.col - 1))
+        return Edit(at, text)
+    last = max(args, key=lambda n: (n.end_lineno or 0, n.end_col_offset or 0))
+    end = ctx.range(last).end
+    return Edit(Range(end, end), f", {text}")

@@ -4,10 +4,10 @@ import ast
 
 from .. import torch_api
 from ..context import Context
-from ..diagnostics import Applicability, Fix, FixAvailability, Range, Related, Severity
+from ..diagnostics import Applicability, Fix, FixAvailability, Related, Severity
 from ..patterns import LOG_SIGMOID, LOG_SOFTMAX, SIGMOID, SOFTMAX, Evidence, activation_evidence, loss_call
 from ..probes import arg_spec, call_spec
-from ..rewrites import other_loads, softmax_to_log_softmax
+from ..rewrites import append_keyword, other_loads, softmax_to_log_softmax
 from ..callsites import through_parameter
 from ..rule import Rule
 
@@ -121,17 +121,14 @@ class KlDivInputNotLogProbabilities(Rule):
     @staticmethod
     def _log_target_fix(lc, value: bool, ctx: Context) -> Fix | None:
         where = lc.call if lc.functional else lc.ctor
-        if where is None or where is not lc.call and ctx.model is None:
+        if where is None:
             return None
         for kw in where.keywords:
             if kw.arg == "log_target":
                 return Fix(f"Set log_target={value}", Applicability.UNSAFE, (ctx.replace(kw.value, str(value)),))
         if any(k.arg is None for k in where.keywords) or any(isinstance(a, ast.Starred) for a in where.args):
             return None
-        end = ctx.range(where).end
-        at = Range(type(end)(end.line, end.col - 1), type(end)(end.line, end.col - 1))
-        sep = ", " if (where.args or where.keywords) else ""
-        return Fix(f"Set log_target={value}", Applicability.UNSAFE, (ctx.replace(at, f"{sep}log_target={value}"),))
+        return Fix(f"Set log_target={value}", Applicability.UNSAFE, (append_keyword(ctx, where, f"log_target={value}"),))
 
     @staticmethod
     def _fix(inp: ast.expr, evidence: list[Evidence], ctx: Context) -> Fix | None:

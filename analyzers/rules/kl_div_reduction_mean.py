@@ -4,7 +4,8 @@ import ast
 
 from .. import torch_api
 from ..context import Context
-from ..diagnostics import Applicability, Fix, FixAvailability, Position, Range, Severity
+from ..diagnostics import Applicability, Fix, FixAvailability, Severity
+from ..rewrites import append_keyword
 from ..rule import Rule
 
 _LEGACY = {"size_average", "reduce"}
@@ -76,10 +77,7 @@ class KlDivReductionMean(Rule):
                 f"the KL divergence (PyTorch warns about it); use reduction='batchmean'"
             )
         else:
-            end = ctx.range(node).end
-            at = Range(Position(end.line, end.col - 1), Position(end.line, end.col - 1))
-            sep = ", " if (node.args or node.keywords) else ""
-            fix = Fix("Pass reduction='batchmean'", Applicability.UNSAFE, (ctx.replace(at, f'{sep}reduction="batchmean"'),))
+            fix = Fix("Pass reduction='batchmean'", Applicability.UNSAFE, (append_keyword(ctx, node, 'reduction="batchmean"'),))
             message = (
                 f"{what} defaults to reduction='mean', which divides by the number of elements, not the batch "
                 f"size: it is not the KL divergence (PyTorch warns about it); pass reduction='batchmean'"
