@@ -32,7 +32,7 @@ class IndexOutOfBounds(Rule):
     the call returns, and so does the next op; `CUDA error: device-side assert triggered` is
     raised only at the next synchronisation (`.item()`), so the traceback points at an
     unrelated line. With `CUDA_LAUNCH_BLOCKING=1` it is raised at the call. After it, the CUDA
-    context is unusable: every later CUDA call fails until the process restarts.
+    context is unusable.
 
     ## Example
     ```python
