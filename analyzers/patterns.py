@@ -142,7 +142,7 @@ def _activation_of_value(v: Value, depth: int = 0) -> list[Evidence] | None:
     if direct is not None:
         return [Evidence(direct[0], v, operand=direct[1])]
     if isinstance(v.node, ast.Call) and depth <= 3:
-        outputs = v.model.module_call_outputs(v.node)
+        outputs = module_outputs(v.model, v.node)
         if outputs:
             found: list[Evidence] = []
             for o in outputs:
@@ -182,7 +182,7 @@ def raw_score_evidence(model: SemanticModel, expr: ast.AST) -> list[Evidence] | 
 def _raw_scores_of_model_call(v: Value, depth: int) -> list[Evidence] | None:
     if depth > 3 or not isinstance(v.node, ast.Call):
         return None
-    outputs = v.model.module_call_outputs(v.node)
+    outputs = module_outputs(v.model, v.node)
     if not outputs:
         return None
     found: list[Evidence] = []
@@ -280,10 +280,11 @@ def _param_default(model: SemanticModel, node: ast.AST) -> ast.expr | None:
     return None
 
 
-def instance_types(model: SemanticModel, expr: ast.AST) -> set[str]:
+def instance_types(model: SemanticModel, expr: ast.AST, _depth: int = 0) -> set[str]:
     """Qualified class names of the object ``expr`` refers to (``criterion`` -> CrossEntropyLoss).
 
-    Local evidence first (assignments, ``self.x``); jedi only when the local chain ends in
+    Local evidence first (assignments, ``self.x``, a parameter's default or annotation, what
+    the file's call sites pass to a parameter); jedi only when the local chain ends in
     something it cannot see through (an import from the user's other modules, a parameter).
     Empty when unknown.
     """
@@ -299,19 +300,28 @@ def instance_types(model: SemanticModel, expr: ast.AST) -> set[str]:
             if q is not None and not q.startswith(("torch", "builtins")):
                 ask_jedi = True  # built by a function imported from another module
                 continue
-        elif isinstance(node, ast.arg) and (default := _param_default(v.model, node)) is not None:
-            q = v.model.call_name(default) if isinstance(default, ast.Call) else None
-            if q is not None and q.startswith("torch."):
-                names.add(q)  # def train(..., criterion=nn.CrossEntropyLoss())
-                continue
-            return set()
-        elif isinstance(node, ast.arg) and node.annotation is not None and (
-            (q := v.model.qualified_name(node.annotation)) is not None and q.startswith("torch.nn.") and q[9:10].isupper()
-        ):
-            names.add(q)  # def train(..., criterion: nn.CrossEntropyLoss)
+        elif isinstance(node, ast.arg):
+            declared: set[str] = set()
+            default = _param_default(v.model, node)
+            if default is not None:
+                q = v.model.call_name(default) if isinstance(default, ast.Call) else None
+                if q is None or not q.startswith("torch."):
+                    return set()
+                declared.add(q)  # def train(..., criterion=nn.CrossEntropyLoss())
+            elif node.annotation is not None:
+                q = v.model.qualified_name(node.annotation)
+                if q is not None and q.startswith("torch.nn.") and q[9:10].isupper():
+                    declared.add(q)  # def train(..., criterion: nn.CrossEntropyLoss)
+            passed = _types_passed_to(v.model, node, _depth)
+            if passed is None and not declared:
+                if node.annotation is not None:
+                    ask_jedi = True  # an annotation we cannot read locally
+                    continue
+                return set()
+            names |= declared | (passed or set())
             continue
-        elif isinstance(node, ast.alias) or (isinstance(node, ast.arg) and node.annotation is not None):
-            ask_jedi = True  # imported, or an annotated parameter
+        elif isinstance(node, ast.alias):
+            ask_jedi = True  # imported
             continue
         return set()  # a chain we cannot follow and jedi would not either: claim nothing
     if ask_jedi:
@@ -320,6 +330,50 @@ def instance_types(model: SemanticModel, expr: ast.AST) -> set[str]:
             return set()
         names.update(inferred)
     return names
+
+
+def _types_passed_to(model: SemanticModel, param: ast.arg, depth: int) -> set[str] | None:
+    """The types the file's call sites pass to ``param``; None unless every site is known."""
+    if depth >= 3:
+        return None
+    from .callsites import call_site_arguments
+
+    sites = call_site_arguments(model, param)
+    if not sites:
+        return None
+    out: set[str] = set()
+    for _, arg in sites:
+        t = instance_types(model, arg, depth + 1)
+        if not t:
+            return None
+        out |= t
+    return out
+
+
+def module_outputs(model: SemanticModel, call: ast.Call, depth: int = 0) -> list[Value] | None:
+    """``module_call_outputs``, also for ``model(x)`` where ``model`` is a parameter and every
+    call site in the file passes a known module (``train(Net(), ...)``)."""
+    out = model.module_call_outputs(call)
+    if out is not None or depth >= 2 or not isinstance(call.func, ast.Name):
+        return out
+    vals = model.values(call.func)
+    if len(vals) != 1 or not isinstance(vals[0].node, ast.arg):
+        return None
+    from .callsites import call_site_arguments
+
+    sites = call_site_arguments(model, vals[0].node)
+    if not sites:
+        return None
+    found: list[Value] = []
+    for _, arg in sites:
+        if not isinstance(arg, (ast.Name, ast.Attribute, ast.Call)):
+            return None
+        synthetic = ast.Call(func=arg, args=[], keywords=[])  # "arg(...)": what calling it returns
+        outs = module_outputs(model, synthetic, depth + 1)
+        if not outs:
+            return None
+        found.extend(outs)
+    return found or None
 
 
 def is_instance_of(model: SemanticModel, expr: ast.AST, qualnames: set[str]) -> bool:
