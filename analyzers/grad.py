@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 
-from .callsites import through_parameter
+from .callsites import call_site_arguments, through_parameter
 from .semantic import SemanticModel
 
 MAX_DEPTH = 10
@@ -93,7 +93,7 @@ def trainable_module_call(model: SemanticModel, call: ast.Call) -> str | None:
     return trainable_module(model, call.func, call)
 
 
-def trainable_module(model: SemanticModel, func: ast.expr, call: ast.AST) -> str | None:
+def trainable_module(model: SemanticModel, func: ast.expr, call: ast.AST, _depth: int = 0) -> str | None:
     if model._is_self(func):
         cls = model.enclosing_class(call)
         return "self" if cls is not None and model.is_nn_module(cls) else None
@@ -108,6 +108,15 @@ def trainable_module(model: SemanticModel, func: ast.expr, call: ast.AST) -> str
     text = model.source.segment(func) if model.source is not None else None
     if text in texts:
         return None
+    if len(vals) == 1 and isinstance(vals[0].node, ast.arg) and _depth < 2:
+        # def optimize(policy_net, target_net, ...): what every call site in the file passes
+        sites = call_site_arguments(model, vals[0].node)
+        if not sites or id(vals[0].node) in ids:
+            return None
+        for _, arg in sites:
+            if not isinstance(arg, (ast.Name, ast.Attribute, ast.Call)) or trainable_module(model, arg, arg, _depth + 1) is None:
+                return None
+        return text
     for v in vals:
         if v.model is not model or id(v.node) in ids or not _is_trainable_ctor(model, v.node, 0):
             return None
