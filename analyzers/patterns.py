@@ -125,12 +125,36 @@ def softmax_evidence(model: SemanticModel, expr: ast.AST) -> list[Evidence] | No
     return found
 
 
-def activation_evidence(model: SemanticModel, expr: ast.AST) -> list[Evidence] | None:
+# Tensor methods that rearrange values without changing them: probabilities stay probabilities.
+_SHAPE_METHODS = {
+    "view", "reshape", "permute", "transpose", "flatten", "squeeze", "unsqueeze", "contiguous",
+    "float", "double", "half", "to", "cuda", "cpu", "t", "view_as", "reshape_as",
+}
+_SHAPE_FUNCS = {"torch.flatten", "torch.reshape", "torch.permute", "torch.transpose", "torch.squeeze", "torch.unsqueeze"}
+
+
+def rearranged_operand(model: SemanticModel, node: ast.AST) -> ast.expr | None:
+    """``x.view(-1, C)`` / ``x[:, :-1]`` / ``torch.flatten(x, 1)`` -> ``x`` (same values, new layout)."""
+    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+        return node.value
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in _SHAPE_METHODS and model.qualified_name(func.value) is None and not model._is_self(func.value):
+            return func.value
+        if model.call_name(node) in _SHAPE_FUNCS and node.args:
+            return node.args[0]
+    return None
+
+
+def activation_evidence(model: SemanticModel, expr: ast.AST, _depth: int = 0) -> list[Evidence] | None:
     """Evidence that every value ``expr`` may hold is the output of softmax, log_softmax,
-    sigmoid or logsigmoid (directly, through variables, or at the end of a model's forward)."""
+    sigmoid or logsigmoid (directly, through variables and reshapes, or at the end of a
+    model's forward)."""
     out: list[Evidence] = []
     for v in model.values(expr):
         ev = _activation_of_value(v)
+        if ev is None and _depth < 4 and (inner := rearranged_operand(v.model, v.node)) is not None and v.model is model:
+            ev = activation_evidence(model, inner, _depth + 1)
         if ev is None:
             return None
         out.extend(ev)
@@ -165,14 +189,16 @@ def _activation_of_value(v: Value, depth: int = 0) -> list[Evidence] | None:
 RAW_SCORES = "raw_scores"
 
 
-def raw_score_evidence(model: SemanticModel, expr: ast.AST) -> list[Evidence] | None:
+def raw_score_evidence(model: SemanticModel, expr: ast.AST, _depth: int = 0) -> list[Evidence] | None:
     """Evidence that every value ``expr`` may hold is a model output whose forward ends in a
     linear / convolution layer (raw, unnormalised scores). None unless every value is."""
     out: list[Evidence] = []
     for v in model.values(expr):
-        if not isinstance(v.node, ast.Call):
+        if not isinstance(v.node, ast.Call) and not isinstance(v.node, ast.Subscript):
             return None
-        found = _raw_scores_of_model_call(v, 0)
+        found = _raw_scores_of_model_call(v, 0) if isinstance(v.node, ast.Call) else None
+        if found is None and _depth < 4 and (inner := rearranged_operand(v.model, v.node)) is not None and v.model is model:
+            found = raw_score_evidence(model, inner, _depth + 1)
         if found is None:
             return None
         out.extend(found)
