@@ -334,6 +334,8 @@ def _fact_of_call(model: SemanticModel, call: ast.Call, depth: int) -> TensorFac
         if inner is not None and inner.dtype is not None:
             dt = dtype_kw or ("float32" if name == "torch.Tensor" else inner.dtype)
             return replace(inner, dtype=dt).with_evidence(call, f"{name} keeps the array's dtype ({dt})")
+        if inner is not None and inner.shape is not None:
+            return replace(inner, dtype=dtype_kw)
     if name in _IMAGE_READERS:
         f = TensorFact(shape=(None, None, None), dtype=_IMAGE_READERS[name], image=True)
         return f.with_evidence(call, f"{name.rsplit('.', 1)[1]} returns one image, shape (C, H, W)")
@@ -425,6 +427,12 @@ def _fact_of_method(model: SemanticModel, call: ast.Call, func: ast.Attribute, d
         inner = tensor_fact(model, func.value, depth + 1)
         f = TensorFact(shape=dims, dtype=inner.dtype if inner else None, evidence=inner.evidence if inner else ())
         return f.with_evidence(call, f".{attr} gives shape {f.shape_text()}")
+    if attr == "transpose" and len(call.args) == 3 and not call.keywords:
+        # arr.transpose(2, 0, 1): a NumPy H x W x C image to (C, H, W) (torch's transpose takes two dims)
+        if [int_value(model, a) for a in call.args] == [2, 0, 1]:
+            f = TensorFact(shape=(None, None, None), image=True)
+            return f.with_evidence(call, ".transpose(2, 0, 1) turns one H x W x C image into (C, H, W)")
+        return None
     if attr == "permute":
         args = call.args
         if len(args) == 1 and isinstance(args[0], (ast.Tuple, ast.List)):
