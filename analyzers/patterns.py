@@ -14,6 +14,9 @@ from .semantic import SemanticModel, Value
 
 SOFTMAX = "softmax"
 LOG_SOFTMAX = "log_softmax"
+SIGMOID = "sigmoid"
+LOG_SIGMOID = "logsigmoid"
+PROBABILITY_KINDS = {SOFTMAX, SIGMOID}
 
 
 @dataclass(frozen=True)
@@ -39,46 +42,75 @@ def has_keyword(call: ast.Call, keyword: str) -> bool:
     return any(kw.arg == keyword for kw in call.keywords)
 
 
-def softmax_kind_of_call(model: SemanticModel, node: ast.AST) -> tuple[str, ast.expr | None] | None:
-    """If ``node`` is a softmax / log_softmax call (function, tensor method, nn.Softmax module
-    instance call), its kind and operand."""
+_ACTIVATION_FUNCS = (
+    (torch_api.SOFTMAX_FUNCS, SOFTMAX),
+    (torch_api.LOG_SOFTMAX_FUNCS, LOG_SOFTMAX),
+    (torch_api.SIGMOID_FUNCS, SIGMOID),
+    (torch_api.LOGSIGMOID_FUNCS, LOG_SIGMOID),
+)
+_ACTIVATION_MODULES = (
+    (torch_api.SOFTMAX_MODULES, SOFTMAX),
+    (torch_api.LOG_SOFTMAX_MODULES, LOG_SOFTMAX),
+    (torch_api.SIGMOID_MODULES, SIGMOID),
+    (torch_api.LOGSIGMOID_MODULES, LOG_SIGMOID),
+)
+_ACTIVATION_METHODS = {"softmax": SOFTMAX, "log_softmax": LOG_SOFTMAX, "sigmoid": SIGMOID}
+
+
+def activation_kind_of_call(model: SemanticModel, node: ast.AST) -> tuple[str, ast.expr | None] | None:
+    """If ``node`` is a softmax / log_softmax / sigmoid / logsigmoid call (function, tensor
+    method, module instance call), its kind and operand."""
     if not isinstance(node, ast.Call):
         return None
     name = model.call_name(node)
-    if name in torch_api.SOFTMAX_FUNCS:
-        return SOFTMAX, call_arg(node, 0, "input")
-    if name in torch_api.LOG_SOFTMAX_FUNCS:
-        return LOG_SOFTMAX, call_arg(node, 0, "input")
+    for names, kind in _ACTIVATION_FUNCS:
+        if name in names:
+            return kind, call_arg(node, 0, "input")
     func = node.func
-    if name is None and isinstance(func, ast.Attribute) and func.attr in ("softmax", "log_softmax"):
-        # x.softmax(dim=1): a tensor method, unless the receiver is a known non-tensor.
-        if model.qualified_name(func.value) is None:
-            return (SOFTMAX if func.attr == "softmax" else LOG_SOFTMAX), func.value
+    if name is not None:
+        return None
     # self.softmax(x) / sm(x) where the callee is an nn.Softmax() instance
-    if name is None:
-        kinds = set()
-        for v in model.values(func):
-            ctor = v.model.call_name(v.node) if isinstance(v.node, ast.Call) else None
-            if ctor in torch_api.SOFTMAX_MODULES:
-                kinds.add(SOFTMAX)
-            elif ctor in torch_api.LOG_SOFTMAX_MODULES:
-                kinds.add(LOG_SOFTMAX)
-            else:
-                kinds.add(None)
-        if len(kinds) == 1 and None not in kinds:
-            return kinds.pop(), node.args[0] if node.args else None
+    kind = activation_module_instance(model, func)
+    if kind is not None:
+        return kind, node.args[0] if node.args else None
+    if isinstance(func, ast.Attribute) and func.attr in _ACTIVATION_METHODS:
+        # x.softmax(dim=1): a tensor method, unless the receiver is a known non-tensor or self.
+        if model.qualified_name(func.value) is None and not model._is_self(func.value):
+            return _ACTIVATION_METHODS[func.attr], func.value
+    return None
+
+
+def activation_module_instance(model: SemanticModel, func: ast.expr) -> str | None:
+    """The kind of activation module that ``func`` (a callee) is an instance of, if all agree."""
+    kinds = set()
+    for v in model.values(func):
+        kinds.add(activation_module_kind(v.model, v.node))
+    if len(kinds) == 1 and None not in kinds:
+        return kinds.pop()
+    return None
+
+
+def softmax_kind_of_call(model: SemanticModel, node: ast.AST) -> tuple[str, ast.expr | None] | None:
+    """If ``node`` is a softmax / log_softmax call (function, tensor method, nn.Softmax module
+    instance call), its kind and operand."""
+    found = activation_kind_of_call(model, node)
+    return found if found is not None and found[0] in (SOFTMAX, LOG_SOFTMAX) else None
+
+
+def activation_module_kind(model: SemanticModel, node: ast.AST) -> str | None:
+    """``nn.Softmax(dim=1)`` / ``nn.LogSoftmax`` / ``nn.Sigmoid()`` constructions."""
+    if isinstance(node, ast.Call):
+        name = model.call_name(node)
+        for names, kind in _ACTIVATION_MODULES:
+            if name in names:
+                return kind
     return None
 
 
 def softmax_module_kind(model: SemanticModel, node: ast.AST) -> str | None:
     """``nn.Softmax(dim=1)`` / ``nn.LogSoftmax(dim=1)`` constructions (a Sequential's last layer)."""
-    if isinstance(node, ast.Call):
-        name = model.call_name(node)
-        if name in torch_api.SOFTMAX_MODULES:
-            return SOFTMAX
-        if name in torch_api.LOG_SOFTMAX_MODULES:
-            return LOG_SOFTMAX
-    return None
+    kind = activation_module_kind(model, node)
+    return kind if kind in (SOFTMAX, LOG_SOFTMAX) else None
 
 
 def softmax_evidence(model: SemanticModel, expr: ast.AST) -> list[Evidence] | None:
@@ -87,40 +119,198 @@ def softmax_evidence(model: SemanticModel, expr: ast.AST) -> list[Evidence] | No
     Sees through variables, ``self.x``, local function returns, and model calls whose forward
     (or whose ``nn.Sequential`` last layer) ends in a softmax. None unless *every* value is.
     """
+    found = activation_evidence(model, expr)
+    if found is None or any(e.kind not in (SOFTMAX, LOG_SOFTMAX) for e in found):
+        return None
+    return found
+
+
+# Tensor methods that rearrange values without changing them: probabilities stay probabilities.
+_SHAPE_METHODS = {
+    "view", "reshape", "permute", "transpose", "flatten", "squeeze", "unsqueeze", "contiguous",
+    "float", "double", "half", "to", "cuda", "cpu", "t", "view_as", "reshape_as",
+}
+_SHAPE_FUNCS = {"torch.flatten", "torch.reshape", "torch.permute", "torch.transpose", "torch.squeeze", "torch.unsqueeze"}
+
+
+def rearranged_operand(model: SemanticModel, node: ast.AST) -> ast.expr | None:
+    """``x.view(-1, C)`` / ``x[:, :-1]`` / ``torch.flatten(x, 1)`` -> ``x`` (same values, new layout)."""
+    if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
+        return node.value
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in _SHAPE_METHODS and model.qualified_name(func.value) is None and not model._is_self(func.value):
+            return func.value
+        if model.call_name(node) in _SHAPE_FUNCS and node.args:
+            return node.args[0]
+    return None
+
+
+def activation_evidence(model: SemanticModel, expr: ast.AST, _depth: int = 0) -> list[Evidence] | None:
+    """Evidence that every value ``expr`` may hold is the output of softmax, log_softmax,
+    sigmoid or logsigmoid (directly, through variables and reshapes, or at the end of a
+    model's forward)."""
     out: list[Evidence] = []
     for v in model.values(expr):
-        ev = _softmax_of_value(v)
+        ev = _activation_of_value(v)
+        if ev is None and _depth < 4 and (inner := rearranged_operand(v.model, v.node)) is not None and v.model is model:
+            ev = activation_evidence(model, inner, _depth + 1)
         if ev is None:
             return None
         out.extend(ev)
     return out or None
 
 
-def _softmax_of_value(v: Value) -> list[Evidence] | None:
-    direct = softmax_kind_of_call(v.model, v.node)
+def _activation_of_value(v: Value, depth: int = 0) -> list[Evidence] | None:
+    direct = activation_kind_of_call(v.model, v.node)
     if direct is not None:
         return [Evidence(direct[0], v, operand=direct[1])]
-    if isinstance(v.node, ast.Call):
-        outputs = v.model.module_call_outputs(v.node)
+    if isinstance(v.node, ast.Call) and depth <= 3:
+        outputs = module_outputs(v.model, v.node)
         if outputs:
             found: list[Evidence] = []
             for o in outputs:
-                kind = softmax_module_kind(o.model, o.node)
+                kind = activation_module_kind(o.model, o.node)
                 if kind is not None:
                     found.append(Evidence(kind, o, via_model=v))
                     continue
-                inner = softmax_kind_of_call(o.model, o.node)
+                inner = activation_kind_of_call(o.model, o.node)
                 if inner is None:
-                    return None
+                    nested = _activation_of_value(o, depth + 1)  # return self.net(x), net ending in a softmax
+                    if nested is None:
+                        return None
+                    found.extend(Evidence(e.kind, e.value, via_model=v, operand=e.operand) for e in nested)
+                    continue
                 found.append(Evidence(inner[0], o, via_model=v, operand=inner[1]))
             return found
     return None
 
 
-def instance_types(model: SemanticModel, expr: ast.AST) -> set[str]:
+RAW_SCORES = "raw_scores"
+
+
+def raw_score_evidence(model: SemanticModel, expr: ast.AST, _depth: int = 0) -> list[Evidence] | None:
+    """Evidence that every value ``expr`` may hold is a model output whose forward ends in a
+    linear / convolution layer (raw, unnormalised scores). None unless every value is."""
+    out: list[Evidence] = []
+    for v in model.values(expr):
+        if not isinstance(v.node, ast.Call) and not isinstance(v.node, ast.Subscript):
+            return None
+        found = _raw_scores_of_model_call(v, 0) if isinstance(v.node, ast.Call) else None
+        if found is None and _depth < 4 and (inner := rearranged_operand(v.model, v.node)) is not None and v.model is model:
+            found = raw_score_evidence(model, inner, _depth + 1)
+        if found is None:
+            return None
+        out.extend(found)
+    return out or None
+
+
+def _raw_scores_of_model_call(v: Value, depth: int) -> list[Evidence] | None:
+    if depth > 3 or not isinstance(v.node, ast.Call):
+        return None
+    outputs = module_outputs(v.model, v.node)
+    if not outputs:
+        return None
+    found: list[Evidence] = []
+    for o in outputs:
+        if _is_raw_layer(o.model, o.node):  # an nn.Sequential's last layer
+            found.append(Evidence(RAW_SCORES, o, via_model=v))
+            continue
+        if not isinstance(o.node, ast.Call):
+            return None
+        name = o.model.call_name(o.node)
+        if name in torch_api.RAW_SCORE_FUNCS:
+            found.append(Evidence(RAW_SCORES, o, via_model=v))
+            continue
+        if name is None and _callee_is_raw_layer(o.model, o.node.func):
+            found.append(Evidence(RAW_SCORES, o, via_model=v))
+            continue
+        inner = _raw_scores_of_model_call(o, depth + 1)  # return self.head(x), head a local module
+        if inner is None:
+            return None
+        found.append(Evidence(RAW_SCORES, o, via_model=v))
+    return found
+
+
+def _is_raw_layer(model: SemanticModel, node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and model.call_name(node) in torch_api.RAW_SCORE_MODULES
+
+
+def _callee_is_raw_layer(model: SemanticModel, func: ast.expr) -> bool:
+    vals = model.values(func, module_identity=True)
+    return bool(vals) and all(_is_raw_layer(v.model, v.node) for v in vals)
+
+
+@dataclass(frozen=True)
+class LossCall:
+    """A call of a loss: the functional form or an instance of the module."""
+
+    call: ast.Call
+    qualname: str  # the function, or the module class
+    ctor: ast.Call | None  # the module's construction, when known (None for functions)
+    functional: bool
+
+    def arg(self, index: int, keyword: str) -> ast.expr | None:
+        return call_arg(self.call, index, keyword)
+
+    def option(self, keyword: str) -> tuple[bool, ast.expr | None]:
+        """(found, value) of an option: in the functional call, or in the module's constructor."""
+        where = self.call if self.functional else self.ctor
+        if where is None:
+            return False, None
+        for kw in where.keywords:
+            if kw.arg == keyword:
+                return True, kw.value
+        return False, None
+
+
+def loss_call(model: SemanticModel, call: ast.Call, funcs: set[str] | dict[str, int], modules: set[str] | dict[str, int]) -> LossCall | None:
+    """``F.kl_div(...)``, ``nn.KLDivLoss()(...)`` or ``criterion(...)`` where criterion is a
+    KLDivLoss (through assignments, ``self.x``, a parameter's default or annotation)."""
+    name = model.call_name(call)
+    if name in funcs:
+        return LossCall(call, name, None, True)
+    if name is not None:
+        return None
+    func = call.func
+    if isinstance(func, ast.Call):
+        q = model.call_name(func)
+        return LossCall(call, q, func, False) if q in modules else None
+    if not isinstance(func, (ast.Name, ast.Attribute)):
+        return None
+    types = instance_types(model, func)
+    if not types or not types <= set(modules) or len(types) != 1:
+        return None
+    ctors = [v.node for v in model.values(func, module_identity=True) if isinstance(v.node, ast.Call)]
+    ctors += [d for d in (_param_default(model, v.node) for v in model.values(func)) if isinstance(d, ast.Call)]
+    ctor = ctors[0] if len(ctors) == 1 else None
+    return LossCall(call, next(iter(types)), ctor, False)
+
+
+def _param_default(model: SemanticModel, node: ast.AST) -> ast.expr | None:
+    """The default value of a parameter (``def train(..., criterion=nn.NLLLoss())``)."""
+    if not isinstance(node, ast.arg):
+        return None
+    from .semantic import parent
+
+    func = parent(parent(node)) if parent(node) is not None else None
+    args = getattr(func, "args", None)
+    if not isinstance(args, ast.arguments):
+        return None
+    positional = [*args.posonlyargs, *args.args]
+    if node in positional:
+        i = positional.index(node) - (len(positional) - len(args.defaults))
+        return args.defaults[i] if i >= 0 else None
+    if node in args.kwonlyargs:
+        return args.kw_defaults[args.kwonlyargs.index(node)]
+    return None
+
+
+def instance_types(model: SemanticModel, expr: ast.AST, _depth: int = 0) -> set[str]:
     """Qualified class names of the object ``expr`` refers to (``criterion`` -> CrossEntropyLoss).
 
-    Local evidence first (assignments, ``self.x``); jedi only when the local chain ends in
+    Local evidence first (assignments, ``self.x``, a parameter's default or annotation, what
+    the file's call sites pass to a parameter); jedi only when the local chain ends in
     something it cannot see through (an import from the user's other modules, a parameter).
     Empty when unknown.
     """
@@ -136,6 +326,23 @@ def instance_types(model: SemanticModel, expr: ast.AST) -> set[str]:
             if q is not None and not q.startswith(("torch", "builtins")):
                 ask_jedi = True  # built by a function imported from another module
                 continue
+        elif isinstance(node, ast.arg):
+            declared: set[str] = set()
+            default = _param_default(v.model, node)
+            if default is not None:
+                q = v.model.call_name(default) if isinstance(default, ast.Call) else None
+                if q is None or not q.startswith("torch."):
+                    return set()
+                declared.add(q)  # def train(..., criterion=nn.CrossEntropyLoss())
+            elif node.annotation is not None:
+                q = v.model.qualified_name(node.annotation)
+                if q is not None and q.startswith("torch.nn.") and q[9:10].isupper():
+                    declared.add(q)  # def train(..., criterion: nn.CrossEntropyLoss)
+            passed = _types_passed_to(v.model, node, _depth)
+            if passed is None and not declared:
+                return set()  # annotations like Callable say nothing; jedi would be slow and no wiser
+            names |= declared | (passed or set())
+            continue
         elif isinstance(node, ast.alias):
             ask_jedi = True  # an object imported from the user's other modules
             continue
@@ -146,6 +353,50 @@ def instance_types(model: SemanticModel, expr: ast.AST) -> set[str]:
             return set()
         names.update(inferred)
     return names
+
+
+def _types_passed_to(model: SemanticModel, param: ast.arg, depth: int) -> set[str] | None:
+    """The types the file's call sites pass to ``param``; None unless every site is known."""
+    if depth >= 3:
+        return None
+    from .callsites import call_site_arguments
+
+    sites = call_site_arguments(model, param)
+    if not sites:
+        return None
+    out: set[str] = set()
+    for _, arg in sites:
+        t = instance_types(model, arg, depth + 1)
+        if not t:
+            return None
+        out |= t
+    return out
+
+
+def module_outputs(model: SemanticModel, call: ast.Call, depth: int = 0) -> list[Value] | None:
+    """``module_call_outputs``, also for ``model(x)`` where ``model`` is a parameter and every
+    call site in the file passes a known module (``train(Net(), ...)``)."""
+    out = model.module_call_outputs(call)
+    if out is not None or depth >= 2 or not isinstance(call.func, ast.Name):
+        return out
+    vals = model.values(call.func)
+    if len(vals) != 1 or not isinstance(vals[0].node, ast.arg):
+        return None
+    from .callsites import call_site_arguments
+
+    sites = call_site_arguments(model, vals[0].node)
+    if not sites:
+        return None
+    found: list[Value] = []
+    for _, arg in sites:
+        if not isinstance(arg, (ast.Name, ast.Attribute, ast.Call)):
+            return None
+        synthetic = ast.Call(func=arg, args=[], keywords=[])  # "arg(...)": what calling it returns
+        outs = module_outputs(model, synthetic, depth + 1)
+        if not outs:
+            return None
+        found.extend(outs)
+    return found or None
 
 
 def is_instance_of(model: SemanticModel, expr: ast.AST, qualnames: set[str]) -> bool:

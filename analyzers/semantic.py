@@ -125,6 +125,7 @@ class SemanticModel:
         self._pending_self_attrs: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, ast.expr]] = []
         self._return_cache: dict[ast.AST, list[ast.expr]] = {}
         self._is_module_cache: dict[str, bool] = {}
+        self._call_name_cache: dict[ast.AST, str | None] = {}
         # Nodes by type from the engine's traversal (the loop model reads them, never re-walks).
         self.node_buckets: dict[type, list[ast.AST]] = {}
         self._flow: "Flow | None" = None
@@ -412,7 +413,13 @@ class SemanticModel:
         return None
 
     def call_name(self, call: ast.AST) -> str | None:
-        return self.qualified_name(call.func) if isinstance(call, ast.Call) else None
+        if not isinstance(call, ast.Call):
+            return None
+        # Memoised per node: every rule asks for the name of every call (bindings are final).
+        cache = self._call_name_cache
+        if call not in cache:
+            cache[call] = self.qualified_name(call.func)
+        return cache[call]
 
     # ------------------------------------------------------------------ values
     def values(self, expr: ast.AST, depth: int = 0, *, module_identity: bool = False) -> list[Value]:

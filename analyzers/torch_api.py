@@ -70,3 +70,82 @@ DROPOUT_FUNCS = {
 }
 
 SEQUENTIAL = "torch.nn.Sequential"
+
+SIGMOID_FUNCS = {"torch.sigmoid", "torch.nn.functional.sigmoid", "torch.special.expit"}
+SIGMOID_MODULES = {"torch.nn.Sigmoid"}
+LOGSIGMOID_FUNCS = {"torch.nn.functional.logsigmoid"}
+LOGSIGMOID_MODULES = {"torch.nn.LogSigmoid"}
+
+NLL_LOSS_FUNCS = {"torch.nn.functional.nll_loss"}
+NLL_LOSS_MODULES = {"torch.nn.NLLLoss", "torch.nn.NLLLoss2d"}
+KL_DIV_FUNCS = {"torch.nn.functional.kl_div"}
+KL_DIV_MODULES = {"torch.nn.KLDivLoss"}
+
+# Losses that compare an input with a target of the same kind (regression, divergence); the
+# target is the argument at the given position (keyword ``target``, or ``y`` below).
+TARGET_LOSS_FUNCS = {
+    "torch.nn.functional.mse_loss": 1,
+    "torch.nn.functional.l1_loss": 1,
+    "torch.nn.functional.smooth_l1_loss": 1,
+    "torch.nn.functional.huber_loss": 1,
+    "torch.nn.functional.binary_cross_entropy": 1,
+    "torch.nn.functional.binary_cross_entropy_with_logits": 1,
+    "torch.nn.functional.kl_div": 1,
+    "torch.nn.functional.cosine_embedding_loss": 2,
+}
+TARGET_LOSS_MODULES = {
+    "torch.nn.MSELoss": 1,
+    "torch.nn.L1Loss": 1,
+    "torch.nn.SmoothL1Loss": 1,
+    "torch.nn.HuberLoss": 1,
+    "torch.nn.BCELoss": 1,
+    "torch.nn.BCEWithLogitsLoss": 1,
+    "torch.nn.KLDivLoss": 1,
+    "torch.nn.CosineEmbeddingLoss": 2,
+}
+
+# Layers whose output is raw scores (no normalisation) when a forward ends in them.
+RAW_SCORE_MODULES = {
+    "torch.nn.Linear", "torch.nn.LazyLinear", "torch.nn.Bilinear",
+    "torch.nn.Conv1d", "torch.nn.Conv2d", "torch.nn.Conv3d",
+    "torch.nn.LazyConv1d", "torch.nn.LazyConv2d", "torch.nn.LazyConv3d",
+}
+RAW_SCORE_FUNCS = {"torch.nn.functional.linear", "torch.nn.functional.bilinear"}
+
+# Index-taking ops: position of the index among the arguments of the function form
+# (``torch.index_select(input, dim, index)``) and of the method form (``x.index_select(dim, index)``),
+# the keyword name, and the position of ``dim`` in the method form (None: no dim).
+INDEX_OPS = {
+    "index_select": (2, 1, "index", 0),
+    "gather": (2, 1, "index", 0),
+    "scatter": (2, 1, "index", 0),
+    "scatter_": (None, 1, "index", 0),
+    "scatter_add": (2, 1, "index", 0),
+    "scatter_add_": (None, 1, "index", 0),
+    "scatter_reduce": (2, 1, "index", 0),
+    "scatter_reduce_": (None, 1, "index", 0),
+    "index_add": (2, 1, "index", 0),
+    "index_add_": (None, 1, "index", 0),
+    "index_copy": (2, 1, "index", 0),
+    "index_copy_": (None, 1, "index", 0),
+    "index_fill": (2, 1, "index", 0),
+    "index_fill_": (None, 1, "index", 0),
+    "take": (1, 0, "index", None),
+    "take_along_dim": (1, 0, "indices", None),
+}
+
+INTERPOLATE_FUNCS = {"torch.nn.functional.interpolate", "torch.nn.functional.upsample", "torch.nn.functional.upsample_bilinear", "torch.nn.functional.upsample_nearest"}
+UPSAMPLE_MODULES = {"torch.nn.Upsample", "torch.nn.UpsamplingBilinear2d", "torch.nn.UpsamplingNearest2d"}
+EMBEDDING_MODULES = {"torch.nn.Embedding"}
+EMBEDDING_FUNCS = {"torch.nn.functional.embedding"}
+PIL_IMAGE_MAKERS = {"PIL.Image.open", "PIL.Image.new", "PIL.Image.fromarray", "PIL.Image.frombytes"}
+PIL_IMAGE_METHODS = {"convert", "resize", "crop", "rotate", "transpose", "copy", "filter", "quantize"}
+RESIZE_SIZE_CALLS = {  # calls whose size argument is (H, W): position of ``size``
+    "torch.nn.functional.interpolate": 1,
+    "torch.nn.functional.upsample": 1,
+    "torch.nn.Upsample": 0,
+    "torchvision.transforms.Resize": 0,
+    "torchvision.transforms.v2.Resize": 0,
+    "torchvision.transforms.functional.resize": 1,
+    "torchvision.transforms.v2.functional.resize": 1,
+}

@@ -6,6 +6,7 @@ from .. import torch_api
 from ..context import Context
 from ..diagnostics import Applicability, Edit, Fix, FixAvailability, Related, Severity
 from ..patterns import LOG_SOFTMAX, Evidence, call_arg, is_instance_of, softmax_evidence
+from ..probes import arg_spec, call_spec, unknown
 from ..rule import Rule
 
 
@@ -14,7 +15,11 @@ class SoftmaxBeforeCrossEntropy(Rule):
     ## What it does
     Checks for a softmax (or log_softmax) output passed to `nn.CrossEntropyLoss` or
     `F.cross_entropy`: called directly, through a variable, or as the output of a model whose
-    `forward` ends in a softmax (including an `nn.Sequential` ending in `nn.Softmax`).
+    `forward` ends in a softmax (including an `nn.Sequential` ending in `nn.Softmax`, also one
+    level down, as in `return self.net(x)`). The criterion is recognised however it is held: a
+    local, `self.criterion` set in `__init__` (trainer classes, Lightning modules), a parameter
+    with a default (`criterion=nn.CrossEntropyLoss()`) or an annotation
+    (`loss_fn: nn.CrossEntropyLoss`), with any options (`label_smoothing=`, `weight=`).
 
     ## Why is this bad?
     `cross_entropy` expects raw, unnormalised logits: it applies `log_softmax` itself. Given
@@ -83,7 +88,13 @@ class SoftmaxBeforeCrossEntropy(Rule):
                 "softmax(softmax(x)); measured, gradients fall to about 7% of the correct ones and a "
                 "perfect prediction still costs 1.46 instead of 0. Pass the logits"
             )
-        ctx.report(loss_input, message, fix=self._fix(node, loss_input, evidence, ctx), related=related)
+        target = call_arg(node, 1, "target")
+        probe = call_spec(
+            self.code,
+            "torch.nn.functional.cross_entropy",
+            [arg_spec(ctx.model, loss_input), arg_spec(ctx.model, target) if target is not None else unknown("no target")],
+        )
+        ctx.report(loss_input, message, fix=self._fix(node, loss_input, evidence, ctx), related=related, probe=probe)
 
     @staticmethod
     def _loss_input(call: ast.Call, ctx: Context) -> ast.expr | None:

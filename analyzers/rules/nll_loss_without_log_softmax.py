@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import ast
+
+from .. import torch_api
+from ..context import Context
+from ..diagnostics import Applicability, Fix, FixAvailability, Related, Severity
+from ..patterns import LOG_SIGMOID, LOG_SOFTMAX, RAW_SCORES, SIGMOID, SOFTMAX, Evidence, activation_evidence, loss_call, raw_score_evidence
+from ..rewrites import other_loads, softmax_to_log_softmax
+from ..callsites import through_parameter
+from ..rule import Rule
+
+
+class NllLossWithoutLogSoftmax(Rule):
+    """
+    ## What it does
+    Checks for `nn.NLLLoss` / `F.nll_loss` fed something that is provably not
+    log-probabilities: a `softmax` (or `sigmoid`) output, directly, through a variable or at the
+    end of a model's `forward`, or the output of a model whose `forward` ends in a linear or
+    convolution layer (raw scores).
+
+    ## Why is this bad?
+    `nll_loss` does not take a logarithm: it returns `-input[target]` (averaged), so it is the
+    negative log-likelihood only if `input` already holds log-probabilities. Given softmax
+    probabilities, the "loss" is `-p[target]`, which lies in `[-1, 0]`; its gradient is the
+    gradient of the probability, not of its log, so confident mistakes are barely penalised.
+    Given raw scores, the loss is unbounded below: the model lowers it by growing the target
+    logit without limit. Neither raises an error or a warning.
+
+    ## Example
+    ```python
+    criterion = nn.NLLLoss()
+    probs = F.softmax(model(x), dim=1)
+    loss = criterion(probs, y)
+    ```
+
+    ## Use instead
+    ```python
+    criterion = nn.NLLLoss()
+    log_probs = F.log_softmax(model(x), dim=1)
+    loss = criterion(log_probs, y)
+    ```
+    Or pass the raw logits to `nn.CrossEntropyLoss`, which is `log_softmax` + `nll_loss`.
+
+    ## Fix safety
+    When the input is a `softmax` call written as `F.softmax` / `torch.softmax` / `x.softmax`,
+    the fix turns it into `log_softmax`. It is safe when the softmax is written inside the loss
+    call or its variable is used nowhere else; unsafe when the variable is used elsewhere too
+    (those uses then see log-probabilities) or when the softmax ends a model's `forward`. For raw
+    scores, the suggestion to use `cross_entropy` is display-only.
+
+    ## References
+    - [torch.nn.NLLLoss](https://pytorch.org/docs/stable/generated/torch.nn.NLLLoss.html)
+    - [torch.nn.functional.log_softmax](https://pytorch.org/docs/stable/generated/torch.nn.functional.log_softmax.html)
+    - [torch.nn.CrossEntropyLoss](https://pytorch.org/docs/stable/generated/torch.nn.CrossEntropyLoss.html)
+    """
+
+    code = "PIT102"
+    name = "nll-loss-without-log-softmax"
+    summary = "nll_loss input is probabilities or raw scores, not log-probabilities"
+    severity = Severity.WARNING
+    fix_availability = FixAvailability.SOMETIMES
+    node_types = (ast.Call,)
+
+    def check(self, node: ast.AST, ctx: Context) -> None:
+        assert isinstance(node, ast.Call)
+        lc = loss_call(ctx.model, node, torch_api.NLL_LOSS_FUNCS, torch_api.NLL_LOSS_MODULES)
+        if lc is None:
+            return
+        inp = lc.arg(0, "input")
+        if inp is None:
+            return
+        evidence = activation_evidence(ctx.model, inp)
+        via = None
+        if evidence is None and (via := _probabilities_via_parameter(ctx, inp)) is not None:
+            evidence = via[2]
+        if evidence is not None:
+            kinds = {e.kind for e in evidence}
+            if kinds <= {LOG_SOFTMAX, LOG_SIGMOID}:
+                return  # log-probabilities: right
+            if not kinds <= {SOFTMAX, SIGMOID}:
+                return  # a mix we cannot judge
+            what = "softmax" if kinds == {SOFTMAX} else "sigmoid" if kinds == {SIGMOID} else "softmax/sigmoid"
+            message = (
+                f"nll_loss expects log-probabilities but gets a {what} output: it computes -p[target], "
+                f"bounded in [-1, 0], not -log p[target]; use log_softmax (or cross_entropy on the logits)"
+            )
+            related = [_related(e, ctx) for e in evidence]
+            if via is not None:
+                related.insert(0, ctx.related(via[1], f"passed as `{ctx.text(inp)}` here"))
+            ctx.report(inp, message, fix=self._fix(inp, evidence, ctx) if via is None else None, related=related)
+            return
+        raw = raw_score_evidence(ctx.model, inp)
+        if raw:
+            message = (
+                "nll_loss expects log-probabilities but gets the raw output of a model whose forward ends "
+                "in a linear/convolution layer: the loss is unbounded below; apply log_softmax, or use "
+                "cross_entropy, which does it for you"
+            )
+            related = [_related(e, ctx) for e in raw]
+            fix = None
+            if lc.functional:
+                fix = Fix(
+                    "Use F.cross_entropy on the raw scores (applies log_softmax itself)",
+                    Applicability.DISPLAY_ONLY,
+                    (ctx.replace(node.func, _cross_entropy_spelling(node.func, ctx)),),
+                )
+            ctx.report(inp, message, fix=fix, related=related)
+
+    @staticmethod
+    def _fix(inp: ast.expr, evidence: list[Evidence], ctx: Context) -> Fix | None:
+        if len(evidence) != 1 or evidence[0].kind != SOFTMAX:
+            return None
+        ev = evidence[0]
+        if ev.value.model is not ctx.model:
+            return None
+        edit = softmax_to_log_softmax(ctx, ev.value.node)
+        if edit is None:
+            return None
+        if ev.via_model is not None:
+            return Fix("Return log_softmax from the model's forward", Applicability.UNSAFE, (edit,))
+        if ev.value.node is inp:
+            return Fix("Use log_softmax", Applicability.SAFE, (edit,))
+        stmt = ctx.model.statement_of(ev.value.node)
+        if not (isinstance(inp, ast.Name) and isinstance(stmt, ast.Assign) and stmt.value is ev.value.node):
+            return None
+        uses = other_loads(ctx.model, inp)
+        if uses is None:
+            return None
+        return Fix(
+            "Use log_softmax" + ("" if uses == 0 else " (the variable is also used elsewhere)"),
+            Applicability.SAFE if uses == 0 else Applicability.UNSAFE,
+            (edit,),
+        )
+
+
+def _cross_entropy_spelling(func: ast.expr, ctx: Context) -> str:
+    if isinstance(func, ast.Attribute):
+        return f"{ctx.text(func.value)}.cross_entropy"
+    return "torch.nn.functional.cross_entropy"
+
+
+def _probabilities_via_parameter(ctx: Context, expr: ast.expr) -> tuple[ast.Call, ast.expr, list[Evidence]] | None:
+    """``def kd(p, q): F.kl_div(p, q)`` called as ``kd(F.softmax(s, 1), ...)``."""
+
+    def check(arg: ast.expr) -> list[Evidence] | None:
+        ev = activation_evidence(ctx.model, arg)
+        return ev if ev and {e.kind for e in ev} <= {SOFTMAX, SIGMOID} else None
+
+    return through_parameter(ctx.model, expr, check)  # type: ignore[return-value]
+
+
+def _related(e: Evidence, ctx: Context) -> Related:
+    what = {SOFTMAX: "softmax", SIGMOID: "sigmoid", LOG_SOFTMAX: "log_softmax", LOG_SIGMOID: "logsigmoid"}.get(e.kind)
+    if e.value.model is not ctx.model:
+        return Related(e.value.model.source.node_range(e.value.node), f"{what} applied here", path=e.value.model.path)
+    if e.kind == RAW_SCORES:
+        return Related(ctx.range(e.value.node), "the model's forward returns this layer's raw output")
+    if e.via_model is not None:
+        return Related(ctx.range(e.value.node), f"the model's forward ends in {what} here")
+    return Related(ctx.range(e.value.node), f"{what} applied here")
