@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import hashlib
 import logging
+import multiprocessing
 import os
 import uuid
 
@@ -88,7 +89,10 @@ class DocState:
     token: int = 0
     pending: asyncio.Task | None = None  # the debounced run
     inflight: asyncio.Future | None = None
+    inflight_cf: concurrent.futures.Future | None = None  # the pool's future, to cancel queued work
     inflight_token: int = -1
+    save_token: int = 0  # the token at the last open or save (what `run: onSave` analyses)
+    logged: set[str] = field(default_factory=set)  # rule errors already sent to the client
     result_token: int = -1  # the token of the results in TorchpitServer.results
     published: set[str] = field(default_factory=set)  # URIs we published diagnostics for
     outcome: Outcome | None = None
@@ -105,7 +109,8 @@ class TorchpitServer(LanguageServer):
         )
         self.pool_kind = pool
         self.pool: concurrent.futures.Executor = (
-            concurrent.futures.ProcessPoolExecutor(max_workers=1)
+            # spawn, not fork: forking a process that has threads (pygls' reader) can deadlock the child
+            concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
             if pool == "process"
             else concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="torchpit-analysis")
         )
@@ -222,12 +227,15 @@ class TorchpitServer(LanguageServer):
     def bump(self, st: DocState) -> None:
         st.token += 1
         self._tokens[st.key] = st.token
+        if st.inflight_cf is not None:
+            st.inflight_cf.cancel()  # drops it if it has not started; a running one is dropped when done
 
     def open_state(self, key: str, notebook: bool) -> DocState:
         st = self.docs.get(key)
         if st is None:
             st = self.docs[key] = DocState(key, notebook=notebook)
         self.bump(st)
+        st.save_token = st.token
         return st
 
     def close_state(self, key: str) -> None:
@@ -278,12 +286,9 @@ class TorchpitServer(LanguageServer):
         if st.inflight is not None and st.inflight_token == st.token and not st.inflight.done():
             return await asyncio.shield(st.inflight)
         job = self.make_job(st)
-        loop = asyncio.get_running_loop()
-        if self.pool_kind == "process":
-            fut = loop.run_in_executor(self.pool, run_job, job)
-        else:
-            fut = loop.run_in_executor(self.pool, self._run_job_checked, job)
-        st.inflight, st.inflight_token = fut, job.token
+        cf = self.pool.submit(run_job, job) if self.pool_kind == "process" else self.pool.submit(self._run_job_checked, job)
+        fut = asyncio.wrap_future(cf)
+        st.inflight, st.inflight_cf, st.inflight_token = fut, cf, job.token
         fut.add_done_callback(lambda f: self._on_done(st, job, f))
         return await asyncio.shield(fut)
 
@@ -304,6 +309,10 @@ class TorchpitServer(LanguageServer):
         st.outcome = outcome
         st.result_token = outcome.job.token
         for message in outcome.rule_errors:
+            if message in st.logged:
+                log.debug("%s", message)
+                continue
+            st.logged.add(message)
             self.log_to_client(f"torchpit: {message}", types.MessageType.Error)
         if outcome.config_error:
             self.show_once(f"torchpit: {outcome.config_error} (using the default configuration)", types.MessageType.Error)
@@ -365,7 +374,13 @@ class TorchpitServer(LanguageServer):
         for _ in range(5):
             if st.result_token == st.token and uri in self.results:
                 return self.results[uri]
-            outcome = await self.analyze(st)
+            try:
+                outcome = await self.analyze(st)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and getattr(task, "cancelling", lambda: 1)():
+                    raise  # this request was cancelled
+                continue  # the analysis was superseded by an edit: analyse the new version
             if outcome is not None and st.token == outcome.job.token and st.result_token != st.token:
                 self.accept(st, outcome)  # the done-callback may not have run yet
             if self.docs.get(key) is not st:
@@ -455,6 +470,8 @@ def _register(ls: TorchpitServer) -> None:  # noqa: C901 - one small handler per
             pyproject_changed(ls, [uri])
             return
         st = ls.docs.get(uri)
+        if st is not None:
+            st.save_token = st.token
         if st is not None and not ls.pull_mode:
             if st.result_token != st.token or settings_of(ls, uri).run == RUN_ON_SAVE:
                 ls.schedule(st, 0.0)
@@ -483,6 +500,8 @@ def _register(ls: TorchpitServer) -> None:  # noqa: C901 - one small handler per
     @ls.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
     def nb_save(ls: TorchpitServer, params: types.DidSaveNotebookDocumentParams) -> None:
         st = ls.docs.get(params.notebook_document.uri)
+        if st is not None:
+            st.save_token = st.token
         if st is not None and not ls.pull_mode:
             ls.schedule(st, 0.0)
 
@@ -520,9 +539,14 @@ def _register(ls: TorchpitServer) -> None:  # noqa: C901 - one small handler per
     @ls.feature(types.TEXT_DOCUMENT_DIAGNOSTIC, types.DiagnosticOptions(identifier=SOURCE, inter_file_dependencies=False, workspace_diagnostics=False))
     async def pull(ls: TorchpitServer, params: types.DocumentDiagnosticParams):
         uri = params.text_document.uri
-        if ls.key_for(uri) is None:
+        key = ls.key_for(uri)
+        if key is None:
             raise JsonRpcInvalidParams(f"document not open: {uri}")
-        doc = await ls.fresh_result(uri)
+        st = ls.docs[key]
+        if settings_of(ls, key).run == RUN_ON_SAVE and st.result_token >= st.save_token and uri in ls.results:
+            doc = ls.results[uri]  # onSave: what the last open/save showed, until the next save
+        else:
+            doc = await ls.fresh_result(uri)
         if params.previous_result_id and params.previous_result_id == doc.result_id:
             return types.UnchangedDocumentDiagnosticReport(result_id=doc.result_id)
         return types.FullDocumentDiagnosticReport(items=doc.lsp, result_id=doc.result_id)

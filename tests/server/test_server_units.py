@@ -1,0 +1,110 @@
+"""The server's pure functions, without a server: settings, positions, noqa edits, cells."""
+
+from __future__ import annotations
+
+from lsprotocol import types
+from pygls.workspace.position_codec import PositionCodec
+
+from torchpit.analyzers.config import Config
+from torchpit.analyzers.diagnostics import Position, Severity
+from torchpit.server.actions import noqa_edit, wants
+from torchpit.server.analysis import Cell, Job, run_job
+from torchpit.server.convert import Lines, fix_from_data
+from torchpit.server.hover import noqa_codes_at
+from torchpit.server.settings import RUN_ON_SAVE, Settings, extract_section, parse_settings
+
+from .conftest import PIT101_SRC
+
+
+def test_settings_parse_and_defaults_for_bad_values():
+    s, problems = parse_settings({"select": ["pit1"], "ignore": "PIT101", "severity": {"PIT3": "error"}, "run": "onSave", "debounce": 0, "pythonPath": "/usr/bin/python3", "probe": {"enable": True, "timeout": 5}})
+    assert problems == []
+    assert s.select == ("PIT1",) and s.ignore == ("PIT101",) and s.severity == (("PIT3", Severity.ERROR),)
+    assert s.run == RUN_ON_SAVE and s.debounce_ms == 0 and s.python_path == "/usr/bin/python3"
+    assert s.probe.enable and s.probe.timeout == 5.0 and s.probe.device == "auto"
+
+    s, problems = parse_settings({"select": ["PITX"], "debounce": -1, "jedi": "yes", "colour": "red", "debounce_ms": 3})
+    assert s == Settings()
+    joined = "\n".join(problems)
+    for name in ("torchpit.select", "torchpit.debounce", "torchpit.jedi", "torchpit.colour"):
+        assert name in joined
+    assert parse_settings("nonsense")[1] and parse_settings(None) == (Settings(), [])
+    assert extract_section({"torchpit": {"enable": False}}) == {"enable": False}
+
+
+def test_editor_settings_override_the_pyproject():
+    base = Config(select=("PIT1",), ignore=("PIT102",), severity=(("PIT1", Severity.INFO),))
+    merged = Settings(ignore=("PIT101",), severity=(("PIT1", Severity.ERROR),)).apply_to(base)
+    assert merged.select == ("PIT1",) and merged.ignore == ("PIT101",)
+    assert merged.severity_for("PIT101", Severity.WARNING) is Severity.ERROR
+
+
+def test_positions_round_trip_in_each_encoding():
+    text = 'x = "😋"; y = 1\n'
+    for encoding, col in (("utf-16", 12), ("utf-8", 14), ("utf-32", 11)):
+        lines = Lines(text, PositionCodec(encoding))
+        client = lines.to_client(Position(0, 11))
+        assert client == types.Position(0, col), encoding
+        assert lines.from_client(client) == Position(0, 11)
+    lines = Lines(text, PositionCodec("utf-16"))
+    assert lines.to_client(Position(9, 0)) == types.Position(1, 0)  # past the end: clamped
+
+
+def test_form_feed_does_not_split_lines():
+    lines = Lines("a = 1\x0cb\nc = 2\n", PositionCodec("utf-16"))
+    assert lines.line(1) == "c = 2"
+
+
+def test_noqa_edit_appends_or_adds():
+    codec = PositionCodec("utf-16")
+    lines = Lines("a = f(x)\nb = g(x)  # noqa: PIT101\nc = h(x)  # noqa\nd = 1 + \\\n    2\n", codec)
+    add = noqa_edit(lines, 0, "PIT301")
+    assert add.new_text == "  # noqa: PIT301" and add.range.start == Position(0, 8)
+    append = noqa_edit(lines, 1, "PIT301")
+    assert append.new_text == ", PIT301" and append.range.start == Position(1, len("b = g(x)  # noqa: PIT101"))
+    assert noqa_edit(lines, 1, "PIT101") is None  # already there
+    assert noqa_edit(lines, 2, "PIT301") is None  # a bare noqa silences everything
+    assert noqa_edit(lines, 3, "PIT301") is None  # after a line continuation
+
+
+def test_hover_finds_the_code_under_the_cursor_in_a_noqa():
+    lines = Lines("x = 1  # noqa: PIT101, PIT301\n", PositionCodec("utf-16"))
+    codes, rng = noqa_codes_at(lines, Position(0, 25))
+    assert codes == ["PIT301"] and rng.start.col == 23
+    codes, _ = noqa_codes_at(lines, Position(0, 9))
+    assert codes == ["PIT101", "PIT301"]
+    assert noqa_codes_at(lines, Position(0, 1)) is None
+
+
+def test_fix_data_is_used_only_for_its_version():
+    data = {"version": 3, "fix": {"message": "m", "applicability": "safe", "edits": []}, "noqaLine": 4}
+    usable, fix, noqa = fix_from_data(data, 3)
+    assert usable and fix.message == "m" and noqa == 4
+    assert fix_from_data(data, 4)[0] is False
+    assert fix_from_data({"version": 3, "fix": {"bad": 1}}, 3)[0] is False
+    assert fix_from_data(None, 3)[0] is False
+
+
+def test_code_action_kind_filter():
+    assert wants(None, "quickfix") and wants(["source"], "source.fixAll.torchpit")
+    assert wants(["source.fixAll"], "source.fixAll.torchpit") and not wants(["quickfix"], "source.fixAll.torchpit")
+    assert not wants(["source.fixAllx"], "source.fixAll.torchpit")
+
+
+def test_notebook_job_maps_diagnostics_and_fixes_to_cells():
+    cells = (
+        Cell("nb#0", 1, "%matplotlib inline\nimport torch.nn.functional as F"),
+        Cell("nb#1", 1, "logits = model(x)\nloss = F.cross_entropy(F.softmax(logits, dim=1), y)"),
+    )
+    job = Job("nb", 1, 1, None, Settings(jedi=False), None, "utf-16", cells=cells)
+    out = run_job(job)
+    assert out.docs["nb#0"].diagnostics == []
+    (d,) = out.docs["nb#1"].diagnostics
+    assert d.code == "PIT101" and d.range.start == Position(1, 23)
+    assert d.fix.edits[0].range.start == Position(1, 23) and d.noqa_line == 1
+    assert out.docs["nb#1"].lsp[0].data["version"] == 1
+
+
+def test_disabled_settings_give_no_diagnostics():
+    job = Job("a", 1, 1, None, Settings(enable=False), None, "utf-16", text=PIT101_SRC)
+    assert run_job(job).docs["a"].diagnostics == []
