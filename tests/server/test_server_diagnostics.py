@@ -166,6 +166,9 @@ async def test_pyproject_config_and_its_changes(start, tmp_path):
     client = await start(init_options={"debounce": 0}, folders=[project])
     uri = open_doc(client, project / "m.py", BOTH_SRC)
     assert codes(await wait_diags(client, uri, version=1)) == ["PIT101"]
+    (reg,) = await wait_until(lambda: client.registrations, what="watcher registration")
+    assert reg.method == "workspace/didChangeWatchedFiles"
+    assert reg.register_options["watchers"][0]["globPattern"] == "**/pyproject.toml"
 
     n = len(client.publishes)
     pyproject.write_text('[tool.torchpit]\nselect = ["PIT3"]\n')

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import os
 import subprocess
 import sys
 
 import pytest
 from lsprotocol import types
 
-from .conftest import PIT101_SRC, PIT301_SRC, SERVER_CMD, codes, open_doc, uri_of, wait_diags, wait_until
+from .conftest import PIT301_SRC, SERVER_CMD, codes, open_doc, uri_of, wait_diags, wait_until
 
 CELLS = [
     "%matplotlib inline\nimport torch.nn as nn\nimport torch.nn.functional as F",

@@ -17,7 +17,10 @@ from .conftest import PIT101_SRC
 
 
 def test_settings_parse_and_defaults_for_bad_values():
-    s, problems = parse_settings({"select": ["pit1"], "ignore": "PIT101", "severity": {"PIT3": "error"}, "run": "onSave", "debounce": 0, "pythonPath": "/usr/bin/python3", "probe": {"enable": True, "timeout": 5}})
+    s, problems = parse_settings({
+        "select": ["pit1"], "ignore": "PIT101", "severity": {"PIT3": "error"}, "run": "onSave", "debounce": 0,
+        "pythonPath": "/usr/bin/python3", "probe": {"enable": True, "timeout": 5},
+    })
     assert problems == []
     assert s.select == ("PIT1",) and s.ignore == ("PIT101",) and s.severity == (("PIT3", Severity.ERROR),)
     assert s.run == RUN_ON_SAVE and s.debounce_ms == 0 and s.python_path == "/usr/bin/python3"
