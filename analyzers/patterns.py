@@ -278,6 +278,8 @@ def loss_call(model: SemanticModel, call: ast.Call, funcs: set[str] | dict[str, 
         return LossCall(call, q, func, False) if q in modules else None
     if not isinstance(func, (ast.Name, ast.Attribute)):
         return None
+    if len(call.args) + len(call.keywords) < 2:
+        return None  # a loss module is called with an input and a target
     types = instance_types(model, func)
     if not types or not types <= set(modules) or len(types) != 1:
         return None
@@ -314,6 +316,16 @@ def instance_types(model: SemanticModel, expr: ast.AST, _depth: int = 0) -> set[
     something it cannot see through (an import from the user's other modules, a parameter).
     Empty when unknown.
     """
+    key = ("instance_types", expr)
+    if _depth == 0 and key in model.memo:
+        return set(model.memo[key])
+    result = _instance_types(model, expr, _depth)
+    if _depth == 0:
+        model.memo[key] = frozenset(result)
+    return result
+
+
+def _instance_types(model: SemanticModel, expr: ast.AST, _depth: int) -> set[str]:
     names: set[str] = set()
     ask_jedi = False
     for v in model.values(expr, module_identity=True):
