@@ -280,7 +280,7 @@ def loss_call(model: SemanticModel, call: ast.Call, funcs: set[str] | dict[str, 
         return None
     if len(call.args) + len(call.keywords) < 2:
         return None  # a loss module is called with an input and a target
-    types = instance_types(model, func)
+    types = instance_types(model, func, jedi=False)  # asked of every call: local evidence only
     if not types or not types <= set(modules) or len(types) != 1:
         return None
     ctors = [v.node for v in model.values(func, module_identity=True) if isinstance(v.node, ast.Call)]
@@ -308,24 +308,25 @@ def _param_default(model: SemanticModel, node: ast.AST) -> ast.expr | None:
     return None
 
 
-def instance_types(model: SemanticModel, expr: ast.AST, _depth: int = 0) -> set[str]:
+def instance_types(model: SemanticModel, expr: ast.AST, _depth: int = 0, *, jedi: bool = True) -> set[str]:
     """Qualified class names of the object ``expr`` refers to (``criterion`` -> CrossEntropyLoss).
 
     Local evidence first (assignments, ``self.x``, a parameter's default or annotation, what
     the file's call sites pass to a parameter); jedi only when the local chain ends in
     something it cannot see through (an import from the user's other modules, a parameter).
-    Empty when unknown.
+    Empty when unknown. ``jedi=False`` keeps to local evidence: for callers that ask about
+    every call of a file, where a jedi query each would cost more than the finding is worth.
     """
-    key = ("instance_types", expr)
+    key = ("instance_types" if jedi else "instance_types_local", expr)
     if _depth == 0 and key in model.memo:
         return set(model.memo[key])
-    result = _instance_types(model, expr, _depth)
+    result = _instance_types(model, expr, _depth, jedi)
     if _depth == 0:
         model.memo[key] = frozenset(result)
     return result
 
 
-def _instance_types(model: SemanticModel, expr: ast.AST, _depth: int) -> set[str]:
+def _instance_types(model: SemanticModel, expr: ast.AST, _depth: int, jedi: bool) -> set[str]:
     names: set[str] = set()
     ask_jedi = False
     for v in model.values(expr, module_identity=True):
@@ -360,7 +361,7 @@ def _instance_types(model: SemanticModel, expr: ast.AST, _depth: int) -> set[str
             continue
         return set()  # a chain we cannot follow and jedi would not either: claim nothing
     if ask_jedi:
-        inferred = model.infer_types(expr)
+        inferred = model.infer_types(expr) if jedi else []
         if not inferred:
             return set()
         names.update(inferred)
@@ -378,7 +379,7 @@ def _types_passed_to(model: SemanticModel, param: ast.arg, depth: int) -> set[st
         return None
     out: set[str] = set()
     for _, arg in sites:
-        t = instance_types(model, arg, depth + 1)
+        t = instance_types(model, arg, depth + 1, jedi=False)
         if not t:
             return None
         out |= t
