@@ -412,7 +412,7 @@ def module_outputs(model: SemanticModel, call: ast.Call, depth: int = 0) -> list
     return found or None
 
 
-def is_instance_of(model: SemanticModel, expr: ast.AST, qualnames: set[str]) -> bool:
+def is_instance_of(model: SemanticModel, expr: ast.AST, qualnames: set[str], *, jedi: bool = True) -> bool:
     """Every known type of ``expr`` is one of ``qualnames`` (and at least one is known)."""
-    types = instance_types(model, expr)
+    types = instance_types(model, expr, jedi=jedi)
     return bool(types) and types <= qualnames

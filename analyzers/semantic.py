@@ -14,6 +14,7 @@ Every answer is conservative: when the chain of evidence breaks, the model says 
 from __future__ import annotations
 
 import ast
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -133,6 +134,16 @@ class SemanticModel:
         # Nodes by type from the engine's traversal (the loop model reads them, never re-walks).
         self.node_buckets: dict[type, list[ast.AST]] = {}
         self._flow: "Flow | None" = None
+        self._external = True  # see local_only()
+
+    @contextmanager
+    def local_only(self) -> Iterator[None]:
+        """Within this block, answers use this file alone (no jedi lookups in other modules)."""
+        saved, self._external = self._external, False
+        try:
+            yield
+        finally:
+            self._external = saved
 
     def nodes_of(self, *types: type) -> list[ast.AST]:
         """Every node of these types in the file, from the engine's single traversal.
@@ -677,7 +688,7 @@ class SemanticModel:
     # ------------------------------------------------------------------ inference fallback
     def external_class(self, expr: ast.AST) -> tuple["SemanticModel", ClassInfo] | None:
         """A class imported from another module of the user's project, found through jedi."""
-        if self.inference is None or not isinstance(expr, (ast.Name, ast.Attribute)):
+        if self.inference is None or not self._external or not isinstance(expr, (ast.Name, ast.Attribute)):
             return None
         qual = self.qualified_name(expr)
         if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.")):
