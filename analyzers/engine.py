@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -120,6 +121,12 @@ _SCOPE_BODY_FIELDS = {
 }
 
 
+# Test hook, the only one: TORCHPIT_TEST_FAULT=PIT101[,PIT301] makes those rules raise, so the
+# tests (the language server's above all) can prove a broken rule is logged and skipped
+# while every other rule still reports. Read once at import; unset in normal use.
+_TEST_FAULTS = frozenset(c.strip().upper() for c in os.environ.get("TORCHPIT_TEST_FAULT", "").split(",") if c.strip())
+
+
 def active_rules(config: Config, path: str | None) -> list[type[Rule]]:
     return [r for r in all_rules() if config.is_enabled(r.code, path)]
 
@@ -192,6 +199,8 @@ def analyze(
         before = len(ctx.findings)
         current: ast.AST | None = None
         try:
+            if _TEST_FAULTS and cls.code in _TEST_FAULTS:
+                raise RuntimeError(f"TORCHPIT_TEST_FAULT: {cls.code} raised on purpose")
             if cls.whole_file:
                 rule.check_file(ctx)
             for tp in cls.node_types:

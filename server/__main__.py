@@ -1,0 +1,5 @@
+import sys
+
+from torchpit.server import main
+
+sys.exit(main())

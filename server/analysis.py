@@ -1,0 +1,159 @@
+"""One analysis job: a snapshot of a document (or a notebook's cells) in, diagnostics out.
+
+:func:`run_job` is a pure function of its :class:`Job` (plus the file system's
+pyproject.toml and jedi's view of the environment). It runs in the worker pool, never on
+the event loop; the server decides whether its result is still current before publishing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from lsprotocol import types
+from pygls.workspace.position_codec import PositionCodec
+
+from torchpit.analyzers.config import Config, ConfigError, load_config
+from torchpit.analyzers.diagnostics import Diagnostic, Edit, Fix, Related
+from torchpit.analyzers.engine import analyze
+from torchpit.analyzers.inference import JediOptions
+from torchpit.analyzers.notebook import join_cells
+
+from .convert import Lines, path_to_uri, related_to_uris, to_lsp_diagnostic
+from .settings import Settings
+
+log = logging.getLogger("torchpit.server")
+
+
+@dataclass(frozen=True)
+class Cell:
+    uri: str
+    version: int | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str  # the text document's URI, or the notebook's
+    token: int  # bumped on every change of the document or of the settings in force
+    version: int | None  # the document's (or notebook's) version
+    path: str | None  # file system path (None for untitled buffers)
+    settings: Settings
+    folder: str | None  # the workspace folder (jedi's project root)
+    encoding: str  # the negotiated position encoding
+    text: str = ""  # a text document's text
+    cells: tuple[Cell, ...] | None = None  # a notebook's code cells, in order
+
+
+@dataclass
+class DocResult:
+    """The diagnostics of one text document (or notebook cell), in its own coordinates."""
+
+    uri: str
+    version: int | None
+    text: str
+    diagnostics: list[Diagnostic]
+    lsp: list[types.Diagnostic]  # what the client sees (with probe results, if any)
+    result_id: str = ""
+    plain: list[types.Diagnostic] | None = None  # the LSP diagnostics without probe results
+
+
+@dataclass
+class Outcome:
+    job: Job
+    docs: dict[str, DocResult]
+    rule_errors: list[str] = field(default_factory=list)
+    config_error: str | None = None
+    config_source: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    error: str | None = None  # the analysis itself failed (a bug): logged, nothing published
+
+
+def resolve_config(path: str | None, folder: str | None, settings: Settings) -> tuple[Config, str | None]:
+    """The configuration in force for ``path``: its nearest pyproject.toml, then the editor's
+    settings on top. A broken pyproject.toml gives the defaults and its error message."""
+    start = path or folder
+    error = None
+    config = Config()
+    if start:
+        try:
+            config = load_config(start)
+        except ConfigError as exc:
+            error = str(exc)
+    return settings.apply_to(config), error
+
+
+def run_job(job: Job) -> Outcome:
+    t0 = time.perf_counter()
+    codec = PositionCodec(job.encoding)
+    if not job.settings.enable:
+        targets = job.cells if job.cells is not None else (Cell(job.key, job.version, job.text),)
+        return Outcome(job, {c.uri: _doc(c, [], codec) for c in targets})
+    config, config_error = resolve_config(job.path, job.folder, job.settings)
+    jedi = JediOptions(
+        enabled=job.settings.jedi and config.jedi,
+        budget_s=config.jedi_timeout,
+        python_path=job.settings.python_path,
+        project_root=job.folder,
+    )
+    if job.cells is None:
+        result = analyze(job.text, job.path, config, jedi=jedi)
+        diags = [related_to_uris(d, job.path) for d in result.diagnostics]
+        docs = {job.key: _doc(Cell(job.key, job.version, job.text), diags, codec)}
+    else:
+        joined = join_cells([c.text for c in job.cells])
+        result = analyze(joined.text, job.path, config, jedi=jedi)
+        per_cell: dict[int, list[Diagnostic]] = {i: [] for i in range(len(job.cells))}
+        for d in result.diagnostics:
+            index, local = localize_to_cell(d, joined, job.cells, job.path)
+            if index is not None:
+                per_cell[index].append(local)
+        docs = {c.uri: _doc(c, per_cell[i], codec) for i, c in enumerate(job.cells)}
+    errors = [str(e) for e in result.rule_errors]
+    timings = dict(result.timings)
+    timings["job"] = time.perf_counter() - t0
+    return Outcome(job, docs, errors, config_error, config.source, timings)
+
+
+def _doc(cell: Cell, diags: list[Diagnostic], codec: PositionCodec) -> DocResult:
+    lines = Lines(cell.text, codec)
+    lsp = [to_lsp_diagnostic(d, lines, cell.uri, cell.version) for d in diags]
+    return DocResult(cell.uri, cell.version, cell.text, diags, lsp)
+
+
+def localize_to_cell(diag: Diagnostic, joined: Any, cells: tuple[Cell, ...], path: str | None) -> tuple[int | None, Diagnostic]:
+    """A diagnostic of the joined notebook source in its cell's coordinates.
+
+    Related locations in other cells point at those cells' URIs; a fix whose edits leave
+    the diagnostic's cell is dropped (an edit cannot span two documents).
+    """
+    if not joined.line_map:
+        return None, diag
+    index, rng = joined.map_range(diag.range)
+    related = []
+    for r in diag.related:
+        if r.path is None:
+            r_index, r_rng = joined.map_range(r.range)
+            related.append(Related(r_rng, r.message, None if r_index == index else cells[r_index].uri))
+        else:
+            same = path is not None and os.path.abspath(r.path) == os.path.abspath(path)
+            related.append(Related(r.range, r.message, None if same else path_to_uri(r.path)))
+    fix = diag.fix
+    if fix is not None:
+        edits = []
+        for e in fix.edits:
+            e_index, e_rng = joined.map_range(e.range)
+            if e_index != index:
+                fix = None
+                break
+            edits.append(Edit(e_rng, e.new_text))
+        else:
+            fix = Fix(fix.message, fix.applicability, tuple(edits))
+    noqa = diag.noqa_line
+    if noqa is not None:
+        n_index, n_pos = joined.to_cell(type(diag.range.start)(noqa, 0))
+        noqa = n_pos.line if n_index == index else None
+    return index, replace(diag, range=rng, related=tuple(related), fix=fix, noqa_line=noqa)
