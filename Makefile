@@ -48,7 +48,7 @@ test-python: $(STAMP)
 test-vscode: $(STAMP) setup-node
 	cd vscode-client && TORCHPIT_PYTHON=$(abspath $(PY)) npm test
 
-vsix: setup-node
+vsix: $(STAMP) setup-node
 	cd vscode-client && npm run package
 
 docs: $(STAMP)

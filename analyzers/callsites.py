@@ -17,16 +17,16 @@ MAX_SITES = 16
 
 
 def _calls_by_name(model: SemanticModel) -> dict[str, list[ast.Call]]:
-    index = model.__dict__.get("_tp_calls_by_name")
+    key = ("calls_by_name", model.tree)
+    index = model.memo.get(key)
     if index is None:
         index = {}
-        for node in ast.walk(model.tree):
-            if isinstance(node, ast.Call):
-                f = node.func
-                name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
-                if name is not None:
-                    index.setdefault(name, []).append(node)
-        model.__dict__["_tp_calls_by_name"] = index
+        for node in model.nodes_of(ast.Call):
+            f = node.func  # type: ignore[attr-defined]
+            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+            if name is not None:
+                index.setdefault(name, []).append(node)
+        model.memo[key] = index
     return index
 
 

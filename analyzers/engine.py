@@ -32,6 +32,8 @@ log = logging.getLogger("torchpit.analyzers")
 # Fields whose values are shared singletons (Load/Store, operators): never annotate them.
 _SKIP_FIELDS = {"ctx", "op", "ops"}
 _FIELDS_CACHE: dict[type, tuple[str, ...]] = {}
+# Node types the shared recognizers look up through SemanticModel.nodes_of (never a re-walk).
+SHARED_NODE_TYPES = frozenset({ast.Call, ast.For, ast.AsyncFor, ast.ListComp, ast.GeneratorExp})
 
 
 @dataclass
@@ -175,7 +177,7 @@ def analyze(
     inference = JediInference(text, path, jedi_opts) if jedi_opts.enabled else None
     model = SemanticModel(parsed.tree, path, inference, source)
     instances = [(cls, cls()) for cls in selected]
-    wanted = {t for cls, _ in instances for t in cls.node_types} | FLOW_NODE_TYPES
+    wanted = {t for cls, _ in instances for t in cls.node_types} | FLOW_NODE_TYPES | SHARED_NODE_TYPES
     try:
         buckets = traverse(parsed.tree, model, wanted)
     except RecursionError:

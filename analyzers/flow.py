@@ -516,9 +516,14 @@ class Flow:
         if q and q.startswith("torch.nn.") and q[9:10].isupper():
             return False, False
         cls = m.local_class_of(node.func)
-        if cls is None or not m.is_nn_module(cls):
+        if cls is None:
+            external = m.external_class(node.func)  # a model class from another module, via jedi
+            if external is None:
+                return None
+            m, cls = external
+        if not m.is_nn_module(cls):
             return None
-        return self.class_facts(cls, m)
+        return m.flow.class_facts(cls, m)
 
     def class_facts(self, cls, m: SemanticModel) -> tuple[bool, bool] | None:
         """Batch norm / dropout in a local module class: its layers, F.dropout, local submodules."""

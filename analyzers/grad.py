@@ -36,7 +36,7 @@ _MODEL_FACTORIES_PREFIXES = ("torchvision.models.", "timm.create_model", "timm.m
 
 def _frozen(model: SemanticModel) -> tuple[set[int], set[str]]:
     """Ids of module constructions (and texts of module expressions) frozen in this file."""
-    cached = model.__dict__.get("_tp_frozen")
+    cached = model.memo.get(("frozen", model.tree))
     if cached is not None:
         return cached
     ids: set[int] = set()
@@ -50,7 +50,7 @@ def _frozen(model: SemanticModel) -> tuple[set[int], set[str]]:
         if model.source is not None:
             texts.add(model.source.segment(expr))
 
-    for node in ast.walk(model.tree):
+    for node in model.nodes_of(ast.Call, ast.For, ast.AsyncFor, ast.ListComp, ast.GeneratorExp):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "requires_grad_":
             arg = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "requires_grad"), None)
             if isinstance(arg, ast.Constant) and arg.value is False:
@@ -70,7 +70,7 @@ def _frozen(model: SemanticModel) -> tuple[set[int], set[str]]:
                 for sub in ast.walk(gen.iter):
                     if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr in ("parameters", "named_parameters"):
                         mark(sub.func.value)
-    model.__dict__["_tp_frozen"] = (ids, texts)
+    model.memo[("frozen", model.tree)] = (ids, texts)
     return ids, texts
 
 

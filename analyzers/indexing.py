@@ -25,6 +25,14 @@ class IndexUse:
 
 
 def index_use(model: SemanticModel, node: ast.AST) -> IndexUse | None:
+    """Memoised per node: PIT401 and PIT402 both ask."""
+    key = ("index_use", node)
+    if key not in model.memo:
+        model.memo[key] = _index_use(model, node)
+    return model.memo[key]
+
+
+def _index_use(model: SemanticModel, node: ast.AST) -> IndexUse | None:
     if isinstance(node, ast.Subscript):
         return _subscript_use(model, node)
     if not isinstance(node, ast.Call):
@@ -53,13 +61,22 @@ def index_use(model: SemanticModel, node: ast.AST) -> IndexUse | None:
         idx = call_arg(node, spec[1], spec[2])
         dim = int_value(model, call_arg(node, spec[3], "dim")) if spec[3] is not None else None
         return IndexUse(node, func.attr, f"torch.Tensor.{func.attr}", idx, receiver=func.value, dim=dim) if idx is not None else None
-    if isinstance(func, (ast.Name, ast.Attribute, ast.Call)) and node.args:
+    if isinstance(func, (ast.Name, ast.Attribute, ast.Call)) and node.args and _file_builds_embeddings(model):
         ctors = [func] if isinstance(func, ast.Call) else [v.node for v in model.values(func, module_identity=True)]
         if ctors and all(isinstance(c, ast.Call) and model.call_name(c) in torch_api.EMBEDDING_MODULES for c in ctors):
             nums = {int_value(model, call_arg(c, 0, "num_embeddings")) for c in ctors}  # type: ignore[arg-type]
             n = nums.pop() if len(nums) == 1 else None
             return IndexUse(node, "embedding", "torch.nn.Embedding", node.args[0], dim=0, num_embeddings=n, ctor=ctors[0] if len(ctors) == 1 else None)  # type: ignore[arg-type]
     return None
+
+
+def _file_builds_embeddings(model: SemanticModel) -> bool:
+    """An ``nn.Embedding`` lookup needs the module built in this file: skip the value chase otherwise."""
+    key = ("builds_embeddings", model.tree)
+    if key not in model.memo:
+        text = model.source.text if model.source is not None else ""
+        model.memo[key] = "Embedding" in text
+    return model.memo[key]
 
 
 def _subscript_use(model: SemanticModel, node: ast.Subscript) -> IndexUse | None:

@@ -278,7 +278,9 @@ def loss_call(model: SemanticModel, call: ast.Call, funcs: set[str] | dict[str, 
         return LossCall(call, q, func, False) if q in modules else None
     if not isinstance(func, (ast.Name, ast.Attribute)):
         return None
-    types = instance_types(model, func)
+    if len(call.args) + len(call.keywords) < 2:
+        return None  # a loss module is called with an input and a target
+    types = instance_types(model, func, jedi=False)  # asked of every call: local evidence only
     if not types or not types <= set(modules) or len(types) != 1:
         return None
     ctors = [v.node for v in model.values(func, module_identity=True) if isinstance(v.node, ast.Call)]
@@ -306,14 +308,25 @@ def _param_default(model: SemanticModel, node: ast.AST) -> ast.expr | None:
     return None
 
 
-def instance_types(model: SemanticModel, expr: ast.AST, _depth: int = 0) -> set[str]:
+def instance_types(model: SemanticModel, expr: ast.AST, _depth: int = 0, *, jedi: bool = True) -> set[str]:
     """Qualified class names of the object ``expr`` refers to (``criterion`` -> CrossEntropyLoss).
 
     Local evidence first (assignments, ``self.x``, a parameter's default or annotation, what
     the file's call sites pass to a parameter); jedi only when the local chain ends in
     something it cannot see through (an import from the user's other modules, a parameter).
-    Empty when unknown.
+    Empty when unknown. ``jedi=False`` keeps to local evidence: for callers that ask about
+    every call of a file, where a jedi query each would cost more than the finding is worth.
     """
+    key = ("instance_types" if jedi else "instance_types_local", expr)
+    if _depth == 0 and key in model.memo:
+        return set(model.memo[key])
+    result = _instance_types(model, expr, _depth, jedi)
+    if _depth == 0:
+        model.memo[key] = frozenset(result)
+    return result
+
+
+def _instance_types(model: SemanticModel, expr: ast.AST, _depth: int, jedi: bool) -> set[str]:
     names: set[str] = set()
     ask_jedi = False
     for v in model.values(expr, module_identity=True):
@@ -348,7 +361,7 @@ def instance_types(model: SemanticModel, expr: ast.AST, _depth: int = 0) -> set[
             continue
         return set()  # a chain we cannot follow and jedi would not either: claim nothing
     if ask_jedi:
-        inferred = model.infer_types(expr)
+        inferred = model.infer_types(expr) if jedi else []
         if not inferred:
             return set()
         names.update(inferred)
@@ -366,7 +379,7 @@ def _types_passed_to(model: SemanticModel, param: ast.arg, depth: int) -> set[st
         return None
     out: set[str] = set()
     for _, arg in sites:
-        t = instance_types(model, arg, depth + 1)
+        t = instance_types(model, arg, depth + 1, jedi=False)
         if not t:
             return None
         out |= t
@@ -399,7 +412,7 @@ def module_outputs(model: SemanticModel, call: ast.Call, depth: int = 0) -> list
     return found or None
 
 
-def is_instance_of(model: SemanticModel, expr: ast.AST, qualnames: set[str]) -> bool:
+def is_instance_of(model: SemanticModel, expr: ast.AST, qualnames: set[str], *, jedi: bool = True) -> bool:
     """Every known type of ``expr`` is one of ``qualnames`` (and at least one is known)."""
-    types = instance_types(model, expr)
+    types = instance_types(model, expr, jedi=jedi)
     return bool(types) and types <= qualnames

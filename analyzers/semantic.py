@@ -14,6 +14,7 @@ Every answer is conservative: when the chain of evidence breaks, the model says 
 from __future__ import annotations
 
 import ast
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -126,9 +127,34 @@ class SemanticModel:
         self._return_cache: dict[ast.AST, list[ast.expr]] = {}
         self._is_module_cache: dict[str, bool] = {}
         self._call_name_cache: dict[ast.AST, str | None] = {}
+        self._values_cache: dict[tuple[ast.AST, bool], tuple[Value, ...]] = {}
+        # Shared recognizers (patterns.py, indexing.py) memoise per node here: several rules
+        # ask the same question of the same node.
+        self.memo: dict[tuple[str, ast.AST], Any] = {}
         # Nodes by type from the engine's traversal (the loop model reads them, never re-walks).
         self.node_buckets: dict[type, list[ast.AST]] = {}
         self._flow: "Flow | None" = None
+        self._external = True  # see local_only()
+
+    @contextmanager
+    def local_only(self) -> Iterator[None]:
+        """Within this block, answers use this file alone (no jedi lookups in other modules)."""
+        saved, self._external = self._external, False
+        try:
+            yield
+        finally:
+            self._external = saved
+
+    def nodes_of(self, *types: type) -> list[ast.AST]:
+        """Every node of these types in the file, from the engine's single traversal.
+
+        Falls back to a walk only for a model built without the engine (tests, other files).
+        """
+        if self.node_buckets and all(t in self.node_buckets for t in types):
+            if len(types) == 1:
+                return self.node_buckets[types[0]]
+            return [n for t in types for n in self.node_buckets[t]]
+        return [n for n in ast.walk(self.tree) if isinstance(n, types)]
 
     @property
     def flow(self) -> "Flow":
@@ -431,8 +457,13 @@ class SemanticModel:
         calls that return the same module (``model.to(device)``, ``nn.DataParallel(model)``,
         ``torch.compile(model)``) are seen through as well.
         """
+        key = (expr, module_identity)
+        if depth == 0 and key in self._values_cache:
+            return list(self._values_cache[key])
         out: list[Value] = []
         self._values(expr, depth, out, set(), module_identity)
+        if depth == 0:
+            self._values_cache[key] = tuple(out)
         return out
 
     def _values(self, expr: ast.AST, depth: int, out: list[Value], seen: set[int], mod: bool = False) -> None:
@@ -657,7 +688,7 @@ class SemanticModel:
     # ------------------------------------------------------------------ inference fallback
     def external_class(self, expr: ast.AST) -> tuple["SemanticModel", ClassInfo] | None:
         """A class imported from another module of the user's project, found through jedi."""
-        if self.inference is None or not isinstance(expr, (ast.Name, ast.Attribute)):
+        if self.inference is None or not self._external or not isinstance(expr, (ast.Name, ast.Attribute)):
             return None
         qual = self.qualified_name(expr)
         if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.")):

@@ -91,10 +91,7 @@ class TensorFact:
 
 
 def _cache(model: SemanticModel) -> dict[int, TensorFact | None]:
-    c = model.__dict__.get("_tp_tensor_facts")
-    if c is None:
-        c = model.__dict__["_tp_tensor_facts"] = {}
-    return c
+    return model.memo.setdefault(("tensor_facts", model.tree), {})
 
 
 def tensor_fact(model: SemanticModel, expr: ast.AST | None, depth: int = 0) -> TensorFact | None:

@@ -48,7 +48,7 @@ class Settings:
         """
         return config.with_overrides(
             select=self.select,
-            ignore=self.ignore,
+            ignore=(*config.ignore, *self.ignore) if self.ignore else None,
             severity=(*self.severity, *config.severity) if self.severity else None,
         )
 
@@ -107,7 +107,10 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
                     raise ConfigError(f"{where}: expected true or false, got {value!r}")
                 values[key] = value
             elif key in ("select", "ignore"):
-                values[key] = _selectors(value, where)
+                selectors = _selectors(value, where)
+                # An empty list is what editors send for "not set": keep the pyproject's choice.
+                if selectors:
+                    values[key] = selectors
             elif key == "severity":
                 values["severity"] = parse_severity_map(value, where)
             elif key == "run":

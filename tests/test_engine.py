@@ -168,3 +168,21 @@ def test_jedi_follows_a_model_defined_in_another_module(tmp_path):
     assert [d.code for d in on.diagnostics] == ["PIT101"]
     assert on.diagnostics[0].related[0].path == str(pkg / "models.py")
     assert off.diagnostics == []
+
+
+@pytest.mark.parametrize("layer, expected", [("nn.Conv2d(1, 4, 3)", []), ("nn.Dropout(0.5)", ["PIT203"])])
+def test_jedi_tells_whether_an_imported_model_has_train_only_layers(tmp_path, layer, expected):
+    pkg = tmp_path / "proj"
+    pkg.mkdir()
+    (pkg / "net.py").write_text(
+        "import torch.nn as nn\n\n\nclass Net(nn.Module):\n"
+        f"    def __init__(self):\n        super().__init__()\n        self.layer = {layer}\n\n"
+        "    def forward(self, x):\n        return self.layer(x)\n"
+    )
+    main = pkg / "main.py"
+    main.write_text(
+        "import torch\nfrom net import Net\n\nmodel = Net()\n\n\n"
+        "def test(loader):\n    with torch.no_grad():\n        for x in loader:\n            model(x)\n"
+    )
+    result = analyze(main.read_text(), str(main), Config(), JediOptions(enabled=True, budget_s=30, project_root=str(pkg)))
+    assert [d.code for d in result.diagnostics] == expected

@@ -66,9 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("rule", help="a code (PIT101) or name (softmax-before-cross-entropy)")
     explain.set_defaults(func=cmd_explain)
 
-    server = sub.add_parser("server", help="run the language server (stdio by default)", add_help=False)
-    server.add_argument("server_args", nargs=argparse.REMAINDER)
-    server.set_defaults(func=cmd_server)
+    # `torchpit server ARGS` hands ARGS to the server's own parser (see main()); this entry
+    # only lists the command in `torchpit --help`.
+    sub.add_parser("server", help="run the language server (stdio by default; --tcp HOST:PORT)", add_help=False)
 
     try:
         from torchpit.probe import cli as probe_cli
@@ -193,15 +193,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_server(args: argparse.Namespace) -> int:
-    from torchpit.server import main as server_main
-
-    return server_main(args.server_args)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["server"]:
+        from torchpit.server import main as server_main
+
+        return server_main(argv[1:])
     parser = build_parser()
-    args = parser.parse_args(list(argv) if argv is not None else None)
+    args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -70,10 +70,16 @@ class SoftmaxBeforeCrossEntropy(Rule):
         loss_input = self._loss_input(node, ctx)
         if loss_input is None:
             return
-        # The input side first: it is local and cheap, and rarely a softmax. Only then ask
-        # (possibly through jedi) whether an unresolved callee is a cross-entropy module.
-        evidence = softmax_evidence(ctx.model, loss_input)
-        if not evidence or not self._is_cross_entropy(node, ctx):
+        if self._is_cross_entropy(node, ctx, jedi=False):
+            evidence = softmax_evidence(ctx.model, loss_input)  # may follow a model into another module
+        else:
+            # The callee is not known locally. Look at the input with local evidence only (it is
+            # rarely a softmax), and only then ask jedi whether the callee is a cross-entropy.
+            with ctx.model.local_only():
+                evidence = softmax_evidence(ctx.model, loss_input)
+            if evidence and not self._is_cross_entropy(node, ctx, jedi=True):
+                return
+        if not evidence:
             return
         kinds = {e.kind for e in evidence}
         related = [self._related(e, ctx) for e in evidence]
@@ -109,14 +115,14 @@ class SoftmaxBeforeCrossEntropy(Rule):
         return call_arg(call, 0, "input")
 
     @staticmethod
-    def _is_cross_entropy(call: ast.Call, ctx: Context) -> bool:
+    def _is_cross_entropy(call: ast.Call, ctx: Context, *, jedi: bool) -> bool:
         model = ctx.model
         if model.call_name(call) in torch_api.CROSS_ENTROPY_FUNCS:
             return True
         func = call.func
         if isinstance(func, ast.Call):
             return model.call_name(func) in torch_api.CROSS_ENTROPY_MODULES  # nn.CrossEntropyLoss()(x, y)
-        return is_instance_of(model, func, torch_api.CROSS_ENTROPY_MODULES)
+        return is_instance_of(model, func, torch_api.CROSS_ENTROPY_MODULES, jedi=jedi)
 
     @staticmethod
     def _related(e: Evidence, ctx: Context) -> Related:
