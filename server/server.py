@@ -338,12 +338,12 @@ class TorchpitServer(LanguageServer):
         notes = self.probe_notes.get(doc.uri)
         if notes:
             out = []
-            for d, l in zip(doc.diagnostics, doc.plain):
+            for d, lsp in zip(doc.diagnostics, doc.plain):
                 extra = notes.get((d.code, d.range.start.line))
                 if extra:
-                    info = [types.DiagnosticRelatedInformation(location=types.Location(uri=doc.uri, range=l.range), message=f"probe {n}") for n in extra]
-                    l = attrs.evolve(l, related_information=[*(l.related_information or []), *info])
-                out.append(l)
+                    info = [types.DiagnosticRelatedInformation(location=types.Location(uri=doc.uri, range=lsp.range), message=f"probe {n}") for n in extra]
+                    lsp = attrs.evolve(lsp, related_information=[*(lsp.related_information or []), *info])
+                out.append(lsp)
             doc.lsp = out
         else:
             doc.lsp = doc.plain
