@@ -54,6 +54,32 @@ def run_probes(code: str, spec: dict[str, Any] | None, settings: ProbeSettings) 
     return out
 
 
+def probe_target(args: tuple[Any, ...]) -> tuple[str, str | None, int | None, dict[str, Any] | None]:
+    """(code, uri, line, call spec) from ``torchpit.runProbe``'s arguments, which may be
+    ``"PIT101"``, ``{"code", "uri"?, "line"?, "spec"?}`` (the code action's), or
+    ``uri, diagnostic`` (an LSP diagnostic, as the VS Code client sends). Raises ValueError."""
+    first = args[0] if args else None
+    if isinstance(first, str) and len(args) >= 2 and isinstance(args[1], dict):
+        diag = args[1]
+        code = diag.get("code")
+        code = code.get("value") if isinstance(code, dict) else code
+        line = (diag.get("range") or {}).get("start", {}).get("line")
+        if not isinstance(code, (str, int)):
+            raise ValueError("the diagnostic has no code")
+        return str(code).upper(), first, line if isinstance(line, int) else None, None
+    if isinstance(first, str):
+        return first.upper(), None, None, None
+    if isinstance(first, dict) and isinstance(first.get("code"), str):
+        uri, line, spec = first.get("uri"), first.get("line"), first.get("spec")
+        return (
+            first["code"].upper(),
+            uri if isinstance(uri, str) else None,
+            line if isinstance(line, int) else None,
+            spec if isinstance(spec, dict) else None,
+        )
+    raise ValueError("torchpit.runProbe expects a rule code, {code, uri, line, spec} or (uri, diagnostic)")
+
+
 def summarize(code: str, results: list[dict[str, Any]]) -> str:
     lines = [f"[{r.get('status')}] {r.get('summary')}" for r in results]
     return f"Probe for {code}: " + "; ".join(lines)

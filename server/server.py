@@ -632,17 +632,19 @@ def _register(ls: TorchpitServer) -> None:  # noqa: C901 - one small handler per
 
     @ls.command(actions.CMD_RUN_PROBE)
     async def cmd_run_probe(ls: TorchpitServer, *args: Any) -> Any:
-        """Arguments: ``"PIT101"`` or ``{"code", "uri"?, "line"?, "spec"?}``. Runs in a thread
-        with work-done progress; the result is shown as a message and attached to the diagnostic."""
-        arg = args[0] if args else None
-        if isinstance(arg, str):
-            arg = {"code": arg}
-        if not isinstance(arg, dict) or not isinstance(arg.get("code"), str):
-            raise JsonRpcInvalidParams("torchpit.runProbe expects a rule code or {code, uri, line, spec}")
-        code = arg["code"].upper()
-        uri = arg.get("uri") if isinstance(arg.get("uri"), str) else None
+        """Arguments: ``"PIT101"``, ``{"code", "uri"?, "line"?, "spec"?}`` or ``uri, diagnostic``.
+        Runs in a thread with work-done progress; the result is shown as a message and attached
+        to the diagnostic. Answers ``{"summary", "results"}``."""
+        try:
+            code, uri, line, spec = probes.probe_target(args)
+        except ValueError as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
+        if spec is None and uri and line is not None and uri in ls.results:
+            diag = actions.find_diagnostic(ls.results[uri], code, line)
+            spec = diag.probe if diag is not None else None
         settings = settings_of(ls, uri) if uri else ls.global_settings
-        return await run_probe_with_progress(ls, code, uri, arg.get("line"), arg.get("spec"), settings)
+        results = await run_probe_with_progress(ls, code, uri, line, spec, settings)
+        return {"summary": probes.summarize(code, results), "results": results}
 
 
 async def run_probe_with_progress(ls: TorchpitServer, code: str, uri: str | None, line: Any, spec: Any, settings: Settings) -> list:

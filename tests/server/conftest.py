@@ -166,9 +166,10 @@ async def start(tmp_path: Path):
         notebooks: bool = False,
         utf8: bool = False,
         args: list[str] | None = None,
+        cmd: list[str] | None = None,
     ) -> LanguageClient:
         config = ClientServerConfig(
-            server_command=[*SERVER_CMD, *(args or [])],
+            server_command=[*(cmd or SERVER_CMD), *(args or [])],
             client_factory=make_client,
             server_env={**os.environ, **(env or {})},
         )

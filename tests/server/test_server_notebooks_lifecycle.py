@@ -108,14 +108,20 @@ async def test_probe_action_and_command(start, tmp_path):
     )
     (probe,) = [c for c in map(command_of, acts) if c and c.command == "torchpit.runProbe"]
     assert probe.title == "Confirm PIT301 with a probe"
-    results = await client.workspace_execute_command_async(types.ExecuteCommandParams(command=probe.command, arguments=probe.arguments))
+    answer = await client.workspace_execute_command_async(types.ExecuteCommandParams(command=probe.command, arguments=probe.arguments))
+    results = answer["results"]
     assert results and results[0]["rule"] == "PIT301" and results[0]["status"] == "confirmed"
+    assert answer["summary"].startswith("Probe for PIT301: [confirmed]")
     (report,) = client.progress_reports.values()
     assert [r.kind for r in report] == ["begin", "end"]
     assert any(m.message.startswith("Probe for PIT301: [confirmed]") for m in client.messages)
     await wait_until(lambda: any("probe confirmed" in r.message for r in (client.diagnostics[uri][0].related_information or [])), what="probe note")
     hov = await client.text_document_hover_async(types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=d.range.start))
     assert "**Probe:**" in hov.contents.value
+    # the VS Code client's convention: (uri, the LSP diagnostic); the probe cache answers this time
+    raw = client.protocol._converter.unstructure(d)
+    answer = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="torchpit.runProbe", arguments=[uri, raw]))
+    assert answer["results"][0]["rule"] == "PIT301"
 
 
 async def test_no_probe_action_unless_enabled(start, tmp_path):
@@ -159,6 +165,12 @@ async def test_exits_when_the_parent_dies(start, tmp_path):
         assert client is not None
     finally:
         parent.kill()
+
+
+async def test_started_through_the_torchpit_cli(start, tmp_path):
+    client = await start(init_options={"debounce": 0}, cmd=[sys.executable, "-m", "torchpit", "server", "--log-level", "INFO"])
+    uri = open_doc(client, tmp_path / "cli.py", PIT301_SRC)
+    assert codes(await wait_diags(client, uri, version=1)) == ["PIT301"]
 
 
 def test_cli_arguments():

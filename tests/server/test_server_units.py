@@ -111,3 +111,18 @@ def test_notebook_job_maps_diagnostics_and_fixes_to_cells():
 def test_disabled_settings_give_no_diagnostics():
     job = Job("a", 1, 1, None, Settings(enable=False), None, "utf-16", text=PIT101_SRC)
     assert run_job(job).docs["a"].diagnostics == []
+
+
+def test_probe_command_arguments():
+    from torchpit.server.probes import probe_target
+
+    assert probe_target(("pit301",)) == ("PIT301", None, None, None)
+    assert probe_target(({"code": "PIT101", "uri": "file:///a.py", "line": 3, "spec": {"rule": "PIT101"}},)) == (
+        "PIT101", "file:///a.py", 3, {"rule": "PIT101"},
+    )
+    vscode = ("file:///a.py", {"code": {"value": "PIT301"}, "range": {"start": {"line": 7, "character": 1}}, "source": "torchpit"})
+    assert probe_target(vscode) == ("PIT301", "file:///a.py", 7, None)
+    import pytest
+
+    with pytest.raises(ValueError):
+        probe_target((42,))
