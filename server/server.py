@@ -301,7 +301,7 @@ class TorchpitServer(LanguageServer):
             self.log_to_client(f"torchpit: internal error analysing {job.key}: {exc}", types.MessageType.Error)
             return
         outcome: Outcome | None = fut.result()
-        if outcome is None or self.docs.get(job.key) is not st or st.token != job.token:
+        if outcome is None or st.outcome is outcome or self.docs.get(job.key) is not st or st.token != job.token:
             return  # superseded: a newer version (or newer settings) is being analysed
         self.accept(st, outcome)
 
