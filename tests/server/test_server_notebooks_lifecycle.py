@@ -178,3 +178,16 @@ def test_cli_arguments():
     assert out.returncode == 0 and "--tcp" in out.stdout and "--log-file" in out.stdout
     bad = subprocess.run([*SERVER_CMD, "--tcp", "nowhere"], capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and "HOST:PORT" in bad.stderr
+
+
+async def test_notebook_cells_pulled(start, tmp_path):
+    client = await start(init_options={"debounce": 0}, notebooks=True, pull=True)
+    nb_uri = uri_of(tmp_path / "pulled.ipynb")
+    client.notebook_document_did_open(notebook_params(nb_uri))
+    reports = {}
+    for i in (0, 2, 3):
+        params = types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=f"{nb_uri}#cell{i}"))
+        reports[i] = await client.text_document_diagnostic_async(params)
+    assert [codes(reports[i].items) for i in (0, 2, 3)] == [[], ["PIT101"], ["PIT301"]]
+    assert reports[2].items[0].range.start == types.Position(1, 23)
+    assert client.publishes == []
