@@ -400,9 +400,10 @@ class Flow:
     def backward_functions(self) -> set[int]:
         """ids of the functions that call backward, directly or through local calls (a cheap filter)."""
         found: set[int] = set()
+        mentioning = self.containers_mentioning(*_BACKWARD_NAMES)
         for fs in self.model.functions.values():
             for f in fs:
-                if _mentions_backward(f):
+                if id(f) in mentioning:
                     found.add(id(f))
         changed = True
         rounds = 0
@@ -416,14 +417,56 @@ class Flow:
                         changed = True
         return found
 
+    def containers_mentioning(self, *names: str) -> set[int]:
+        """ids of the functions and loops (and the module) in which ``x.<name>`` is written or
+        ``<name>(...)`` is called, for any of ``names``. Built from the traversal's buckets:
+        only the few matching nodes climb their ancestors, nothing is re-walked."""
+        key = ("mentions", names)
+        found = self.model.memo.get(key)
+        if found is None:
+            found = set()
+            wanted = set(names)
+            hits = [n for n in self.nodes(ast.Attribute) if n.attr in wanted]  # type: ignore[attr-defined]
+            hits += [n for n in self.nodes(ast.Call) if isinstance(n.func, ast.Name) and n.func.id in wanted]  # type: ignore[attr-defined]
+            for n in hits:
+                for anc in ancestors(n):
+                    if isinstance(anc, (*FUNCTION_TYPES, *LOOP_TYPES, ast.Module)):
+                        found.add(id(anc))
+            self.model.memo[key] = found
+        return found
+
+    def backward_calls(self, scope: ast.AST) -> list[tuple[ast.Call, ast.expr]]:
+        """(backward call, loss) written directly in ``scope`` (a function or the module), in
+        source order. Grouped once per file from the traversal's calls."""
+        groups = self.model.memo.get(("backward_calls", self.model.tree))
+        if groups is None:
+            groups = {}
+            for n in self.nodes(ast.Call):
+                f = n.func  # type: ignore[attr-defined]
+                if not ((isinstance(f, ast.Attribute) and f.attr in _BACKWARD_NAMES) or (isinstance(f, ast.Name) and f.id == "backward")):
+                    continue
+                k = self.classify(n, {})
+                if k is None or k[0] != BACKWARD or k[2] is None:
+                    continue
+                owner = next((a for a in ancestors(n) if isinstance(a, (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda))), self.model.tree)
+                if isinstance(owner, (ast.ClassDef, ast.Lambda)):
+                    continue
+                groups.setdefault(id(owner), []).append((n, k[2]))
+            for calls in groups.values():
+                calls.sort(key=lambda t: pos(t[0]))
+            self.model.memo[("backward_calls", self.model.tree)] = groups
+        return list(groups.get(id(scope), ()))
+
+    def mentions(self, root: ast.AST, *names: str) -> bool:
+        return id(root) in self.containers_mentioning(*names)
+
     def may_backward(self, root: ast.AST) -> bool:
         """``root`` (a loop, a function) may reach a backward: lexically or through a local call."""
-        if _mentions_backward(root):
+        if self.mentions(root, *_BACKWARD_NAMES):
             return True
-        for n in ast.walk(root):
-            if isinstance(n, ast.Call):
-                f = self.callee(n)
-                if f is not None and id(f) in self.backward_functions:
+        for fid in self.backward_functions:
+            for call in self.callers.get(fid, ()):
+                if any(a is root for a in ancestors(call)):
                     return True
         return False
 
@@ -836,13 +879,7 @@ def _wants_grad(root: ast.AST) -> bool:
     return False
 
 
-def _mentions_backward(root: ast.AST) -> bool:
-    for n in ast.walk(root):
-        if isinstance(n, ast.Attribute) and n.attr in ("backward", "manual_backward"):
-            return True
-        if isinstance(n, ast.Name) and n.id == "backward":
-            return True
-    return False
+_BACKWARD_NAMES = ("backward", "manual_backward")
 
 
 def _trains_by_name(name: str) -> bool:

@@ -11,20 +11,7 @@ from ..semantic import FUNCTION_TYPES, ancestors, pos
 
 def backward_calls(ctx: Context, scope: ast.AST) -> list[tuple[ast.Call, ast.expr]]:
     """(backward call, loss) written directly in ``scope`` (a function or the module), in order."""
-    flow = ctx.model.flow
-    out = []
-    stack = list(scope.body)
-    while stack:
-        n = stack.pop()
-        if isinstance(n, (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda)):
-            continue
-        if isinstance(n, ast.Call):
-            k = flow.classify(n, {})
-            if k is not None and k[0] == "backward" and k[2] is not None:
-                out.append((n, k[2]))
-        stack.extend(ast.iter_child_nodes(n))
-    out.sort(key=lambda t: pos(t[0]))
-    return out
+    return ctx.model.flow.backward_calls(scope)
 
 
 def exclusive(a: ast.AST, b: ast.AST) -> bool:

@@ -63,7 +63,7 @@ class ZeroGradBetweenBackwardAndStep(Rule):
             f
             for fs in ctx.model.functions.values()
             for f in fs
-            if any(isinstance(n, ast.Attribute) and n.attr == "zero_grad" for n in ast.walk(f))
+            if flow.mentions(f, "zero_grad")
         ]
         reported: set[int] = set()
         for root in roots:
