@@ -6,7 +6,7 @@ import ast
 
 from . import torch_api
 from .context import Context
-from .diagnostics import Edit
+from .diagnostics import Applicability, Edit, Fix
 from .semantic import SemanticModel
 
 _PAREN_NEEDED = (ast.BinOp, ast.BoolOp, ast.IfExp, ast.Lambda, ast.NamedExpr, ast.Compare, ast.UnaryOp, ast.Await)
@@ -65,3 +65,34 @@ def append_keyword(ctx: Context, call: ast.Call, text: str) -> Edit:
     last = max(args, key=lambda n: (n.end_lineno or 0, n.end_col_offset or 0))
     end = ctx.range(last).end
     return Edit(Range(end, end), f", {text}")
+
+
+def log_softmax_fix(ctx: Context, inp: ast.expr, evidence: list, title: str) -> Fix | None:
+    """Turn the one softmax feeding ``inp`` into log_softmax (PIT102, PIT104).
+
+    Safe when the softmax is written in the call or its variable is used nowhere else; unsafe
+    when the variable is also used elsewhere or the softmax ends a model's forward.
+    """
+    from .patterns import SOFTMAX
+
+    if len(evidence) != 1 or evidence[0].kind != SOFTMAX or evidence[0].value.model is not ctx.model:
+        return None
+    ev = evidence[0]
+    edit = softmax_to_log_softmax(ctx, ev.value.node)
+    if edit is None:
+        return None
+    if ev.via_model is not None:
+        return Fix("Return log_softmax from the model's forward", Applicability.UNSAFE, (edit,))
+    if ev.value.node is inp:
+        return Fix(title, Applicability.SAFE, (edit,))
+    stmt = ctx.model.statement_of(ev.value.node)
+    if not (isinstance(inp, ast.Name) and isinstance(stmt, ast.Assign) and stmt.value is ev.value.node):
+        return None
+    uses = other_loads(ctx.model, inp)
+    if uses is None:
+        return None
+    return Fix(
+        title + ("" if uses == 0 else " (the variable is also used elsewhere)"),
+        Applicability.SAFE if uses == 0 else Applicability.UNSAFE,
+        (edit,),
+    )

@@ -393,6 +393,17 @@ class TorchpitServer(LanguageServer):
         return Lines(doc.text, self.workspace.position_codec)
 
 
+def edited(ls: "TorchpitServer", uri: str) -> None:
+    """A document or notebook changed: supersede queued work, re-analyse after the debounce."""
+    st = ls.docs.get(uri)
+    if st is None:
+        return
+    ls.bump(st)
+    settings = settings_of(ls, st.key)
+    if not ls.pull_mode and settings.run != RUN_ON_SAVE:
+        ls.schedule(st, settings.debounce_ms / 1000)
+
+
 def settings_of(server: TorchpitServer, uri: str) -> Settings:
     return server.settings_for(uri)[0]
 
@@ -455,13 +466,7 @@ def _register(ls: TorchpitServer) -> None:  # noqa: C901 - one small handler per
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: TorchpitServer, params: types.DidChangeTextDocumentParams) -> None:
-        st = ls.docs.get(params.text_document.uri)
-        if st is None:
-            return
-        ls.bump(st)
-        settings = settings_of(ls, st.key)
-        if not ls.pull_mode and settings.run != RUN_ON_SAVE:
-            ls.schedule(st, settings.debounce_ms / 1000)
+        edited(ls, params.text_document.uri)
 
     @ls.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def did_save(ls: TorchpitServer, params: types.DidSaveTextDocumentParams) -> None:
@@ -489,13 +494,7 @@ def _register(ls: TorchpitServer) -> None:  # noqa: C901 - one small handler per
 
     @ls.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
     def nb_change(ls: TorchpitServer, params: types.DidChangeNotebookDocumentParams) -> None:
-        st = ls.docs.get(params.notebook_document.uri)
-        if st is None:
-            return
-        ls.bump(st)
-        settings = settings_of(ls, st.key)
-        if not ls.pull_mode and settings.run != RUN_ON_SAVE:
-            ls.schedule(st, settings.debounce_ms / 1000)
+        edited(ls, params.notebook_document.uri)
 
     @ls.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
     def nb_save(ls: TorchpitServer, params: types.DidSaveNotebookDocumentParams) -> None:

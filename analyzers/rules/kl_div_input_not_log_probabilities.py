@@ -7,7 +7,7 @@ from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Related, Severity
 from ..patterns import LOG_SIGMOID, LOG_SOFTMAX, SIGMOID, SOFTMAX, Evidence, activation_evidence, loss_call
 from ..probes import arg_spec, call_spec
-from ..rewrites import append_keyword, other_loads, softmax_to_log_softmax
+from ..rewrites import append_keyword, log_softmax_fix
 from ..callsites import through_parameter
 from ..rule import Rule
 
@@ -95,7 +95,7 @@ class KlDivInputNotLogProbabilities(Rule):
                 related = [_related(e, ctx) for e in ev]
                 if via is not None:
                     related.insert(0, ctx.related(via[1], f"passed as `{ctx.text(inp)}` here"))
-                fix = self._fix(inp, ev, ctx) if via is None else None
+                fix = log_softmax_fix(ctx, inp, ev, "Use log_softmax for the input") if via is None else None
                 ctx.report(inp, message, fix=fix, related=related, probe=probe)
         if target is not None and log_target is not None:
             ev = activation_evidence(ctx.model, target)
@@ -129,31 +129,6 @@ class KlDivInputNotLogProbabilities(Rule):
         if any(k.arg is None for k in where.keywords) or any(isinstance(a, ast.Starred) for a in where.args):
             return None
         return Fix(f"Set log_target={value}", Applicability.UNSAFE, (append_keyword(ctx, where, f"log_target={value}"),))
-
-    @staticmethod
-    def _fix(inp: ast.expr, evidence: list[Evidence], ctx: Context) -> Fix | None:
-        if len(evidence) != 1 or evidence[0].kind != SOFTMAX or evidence[0].value.model is not ctx.model:
-            return None
-        ev = evidence[0]
-        edit = softmax_to_log_softmax(ctx, ev.value.node)
-        if edit is None:
-            return None
-        if ev.via_model is not None:
-            return Fix("Return log_softmax from the model's forward", Applicability.UNSAFE, (edit,))
-        if ev.value.node is inp:
-            return Fix("Use log_softmax for the input", Applicability.SAFE, (edit,))
-        stmt = ctx.model.statement_of(ev.value.node)
-        if not (isinstance(inp, ast.Name) and isinstance(stmt, ast.Assign) and stmt.value is ev.value.node):
-            return None
-        uses = other_loads(ctx.model, inp)
-        if uses is None:
-            return None
-        return Fix(
-            "Use log_softmax for the input" + ("" if uses == 0 else " (the variable is also used elsewhere)"),
-            Applicability.SAFE if uses == 0 else Applicability.UNSAFE,
-            (edit,),
-        )
-
 
 def _probabilities_via_parameter(ctx: Context, expr: ast.expr) -> tuple[ast.Call, ast.expr, list[Evidence]] | None:
     """``def kd(p, q): F.kl_div(p, q)`` called as ``kd(F.softmax(s, 1), ...)``."""

@@ -6,7 +6,7 @@ from .. import torch_api
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Related, Severity
 from ..patterns import LOG_SIGMOID, LOG_SOFTMAX, RAW_SCORES, SIGMOID, SOFTMAX, Evidence, activation_evidence, loss_call, raw_score_evidence
-from ..rewrites import other_loads, softmax_to_log_softmax
+from ..rewrites import log_softmax_fix
 from ..callsites import through_parameter
 from ..rule import Rule
 
@@ -88,7 +88,7 @@ class NllLossWithoutLogSoftmax(Rule):
             related = [_related(e, ctx) for e in evidence]
             if via is not None:
                 related.insert(0, ctx.related(via[1], f"passed as `{ctx.text(inp)}` here"))
-            ctx.report(inp, message, fix=self._fix(inp, evidence, ctx) if via is None else None, related=related)
+            ctx.report(inp, message, fix=log_softmax_fix(ctx, inp, evidence, "Use log_softmax") if via is None else None, related=related)
             return
         raw = raw_score_evidence(ctx.model, inp)
         if raw:
@@ -106,33 +106,6 @@ class NllLossWithoutLogSoftmax(Rule):
                     (ctx.replace(node.func, _cross_entropy_spelling(node.func, ctx)),),
                 )
             ctx.report(inp, message, fix=fix, related=related)
-
-    @staticmethod
-    def _fix(inp: ast.expr, evidence: list[Evidence], ctx: Context) -> Fix | None:
-        if len(evidence) != 1 or evidence[0].kind != SOFTMAX:
-            return None
-        ev = evidence[0]
-        if ev.value.model is not ctx.model:
-            return None
-        edit = softmax_to_log_softmax(ctx, ev.value.node)
-        if edit is None:
-            return None
-        if ev.via_model is not None:
-            return Fix("Return log_softmax from the model's forward", Applicability.UNSAFE, (edit,))
-        if ev.value.node is inp:
-            return Fix("Use log_softmax", Applicability.SAFE, (edit,))
-        stmt = ctx.model.statement_of(ev.value.node)
-        if not (isinstance(inp, ast.Name) and isinstance(stmt, ast.Assign) and stmt.value is ev.value.node):
-            return None
-        uses = other_loads(ctx.model, inp)
-        if uses is None:
-            return None
-        return Fix(
-            "Use log_softmax" + ("" if uses == 0 else " (the variable is also used elsewhere)"),
-            Applicability.SAFE if uses == 0 else Applicability.UNSAFE,
-            (edit,),
-        )
-
 
 def _cross_entropy_spelling(func: ast.expr, ctx: Context) -> str:
     if isinstance(func, ast.Attribute):
