@@ -43,7 +43,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("torchpit.restart", restart),
     vscode.commands.registerCommand("torchpit.showLogs", () => log.show()),
     vscode.commands.registerCommand("torchpit.explainRule", explainRule),
-    vscode.commands.registerCommand("torchpit.runProbe", runProbe),
+    vscode.commands.registerCommand("torchpit.confirmWithProbe", runProbe),
     vscode.workspace.onDidChangeConfiguration(onConfigurationChange),
   );
   if (environments) {
@@ -200,7 +200,7 @@ async function explainRule(code?: string): Promise<void> {
   await vscode.commands.executeCommand("markdown.showPreview", document.uri);
 }
 
-/** `torchpit.runProbe` with the given arguments, or for the torchpit finding under the cursor. */
+/** `torchpit.confirmWithProbe`: the server's `torchpit.runProbe` with the given arguments, or for the torchpit finding under the cursor. */
 async function runProbe(...args: unknown[]): Promise<void> {
   const editor = vscode.window.activeTextEditor;
   let target = args;
