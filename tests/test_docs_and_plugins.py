@@ -38,3 +38,11 @@ def test_flake8_plugin_through_flake8(tmp_path):
     assert lines[0].startswith(f"{src}:5:25: PIT101 cross_entropy expects raw logits")
     ignored = subprocess.run([sys.executable, "-m", "flake8", "--select", "PIT", "--extend-ignore", "PIT101", str(src)], capture_output=True, text=True, timeout=60)
     assert ignored.stdout == ""
+
+
+def test_every_probe_belongs_to_a_registered_rule():
+    from torchpit.probe import list_probes
+
+    codes = {r.code for r in all_rules()}
+    probes = list_probes()
+    assert probes and {p.rule for p in probes} <= codes
