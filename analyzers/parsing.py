@@ -9,10 +9,13 @@ statement that is intact.
 from __future__ import annotations
 
 import ast
+import re
+import time
 import warnings
 from dataclasses import dataclass, field
 
 MAX_RECOVERY_ATTEMPTS = 40
+RECOVERY_BUDGET_S = 0.25  # a huge, badly broken file stops recovering after this long
 
 
 @dataclass(frozen=True)
@@ -47,18 +50,27 @@ def _neighbour(lines: list[str], i: int, step: int) -> int | None:
 
 
 def _mask(lines: list[str], i: int) -> str:
-    """A neutral stand-in for line ``i`` that keeps the indentation structure valid."""
+    """A neutral stand-in for line ``i`` that keeps the block structure valid.
+
+    The broken line's own indentation cannot be trusted (text typed at column 0, a half-typed
+    block header), so the stand-in takes its place from its neighbours: a sibling of the
+    statement above it, or the first statement of the block that statement opens. A ``pass``
+    there is always valid; ``if True:`` keeps a following, more indented body analyzable.
+    """
     original = lines[i]
-    indent = original[: _indent_of(original)]
-    nxt = _neighbour(lines, i, 1)
     prev = _neighbour(lines, i, -1)
-    if nxt is not None and _indent_of(lines[nxt]) > _indent_of(original):
-        return indent + "if True:"  # the line opened a block: keep its body analyzable
-    if prev is not None and lines[prev].rstrip().endswith(":") and _indent_of(original) > _indent_of(lines[prev]):
-        return indent + "pass"  # the line was a block's body
-    if prev is not None and _indent_of(original) > _indent_of(lines[prev]):
-        return ""  # a continuation line: drop it
-    return indent + "pass"
+    nxt = _neighbour(lines, i, 1)
+    prev_indent = lines[prev][: _indent_of(lines[prev])] if prev is not None else ""
+    next_indent = lines[nxt][: _indent_of(lines[nxt])] if nxt is not None else ""
+    if prev is not None and lines[prev].rstrip().endswith(":"):
+        # The first statement of the block the line above opens.
+        indent = next_indent if len(next_indent) > len(prev_indent) else prev_indent + "    "
+        if nxt is not None and len(next_indent) > len(indent):
+            return indent + "if True:"
+        return indent + "pass"
+    if nxt is not None and len(next_indent) > len(prev_indent) and _indent_of(lines[nxt]) > _indent_of(original):
+        return prev_indent + "if True:"  # the line opened a block: keep its body analyzable
+    return prev_indent + "pass"
 
 
 def _problem(err: SyntaxError, lines: list[str]) -> SyntaxProblem:
@@ -81,6 +93,33 @@ def _parse(text: str, filename: str) -> ast.Module:
         return ast.parse(text, filename=filename, type_comments=False)
 
 
+_HEADER_LINE = re.compile(r"expected an indented block after .* on line (\d+)")
+
+
+def _culprit(err: SyntaxError, lines: list[str], masked: set[int]) -> int:
+    """The line to mask for ``err``: usually its own line, but Python reports two common
+    typing states one line late. A block header with no body yet ("expected an indented
+    block after 'if' statement on line N") is the header's fault; an "unexpected indent"
+    right after a line that dedented (text typed at column 0) is that line's fault."""
+    target = min(max((err.lineno or 1) - 1, 0), len(lines) - 1)
+    msg = err.msg or ""
+    header = _HEADER_LINE.search(msg)
+    if header:
+        line = int(header.group(1)) - 1
+        if 0 <= line < len(lines) and line not in masked:
+            return line
+    if msg.startswith("unexpected indent"):
+        prev = _neighbour(lines, target, -1)
+        if (
+            prev is not None
+            and prev not in masked
+            and not lines[prev].rstrip().endswith(":")
+            and _indent_of(lines[prev]) < _indent_of(lines[target])
+        ):
+            return prev
+    return target
+
+
 def parse_source(text: str, filename: str = "<unknown>") -> ParseResult:
     if "\x00" in text:
         return ParseResult(None, fatal="the file contains NUL bytes; it is not Python source")
@@ -97,8 +136,11 @@ def parse_source(text: str, filename: str = "<unknown>") -> ParseResult:
     problem = _problem(first, lines)
     masked: set[int] = set()
     err: SyntaxError = first
+    deadline = time.perf_counter() + RECOVERY_BUDGET_S
     for _ in range(MAX_RECOVERY_ATTEMPTS):
-        target = min(max((err.lineno or 1) - 1, 0), len(lines) - 1)
+        if time.perf_counter() > deadline:
+            break
+        target = _culprit(err, lines, masked)
         # No progress on an already masked line: widen the mask to the statement above it.
         while target in masked:
             above = _neighbour(lines, target, -1)
@@ -108,7 +150,10 @@ def parse_source(text: str, filename: str = "<unknown>") -> ParseResult:
         if target in masked:
             break
         # A bracket left open swallows the lines after it: mask its whole physical extent.
-        end = min(max((getattr(err, "end_lineno", None) or target + 1) - 1, target), len(lines) - 1)
+        reported = (err.lineno or 1) - 1
+        end = target
+        if target == reported:  # an open bracket swallows the lines after it
+            end = min(max((getattr(err, "end_lineno", None) or target + 1) - 1, target), len(lines) - 1)
         for i in range(target, end + 1):
             lines[i] = _mask(lines, i)
             masked.add(i)

@@ -213,7 +213,7 @@ async def run_server(name: str, cmd: list[str], settings: dict[str, Any] | None,
     lines = text.split("\n")
     mid = len(lines) // 2
     line = next(i for i in range(mid, len(lines)) if lines[i] == "        loss.backward()")
-    col = 0
+    col = len(lines[line]) - len(lines[line].lstrip())  # type where a person types: after the indentation
     version = 1
     latencies: list[float] = []
     for i in range(edits):

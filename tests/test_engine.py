@@ -186,3 +186,21 @@ def test_jedi_tells_whether_an_imported_model_has_train_only_layers(tmp_path, la
     )
     result = analyze(main.read_text(), str(main), Config(), JediOptions(enabled=True, budget_s=30, project_root=str(pkg)))
     assert [d.code for d in result.diagnostics] == expected
+
+
+@pytest.mark.parametrize("typed", ["warm ", "warm = min(1", "        for g", "x = (", "        if step % 50 == 0:"])
+def test_half_typed_line_inside_a_loop_keeps_the_other_findings(typed):
+    """Typing happens inside indented blocks, and the broken line's own indentation is not to be trusted."""
+    text = (
+        "import torch.nn.functional as F\n\n"
+        "def train(model, loader, opt):\n"
+        "    for x, y in loader:\n"
+        "        opt.zero_grad()\n"
+        f"{typed}\n"
+        "        loss = F.cross_entropy(F.softmax(model(x), dim=1), y)\n"
+        "        loss.backward()\n"
+        "        opt.step()\n"
+    )
+    found = codes(text)
+    assert found.count("PIT001") == 1
+    assert "PIT101" in found
