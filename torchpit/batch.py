@@ -277,7 +277,7 @@ def _fix_notebook(path: str, raw: bytes, nb, result: FileResult, fix_mode: FixMo
         return
     for index in by_cell:
         code_cells[index]["source"] = new_cells[index].splitlines(keepends=True)
-    new_raw = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    new_raw = json.dumps(data, indent=1, ensure_ascii=False) + ("\n" if raw.endswith(b"\n") else "")
     result.fixed = len(applied)
     if fix_mode.diff:
         result.diff = unified_diff(path, raw.decode("utf-8"), new_raw)
