@@ -7,6 +7,7 @@ from ..context import Context
 from ..diagnostics import Applicability, Edit, Fix, FixAvailability, Related, Severity
 from ..patterns import LOG_SOFTMAX, Evidence, call_arg, is_instance_of, softmax_evidence
 from ..probes import arg_spec, call_spec, unknown
+from ..rewrites import other_loads
 from ..rule import Rule
 
 
@@ -162,7 +163,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
             and any(isinstance(t, ast.Name) and t.id == loss_input.id for t in stmt.targets)
         ):
             return None
-        uses = _other_uses(loss_input, ctx)
+        uses = other_loads(ctx.model, loss_input)
         if uses is None:
             return None
         applicability = Applicability.SAFE if uses == 0 else Applicability.UNSAFE
@@ -172,18 +173,3 @@ class SoftmaxBeforeCrossEntropy(Rule):
             applicability,
             (Edit(ctx.range(softmax_call), operand_text),),
         )
-
-
-def _other_uses(name_expr: ast.expr, ctx: Context) -> int | None:
-    """How many other reads the variable feeding the loss has in its scope (None if not a name)."""
-    if not isinstance(name_expr, ast.Name):
-        return None
-    scope = ctx.model.scope_of(name_expr)
-    count = 0
-    stack: list[ast.AST] = [scope.node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, ast.Name) and n.id == name_expr.id and isinstance(n.ctx, ast.Load) and n is not name_expr:
-            count += 1
-        stack.extend(ast.iter_child_nodes(n))
-    return count
