@@ -701,8 +701,6 @@ class Flow:
         tokens = set(name.lower().strip("_").split("_"))
         if not tokens & EVAL_NAME_TOKENS:
             return False
-        path = (self.model.path or "").replace("\\", "/")
-        base = path.rsplit("/", 1)[-1]
         if name.lstrip("_").startswith("test") and self._is_test_file():
             return False
         if name.startswith("test") and not any(isinstance(n, LOOP_TYPES + COMPREHENSION_TYPES) for n in ast.walk(f)):

@@ -416,3 +416,15 @@ def is_instance_of(model: SemanticModel, expr: ast.AST, qualnames: set[str], *, 
     """Every known type of ``expr`` is one of ``qualnames`` (and at least one is known)."""
     types = instance_types(model, expr, jedi=jedi)
     return bool(types) and types <= qualnames
+
+
+def probabilities_via_parameter(model: SemanticModel, expr: ast.expr) -> tuple[ast.Call, ast.expr, list[Evidence]] | None:
+    """``def kd(p, q): F.kl_div(p, q)`` called as ``kd(F.softmax(s, 1), ...)``: the call site,
+    the argument, and the evidence that it is a softmax or sigmoid output (PIT102, PIT104)."""
+    from .callsites import through_parameter
+
+    def check(arg: ast.expr) -> list[Evidence] | None:
+        ev = activation_evidence(model, arg)
+        return ev if ev and {e.kind for e in ev} <= {SOFTMAX, SIGMOID} else None
+
+    return through_parameter(model, expr, check)  # type: ignore[return-value]

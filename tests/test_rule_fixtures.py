@@ -89,3 +89,16 @@ def test_every_rule_has_fixtures() -> None:
         positives = [f for f in files if f.name.startswith("positive")]
         negatives = [f for f in files if f.name.startswith("negative")]
         assert positives and negatives, f"{rule.code} needs positive_*.py and negative_*.py fixtures"
+
+
+def test_bn_frozen_by_class_name_test_does_not_crash_the_rule():
+    """``'BatchNorm' in m.__class__.__name__`` once hit an undefined name in PIT302's helper."""
+    text = (
+        "def freeze_bn(model):\n"
+        "    for m in model.modules():\n"
+        "        if 'BatchNorm' in m.__class__.__name__:\n"
+        "            for p in m.parameters():\n"
+        "                p.requires_grad = False\n"
+    )
+    result = analyze(text, "t.py", jedi=JediOptions(enabled=False))
+    assert not result.rule_errors

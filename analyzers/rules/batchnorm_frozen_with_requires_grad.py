@@ -46,7 +46,7 @@ def _module_of_classname(expr: ast.AST, ctx: Context) -> str | None:
     return text_of(expr)
 
 
-def _names_bn(test: ast.AST) -> str | None:
+def _names_bn(test: ast.AST, ctx: Context) -> str | None:
     """``'bn' in name`` / ``name.startswith('bn')`` / ``'.bn' in n``: the variable holding the name."""
     for n in ast.walk(test):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("find", "startswith", "__contains__") and n.args:
@@ -171,7 +171,7 @@ class BatchnormFrozenWithRequiresGrad(Rule):
                 var = _isinstance_bn(anc.test, ctx)
                 if var is not None:
                     return ("layers (picked by isinstance)", var, anc)
-                nm = _names_bn(anc.test)
+                nm = _names_bn(anc.test, ctx)
                 if nm is not None:
                     return ("parameters (picked by name)", None, anc)
             if isinstance(anc, ast.comprehension) or isinstance(anc, (ast.For, ast.AsyncFor)):

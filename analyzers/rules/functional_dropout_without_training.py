@@ -85,25 +85,18 @@ class FunctionalDropoutWithoutTraining(Rule):
         if _guarded_by_training(node):
             return  # ``if self.training: x = F.dropout(x)``: it only runs in train mode
         func = name.rsplit(".", 1)[1]
+        remedy = f"training={self_name}.training" if self_name else "the module's training flag"
         if training is None:
-            message = (
-                f"F.{func} without training= stays on in eval mode (training defaults to True); "
-                f"measured, about 50% of activations are still zeroed after model.eval(). "
-                f"Pass training={self_name or 'self'}.training or use an nn.Dropout module"
-            )
+            problem = f"F.{func} without training= stays on in eval mode (training defaults to True)"
+            remedy += " or use an nn.Dropout module"
         elif isinstance(training, ast.Constant) and training.value is True:
-            message = (
-                f"F.{func} with training=True stays on in eval mode; measured, about 50% of "
-                f"activations are still zeroed after model.eval(). Pass training={self_name or 'self'}.training"
-            )
+            problem = f"F.{func} with training=True stays on in eval mode"
         else:
             return  # self.training, a flag, an expression: the author controls it
+        message = f"{problem}; measured, about 50% of activations are still zeroed after model.eval(). Pass {remedy}"
         related = []
         if helper_of is not None:
-            message = message.replace("F.", f"F.", 1) + f" (this helper runs in {helper_of[0]}.forward; give it a training argument)"
-            message = message.replace(f"Pass training=None.training or use an nn.Dropout module", "Pass the module's training flag or use an nn.Dropout module")
-            message = message.replace("Pass training=self.training or use an nn.Dropout module", "Pass the module's training flag or use an nn.Dropout module")
-            message = message.replace("Pass training=self.training (", "Pass the module's training flag (")
+            message += f" (this helper runs in {helper_of[0]}.forward; give it a training argument)"
             related = [ctx.related(helper_of[1], f"called from {helper_of[0]}.forward here")]
         ctx.report(node, message, fix=self._fix(node, training, self_name, ctx), related=related)
 

@@ -5,10 +5,9 @@ import ast
 from .. import torch_api
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Related, Severity
-from ..patterns import LOG_SIGMOID, LOG_SOFTMAX, SIGMOID, SOFTMAX, Evidence, activation_evidence, loss_call
+from ..patterns import LOG_SIGMOID, LOG_SOFTMAX, SIGMOID, SOFTMAX, Evidence, activation_evidence, loss_call, probabilities_via_parameter
 from ..probes import arg_spec, call_spec
 from ..rewrites import append_keyword, log_softmax_fix
-from ..callsites import through_parameter
 from ..rule import Rule
 
 _NAMES = {SOFTMAX: "softmax", SIGMOID: "sigmoid", LOG_SOFTMAX: "log_softmax", LOG_SIGMOID: "logsigmoid"}
@@ -79,7 +78,7 @@ class KlDivInputNotLogProbabilities(Rule):
         if inp is not None:
             ev = activation_evidence(ctx.model, inp)
             via = None
-            if not ev and (via := _probabilities_via_parameter(ctx, inp)) is not None:
+            if not ev and (via := probabilities_via_parameter(ctx.model, inp)) is not None:
                 ev = via[2]
             if ev and {e.kind for e in ev} <= {SOFTMAX, SIGMOID}:
                 what = "/".join(sorted({_NAMES[e.kind] for e in ev}))
@@ -129,16 +128,6 @@ class KlDivInputNotLogProbabilities(Rule):
         if any(k.arg is None for k in where.keywords) or any(isinstance(a, ast.Starred) for a in where.args):
             return None
         return Fix(f"Set log_target={value}", Applicability.UNSAFE, (append_keyword(ctx, where, f"log_target={value}"),))
-
-def _probabilities_via_parameter(ctx: Context, expr: ast.expr) -> tuple[ast.Call, ast.expr, list[Evidence]] | None:
-    """``def kd(p, q): F.kl_div(p, q)`` called as ``kd(F.softmax(s, 1), ...)``."""
-
-    def check(arg: ast.expr) -> list[Evidence] | None:
-        ev = activation_evidence(ctx.model, arg)
-        return ev if ev and {e.kind for e in ev} <= {SOFTMAX, SIGMOID} else None
-
-    return through_parameter(ctx.model, expr, check)  # type: ignore[return-value]
-
 
 def _related(e: Evidence, ctx: Context) -> Related:
     what = _NAMES.get(e.kind, e.kind)

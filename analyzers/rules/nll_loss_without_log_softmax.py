@@ -5,9 +5,8 @@ import ast
 from .. import torch_api
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Related, Severity
-from ..patterns import LOG_SIGMOID, LOG_SOFTMAX, RAW_SCORES, SIGMOID, SOFTMAX, Evidence, activation_evidence, loss_call, raw_score_evidence
+from ..patterns import LOG_SIGMOID, LOG_SOFTMAX, RAW_SCORES, SIGMOID, SOFTMAX, Evidence, activation_evidence, loss_call, raw_score_evidence, probabilities_via_parameter
 from ..rewrites import log_softmax_fix
-from ..callsites import through_parameter
 from ..rule import Rule
 
 
@@ -72,7 +71,7 @@ class NllLossWithoutLogSoftmax(Rule):
             return
         evidence = activation_evidence(ctx.model, inp)
         via = None
-        if evidence is None and (via := _probabilities_via_parameter(ctx, inp)) is not None:
+        if evidence is None and (via := probabilities_via_parameter(ctx.model, inp)) is not None:
             evidence = via[2]
         if evidence is not None:
             kinds = {e.kind for e in evidence}
@@ -111,16 +110,6 @@ def _cross_entropy_spelling(func: ast.expr, ctx: Context) -> str:
     if isinstance(func, ast.Attribute):
         return f"{ctx.text(func.value)}.cross_entropy"
     return "torch.nn.functional.cross_entropy"
-
-
-def _probabilities_via_parameter(ctx: Context, expr: ast.expr) -> tuple[ast.Call, ast.expr, list[Evidence]] | None:
-    """``def kd(p, q): F.kl_div(p, q)`` called as ``kd(F.softmax(s, 1), ...)``."""
-
-    def check(arg: ast.expr) -> list[Evidence] | None:
-        ev = activation_evidence(ctx.model, arg)
-        return ev if ev and {e.kind for e in ev} <= {SOFTMAX, SIGMOID} else None
-
-    return through_parameter(ctx.model, expr, check)  # type: ignore[return-value]
 
 
 def _related(e: Evidence, ctx: Context) -> Related:
