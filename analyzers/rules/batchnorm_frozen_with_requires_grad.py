@@ -6,7 +6,7 @@ from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Severity
 from ..flow import BN_CLASSES, text_of
 from ..rule import Rule
-from ..semantic import FUNCTION_TYPES, ancestors
+from ..semantic import FUNCTION_TYPES, ancestors, parent
 
 
 
@@ -197,7 +197,7 @@ class BatchnormFrozenWithRequiresGrad(Rule):
     def _evals_bn_somewhere(ctx: Context) -> bool:
         """Something in the file puts batch-norm layers in eval mode (then the freezing is done right)."""
         for n in ctx.model.flow.nodes(ast.FunctionDef, ast.If):
-            if isinstance(n, FUNCTION_TYPES) and n.name == "train" and isinstance(getattr(n, "_tp_parent", None), ast.ClassDef):
+            if isinstance(n, FUNCTION_TYPES) and n.name == "train" and isinstance(parent(n), ast.ClassDef):
                 if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr in ("eval", "train") for c in ast.walk(n)):
                     return True
             if isinstance(n, ast.If) and (_isinstance_bn(n.test, ctx) is not None):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 
+from ..semantic import parent
 from ..context import Context
 from ..diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Severity
 from ..flow import EvalRegion
@@ -21,7 +22,7 @@ def wrap_fix(ctx: Context, stmt: ast.stmt, header: str, message: str, applicabil
     """Wrap ``stmt`` (through ``last``, a later statement of the same block) in ``header``
     (``with torch.no_grad():``), re-indenting the lines by one level."""
     src = ctx.source
-    if last is not None and (getattr(last, "_tp_parent", None) is not getattr(stmt, "_tp_parent", None) or getattr(last, "_tp_field", None) != getattr(stmt, "_tp_field", None)):
+    if last is not None and (parent(last) is not parent(stmt) or getattr(last, "_tp_field", None) != getattr(stmt, "_tp_field", None)):
         last = None
     end_stmt = last or stmt
     first, last = stmt.lineno - 1, (end_stmt.end_lineno or end_stmt.lineno) - 1
@@ -31,12 +32,12 @@ def wrap_fix(ctx: Context, stmt: ast.stmt, header: str, message: str, applicabil
     if src.line_text(first)[: len(indent)] != indent or src.line_text(first).strip() == "" or not src.line_text(first).lstrip().startswith(ctx.text(stmt)[:4]):
         return None
     # A statement sharing its lines with another (``x = 1; for ...``) or a multi-line string inside: no fix.
-    block = getattr(getattr(stmt, "_tp_parent", None), getattr(stmt, "_tp_field", ""), None)
+    block = getattr(parent(stmt), getattr(stmt, "_tp_field", ""), None)
     covered = [s for s in block if stmt.lineno <= s.lineno and (s.end_lineno or s.lineno) - 1 <= last] if isinstance(block, list) else [stmt]
     for n in (x for s in covered for x in ast.walk(s)):
         if isinstance(n, ast.Constant) and isinstance(n.value, (str, bytes)) and n.lineno != n.end_lineno:
             return None
-    parent_body = getattr(getattr(stmt, "_tp_parent", None), getattr(stmt, "_tp_field", ""), None)
+    parent_body = getattr(parent(stmt), getattr(stmt, "_tp_field", ""), None)
     if isinstance(parent_body, list):
         for s in parent_body:
             if not any(s is c for c in covered) and (s.lineno - 1 <= last and (s.end_lineno or s.lineno) - 1 >= first):
@@ -111,7 +112,7 @@ class EvalWithoutNoGrad(Rule):
         by_anchor: dict[tuple, list[EvalRegion]] = {}
         for r in flow.after_eval_regions():
             stmt = ctx.model.statement_of(r.anchor)
-            key = (id(getattr(stmt, "_tp_parent", None)), getattr(stmt, "_tp_field", None))
+            key = (id(parent(stmt)), getattr(stmt, "_tp_field", None))
             by_anchor.setdefault(key, []).append(r)  # type: ignore[arg-type]
         for group in by_anchor.values():
             group.sort(key=lambda g: g.target.lineno)

@@ -7,7 +7,7 @@ from ..context import Context
 from ..diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Severity
 from ..patterns import call_arg
 from ..rule import Rule
-from ..semantic import _first_param, ancestors
+from ..semantic import _first_param, ancestors, parent
 
 TRAINING_POSITION = 2  # F.dropout(input, p=0.5, training=True, inplace=False)
 
@@ -75,7 +75,7 @@ class FunctionalDropoutWithoutTraining(Rule):
             cls = None
         method = ctx.model.enclosing_function(node)
         while method is not None and ctx.model.enclosing_class(method) is cls and not isinstance(
-            getattr(method, "_tp_parent", None), ast.ClassDef
+            parent(method), ast.ClassDef
         ):
             method = ctx.model.enclosing_function(method)
         self_name = _first_param(method) if method is not None and cls is not None else None

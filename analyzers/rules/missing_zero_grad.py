@@ -6,7 +6,7 @@ from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Severity
 from ..flow import BACKWARD, GRAD, STEP, ZERO_GRAD, text_of
 from ..rule import Rule
-from ..semantic import FUNCTION_TYPES, ancestors
+from ..semantic import FUNCTION_TYPES, ancestors, parent
 
 
 class MissingZeroGrad(Rule):
@@ -125,7 +125,7 @@ class MissingZeroGrad(Rule):
         if isinstance(block_owner, FUNCTION_TYPES):
             # a step function: clear just before the backward (the optimizer may be fetched in the body)
             stmt = ctx.model.statement_of(b.node)
-            if stmt is None or getattr(stmt, "_tp_parent", None) is not block_owner:
+            if stmt is None or parent(stmt) is not block_owner:
                 return None
             return Fix(f"Call {opt}.zero_grad() before the backward pass", Applicability.SAFE, (ctx.insert_before_statement(stmt, f"{opt}.zero_grad()"),))
         first = block_owner.body[0]
