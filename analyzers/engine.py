@@ -8,18 +8,23 @@ server all call it.
 from __future__ import annotations
 
 import ast
+import contextlib
+import gc
 import logging
+import threading
 import os
 import time
 import traceback
+from weakref import ref as _weakref
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from . import diagnostics as d
 from .config import Config
 from .context import Context
 from .diagnostics import Diagnostic, Range, Severity
 from .flow import FLOW_NODE_TYPES
+from .incremental import IncrementalParser
 from .inference import JediInference, JediOptions
 from .parsing import ParseResult, parse_source
 from .registry import all_rules
@@ -58,6 +63,7 @@ class AnalysisResult:
     jedi_queries: int = 0
     source: SourceFile | None = None
     model: SemanticModel | None = None
+    rule_timings: dict[str, float] = field(default_factory=dict)  # seconds per rule (shared work goes to the first asker)
 
 
 def _fields(tp: type) -> tuple[str, ...]:
@@ -87,6 +93,7 @@ def traverse(tree: ast.Module, model: SemanticModel, wanted: set[type]) -> dict[
         inner = handler(node, scope) if handler is not None else scope  # type: ignore[arg-type]
         scoped = _SCOPE_BODY_FIELDS.get(tp) if inner is not scope else None
         children: list[tuple[ast.AST, object]] = []
+        ref = _weakref(node)
         for name in _fields(tp):
             value = getattr(node, name, None)
             if value is None:
@@ -95,11 +102,11 @@ def traverse(tree: ast.Module, model: SemanticModel, wanted: set[type]) -> dict[
             if type(value) is list:
                 for item in value:
                     if isinstance(item, ast.AST):
-                        setattr(item, PARENT, node)
+                        setattr(item, PARENT, ref)
                         setattr(item, FIELD, name)
                         children.append((item, child_scope))
             elif isinstance(value, ast.AST):
-                setattr(value, PARENT, node)
+                setattr(value, PARENT, ref)
                 setattr(value, FIELD, name)
                 children.append((value, child_scope))
         children.reverse()
@@ -139,12 +146,60 @@ def analyze(
     *,
     rules: Sequence[type[Rule]] | None = None,
     apply_noqa: bool = True,
+    keep_model: bool = False,
+    parser: IncrementalParser | None = None,
 ) -> AnalysisResult:
     """Analyze one Python source text and return its diagnostics, sorted by position."""
+    with _gc_paused():
+        return _analyze(text, path, config, jedi, rules, apply_noqa, keep_model, parser)
+
+
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = True
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector waits while an analysis runs.
+
+    An analysis allocates a tree and a model of some 50,000 objects in a few milliseconds;
+    the collector's generation thresholds make it scan them again and again meanwhile, which
+    measured as a third of the time per keystroke in the language server (benchmarks/README.md).
+    The model breaks its own cycles when done (``SemanticModel.release``), so reference
+    counting frees nearly all of it and little is left for the collector afterwards.
+    """
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        _gc_holders += 1
+        if _gc_holders == 1:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def _analyze(
+    text: str,
+    path: str | None,
+    config: Config | None,
+    jedi: JediOptions | None,
+    rules: Sequence[type[Rule]] | None,
+    apply_noqa: bool,
+    keep_model: bool,
+    parser: IncrementalParser | None,
+) -> AnalysisResult:
     config = config or Config()
     t0 = time.perf_counter()
     source = SourceFile(text, path)
-    parsed = parse_source(text, path or "<buffer>")
+    # The language server passes the document's incremental parser: it re-parses only the
+    # top-level statements an edit touched (analyzers/incremental.py).
+    parsed = parser.parse(text) if parser is not None else parse_source(text, path or "<buffer>")
     t_parse = time.perf_counter()
     out: list[Diagnostic] = []
     for err in parsed.errors:
@@ -194,7 +249,9 @@ def analyze(
     t_model = time.perf_counter()
 
     ctx = Context(source, model, path)
+    per_rule: dict[str, float] = {}
     for cls, rule in instances:
+        t_rule = time.perf_counter()
         ctx.rule = cls
         before = len(ctx.findings)
         current: ast.AST | None = None
@@ -213,6 +270,7 @@ def analyze(
             err = RuleError(cls.code, path, line - 1 if line else None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
             result.rule_errors.append(err)
             log.error("%s\n%s", err, err.traceback)
+        per_rule[cls.code] = time.perf_counter() - t_rule
     t_rules = time.perf_counter()
 
     for diag in ctx.findings:
@@ -223,8 +281,11 @@ def analyze(
         sev = config.severity_for(diag.code, diag.severity)
         out.append(diag if sev is diag.severity else _with_severity(diag, sev))
     out.sort(key=lambda x: (x.range.start, x.code))
-    result.model = model
     result.jedi_queries = inference.queries if inference else 0
+    if keep_model:
+        result.model = model
+    else:
+        model.release()
     result.timings = {
         "parse": t_parse - t0,
         "model": t_model - t_parse,
@@ -232,6 +293,7 @@ def analyze(
         "jedi": inference.spent_s if inference else 0.0,
         "total": time.perf_counter() - t0,
     }
+    result.rule_timings = per_rule
     return result
 
 

@@ -7,11 +7,14 @@ the event loop; the server decides whether its result is still current before pu
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Iterator
 
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
@@ -19,6 +22,7 @@ from pygls.workspace.position_codec import PositionCodec
 from torchpit.analyzers.config import Config, ConfigError, load_config
 from torchpit.analyzers.diagnostics import Diagnostic, Edit, Fix, Related
 from torchpit.analyzers.engine import analyze
+from torchpit.analyzers.incremental import IncrementalParser
 from torchpit.analyzers.inference import JediOptions
 from torchpit.analyzers.notebook import join_cells
 
@@ -70,6 +74,7 @@ class Outcome:
     config_source: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None  # the analysis itself failed (a bug): logged, nothing published
+    parse_mode: str = "full"  # how the text was parsed: full | region (incremental) | unchanged
 
 
 def resolve_config(path: str | None, folder: str | None, settings: Settings) -> tuple[Config, str | None]:
@@ -86,6 +91,39 @@ def resolve_config(path: str | None, folder: str | None, settings: Settings) -> 
     return settings.apply_to(config), error
 
 
+class Parsers:
+    """The incremental parser of each open document (analyzers/incremental.py), for the
+    worker that analyses it. An edit re-parses only the top-level statements it touched.
+
+    A parser is used by one job at a time (the lock); the least recently used are dropped
+    beyond ``capacity`` (each holds its document's tree), and a closed document's at once.
+    """
+
+    def __init__(self, capacity: int = 32) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._parsers: OrderedDict[str, tuple[IncrementalParser, threading.Lock]] = OrderedDict()
+
+    @contextlib.contextmanager
+    def use(self, key: str, path: str | None) -> Iterator[IncrementalParser]:
+        with self._lock:
+            entry = self._parsers.get(key)
+            if entry is None:
+                entry = self._parsers[key] = (IncrementalParser(path or key), threading.Lock())
+            self._parsers.move_to_end(key)
+            while len(self._parsers) > self.capacity:
+                self._parsers.popitem(last=False)
+        with entry[1]:
+            yield entry[0]
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._parsers.pop(key, None)
+
+
+PARSERS = Parsers()
+
+
 def run_job(job: Job) -> Outcome:
     t0 = time.perf_counter()
     codec = PositionCodec(job.encoding)
@@ -100,12 +138,16 @@ def run_job(job: Job) -> Outcome:
         project_root=job.folder,
     )
     if job.cells is None:
-        result = analyze(job.text, job.path, config, jedi=jedi)
+        with PARSERS.use(job.key, job.path) as parser:
+            result = analyze(job.text, job.path, config, jedi=jedi, parser=parser)
+            parse_mode = parser.stats.mode
         diags = [related_to_uris(d, job.path) for d in result.diagnostics]
         docs = {job.key: _doc(Cell(job.key, job.version, job.text), diags, codec)}
     else:
         joined = join_cells([c.text for c in job.cells])
-        result = analyze(joined.text, job.path, config, jedi=jedi)
+        with PARSERS.use(job.key, job.path) as parser:
+            result = analyze(joined.text, job.path, config, jedi=jedi, parser=parser)
+            parse_mode = parser.stats.mode
         per_cell: dict[int, list[Diagnostic]] = {i: [] for i in range(len(job.cells))}
         for d in result.diagnostics:
             index, local = localize_to_cell(d, joined, job.cells, job.path)
@@ -115,7 +157,7 @@ def run_job(job: Job) -> Outcome:
     errors = [str(e) for e in result.rule_errors]
     timings = dict(result.timings)
     timings["job"] = time.perf_counter() - t0
-    return Outcome(job, docs, errors, config_error, config.source, timings)
+    return Outcome(job, docs, errors, config_error, config.source, timings, parse_mode=parse_mode)
 
 
 def _doc(cell: Cell, diags: list[Diagnostic], codec: PositionCodec) -> DocResult:

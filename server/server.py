@@ -29,7 +29,7 @@ from pygls.uris import to_fs_path
 import torchpit
 
 from . import actions, commands, hover, probes
-from .analysis import Cell, DocResult, Job, Outcome, run_job
+from .analysis import PARSERS, Cell, DocResult, Job, Outcome, run_job
 from .convert import SOURCE, Lines, uri_to_path
 from .settings import RUN_ON_SAVE, Settings, extract_section, parse_settings
 
@@ -241,6 +241,7 @@ class TorchpitServer(LanguageServer):
     def close_state(self, key: str) -> None:
         st = self.docs.pop(key, None)
         self._tokens.pop(key, None)
+        PARSERS.forget(key)
         if st is None:
             return
         if st.pending:
@@ -614,6 +615,7 @@ def _register(ls: TorchpitServer) -> None:  # noqa: C901 - one small handler per
                 "analysedToken": st.result_token,
                 "timingsMs": {k: round(v * 1000, 2) for k, v in (o.timings if o else {}).items()},
                 "ruleErrors": o.rule_errors if o else [],
+                "parse": o.parse_mode if o else None,
             }
             if o:
                 sources[key] = o.config_error or o.config_source or "(defaults)"
