@@ -161,6 +161,9 @@ class Flow:
         self.model = model
         self._events_cache: dict[tuple[int, int], list[Event]] = {}
         self._callee_cache: dict[int, FunctionNode | None] = {}
+        # id(statement) -> its calls and assignments in order: a helper's body is inlined into
+        # every loop that calls it, an inner loop's into the outer one; walk each once.
+        self._walk_cache: dict[int, list[tuple[ast.AST, bool, frozenset]]] = {}
 
     @cached_property
     def _buckets(self) -> dict[type, list[ast.AST]]:
@@ -345,7 +348,10 @@ class Flow:
 
     def _collect(self, stmts, frame_root, chain, subst, cond, branches, order, nograd, out, stack) -> None:
         for stmt in stmts:
-            for node, c, br in _walk_ordered(stmt, frame_root):
+            walked = self._walk_cache.get(id(stmt))
+            if walked is None:
+                walked = self._walk_cache[id(stmt)] = _walk_ordered(stmt)
+            for node, c, br in walked:
                 node_cond = cond or c
                 node_branches = branches | br
                 node_order = (*order, pos(node))
@@ -462,13 +468,16 @@ class Flow:
 
     def may_backward(self, root: ast.AST) -> bool:
         """``root`` (a loop, a function) may reach a backward: lexically or through a local call."""
-        if self.mentions(root, *_BACKWARD_NAMES):
-            return True
+        return self.mentions(root, *_BACKWARD_NAMES) or id(root) in self._around_backward_calls
+
+    @cached_property
+    def _around_backward_calls(self) -> set[int]:
+        """ids of the nodes around a call of a function that may call backward."""
+        out: set[int] = set()
         for fid in self.backward_functions:
             for call in self.callers.get(fid, ()):
-                if any(a is root for a in ancestors(call)):
-                    return True
-        return False
+                out.update(id(a) for a in ancestors(call))
+        return out
 
     @cached_property
     def training_loops(self) -> list[ast.AST]:
@@ -801,42 +810,78 @@ def _param_map(f: FunctionNode, call: ast.Call, subst: dict[str, str], m: Semant
     return out
 
 
-def _walk_ordered(stmt: ast.AST, frame_root: ast.AST) -> Iterator[tuple[ast.AST, bool, frozenset]]:
+def _walk_ordered(stmt: ast.AST) -> list[tuple[ast.AST, bool, frozenset]]:
     """Calls and ``x.grad = None`` assignments in ``stmt``, in source order, with whether each
     is conditional and the (if, field) branches above it. Nested defs and classes are skipped."""
     stack: list[tuple[ast.AST, bool, frozenset]] = [(stmt, False, frozenset())]
     out: list[tuple[ast.AST, bool, frozenset]] = []
+    pop, push = stack.pop, stack.append
     while stack:
-        node, cond, br = stack.pop()
-        if isinstance(node, _SKIP_BODIES) and node is not stmt:
+        node, cond, br = pop()
+        tp = type(node)
+        if tp in _SKIP_BODY_TYPES:
             continue
-        if isinstance(node, _SKIP_BODIES):
-            continue
-        if isinstance(node, (ast.Call, ast.Assign, ast.AugAssign)):
+        if tp in _EVENT_NODE_TYPES:
             out.append((node, cond, br))
-        for fld, value in ast.iter_fields(node):
-            children = value if isinstance(value, list) else [value]
-            for ch in children:
-                if not isinstance(ch, ast.AST):
+        special = _BRANCHING.get(tp)
+        for fld in _child_fields(tp):
+            value = getattr(node, fld, None)
+            if value is None:
+                continue
+            c, b = cond, br
+            if special is not None:
+                c, b = special(node, fld, cond, br)
+            if type(value) is list:
+                if tp is ast.BoolOp:
+                    for i, ch in enumerate(value):
+                        push((ch, cond or i > 0, br))
                     continue
-                c, b = cond, br
-                if isinstance(node, ast.If) and fld in ("body", "orelse"):
-                    c, b = True, br | {(id(node), fld)}
-                elif isinstance(node, ast.IfExp) and fld in ("body", "orelse"):
-                    c, b = True, br | {(id(node), fld)}
-                elif isinstance(node, (ast.Try,)) and fld in ("handlers", "orelse"):
-                    c, b = True, br | {(id(node), fld)}
-                elif isinstance(node, ast.While) and fld == "body":
-                    c = True
-                elif isinstance(node, (ast.BoolOp,)) and ch is not node.values[0]:
-                    c = True
-                elif isinstance(node, COMPREHENSION_TYPES) and fld != "generators":
-                    c = True
-                elif isinstance(node, ast.Match if hasattr(ast, "Match") else ()) and fld == "cases":
-                    c, b = True, br | {(id(node), id(ch))}
-                stack.append((ch, c, b))
+                if _MATCH is not None and tp is _MATCH and fld == "cases":
+                    for ch in value:
+                        push((ch, True, br | {(id(node), id(ch))}))
+                    continue
+                for ch in value:
+                    if isinstance(ch, ast.AST):
+                        push((ch, c, b))
+            elif isinstance(value, ast.AST):
+                push((value, c, b))
     out.sort(key=lambda t: pos(t[0]))
-    yield from out
+    return out
+
+
+_SKIP_BODY_TYPES = frozenset({*FUNCTION_TYPES, ast.ClassDef, ast.Lambda})
+_EVENT_NODE_TYPES = frozenset({ast.Call, ast.Assign, ast.AugAssign})
+_MATCH = getattr(ast, "Match", None)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _child_fields(tp: type) -> tuple[str, ...]:
+    f = _CHILD_FIELDS.get(tp)
+    if f is None:
+        f = _CHILD_FIELDS[tp] = tuple(n for n in tp._fields if n not in ("ctx", "op", "ops"))
+    return f
+
+
+def _branch(fields: tuple[str, ...]):
+    def mark(node: ast.AST, fld: str, cond: bool, br: frozenset) -> tuple[bool, frozenset]:
+        return (True, br | {(id(node), fld)}) if fld in fields else (cond, br)
+    return mark
+
+
+def _conditional(fields: tuple[str, ...], negate: bool = False):
+    def mark(node: ast.AST, fld: str, cond: bool, br: frozenset) -> tuple[bool, frozenset]:
+        return (True, br) if (fld not in fields if negate else fld in fields) else (cond, br)
+    return mark
+
+
+# How a node's fields make what is under them conditional (a branch records which arm).
+_BRANCHING = {
+    ast.If: _branch(("body", "orelse")),
+    ast.IfExp: _branch(("body", "orelse")),
+    ast.Try: _branch(("handlers", "orelse")),
+    ast.While: _conditional(("body",)),
+    **{t: _conditional(("generators",), negate=True) for t in (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)},
+}
 
 
 COMPREHENSION_TYPES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)

@@ -113,6 +113,8 @@ class SoftmaxBeforeCrossEntropy(Rule):
             return None  # a loss call has an input and a target
         if not isinstance(call.func, (ast.Name, ast.Attribute, ast.Call)):
             return None
+        if not isinstance(call.func, ast.Call) and ctx.model.flow.callee(call) is not None:
+            return None  # a function or method of this file (train_epoch(model, loader)), not a loss
         return call_arg(call, 0, "input")
 
     @staticmethod
