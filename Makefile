@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.torchpit-installed
 
-.PHONY: demo test test-python test-vscode vsix bench bench-latency docs lint clean setup setup-nvim setup-node
+.PHONY: demo test test-python test-vscode vsix bench bench-latency bench-phases docs lint clean setup setup-nvim setup-node
 
 setup: $(STAMP)
 
@@ -59,6 +59,9 @@ bench: $(STAMP)
 
 bench-latency: $(STAMP)
 	$(PY) benchmarks/bench_latency.py
+
+bench-phases: $(STAMP)
+	$(PY) benchmarks/bench_phases.py
 
 clean:
 	rm -rf $(VENV) .torchpit_cache .pytest_cache build *.egg-info vscode-client/node_modules vscode-client/out

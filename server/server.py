@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import hashlib
 import logging
 import multiprocessing
@@ -114,6 +115,7 @@ class TorchpitServer(LanguageServer):
             if pool == "process"
             else concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="torchpit-analysis")
         )
+        self._gc_frozen = False
         self.probe_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="torchpit-probe")
         self.global_settings = Settings()
         self.folder_settings: dict[str, Settings] = {}
@@ -281,7 +283,14 @@ class TorchpitServer(LanguageServer):
         """In the worker: skip work that was superseded while it waited in the queue."""
         if self._tokens.get(job.key) != job.token:
             return None
-        return run_job(job)
+        outcome = run_job(job)
+        if not self._gc_frozen:
+            # What the first analysis loaded (jedi, parso, typeshed stubs, torch's stubs) lives as
+            # long as the server: out of the collector's sight, its passes stay short.
+            self._gc_frozen = True
+            gc.collect()
+            gc.freeze()
+        return outcome
 
     async def analyze(self, st: DocState) -> Outcome | None:
         if st.inflight is not None and st.inflight_token == st.token and not st.inflight.done():
