@@ -24,7 +24,6 @@ import ast
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterator
 
 from . import torch_api
 from .semantic import FUNCTION_TYPES, SemanticModel, ancestors, parent, pos
