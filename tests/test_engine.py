@@ -204,3 +204,25 @@ def test_half_typed_line_inside_a_loop_keeps_the_other_findings(typed):
     found = codes(text)
     assert found.count("PIT001") == 1
     assert "PIT101" in found
+
+
+def test_an_analysis_leaves_nothing_for_the_cycle_collector():
+    """The model breaks its own cycles (and parents are weak references), so reference counting
+    frees an analysis at once; before, each left ~56,000 objects for the collector."""
+    import gc
+
+    texts = [p.read_text() for p in sorted((Path(__file__).parent / "fixtures").glob("PIT2*/positive_*.py"))[:6]]
+    assert len(texts) == 6
+    analyze(texts[0])  # imports and caches
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        for t in texts:
+            analyze(t)
+        left = gc.collect()
+    finally:
+        if was:
+            gc.enable()
+    assert left < 50 * len(texts), left
+    assert gc.isenabled() == was  # analyze() restores the collector's state
