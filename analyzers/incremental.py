@@ -59,14 +59,18 @@ def _first_line(stmt: ast.stmt) -> int:
     return line - 1
 
 
-def _chunks(stmts: list[ast.stmt], start: int, end: int, errors: list[SyntaxProblem], masked: frozenset[int]) -> list[_Chunk]:
-    """Group ``stmts`` (in lines ``start``..``end``) into chunks; statements that share a line
-    (``a = 1; b = 2``) share a chunk. The first chunk starts at ``start``."""
+def _chunks(
+    stmts: list[ast.stmt], start: int, end: int, errors: list[SyntaxProblem], masked: frozenset[int], lines: list[str]
+) -> list[_Chunk]:
+    """Group ``stmts`` (in lines ``start``..``end`` of ``lines``) into chunks; the first starts
+    at ``start``. A statement joins the chunk before when it starts on the line where that one
+    ends (``a = 1; b = 2``) or after a line ending in a backslash: a line continuation with
+    nothing before it belongs to the statement, but ``lineno`` does not count it."""
     out: list[_Chunk] = []
     for stmt in stmts:
         first = _first_line(stmt)
-        if out and first < (out[-1].stmts[-1].end_lineno or 0):
-            out[-1].stmts.append(stmt)  # on the line where the one before ends: `a = 1; b = 2`
+        if out and (first < (out[-1].stmts[-1].end_lineno or 0) or (first > 0 and lines[first - 1].rstrip("\r\n").endswith("\\"))):
+            out[-1].stmts.append(stmt)
             continue
         if out:
             out[-1].end = first
@@ -157,7 +161,7 @@ class IncrementalParser:
             return self._full(text, lines)
         stmts = parsed.tree.body if parsed.tree is not None else []
         errors, masked = list(parsed.errors), parsed.masked_lines
-        new = self._settle(_chunks(list(stmts), start, end, errors, masked), lines) if end > start else []  # its lines were deleted
+        new = self._settle(_chunks(list(stmts), start, end, errors, masked, lines), lines) if end > start else []  # its lines were deleted
         for c in self._chunks[b + 1 :]:
             _shift(c, delta)
         self._chunks[a : b + 1] = new
@@ -171,7 +175,7 @@ class IncrementalParser:
             except (SyntaxError, RecursionError, MemoryError, ValueError):
                 pass
             else:
-                self._chunks = _chunks(list(tree.body), 0, len(lines), [], frozenset())
+                self._chunks = _chunks(list(tree.body), 0, len(lines), [], frozenset(), lines)
                 self.stats = IncrementalStats("full", len(lines))
         return self._result()
 
@@ -184,7 +188,7 @@ class IncrementalParser:
             self._chunks = []
             return parsed
         self._lines = lines
-        self._chunks = self._settle(_chunks(list(parsed.tree.body), 0, len(lines), list(parsed.errors), parsed.masked_lines), lines)
+        self._chunks = self._settle(_chunks(list(parsed.tree.body), 0, len(lines), list(parsed.errors), parsed.masked_lines, lines), lines)
         return self._result()
 
     def _region(self, lines: list[str], start: int, end: int, recover: bool = True) -> ParseResult:

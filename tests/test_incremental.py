@@ -158,3 +158,14 @@ def test_a_string_across_statements_that_are_not_neighbours() -> None:
     result = parser.parse(edited)
     assert not result.errors
     assert _dump(result.tree) == _dump(ast.parse(edited))
+
+
+def test_a_statement_after_a_bare_line_continuation() -> None:
+    """``lineno`` does not count a backslash line before a statement: it stays with it."""
+    text = 'x\n\\\n"""A"""\n"""B"""\n'
+    parser = IncrementalParser()
+    parser.parse(text)
+    parser.parse("else:\n" + text)
+    result = parser.parse(text)
+    assert not result.errors
+    assert _dump(result.tree) == _dump(ast.parse(text))
