@@ -118,54 +118,25 @@ def test_half_typed_statement_keeps_the_rest_and_its_error_in_place() -> None:
     assert not fixed.errors and _dump(fixed.tree) == _dump(ast.parse(text))
 
 
-def test_a_deleted_header_joins_its_body_to_the_statement_above() -> None:
-    text = "def f():\n    a = 1\n\ndef g():\n    b = 2\n"
+# (name, versions): the versions are parsed one after another; the last is valid Python and
+# its tree must be ast.parse's.
+EDGE_CASES = [
+    # A deleted header joins its body to the statement above.
+    ("deleted-header", ["def f():\n    a = 1\n\ndef g():\n    b = 2\n", "def f():\n    a = 1\n\n    b = 2\n"]),
+    # A string opened in one statement and closed in the next, or in one further away.
+    ("string-across", ["a = 1\nb = 2\nc = 3\n", 'a = """\nb = 2\nc = 3\n', 'a = """\nb = 2\nc = """\n']),
+    ("string-far", ["a = 1\nb = 2\nc = 3\nd = 4\n", 'a = """\nb = 2\nc = 3\nd = 4\n', 'a = """\nb = 2\nc = 3\nd = """\n']),
+    # A decorator typed above the next statement.
+    ("decorator", ["class A:\n    x = 1\n\n\ndef f():\n    pass\n", "class A:\n    x = 1\n\n@dec\ndef f():\n    pass\n"]),
+    # lineno does not count a backslash line before a statement: it stays with it.
+    ("bare-continuation", ['x\n\\\n"""A"""\n"""B"""\n', 'else:\nx\n\\\n"""A"""\n"""B"""\n', 'x\n\\\n"""A"""\n"""B"""\n']),
+]
+
+
+@pytest.mark.parametrize("versions", [v for _, v in EDGE_CASES], ids=[n for n, _ in EDGE_CASES])
+def test_edits_across_statement_boundaries(versions: list[str]) -> None:
     parser = IncrementalParser()
-    parser.parse(text)
-    edited = text.replace("def g():\n", "")
-    result = parser.parse(edited)
+    for text in versions:
+        result = parser.parse(text)
     assert not result.errors
-    assert _dump(result.tree) == _dump(ast.parse(edited))
-
-
-def test_a_string_opened_in_one_statement_and_closed_in_another() -> None:
-    text = 'a = 1\nb = 2\nc = 3\n'
-    parser = IncrementalParser()
-    parser.parse(text)
-    parser.parse('a = """\nb = 2\nc = 3\n')
-    edited = 'a = """\nb = 2\nc = """\n'
-    result = parser.parse(edited)
-    assert not result.errors
-    assert _dump(result.tree) == _dump(ast.parse(edited))
-
-
-def test_a_decorator_typed_above_the_next_statement() -> None:
-    text = "class A:\n    x = 1\n\n\ndef f():\n    pass\n"
-    parser = IncrementalParser()
-    parser.parse(text)
-    edited = text.replace("\n\ndef f", "\n@dec\ndef f")
-    result = parser.parse(edited)
-    assert not result.errors
-    assert _dump(result.tree) == _dump(ast.parse(edited))
-
-
-def test_a_string_across_statements_that_are_not_neighbours() -> None:
-    text = "a = 1\nb = 2\nc = 3\nd = 4\n"
-    parser = IncrementalParser()
-    parser.parse(text)
-    parser.parse('a = """\nb = 2\nc = 3\nd = 4\n')
-    edited = 'a = """\nb = 2\nc = 3\nd = """\n'
-    result = parser.parse(edited)
-    assert not result.errors
-    assert _dump(result.tree) == _dump(ast.parse(edited))
-
-
-def test_a_statement_after_a_bare_line_continuation() -> None:
-    """``lineno`` does not count a backslash line before a statement: it stays with it."""
-    text = 'x\n\\\n"""A"""\n"""B"""\n'
-    parser = IncrementalParser()
-    parser.parse(text)
-    parser.parse("else:\n" + text)
-    result = parser.parse(text)
-    assert not result.errors
-    assert _dump(result.tree) == _dump(ast.parse(text))
+    assert _dump(result.tree) == _dump(ast.parse(versions[-1]))
