@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.torchpit-installed
 
-.PHONY: demo test test-python test-vscode vsix bench bench-latency bench-phases docs lint clean setup setup-nvim setup-node
+.PHONY: demo test test-python test-vscode vsix bench bench-latency bench-phases docs clean setup setup-nvim setup-node
 
 setup: $(STAMP)
 
