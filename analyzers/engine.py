@@ -29,14 +29,11 @@ from .inference import JediInference, JediOptions
 from .parsing import ParseResult, parse_source
 from .registry import all_rules
 from .rule import Rule
-from .semantic import FIELD, PARENT, SemanticModel
+from .semantic import FIELD, PARENT, SemanticModel, child_fields
 from .source import SourceFile
 
 log = logging.getLogger("torchpit.analyzers")
 
-# Fields whose values are shared singletons (Load/Store, operators): never annotate them.
-_SKIP_FIELDS = {"ctx", "op", "ops"}
-_FIELDS_CACHE: dict[type, tuple[str, ...]] = {}
 # Node types the shared recognizers look up through SemanticModel.nodes_of (never a re-walk).
 SHARED_NODE_TYPES = frozenset({ast.Call, ast.For, ast.AsyncFor, ast.ListComp, ast.GeneratorExp})
 
@@ -66,14 +63,6 @@ class AnalysisResult:
     rule_timings: dict[str, float] = field(default_factory=dict)  # seconds per rule (shared work goes to the first asker)
 
 
-def _fields(tp: type) -> tuple[str, ...]:
-    f = _FIELDS_CACHE.get(tp)
-    if f is None:
-        f = tuple(n for n in tp._fields if n not in _SKIP_FIELDS)
-        _FIELDS_CACHE[tp] = f
-    return f
-
-
 def traverse(tree: ast.Module, model: SemanticModel, wanted: set[type]) -> dict[type, list[ast.AST]]:
     """The single traversal: annotate parents, build the semantic model, bucket nodes by type.
 
@@ -94,7 +83,7 @@ def traverse(tree: ast.Module, model: SemanticModel, wanted: set[type]) -> dict[
         scoped = _SCOPE_BODY_FIELDS.get(tp) if inner is not scope else None
         children: list[tuple[ast.AST, object]] = []
         ref = _weakref(node)
-        for name in _fields(tp):
+        for name in child_fields(tp):
             value = getattr(node, name, None)
             if value is None:
                 continue

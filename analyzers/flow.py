@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from . import torch_api
-from .semantic import FUNCTION_TYPES, SemanticModel, ancestors, parent, pos
+from .semantic import FUNCTION_TYPES, SemanticModel, ancestors, child_fields, parent, pos
 
 MAX_INLINE_DEPTH = 4  # helper calls followed below a loop
 MAX_CALLER_DEPTH = 4  # callers followed up when asking "do all callers ...?"
@@ -822,26 +822,28 @@ def _walk_ordered(stmt: ast.AST) -> list[tuple[ast.AST, bool, frozenset]]:
             continue
         if tp in _EVENT_NODE_TYPES:
             out.append((node, cond, br))
-        special = _BRANCHING.get(tp)
-        for fld in _child_fields(tp):
+        arms = _BRANCH_FIELDS.get(tp)
+        conditional = _CONDITIONAL_FIELDS.get(tp)
+        for fld in child_fields(tp):
             value = getattr(node, fld, None)
             if value is None:
                 continue
             c, b = cond, br
-            if special is not None:
-                c, b = special(node, fld, cond, br)
+            if arms is not None and fld in arms:
+                c, b = True, br | {(id(node), fld)}
+            elif conditional is not None and fld in conditional:
+                c = True
             if type(value) is list:
-                if tp is ast.BoolOp:
+                if tp is ast.BoolOp:  # every operand after the first may not run
                     for i, ch in enumerate(value):
                         push((ch, cond or i > 0, br))
-                    continue
-                if _MATCH is not None and tp is _MATCH and fld == "cases":
+                elif tp is _MATCH and fld == "cases":  # each case is a branch of its own
                     for ch in value:
                         push((ch, True, br | {(id(node), id(ch))}))
-                    continue
-                for ch in value:
-                    if isinstance(ch, ast.AST):
-                        push((ch, c, b))
+                else:
+                    for ch in value:
+                        if isinstance(ch, ast.AST):
+                            push((ch, c, b))
             elif isinstance(value, ast.AST):
                 push((value, c, b))
     out.sort(key=lambda t: pos(t[0]))
@@ -851,35 +853,12 @@ def _walk_ordered(stmt: ast.AST) -> list[tuple[ast.AST, bool, frozenset]]:
 _SKIP_BODY_TYPES = frozenset({*FUNCTION_TYPES, ast.ClassDef, ast.Lambda})
 _EVENT_NODE_TYPES = frozenset({ast.Call, ast.Assign, ast.AugAssign})
 _MATCH = getattr(ast, "Match", None)
-_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _child_fields(tp: type) -> tuple[str, ...]:
-    f = _CHILD_FIELDS.get(tp)
-    if f is None:
-        f = _CHILD_FIELDS[tp] = tuple(n for n in tp._fields if n not in ("ctx", "op", "ops"))
-    return f
-
-
-def _branch(fields: tuple[str, ...]):
-    def mark(node: ast.AST, fld: str, cond: bool, br: frozenset) -> tuple[bool, frozenset]:
-        return (True, br | {(id(node), fld)}) if fld in fields else (cond, br)
-    return mark
-
-
-def _conditional(fields: tuple[str, ...], negate: bool = False):
-    def mark(node: ast.AST, fld: str, cond: bool, br: frozenset) -> tuple[bool, frozenset]:
-        return (True, br) if (fld not in fields if negate else fld in fields) else (cond, br)
-    return mark
-
-
-# How a node's fields make what is under them conditional (a branch records which arm).
-_BRANCHING = {
-    ast.If: _branch(("body", "orelse")),
-    ast.IfExp: _branch(("body", "orelse")),
-    ast.Try: _branch(("handlers", "orelse")),
-    ast.While: _conditional(("body",)),
-    **{t: _conditional(("generators",), negate=True) for t in (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)},
+# Fields that are arms of a branch (recorded, so that events in different arms are told apart).
+_BRANCH_FIELDS = {ast.If: ("body", "orelse"), ast.IfExp: ("body", "orelse"), ast.Try: ("handlers", "orelse")}
+# Fields that may not run (or run any number of times), with no arm to record.
+_CONDITIONAL_FIELDS = {
+    ast.While: ("body",),
+    **{t: ("elt", "key", "value") for t in (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)},
 }
 
 

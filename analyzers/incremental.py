@@ -86,6 +86,10 @@ def _chunks(
     return out
 
 
+def _moved(errors: list[SyntaxProblem], delta: int) -> list[SyntaxProblem]:
+    return [replace(e, line=e.line + delta, end_line=e.end_line + delta) for e in errors]
+
+
 def _shift(chunk: _Chunk, delta: int) -> None:
     if not delta:
         return
@@ -93,7 +97,7 @@ def _shift(chunk: _Chunk, delta: int) -> None:
     chunk.end += delta
     for stmt in chunk.stmts:
         ast.increment_lineno(stmt, delta)
-    chunk.errors = [replace(e, line=e.line + delta, end_line=e.end_line + delta) for e in chunk.errors]
+    chunk.errors = _moved(chunk.errors, delta)
     chunk.masked = frozenset(i + delta for i in chunk.masked)
 
 
@@ -205,7 +209,7 @@ class IncrementalParser:
                 ast.increment_lineno(stmt, start)
         return ParseResult(
             parsed.tree,
-            [replace(e, line=e.line + start, end_line=e.end_line + start) for e in parsed.errors],
+            _moved(parsed.errors, start),
             frozenset(i + start for i in parsed.masked_lines),
             parsed.fatal,
         )

@@ -39,6 +39,19 @@ if hasattr(ast, "TryStar"):
 MAX_VALUE_DEPTH = 12
 
 
+# Fields whose values are shared singletons (Load/Store, operators): never child nodes to visit.
+_SKIP_FIELDS = frozenset({"ctx", "op", "ops"})
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def child_fields(tp: type) -> tuple[str, ...]:
+    """The fields of node type ``tp`` that may hold child nodes (cached per type)."""
+    f = _CHILD_FIELDS.get(tp)
+    if f is None:
+        f = _CHILD_FIELDS[tp] = tuple(n for n in tp._fields if n not in _SKIP_FIELDS)
+    return f
+
+
 def parent(node: ast.AST) -> ast.AST | None:
     # Parents are weak references: a tree with strong child-to-parent links is one big reference
     # cycle, which only the cyclic garbage collector can free, and collecting a few 20,000-node

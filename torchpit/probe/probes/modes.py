@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from torchpit.probe.registry import Finding, ProbeContext, probe
 from torchpit.probe.result import CONFIRMED, NOT_CONFIRMED
@@ -96,27 +96,28 @@ def _frozen_bn_observations(ctx: ProbeContext) -> dict[str, Any]:
             "running_mean_changed_eval_mode": changed_eval}
 
 
-@probe("batchnorm-frozen-with-requires-grad", "PIT302", "BatchNorm 'frozen' with requires_grad=False")
-def batchnorm_frozen_with_requires_grad(ctx: ProbeContext) -> Finding:
+def _frozen_bn_finding(ctx: ProbeContext, describe: Callable[[bool, bool], str]) -> Finding:
+    """PIT302 and PIT303 observe the same thing: running_mean moves in train mode (under
+    no_grad, with requires_grad=False) and not in eval mode."""
     obs = _frozen_bn_observations(ctx)
     changed_train = obs["running_mean_changed_train_mode_no_grad_requires_grad_false"]
     changed_eval = obs["running_mean_changed_eval_mode"]
-    return Finding(
-        _status(changed_train and not changed_eval),
-        f"BatchNorm with requires_grad=False still updated running_mean in train mode "
-        f"({changed_train}); only eval mode froze it (changed in eval: {changed_eval})",
-        obs,
+    return Finding(_status(changed_train and not changed_eval), describe(changed_train, changed_eval), obs)
+
+
+@probe("batchnorm-frozen-with-requires-grad", "PIT302", "BatchNorm 'frozen' with requires_grad=False")
+def batchnorm_frozen_with_requires_grad(ctx: ProbeContext) -> Finding:
+    return _frozen_bn_finding(
+        ctx,
+        lambda train, ev: f"BatchNorm with requires_grad=False still updated running_mean in train mode "
+        f"({train}); only eval mode froze it (changed in eval: {ev})",
     )
 
 
 @probe("forward-in-train-mode-under-no-grad", "PIT303", "forward in train mode under torch.no_grad()")
 def forward_in_train_mode_under_no_grad(ctx: ProbeContext) -> Finding:
-    obs = _frozen_bn_observations(ctx)
-    changed_train = obs["running_mean_changed_train_mode_no_grad_requires_grad_false"]
-    changed_eval = obs["running_mean_changed_eval_mode"]
-    return Finding(
-        _status(changed_train and not changed_eval),
-        f"under torch.no_grad() a train-mode forward still updated BatchNorm's running_mean "
-        f"({changed_train}); in eval mode it did not (changed: {changed_eval})",
-        obs,
+    return _frozen_bn_finding(
+        ctx,
+        lambda train, ev: f"under torch.no_grad() a train-mode forward still updated BatchNorm's running_mean "
+        f"({train}); in eval mode it did not (changed: {ev})",
     )
