@@ -11,13 +11,13 @@ import ast
 import contextlib
 import gc
 import logging
-import threading
 import os
+import threading
 import time
 import traceback
-from weakref import ref as _weakref
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
+from weakref import ref as _weakref
 
 from . import diagnostics as d
 from .config import Config

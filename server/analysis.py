@@ -137,17 +137,14 @@ def run_job(job: Job) -> Outcome:
         python_path=job.settings.python_path,
         project_root=job.folder,
     )
-    if job.cells is None:
-        with PARSERS.use(job.key, job.path) as parser:
-            result = analyze(job.text, job.path, config, jedi=jedi, parser=parser)
-            parse_mode = parser.stats.mode
+    joined = join_cells([c.text for c in job.cells]) if job.cells is not None else None
+    with PARSERS.use(job.key, job.path) as parser:
+        result = analyze(joined.text if joined else job.text, job.path, config, jedi=jedi, parser=parser)
+        parse_mode = parser.stats.mode
+    if job.cells is None or joined is None:
         diags = [related_to_uris(d, job.path) for d in result.diagnostics]
         docs = {job.key: _doc(Cell(job.key, job.version, job.text), diags, codec)}
     else:
-        joined = join_cells([c.text for c in job.cells])
-        with PARSERS.use(job.key, job.path) as parser:
-            result = analyze(joined.text, job.path, config, jedi=jedi, parser=parser)
-            parse_mode = parser.stats.mode
         per_cell: dict[int, list[Diagnostic]] = {i: [] for i in range(len(job.cells))}
         for d in result.diagnostics:
             index, local = localize_to_cell(d, joined, job.cells, job.path)
