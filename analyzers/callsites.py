@@ -16,18 +16,23 @@ from .semantic import FUNCTION_TYPES, SemanticModel, parent
 MAX_SITES = 16
 
 
-def _calls_by_name(model: SemanticModel) -> dict[str, list[ast.Call]]:
-    key = ("calls_by_name", model.tree)
-    index = model.memo.get(key)
+def _calls_named(model: SemanticModel, name: str) -> list[ast.Call]:
+    """The calls ``name(...)`` / ``x.name(...)`` of the file (recorded as a search for ``name``)."""
+    index = model.file_memo.get("calls_by_name")
     if index is None:
         index = {}
-        for node in model.nodes_of(ast.Call):
+        calls = model.node_buckets.get(ast.Call) if model.node_buckets else None
+        if calls is None:
+            calls = [n for n in ast.walk(model._tree) if isinstance(n, ast.Call)]
+        for node in calls:
             f = node.func  # type: ignore[attr-defined]
-            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
-            if name is not None:
-                index.setdefault(name, []).append(node)
-        model.memo[key] = index
-    return index
+            key = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+            if key is not None:
+                index.setdefault(key, []).append(node)
+        model.file_memo["calls_by_name"] = index
+    if model.reads is not None:
+        model.reads.mentions.add(name)  # a call of it in any edited statement changes the answer
+    return index.get(name, [])
 
 
 def call_site_arguments(model: SemanticModel, param: ast.arg) -> list[tuple[ast.Call, ast.expr]] | None:
@@ -47,7 +52,7 @@ def call_site_arguments(model: SemanticModel, param: ast.arg) -> list[tuple[ast.
         if index == 0:
             return None  # self
         index -= 1
-    sites = _calls_by_name(model).get(func.name, [])
+    sites = _calls_named(model, func.name)
     out: list[tuple[ast.Call, ast.expr]] = []
     for call in sites:
         f = call.func

@@ -25,6 +25,7 @@ from .context import Context
 from .diagnostics import Diagnostic, Range, Severity
 from .flow import FLOW_NODE_TYPES
 from .incremental import IncrementalParser
+from .memo import RuleMemo
 from .inference import JediInference, JediOptions
 from .parsing import ParseResult, parse_source
 from .registry import all_rules
@@ -63,14 +64,51 @@ class AnalysisResult:
     rule_timings: dict[str, float] = field(default_factory=dict)  # seconds per rule (shared work goes to the first asker)
 
 
-def traverse(tree: ast.Module, model: SemanticModel, wanted: set[type]) -> dict[type, list[ast.AST]]:
+@dataclass
+class Unit:
+    """One top-level statement: the rules' per-node checks run, and are memoised, per unit."""
+
+    stmt: ast.stmt
+    start: dict[type, int]  # where its nodes begin in each bucket (a pre-order walk keeps them together)
+    end: dict[type, int]
+    names: set[str]  # module-level names it binds, and def/class names anywhere in it
+
+
+def traverse(tree: ast.Module, model: SemanticModel, wanted: set[type], units: list[Unit] | None = None) -> dict[type, list[ast.AST]]:
     """The single traversal: annotate parents, build the semantic model, bucket nodes by type.
 
-    Iterative (no recursion), so a 1,000-deep expression cannot overflow the stack.
+    Walks one top-level statement at a time and, with ``units``, notes where each one's
+    nodes lie in the buckets. Iterative (no recursion), so a 1,000-deep expression cannot
+    overflow the stack.
     """
     buckets: dict[type, list[ast.AST]] = {t: [] for t in wanted}
     visitors = model.visitor_table()
-    stack: list[tuple[ast.AST, object]] = [(tree, model.module_scope)]
+    module_bucket = buckets.get(ast.Module)
+    if module_bucket is not None:
+        module_bucket.append(tree)
+    ref = _weakref(tree)
+    scope = model.module_scope
+    for name in child_fields(ast.Module):  # body, type_ignores
+        for item in getattr(tree, name, None) or ():
+            if not isinstance(item, ast.AST):
+                continue
+            setattr(item, PARENT, ref)
+            setattr(item, FIELD, name)
+            if name != "body":
+                _walk(item, scope, buckets, visitors)
+                continue
+            names = model.begin_statement()
+            start = {t: len(v) for t, v in buckets.items()} if units is not None else {}
+            _walk(item, scope, buckets, visitors)
+            if units is not None:
+                units.append(Unit(item, start, {t: len(v) for t, v in buckets.items()}, names))
+    model.statement_names = model.module_scope.names = None
+    model.finish()
+    return buckets
+
+
+def _walk(root: ast.AST, root_scope: object, buckets: dict[type, list[ast.AST]], visitors: dict) -> None:
+    stack: list[tuple[ast.AST, object]] = [(root, root_scope)]
     pop, push = stack.pop, stack.extend
     while stack:
         node, scope = pop()
@@ -100,8 +138,6 @@ def traverse(tree: ast.Module, model: SemanticModel, wanted: set[type]) -> dict[
                 children.append((value, child_scope))
         children.reverse()
         push(children)
-    model.finish()
-    return buckets
 
 
 _SCOPE_BODY_FIELDS = {
@@ -137,10 +173,15 @@ def analyze(
     apply_noqa: bool = True,
     keep_model: bool = False,
     parser: IncrementalParser | None = None,
+    memo: RuleMemo | None = None,
 ) -> AnalysisResult:
-    """Analyze one Python source text and return its diagnostics, sorted by position."""
+    """Analyze one Python source text and return its diagnostics, sorted by position.
+
+    The language server passes the document's incremental ``parser`` and rule ``memo``;
+    the result is the same as without them (tests/test_rule_memo.py), only faster.
+    """
     with _gc_paused():
-        return _analyze(text, path, config, jedi, rules, apply_noqa, keep_model, parser)
+        return _analyze(text, path, config, jedi, rules, apply_noqa, keep_model, parser, memo)
 
 
 _gc_lock = threading.Lock()
@@ -182,6 +223,7 @@ def _analyze(
     apply_noqa: bool,
     keep_model: bool,
     parser: IncrementalParser | None,
+    memo: RuleMemo | None = None,
 ) -> AnalysisResult:
     config = config or Config()
     t0 = time.perf_counter()
@@ -222,8 +264,9 @@ def _analyze(
     model = SemanticModel(parsed.tree, path, inference, source)
     instances = [(cls, cls()) for cls in selected]
     wanted = {t for cls, _ in instances for t in cls.node_types} | FLOW_NODE_TYPES | SHARED_NODE_TYPES
+    units: list[Unit] = []
     try:
-        buckets = traverse(parsed.tree, model, wanted)
+        buckets = traverse(parsed.tree, model, wanted, units)
     except RecursionError:
         out.append(
             Diagnostic(
@@ -238,28 +281,74 @@ def _analyze(
     t_model = time.perf_counter()
 
     ctx = Context(source, model, path)
-    per_rule: dict[str, float] = {}
+    per_rule: dict[str, float] = {cls.code: 0.0 for cls, _ in instances}
+    failed: set[str] = set()
+
+    def fail(cls: type[Rule], exc: Exception, node: ast.AST | None) -> None:
+        line = getattr(node, "lineno", None)
+        err = RuleError(cls.code, path, line - 1 if line else None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        result.rule_errors.append(err)
+        log.error("%s\n%s", err, err.traceback)
+        failed.add(cls.code)
+
+    for cls, _ in instances:
+        if _TEST_FAULTS and cls.code in _TEST_FAULTS:
+            try:
+                raise RuntimeError(f"TORCHPIT_TEST_FAULT: {cls.code} raised on purpose")
+            except RuntimeError as exc:
+                fail(cls, exc, None)
+
+    # The per-node rules, one top-level statement at a time. With a memo (the language
+    # server), a statement whose findings can't have changed since the last version keeps them.
+    node_rules = [(cls, rule) for cls, rule in instances if cls.node_types]
+    if memo is not None:
+        memo.begin((path, config.fingerprint(), repr(jedi_opts), tuple(cls.code for cls in selected)), units, source)
+    for unit in units:
+        kept = memo.reuse(unit) if memo is not None else None
+        if kept is not None:
+            ctx.findings.extend(kept)
+            continue
+        first = len(ctx.findings)
+        if memo is not None:
+            model.begin_unit()
+        for cls, rule in node_rules:
+            if cls.code in failed:
+                continue
+            t_rule = time.perf_counter()
+            ctx.rule = cls
+            before = len(ctx.findings)
+            current: ast.AST | None = None
+            try:
+                for tp in cls.node_types:
+                    bucket = buckets.get(tp, ())
+                    for node in bucket[unit.start.get(tp, 0) : unit.end.get(tp, 0)]:
+                        current = node
+                        rule.check(node, ctx)
+            except Exception as exc:  # one broken rule must never take the others down
+                del ctx.findings[before:]
+                fail(cls, exc, current)
+            per_rule[cls.code] += time.perf_counter() - t_rule
+        if memo is not None:
+            reads = model.reads
+            model.end_unit()
+            if reads is not None and not any(cls.code in failed for cls, _ in node_rules):
+                memo.store(unit, ctx.findings[first:], reads)
+
+    # The whole-file rules run on every version.
     for cls, rule in instances:
+        if not cls.whole_file or cls.code in failed:
+            continue
         t_rule = time.perf_counter()
         ctx.rule = cls
         before = len(ctx.findings)
-        current: ast.AST | None = None
         try:
-            if _TEST_FAULTS and cls.code in _TEST_FAULTS:
-                raise RuntimeError(f"TORCHPIT_TEST_FAULT: {cls.code} raised on purpose")
-            if cls.whole_file:
-                rule.check_file(ctx)
-            for tp in cls.node_types:
-                for node in buckets.get(tp, ()):
-                    current = node
-                    rule.check(node, ctx)
-        except Exception as exc:  # one broken rule must never take the others down
+            rule.check_file(ctx)
+        except Exception as exc:
             del ctx.findings[before:]
-            line = getattr(current, "lineno", None)
-            err = RuleError(cls.code, path, line - 1 if line else None, f"{type(exc).__name__}: {exc}", traceback.format_exc())
-            result.rule_errors.append(err)
-            log.error("%s\n%s", err, err.traceback)
-        per_rule[cls.code] = time.perf_counter() - t_rule
+            fail(cls, exc, None)
+        per_rule[cls.code] += time.perf_counter() - t_rule
+    if failed:
+        ctx.findings[:] = [f for f in ctx.findings if f.code not in failed]  # skipped for this file
     t_rules = time.perf_counter()
 
     for diag in ctx.findings:
@@ -269,7 +358,7 @@ def _analyze(
             continue
         sev = config.severity_for(diag.code, diag.severity)
         out.append(diag if sev is diag.severity else _with_severity(diag, sev))
-    out.sort(key=lambda x: (x.range.start, x.code))
+    out.sort(key=lambda x: (x.range.start, x.code, x.range.end, x.message))
     result.jedi_queries = inference.queries if inference else 0
     if keep_model:
         result.model = model

@@ -176,6 +176,7 @@ class Flow:
         return out
 
     def nodes(self, *types: type) -> list[ast.AST]:
+        self.model.read_whole()
         if len(types) == 1:
             return self._buckets.get(types[0], [])
         return [n for t in types for n in self._buckets.get(t, [])]
@@ -719,10 +720,11 @@ class Flow:
         if cls is not None and parent(f) is cls.node:
             if self.model.is_nn_module(cls) or "forward" in cls.methods:
                 return False  # a method of the model itself (predict/inference helpers): used in training too
+            base_names = self.model.base_names(cls)
             imported_base = any(
                 q is not None and q not in ("object", "builtins.object") and self.model.local_class_of(b) is None
-                for q, b in zip(cls.base_names, cls.node.bases)
-            ) or any(q is None for q in cls.base_names)
+                for q, b in zip(base_names, cls.node.bases)
+            ) or any(q is None for q in base_names)
             if imported_base and not _RUNNER_RE.search(cls.name):
                 return False  # a subclass of something we cannot see: maybe a model (GaussianDiffusion)
         return True

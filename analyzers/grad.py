@@ -36,7 +36,8 @@ _MODEL_FACTORIES_PREFIXES = ("torchvision.models.", "timm.create_model", "timm.m
 
 def _frozen(model: SemanticModel) -> tuple[set[int], set[str]]:
     """Ids of module constructions (and texts of module expressions) frozen in this file."""
-    cached = model.memo.get(("frozen", model.tree))
+    model.read_whole()  # a freeze anywhere in the file counts
+    cached = model.file_memo.get("frozen")
     if cached is not None:
         return cached
     ids: set[int] = set()
@@ -70,7 +71,7 @@ def _frozen(model: SemanticModel) -> tuple[set[int], set[str]]:
                 for sub in ast.walk(gen.iter):
                     if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute) and sub.func.attr in ("parameters", "named_parameters"):
                         mark(sub.func.value)
-    model.memo[("frozen", model.tree)] = (ids, texts)
+    model.file_memo["frozen"] = (ids, texts)
     return ids, texts
 
 

@@ -72,11 +72,7 @@ def _index_use(model: SemanticModel, node: ast.AST) -> IndexUse | None:
 
 def _file_builds_embeddings(model: SemanticModel) -> bool:
     """An ``nn.Embedding`` lookup needs the module built in this file: skip the value chase otherwise."""
-    key = ("builds_embeddings", model.tree)
-    if key not in model.memo:
-        text = model.source.text if model.source is not None else ""
-        model.memo[key] = "Embedding" in text
-    return model.memo[key]
+    return model.text_contains("Embedding")
 
 
 def _subscript_use(model: SemanticModel, node: ast.Subscript) -> IndexUse | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from . import torch_api
+from .reads import NameIndex, Reads
 
 if TYPE_CHECKING:
     from .flow import Flow
@@ -106,11 +107,21 @@ class Scope:
         self.bindings.setdefault(b.name, []).append(b)
 
 
+class ModuleScope(Scope):
+    """The module's scope: it also notes the names each top-level statement binds."""
+
+    names: set[str] | None = None  # set by SemanticModel.begin_statement
+
+    def add(self, b: Binding) -> None:
+        self.bindings.setdefault(b.name, []).append(b)
+        if self.names is not None:
+            self.names.add(b.name)
+
+
 @dataclass
 class ClassInfo:
     name: str
     node: ast.ClassDef
-    base_names: list[str | None]  # qualified names of the bases (None: unresolvable)
     methods: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
     # self.<attr> = <value> in any method, in source order
     attrs: dict[str, list[ast.expr]] = field(default_factory=dict)
@@ -134,14 +145,20 @@ class SemanticModel:
         inference: "JediInference | None" = None,
         source: "SourceFile | None" = None,
     ):
-        self.tree = tree
+        self._tree = tree
         self.path = path
         self.source = source
         self.inference = inference
-        self.module_scope = Scope(tree, None)
+        self.module_scope = ModuleScope(tree, None)
         self.scopes: dict[ast.AST, Scope] = {tree: self.module_scope}
-        self.classes: dict[str, ClassInfo] = {}
-        self.functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+        # What the rule checking one top-level statement read beyond it (analyzers/reads.py);
+        # None while nothing is recorded (building the model, whole-file rules, the CLI).
+        self.reads: Reads | None = None
+        self.classes: dict[str, ClassInfo] = NameIndex(self._current_reads)
+        self.functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = NameIndex(self._current_reads)
+        # Module-level names bound (and def/class names anywhere) by the top-level statement
+        # being traversed; the engine swaps in one set per statement.
+        self.statement_names: set[str] | None = None
         self._class_of_node: dict[ast.ClassDef, ClassInfo] = {}
         self._pending_self_attrs: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, ast.expr]] = []
         self._return_cache: dict[ast.AST, list[ast.expr]] = {}
@@ -151,10 +168,59 @@ class SemanticModel:
         # Shared recognizers (patterns.py, indexing.py) memoise per node here: several rules
         # ask the same question of the same node.
         self.memo: dict[tuple[str, ast.AST], Any] = {}
+        # Whole-file indexes, built once per analysis; their readers record what they read.
+        self.file_memo: dict[object, Any] = {}
         # Nodes by type from the engine's traversal (the loop model reads them, never re-walks).
         self.node_buckets: dict[type, list[ast.AST]] = {}
         self._flow: "Flow | None" = None
         self._external = True  # see local_only()
+
+    @property
+    def tree(self) -> ast.Module:
+        """The whole file's tree (reading it is a read of the whole file)."""
+        self.read_whole()
+        return self._tree
+
+    def _current_reads(self) -> "Reads | None":
+        return self.reads
+
+    def read_whole(self) -> None:
+        r = self.reads
+        if r is not None:
+            r.whole = True
+
+    def text_contains(self, needle: str) -> bool:
+        """``needle`` occurs in the file's text (a prefilter); recorded with its answer."""
+        key = ("text", needle)
+        found = self.file_memo.get(key)
+        if found is None:
+            found = self.file_memo[key] = self.source is not None and needle in self.source.text
+        r = self.reads
+        if r is not None:
+            r.texts[needle] = found
+        return found
+
+    def begin_unit(self) -> Reads:
+        """Start recording for the rules' check of one top-level statement.
+
+        The per-node caches are emptied: an answer cached while checking another statement
+        would bring no record of what it read.
+        """
+        self._reset_node_caches()
+        self.reads = Reads()
+        return self.reads
+
+    def end_unit(self) -> None:
+        self.reads = None
+        self._reset_node_caches()
+
+    def _reset_node_caches(self) -> None:
+        self._return_cache.clear()
+        self._is_module_cache.clear()
+        self._call_name_cache.clear()
+        self._values_cache.clear()
+        self.memo.clear()
+        self._flow = None
 
     @contextmanager
     def local_only(self) -> Iterator[None]:
@@ -170,11 +236,12 @@ class SemanticModel:
 
         Falls back to a walk only for a model built without the engine (tests, other files).
         """
+        self.read_whole()
         if self.node_buckets and all(t in self.node_buckets for t in types):
             if len(types) == 1:
                 return self.node_buckets[types[0]]
             return [n for t in types for n in self.node_buckets[t]]
-        return [n for n in ast.walk(self.tree) if isinstance(n, types)]
+        return [n for n in ast.walk(self._tree) if isinstance(n, types)]
 
     @property
     def flow(self) -> "Flow":
@@ -207,6 +274,12 @@ class SemanticModel:
         vars(self).clear()
 
     # ------------------------------------------------------------------ building
+    def begin_statement(self) -> set[str]:
+        """The traversal enters a top-level statement: collect the names it binds."""
+        names: set[str] = set()
+        self.statement_names = self.module_scope.names = names
+        return names
+
     def scope_for_new(self, node: ast.AST, enclosing: Scope) -> Scope:
         scope = Scope(node, enclosing)
         self.scopes[node] = scope
@@ -271,6 +344,8 @@ class SemanticModel:
     def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> Scope:
         scope.add(Binding(node.name, "def", node, node, scope, visible_from=pos(node)))
         self.functions.setdefault(node.name, []).append(node)
+        if self.statement_names is not None:
+            self.statement_names.add(node.name)
         inner = self.scope_for_new(node, scope)
         args = node.args
         for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
@@ -290,7 +365,9 @@ class SemanticModel:
 
     def _visit_class(self, node: ast.ClassDef, scope: Scope) -> Scope:
         scope.add(Binding(node.name, "class", node, node, scope, visible_from=pos(node)))
-        info = ClassInfo(node.name, node, [])  # bases resolved in finish(), once parents are set
+        if self.statement_names is not None:
+            self.statement_names.add(node.name)
+        info = ClassInfo(node.name, node)
         self.classes.setdefault(node.name, info)
         self._class_of_node[node] = info
         return self.scope_for_new(node, scope)
@@ -339,8 +416,6 @@ class SemanticModel:
 
     def finish(self) -> None:
         """Called once the traversal is complete."""
-        for info in self._class_of_node.values():
-            info.base_names = [self.qualified_name(b) for b in info.node.bases]
         for func, attr, value in self._pending_self_attrs:
             cls = self.enclosing_class(func)
             if cls is not None:
@@ -421,6 +496,8 @@ class SemanticModel:
         use = pos(at)
         first = True
         while scope is not None:
+            if scope is self.module_scope and self.reads is not None:
+                self.reads.binds.add(name)  # bound by other top-level statements
             if isinstance(scope.node, ast.ClassDef) and not first:
                 scope = scope.parent  # class bodies are not visible from their methods
                 continue
@@ -428,7 +505,7 @@ class SemanticModel:
             if bindings:
                 if first and scope.is_function:
                     found = self._reaching(bindings, at, use)
-                elif first and scope.node is self.tree:
+                elif first and scope.node is self._tree:
                     found = self._reaching(bindings, at, use)
                 else:
                     found = [bindings[-1]] if len(bindings) == 1 else list(reversed(bindings))
@@ -641,6 +718,10 @@ class SemanticModel:
                 return m
         return None
 
+    def base_names(self, cls: ClassInfo) -> list[str | None]:
+        """Qualified names of the bases of ``cls`` (None: unresolvable)."""
+        return [self.qualified_name(b) for b in cls.node.bases]
+
     def is_nn_module(self, cls: ClassInfo, _depth: int = 0) -> bool:
         """An ``nn.Module`` (or LightningModule) subclass, directly or through local bases."""
         cached = self._is_module_cache.get(cls.name)
@@ -648,7 +729,7 @@ class SemanticModel:
             return cached
         result = False
         if _depth <= 8:
-            for qual in cls.base_names:
+            for qual in self.base_names(cls):
                 if qual in torch_api.MODULE_BASES or (qual and qual.startswith("torch.nn.") and qual[9:10].isupper()):
                     result = True
                     break
@@ -734,6 +815,7 @@ class SemanticModel:
         qual = self.qualified_name(expr)
         if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.")):
             return None  # only the user's own modules are worth a look
+        self.read_whole()  # jedi reads the whole text, and another module
         target = self.inference.goto(expr)
         if target is None:
             return None
@@ -750,6 +832,7 @@ class SemanticModel:
         """Fully qualified type names of ``expr`` from jedi (canonicalised); [] when off or unknown."""
         if self.inference is None:
             return []
+        self.read_whole()  # jedi's answer may come from anywhere in the file
         return [t for t in (torch_api.canonical(n) for n in self.inference.infer(expr)) if t]
 
 

@@ -91,7 +91,7 @@ class TensorFact:
 
 
 def _cache(model: SemanticModel) -> dict[int, TensorFact | None]:
-    return model.memo.setdefault(("tensor_facts", model.tree), {})
+    return model.memo.setdefault(("tensor_facts",), {})  # type: ignore[arg-type]
 
 
 def tensor_fact(model: SemanticModel, expr: ast.AST | None, depth: int = 0) -> TensorFact | None:

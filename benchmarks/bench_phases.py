@@ -4,9 +4,10 @@ Replays, without a server, the edits ``bench_latency.py`` types (the same charac
 same 2,016-line script) through ``analyze()`` with the document's incremental parser, as the
 language server does, and prints the median and p95 of each phase and the slowest rules.
 
-    python benchmarks/bench_phases.py [--edits 200] [--full-parse] [--no-jedi]
+    python benchmarks/bench_phases.py [--edits 200] [--full-parse] [--no-memo] [--no-jedi]
 
-``--full-parse`` parses every version from scratch (what the CLI does) for comparison.
+``--full-parse`` parses every version from scratch (what the CLI does), and ``--no-memo``
+re-runs the per-node rules on every top-level statement, for comparison.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from torchpit.analyzers.config import Config  # noqa: E402
 from torchpit.analyzers.engine import analyze  # noqa: E402
 from torchpit.analyzers.incremental import IncrementalParser  # noqa: E402
 from torchpit.analyzers.inference import JediOptions  # noqa: E402
+from torchpit.analyzers.memo import RuleMemo  # noqa: E402
 
 
 def typed_versions(edits: int) -> Iterator[str]:
@@ -55,26 +57,31 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--edits", type=int, default=200)
     ap.add_argument("--full-parse", action="store_true")
+    ap.add_argument("--no-memo", action="store_true")
     ap.add_argument("--no-jedi", action="store_true")
     args = ap.parse_args()
     versions = list(typed_versions(args.edits))
     jedi = JediOptions(enabled=not args.no_jedi, budget_s=1.0)
     parser = None if args.full_parse else IncrementalParser("train.py")
+    memo = None if args.no_memo else RuleMemo()
     path = str(Path.cwd() / "train.py")
-    analyze(make_training_script(2000), path, Config(), jedi, parser=parser)  # open the document
+    analyze(make_training_script(2000), path, Config(), jedi, parser=parser, memo=memo)  # open the document
     gc.collect()
     gc.freeze()  # as the server does after its first analysis
     phases: dict[str, list[float]] = defaultdict(list)
     rules: dict[str, list[float]] = defaultdict(list)
     broken = 0
     for text in versions:
-        result = analyze(text, path, Config(), jedi, parser=parser)
+        result = analyze(text, path, Config(), jedi, parser=parser, memo=memo)
         broken += bool(result.parse.errors)
         for k in ("parse", "model", "rules", "total"):
             phases[k].append(result.timings.get(k, 0.0) * 1000)
         for code, seconds in result.rule_timings.items():
             rules[code].append(seconds * 1000)
-    print(f"{len(versions)} edits, {broken} of them not valid Python; parse: {'full' if args.full_parse else 'incremental'}")
+    print(
+        f"{len(versions)} edits, {broken} of them not valid Python; parse: {'full' if args.full_parse else 'incremental'}; "
+        f"rule memo: {'off' if memo is None else 'on'}"
+    )
     for k, v in phases.items():
         print(f"{k:>6}: p50 {statistics.median(v):6.1f} ms   p95 {p95(v):6.1f} ms")
     print("slowest rules (p50 ms; work shared between rules counts for the first to ask):")

@@ -24,6 +24,7 @@ from torchpit.analyzers.diagnostics import Diagnostic, Edit, Fix, Related
 from torchpit.analyzers.engine import analyze
 from torchpit.analyzers.incremental import IncrementalParser
 from torchpit.analyzers.inference import JediOptions
+from torchpit.analyzers.memo import RuleMemo
 from torchpit.analyzers.notebook import join_cells
 
 from .convert import Lines, path_to_uri, related_to_uris, to_lsp_diagnostic
@@ -75,6 +76,7 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None  # the analysis itself failed (a bug): logged, nothing published
     parse_mode: str = "full"  # how the text was parsed: full | region (incremental) | unchanged
+    reused: tuple[int, int] = (0, 0)  # top-level statements whose per-node findings were reused, of all
 
 
 def resolve_config(path: str | None, folder: str | None, settings: Settings) -> tuple[Config, str | None]:
@@ -91,34 +93,43 @@ def resolve_config(path: str | None, folder: str | None, settings: Settings) -> 
     return settings.apply_to(config), error
 
 
-class Parsers:
-    """The incremental parser of each open document (analyzers/incremental.py), for the
-    worker that analyses it. An edit re-parses only the top-level statements it touched.
+@dataclass
+class DocumentState:
+    """What the analysis of an open document keeps between its versions."""
 
-    A parser is used by one job at a time (the lock); the least recently used are dropped
-    beyond ``capacity`` (each holds its document's tree), and a closed document's at once.
+    parser: IncrementalParser  # re-parses only the top-level statements an edit touched
+    memo: RuleMemo  # the per-node rules' findings of the statements it did not
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Parsers:
+    """The incremental parser and rule memo of each open document (analyzers/incremental.py,
+    analyzers/memo.py), for the worker that analyses it.
+
+    A document's state is used by one job at a time (its lock); the least recently used are
+    dropped beyond ``capacity`` (each holds its document's tree), and a closed document's at once.
     """
 
     def __init__(self, capacity: int = 32) -> None:
         self.capacity = capacity
         self._lock = threading.Lock()
-        self._parsers: OrderedDict[str, tuple[IncrementalParser, threading.Lock]] = OrderedDict()
+        self._states: OrderedDict[str, DocumentState] = OrderedDict()
 
     @contextlib.contextmanager
-    def use(self, key: str, path: str | None) -> Iterator[IncrementalParser]:
+    def use(self, key: str, path: str | None) -> Iterator[DocumentState]:
         with self._lock:
-            entry = self._parsers.get(key)
-            if entry is None:
-                entry = self._parsers[key] = (IncrementalParser(path or key), threading.Lock())
-            self._parsers.move_to_end(key)
-            while len(self._parsers) > self.capacity:
-                self._parsers.popitem(last=False)
-        with entry[1]:
-            yield entry[0]
+            state = self._states.get(key)
+            if state is None:
+                state = self._states[key] = DocumentState(IncrementalParser(path or key), RuleMemo())
+            self._states.move_to_end(key)
+            while len(self._states) > self.capacity:
+                self._states.popitem(last=False)
+        with state.lock:
+            yield state
 
     def forget(self, key: str) -> None:
         with self._lock:
-            self._parsers.pop(key, None)
+            self._states.pop(key, None)
 
 
 PARSERS = Parsers()
@@ -138,9 +149,10 @@ def run_job(job: Job) -> Outcome:
         project_root=job.folder,
     )
     joined = join_cells([c.text for c in job.cells]) if job.cells is not None else None
-    with PARSERS.use(job.key, job.path) as parser:
-        result = analyze(joined.text if joined else job.text, job.path, config, jedi=jedi, parser=parser)
-        parse_mode = parser.stats.mode
+    with PARSERS.use(job.key, job.path) as state:
+        result = analyze(joined.text if joined else job.text, job.path, config, jedi=jedi, parser=state.parser, memo=state.memo)
+        parse_mode = state.parser.stats.mode
+        reused = (state.memo.stats.reused, state.memo.stats.units)
     if job.cells is None or joined is None:
         diags = [related_to_uris(d, job.path) for d in result.diagnostics]
         docs = {job.key: _doc(Cell(job.key, job.version, job.text), diags, codec)}
@@ -154,7 +166,7 @@ def run_job(job: Job) -> Outcome:
     errors = [str(e) for e in result.rule_errors]
     timings = dict(result.timings)
     timings["job"] = time.perf_counter() - t0
-    return Outcome(job, docs, errors, config_error, config.source, timings, parse_mode=parse_mode)
+    return Outcome(job, docs, errors, config_error, config.source, timings, parse_mode=parse_mode, reused=reused)
 
 
 def _doc(cell: Cell, diags: list[Diagnostic], codec: PositionCodec) -> DocResult:

@@ -625,6 +625,8 @@ def _register(ls: TorchpitServer) -> None:  # noqa: C901 - one small handler per
                 "timingsMs": {k: round(v * 1000, 2) for k, v in (o.timings if o else {}).items()},
                 "ruleErrors": o.rule_errors if o else [],
                 "parse": o.parse_mode if o else None,
+                # top-level statements whose per-node rule findings were reused (analyzers/memo.py)
+                "reusedStatements": f"{o.reused[0]}/{o.reused[1]}" if o else None,
             }
             if o:
                 sources[key] = o.config_error or o.config_source or "(defaults)"
