@@ -16,7 +16,7 @@ from .semantic import FUNCTION_TYPES, SemanticModel, parent
 MAX_SITES = 16
 
 
-def _calls_named(model: SemanticModel, name: str) -> list[ast.Call]:
+def calls_named(model: SemanticModel, name: str) -> list[ast.Call]:
     """The calls ``name(...)`` / ``x.name(...)`` of the file (recorded as a search for ``name``)."""
     index = model.file_memo.get("calls_by_name")
     if index is None:
@@ -52,7 +52,7 @@ def call_site_arguments(model: SemanticModel, param: ast.arg) -> list[tuple[ast.
         if index == 0:
             return None  # self
         index -= 1
-    sites = _calls_named(model, func.name)
+    sites = calls_named(model, func.name)
     out: list[tuple[ast.Call, ast.expr]] = []
     for call in sites:
         f = call.func

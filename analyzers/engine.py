@@ -262,6 +262,8 @@ def _analyze(
     jedi_opts = jedi if jedi is not None else JediOptions(enabled=config.jedi, budget_s=config.jedi_timeout)
     inference = JediInference(text, path, jedi_opts) if jedi_opts.enabled else None
     model = SemanticModel(parsed.tree, path, inference, source)
+    if memo is not None:
+        model.tracking = True  # record reads, so that findings and answers can be kept (analyzers/memo.py)
     instances = [(cls, cls()) for cls in selected]
     wanted = {t for cls, _ in instances for t in cls.node_types} | FLOW_NODE_TYPES | SHARED_NODE_TYPES
     units: list[Unit] = []
@@ -303,6 +305,7 @@ def _analyze(
     node_rules = [(cls, rule) for cls, rule in instances if cls.node_types]
     if memo is not None:
         memo.begin((path, config.fingerprint(), repr(jedi_opts), tuple(cls.code for cls in selected)), units, source)
+        model.persistent = memo.persistent
     for unit in units:
         kept = memo.reuse(unit) if memo is not None else None
         if kept is not None:

@@ -23,9 +23,10 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from typing import Any, Callable
 
 from . import torch_api
+from .callsites import calls_named
 from .semantic import FUNCTION_TYPES, SemanticModel, ancestors, child_fields, parent, pos
 
 MAX_INLINE_DEPTH = 4  # helper calls followed below a loop
@@ -130,9 +131,15 @@ class Event:
     subject: str | None  # the model / optimizer it acts on, in the caller's words
     conditional: bool  # under an if / try handler / inner while between the frame root and it
     branches: frozenset  # (id(if), field) pairs on the way, to tell exclusive branches apart
-    order: tuple  # execution-order key within the iteration
     no_grad: bool  # under no_grad somewhere along the chain
     loss: ast.expr | None = None  # for backward: the tensor it is called on
+
+    @property
+    def order(self) -> tuple:
+        """Execution-order key within the iteration: the positions of the call sites followed,
+        then its own. Read from the nodes, so events kept across versions of the document stay
+        right when their statements move."""
+        return (*(pos(c) for c in self.chain), pos(self.node))
 
     @property
     def site(self) -> ast.AST:
@@ -155,6 +162,25 @@ class EvalRegion:
     anchor: ast.AST | None = None  # the eval() call for "after-eval" regions
 
 
+class file_fact:
+    """A fact of the whole file (every loop, every function): computed once per analysis, and
+    every read of it is recorded as a read of the whole file (analyzers/reads.py)."""
+
+    def __init__(self, fn: Callable[["Flow"], Any]) -> None:
+        self.fn = fn
+        self.slot = "_fact_" + fn.__name__
+        self.__doc__ = fn.__doc__
+
+    def __get__(self, flow: "Flow | None", owner: type | None = None) -> Any:
+        if flow is None:
+            return self
+        flow.model.read_whole()
+        d = flow.__dict__
+        if self.slot not in d:
+            d[self.slot] = self.fn(flow)
+        return d[self.slot]
+
+
 class Flow:
     def __init__(self, model: SemanticModel):
         self.model = model
@@ -164,31 +190,30 @@ class Flow:
         # every loop that calls it, an inner loop's into the outer one; walk each once.
         self._walk_cache: dict[int, list[tuple[ast.AST, bool, frozenset]]] = {}
 
-    @cached_property
-    def _buckets(self) -> dict[type, list[ast.AST]]:
-        """Every node of the file by type, from one walk shared by all the questions below."""
+    def _all_nodes(self, tp: type) -> list[ast.AST]:
+        """Every node of type ``tp`` in the file (not recorded as a read: for indexes whose
+        answers depend only on the node asked about)."""
         given = self.model.node_buckets or None
         if given is not None and all(t in given for t in FLOW_NODE_TYPES):
-            return given  # collected by the engine's single traversal
-        out: dict[type, list[ast.AST]] = {}
-        for n in ast.walk(self.model.tree):
-            out.setdefault(type(n), []).append(n)
-        return out
+            return given.get(tp, [])  # collected by the engine's single traversal
+        walked = self.__dict__.get("_walked")
+        if walked is None:
+            walked = self.__dict__["_walked"] = {}
+            for n in ast.walk(self.model._tree):
+                walked.setdefault(type(n), []).append(n)
+        return walked.get(tp, [])
 
     def nodes(self, *types: type) -> list[ast.AST]:
+        """Every node of these types in the file: a read of the whole file."""
         self.model.read_whole()
         if len(types) == 1:
-            return self._buckets.get(types[0], [])
-        return [n for t in types for n in self._buckets.get(t, [])]
+            return self._all_nodes(types[0])
+        return [n for t in types for n in self._all_nodes(t)]
 
     # ------------------------------------------------------------------ call graph
     def callee(self, call: ast.Call) -> FunctionNode | None:
         """The function or method of this file that ``call`` runs, if it can tell."""
-        key = id(call)
-        if key in self._callee_cache:
-            return self._callee_cache[key]
-        self._callee_cache[key] = result = self._resolve(call)
-        return result
+        return self.model.remember_across_versions(self._callee_cache, "callee", call, lambda: self._resolve(call))
 
     def _resolve(self, call: ast.Call) -> FunctionNode | None:
         m = self.model
@@ -210,7 +235,7 @@ class Flow:
                         return m.find_method(cls, func.attr)
         return None
 
-    @cached_property
+    @file_fact
     def callers(self) -> dict[int, list[ast.Call]]:
         """id(function) -> the calls of this file that run it."""
         out: dict[int, list[ast.Call]] = {}
@@ -222,7 +247,12 @@ class Flow:
         return out
 
     def callers_of(self, func: FunctionNode) -> list[ast.Call]:
-        return [c for c in self.callers.get(id(func), []) if self.model.enclosing_function(c) is not func]
+        """The calls of this file that run ``func`` (not from inside it); found by its name."""
+        return [
+            c
+            for c in calls_named(self.model, func.name)
+            if isinstance(c.func, (ast.Name, ast.Attribute)) and self.callee(c) is func and self.model.enclosing_function(c) is not func
+        ]
 
     # ------------------------------------------------------------------ grad mode
     def no_grad_at(self, node: ast.AST, _depth: int = 0, _seen: frozenset = frozenset()) -> bool:
@@ -336,15 +366,14 @@ class Flow:
 
     def events(self, root: ast.AST) -> list[Event]:
         """Ordered events of one iteration of ``root`` (a loop) or one call of it (a function)."""
-        key = (id(root), 0)
-        cached = self._events_cache.get(key)
-        if cached is None:
-            stmts = root.body if isinstance(root, (*LOOP_TYPES, *FUNCTION_TYPES)) else [root]
-            cached = []
-            self._collect(stmts, root, (), {}, False, frozenset(), (), False, cached, {id(root)})
-            cached.sort(key=lambda e: e.order)
-            self._events_cache[key] = cached
-        return cached
+        return self.model.remember_across_versions(self._events_cache, "events", root, lambda: self._events(root))
+
+    def _events(self, root: ast.AST) -> list[Event]:
+        stmts = root.body if isinstance(root, (*LOOP_TYPES, *FUNCTION_TYPES)) else [root]
+        out: list[Event] = []
+        self._collect(stmts, root, (), {}, False, frozenset(), (), False, out, {id(root)})
+        out.sort(key=lambda e: e.order)
+        return out
 
     def _collect(self, stmts, frame_root, chain, subst, cond, branches, order, nograd, out, stack) -> None:
         for stmt in stmts:
@@ -362,7 +391,7 @@ class Flow:
                     if fw is not None:
                         kind = (FORWARD, _subst(fw, subst), None)
                 if kind is not None:
-                    out.append(Event(kind[0], node, chain, kind[1], node_cond, node_branches, node_order, node_ng, kind[2]))
+                    out.append(Event(kind[0], node, chain, kind[1], node_cond, node_branches, node_ng, kind[2]))
                     if kind[0] in (BACKWARD, STEP, ZERO_GRAD, GRAD, EVAL, TRAIN, MODE):
                         continue
                 if isinstance(node, ast.Call) and len(chain) < MAX_INLINE_DEPTH:
@@ -398,11 +427,11 @@ class Flow:
         kinds = {e.kind for e in events}
         return BACKWARD in kinds and STEP in kinds
 
-    @cached_property
+    @file_fact
     def loops(self) -> list[ast.For | ast.AsyncFor | ast.While]:
         return sorted(self.nodes(*LOOP_TYPES), key=pos)
 
-    @cached_property
+    @file_fact
     def backward_functions(self) -> set[int]:
         """ids of the functions that call backward, directly or through local calls (a cheap filter)."""
         found: set[int] = set()
@@ -427,40 +456,42 @@ class Flow:
         """ids of the functions and loops (and the module) in which ``x.<name>`` is written or
         ``<name>(...)`` is called, for any of ``names``. Built from the traversal's buckets:
         only the few matching nodes climb their ancestors, nothing is re-walked."""
+        # Whether a given container is in the set depends on its own subtree only: not a read.
         key = ("mentions", names)
-        found = self.model.memo.get(key)
+        found = self.model.file_memo.get(key)
         if found is None:
             found = set()
             wanted = set(names)
-            hits = [n for n in self.nodes(ast.Attribute) if n.attr in wanted]  # type: ignore[attr-defined]
-            hits += [n for n in self.nodes(ast.Call) if isinstance(n.func, ast.Name) and n.func.id in wanted]  # type: ignore[attr-defined]
+            hits = [n for n in self._all_nodes(ast.Attribute) if n.attr in wanted]  # type: ignore[attr-defined]
+            hits += [n for n in self._all_nodes(ast.Call) if isinstance(n.func, ast.Name) and n.func.id in wanted]  # type: ignore[attr-defined]
             for n in hits:
                 for anc in ancestors(n):
                     if isinstance(anc, (*FUNCTION_TYPES, *LOOP_TYPES, ast.Module)):
                         found.add(id(anc))
-            self.model.memo[key] = found
+            self.model.file_memo[key] = found
         return found
 
     def backward_calls(self, scope: ast.AST) -> list[tuple[ast.Call, ast.expr]]:
         """(backward call, loss) written directly in ``scope`` (a function or the module), in
         source order. Grouped once per file from the traversal's calls."""
-        groups = self.model.memo.get(("backward_calls", self.model.tree))
+        self.model.read_whole()  # built with classify (lookups) over the whole file
+        groups = self.model.file_memo.get("backward_calls")
         if groups is None:
             groups = {}
-            for n in self.nodes(ast.Call):
+            for n in self._all_nodes(ast.Call):
                 f = n.func  # type: ignore[attr-defined]
                 if not ((isinstance(f, ast.Attribute) and f.attr in _BACKWARD_NAMES) or (isinstance(f, ast.Name) and f.id == "backward")):
                     continue
                 k = self.classify(n, {})
                 if k is None or k[0] != BACKWARD or k[2] is None:
                     continue
-                owner = next((a for a in ancestors(n) if isinstance(a, (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda))), self.model.tree)
+                owner = next((a for a in ancestors(n) if isinstance(a, (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda))), self.model._tree)
                 if isinstance(owner, (ast.ClassDef, ast.Lambda)):
                     continue
                 groups.setdefault(id(owner), []).append((n, k[2]))
             for calls in groups.values():
                 calls.sort(key=lambda t: pos(t[0]))
-            self.model.memo[("backward_calls", self.model.tree)] = groups
+            self.model.file_memo["backward_calls"] = groups
         return list(groups.get(id(scope), ()))
 
     def mentions(self, root: ast.AST, *names: str) -> bool:
@@ -470,7 +501,7 @@ class Flow:
         """``root`` (a loop, a function) may reach a backward: lexically or through a local call."""
         return self.mentions(root, *_BACKWARD_NAMES) or id(root) in self._around_backward_calls
 
-    @cached_property
+    @file_fact
     def _around_backward_calls(self) -> set[int]:
         """ids of the nodes around a call of a function that may call backward."""
         out: set[int] = set()
@@ -479,7 +510,7 @@ class Flow:
                 out.update(id(a) for a in ancestors(call))
         return out
 
-    @cached_property
+    @file_fact
     def training_loops(self) -> list[ast.AST]:
         """Loops one iteration of which calls backward and an optimizer step (outermost included)."""
         return [lp for lp in self.loops if self.may_backward(lp) and self.is_training(self.events(lp))]
@@ -604,7 +635,7 @@ class Flow:
         return bn, drop
 
     # ------------------------------------------------------------------ evaluation
-    @cached_property
+    @file_fact
     def eval_regions(self) -> list[EvalRegion]:
         regions: list[EvalRegion] = []
         m = self.model
@@ -749,14 +780,14 @@ class Flow:
         return all(self.eval_mode_before(c, subject, _depth + 1, _seen | {id(func)}) for c in calls)
 
     def _module_events(self) -> list[Event]:
-        key = (id(self.model.tree), 1)
-        cached = self._events_cache.get(key)
-        if cached is None:
-            cached = []
-            self._collect(self.model.tree.body, self.model.tree, (), {}, False, frozenset(), (), False, cached, set())
-            cached.sort(key=lambda e: e.order)
-            self._events_cache[key] = cached
-        return cached
+        return self.model.remember(self._events_cache, "<module>", self._module_events_uncached)
+
+    def _module_events_uncached(self) -> list[Event]:
+        tree = self.model.tree  # a read of the whole file
+        out: list[Event] = []
+        self._collect(tree.body, tree, (), {}, False, frozenset(), (), False, out, set())
+        out.sort(key=lambda e: e.order)
+        return out
 
     def mode_switches(self, subject: str) -> list[ast.Call]:
         """Every ``subject.eval()`` / ``subject.train(...)`` in the file."""

@@ -26,10 +26,7 @@ class IndexUse:
 
 def index_use(model: SemanticModel, node: ast.AST) -> IndexUse | None:
     """Memoised per node: PIT401 and PIT402 both ask."""
-    key = ("index_use", node)
-    if key not in model.memo:
-        model.memo[key] = _index_use(model, node)
-    return model.memo[key]
+    return model.remember(model.memo, ("index_use", node), lambda: _index_use(model, node))
 
 
 def _index_use(model: SemanticModel, node: ast.AST) -> IndexUse | None:

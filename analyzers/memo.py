@@ -78,6 +78,9 @@ class RuleMemo:
         self._current: dict[int, "Unit"] = {}
         self._starts: list[int] = []
         self._units: list["Unit"] = []
+        # Answers of the loop model (flow.events, flow.callee) kept across versions:
+        # (kind, id(node)) -> (node, value, reads, top-level statement); see SemanticModel.remember_across_versions.
+        self.persistent: dict[tuple[str, int], tuple[ast.AST, object, Reads | None, ast.AST]] = {}
         self.stats = MemoStats()
 
     def begin(self, key: Hashable, units: Sequence["Unit"], source: "SourceFile") -> None:
@@ -86,10 +89,13 @@ class RuleMemo:
             self._key = key
             self._statements = {}
             self._entries = {}
+            self.persistent = {}
         current = {id(u.stmt): u for u in units}
         binds: set[str] = set()
         mentions: set[str] = set()
-        need_tokens = any(e.reads.mentions for e in self._entries.values())
+        need_tokens = any(e.reads.mentions for e in self._entries.values()) or any(
+            r is not None and r.mentions for _, _, r, _ in self.persistent.values()
+        )
         new_statements: dict[int, _Statement] = {}
         for sid, u in current.items():
             old = self._statements.get(sid)
@@ -114,6 +120,11 @@ class RuleMemo:
             if sid in current
             and not e.reads.invalidated_by(binds, mentions, source.text, checked)
             and all(id(anchor) in current for _, lines in e.findings for anchor, _ in lines.values())
+        }
+        self.persistent = {
+            key: kept
+            for key, kept in self.persistent.items()
+            if id(kept[3]) in current and (kept[2] is None or not kept[2].invalidated_by(binds, mentions, source.text, checked))
         }
         self._statements = new_statements
         self._current = current

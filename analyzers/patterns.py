@@ -317,13 +317,10 @@ def instance_types(model: SemanticModel, expr: ast.AST, _depth: int = 0, *, jedi
     Empty when unknown. ``jedi=False`` keeps to local evidence: for callers that ask about
     every call of a file, where a jedi query each would cost more than the finding is worth.
     """
-    key = ("instance_types" if jedi else "instance_types_local", expr)
-    if _depth == 0 and key in model.memo:
-        return set(model.memo[key])
-    result = _instance_types(model, expr, _depth, jedi)
     if _depth == 0:
-        model.memo[key] = frozenset(result)
-    return result
+        key = ("instance_types" if jedi else "instance_types_local", expr)
+        return set(model.remember(model.memo, key, lambda: frozenset(_instance_types(model, expr, 0, jedi))))
+    return _instance_types(model, expr, _depth, jedi)
 
 
 def _instance_types(model: SemanticModel, expr: ast.AST, _depth: int, jedi: bool) -> set[str]:

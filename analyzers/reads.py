@@ -39,6 +39,20 @@ class Reads:
         self.texts: dict[str, bool] = {}
         self.whole = False
 
+    @property
+    def empty(self) -> bool:
+        return not (self.binds or self.mentions or self.texts or self.whole)
+
+    def merge(self, other: "Reads") -> None:
+        if other.binds:
+            self.binds |= other.binds
+        if other.mentions:
+            self.mentions |= other.mentions
+        if other.texts:
+            self.texts.update(other.texts)
+        if other.whole:
+            self.whole = True
+
     def invalidated_by(self, binds: set[str], tokens: set[str], text: str, checked: dict[str, bool]) -> bool:
         """Could an edit that bound ``binds`` and mentioned ``tokens`` (in the statements it
         replaced or added), leaving ``text``, change what this check read?"""

@@ -154,6 +154,10 @@ class SemanticModel:
         # What the rule checking one top-level statement read beyond it (analyzers/reads.py);
         # None while nothing is recorded (building the model, whole-file rules, the CLI).
         self.reads: Reads | None = None
+        # Record reads in cached answers too (the language server's analyses, with a RuleMemo).
+        self.tracking = False
+        # Answers kept across the document's versions: (kind, id(node)) -> (node, value, reads, statement).
+        self.persistent: dict[tuple[str, int], tuple[ast.AST, Any, Reads | None, ast.AST]] | None = None
         self.classes: dict[str, ClassInfo] = NameIndex(self._current_reads)
         self.functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = NameIndex(self._current_reads)
         # Module-level names bound (and def/class names anywhere) by the top-level statement
@@ -201,26 +205,58 @@ class SemanticModel:
         return found
 
     def begin_unit(self) -> Reads:
-        """Start recording for the rules' check of one top-level statement.
-
-        The per-node caches are emptied: an answer cached while checking another statement
-        would bring no record of what it read.
-        """
-        self._reset_node_caches()
+        """Start recording for the rules' check of one top-level statement."""
         self.reads = Reads()
         return self.reads
 
     def end_unit(self) -> None:
         self.reads = None
-        self._reset_node_caches()
 
-    def _reset_node_caches(self) -> None:
-        self._return_cache.clear()
-        self._is_module_cache.clear()
-        self._call_name_cache.clear()
-        self._values_cache.clear()
-        self.memo.clear()
-        self._flow = None
+    def remember(self, cache: dict, key: object, compute: Callable[[], Any]) -> Any:
+        """``cache[key]``, computed by ``compute()`` on a miss, with what computing it read.
+
+        While reads are recorded (``tracking``), an answer computed for one statement's check
+        and reused for another's brings its reads along, so both record them.
+        """
+        hit = cache.get(key, _MISS)
+        if hit is not _MISS:
+            value, reads = hit
+            if reads is not None and self.reads is not None:
+                self.reads.merge(reads)
+            return value
+        if not self.tracking:
+            value = compute()
+            cache[key] = (value, None)
+            return value
+        outer = self.reads
+        frame = self.reads = Reads()
+        try:
+            value = compute()
+        finally:
+            self.reads = outer
+            if outer is not None:
+                outer.merge(frame)
+        cache[key] = (value, None if frame.empty else frame)
+        return value
+
+    def remember_across_versions(self, cache: dict, kind: str, node: ast.AST, compute: Callable[[], Any]) -> Any:
+        """As :meth:`remember`, and kept for the document's next versions (``persistent``,
+        given by the engine from the document's RuleMemo) while nothing it read changes."""
+        hit = cache.get(node, _MISS)
+        if hit is not _MISS or self.persistent is None:
+            return self.remember(cache, node, compute)
+        kept = self.persistent.get((kind, id(node)))
+        if kept is not None and kept[0] is node:
+            value, reads = kept[1], kept[2]
+            cache[node] = (value, reads)
+            if reads is not None and self.reads is not None:
+                self.reads.merge(reads)
+            return value
+        value = self.remember(cache, node, compute)
+        reads = cache[node][1]
+        if reads is None or not reads.whole:
+            self.persistent[(kind, id(node))] = (node, value, reads, _top_statement(node))
+        return value
 
     @contextmanager
     def local_only(self) -> Iterator[None]:
@@ -260,6 +296,7 @@ class SemanticModel:
         collector's passes over them were a third of the language server's time per keystroke
         (benchmarks/README.md). The model answers nothing after this.
         """
+        self.persistent = None  # the document's RuleMemo owns it
         flow = self._flow
         if flow is not None:
             for value in list(vars(flow).values()):
@@ -560,10 +597,12 @@ class SemanticModel:
         if not isinstance(call, ast.Call):
             return None
         # Memoised per node: every rule asks for the name of every call (bindings are final).
-        cache = self._call_name_cache
-        if call not in cache:
-            cache[call] = self.qualified_name(call.func)
-        return cache[call]
+        hit = self._call_name_cache.get(call)
+        if hit is not None:
+            if hit[1] is not None and self.reads is not None:
+                self.reads.merge(hit[1])
+            return hit[0]
+        return self.remember(self._call_name_cache, call, lambda: self.qualified_name(call.func))
 
     # ------------------------------------------------------------------ values
     def values(self, expr: ast.AST, depth: int = 0, *, module_identity: bool = False) -> list[Value]:
@@ -575,13 +614,13 @@ class SemanticModel:
         calls that return the same module (``model.to(device)``, ``nn.DataParallel(model)``,
         ``torch.compile(model)``) are seen through as well.
         """
-        key = (expr, module_identity)
-        if depth == 0 and key in self._values_cache:
-            return list(self._values_cache[key])
+        if depth == 0:
+            return list(self.remember(self._values_cache, (expr, module_identity), lambda: tuple(self._values_list(expr, module_identity))))
+        return self._values_list(expr, module_identity, depth)
+
+    def _values_list(self, expr: ast.AST, module_identity: bool, depth: int = 0) -> list[Value]:
         out: list[Value] = []
         self._values(expr, depth, out, set(), module_identity)
-        if depth == 0:
-            self._values_cache[key] = tuple(out)
         return out
 
     def _values(self, expr: ast.AST, depth: int, out: list[Value], seen: set[int], mod: bool = False) -> None:
@@ -724,20 +763,17 @@ class SemanticModel:
 
     def is_nn_module(self, cls: ClassInfo, _depth: int = 0) -> bool:
         """An ``nn.Module`` (or LightningModule) subclass, directly or through local bases."""
-        cached = self._is_module_cache.get(cls.name)
-        if cached is not None and _depth == 0:
-            return cached
-        result = False
-        if _depth <= 8:
-            for qual in self.base_names(cls):
-                if qual in torch_api.MODULE_BASES or (qual and qual.startswith("torch.nn.") and qual[9:10].isupper()):
-                    result = True
-                    break
-            if not result:
-                result = any(self.is_nn_module(b, _depth + 1) for b in self.base_classes(cls))
         if _depth == 0:
-            self._is_module_cache[cls.name] = result
-        return result
+            return self.remember(self._is_module_cache, cls.name, lambda: self._is_nn_module(cls, 0))
+        return self._is_nn_module(cls, _depth)
+
+    def _is_nn_module(self, cls: ClassInfo, depth: int) -> bool:
+        if depth > 8:
+            return False
+        for qual in self.base_names(cls):
+            if qual in torch_api.MODULE_BASES or (qual and qual.startswith("torch.nn.") and qual[9:10].isupper()):
+                return True
+        return any(self.is_nn_module(b, depth + 1) for b in self.base_classes(cls))
 
     def module_call_outputs(self, call: ast.Call) -> list[Value] | None:
         """For ``model(x)``: what the module's forward returns, when the module is known.
@@ -834,6 +870,19 @@ class SemanticModel:
             return []
         self.read_whole()  # jedi's answer may come from anywhere in the file
         return [t for t in (torch_api.canonical(n) for n in self.inference.infer(expr)) if t]
+
+
+_MISS = object()
+
+
+def _top_statement(node: ast.AST) -> ast.AST:
+    """The top-level statement holding ``node``."""
+    top = node
+    for anc in ancestors(node):
+        if isinstance(anc, ast.Module):
+            break
+        top = anc
+    return top
 
 
 _BUILTIN_QUALNAMES: dict[str, str] = {}

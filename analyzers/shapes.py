@@ -90,7 +90,7 @@ class TensorFact:
         return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
-def _cache(model: SemanticModel) -> dict[int, TensorFact | None]:
+def _cache(model: SemanticModel) -> dict:
     return model.memo.setdefault(("tensor_facts",), {})  # type: ignore[arg-type]
 
 
@@ -98,11 +98,18 @@ def tensor_fact(model: SemanticModel, expr: ast.AST | None, depth: int = 0) -> T
     """What the file proves about the tensor ``expr`` (None when nothing)."""
     if expr is None or depth > MAX_DEPTH:
         return None
-    cache = _cache(model)
     key = id(expr)
-    if key in cache:
-        return cache[key]
-    cache[key] = None  # cycle guard
+    busy = model.memo.setdefault(("tensor_facts_busy",), set())  # type: ignore[arg-type]
+    if key in busy:
+        return None  # a cycle: this expression's fact is being computed
+    busy.add(key)
+    try:
+        return model.remember(_cache(model), key, lambda: _tensor_fact(model, expr, depth))
+    finally:
+        busy.discard(key)
+
+
+def _tensor_fact(model: SemanticModel, expr: ast.AST, depth: int) -> TensorFact | None:
     facts: list[TensorFact] = []
     vals = model.values(expr)
     for v in vals:
@@ -114,9 +121,7 @@ def tensor_fact(model: SemanticModel, expr: ast.AST | None, depth: int = 0) -> T
             facts = []
             break
         facts.append(f)
-    out = _join(facts) if facts else None
-    cache[key] = out
-    return out
+    return _join(facts) if facts else None
 
 
 def _join(facts: list[TensorFact]) -> TensorFact | None:
