@@ -30,7 +30,7 @@ from .inference import JediInference, JediOptions
 from .parsing import ParseResult, parse_source
 from .registry import all_rules
 from .rule import Rule
-from .semantic import FIELD, PARENT, SemanticModel, child_fields
+from .semantic import FIELD, PARENT, SemanticModel, StatementRecord, child_fields
 from .source import SourceFile
 
 log = logging.getLogger("torchpit.analyzers")
@@ -74,11 +74,30 @@ class Unit:
     names: set[str]  # module-level names it binds, and def/class names anywhere in it
 
 
-def traverse(tree: ast.Module, model: SemanticModel, wanted: set[type], units: list[Unit] | None = None) -> dict[type, list[ast.AST]]:
+@dataclass
+class Fragment:
+    """A top-level statement's nodes by type and what it added to the semantic model, kept by
+    the language server so that the next version need not walk the statement again."""
+
+    stmt: ast.stmt
+    nodes: dict[type, list[ast.AST]]
+    record: StatementRecord
+
+
+def traverse(
+    tree: ast.Module,
+    model: SemanticModel,
+    wanted: set[type],
+    units: list[Unit] | None = None,
+    fragments: dict[int, Fragment] | None = None,
+) -> dict[type, list[ast.AST]]:
     """The single traversal: annotate parents, build the semantic model, bucket nodes by type.
 
     Walks one top-level statement at a time and, with ``units``, notes where each one's
-    nodes lie in the buckets. Iterative (no recursion), so a 1,000-deep expression cannot
+    nodes lie in the buckets. With ``fragments`` (the language server's, per document), an
+    unchanged statement (the same node objects, from the incremental parser) is not walked
+    again: its nodes and its part of the model are taken from the fragment, and a statement
+    that is walked leaves one. Iterative (no recursion), so a 1,000-deep expression cannot
     overflow the stack.
     """
     buckets: dict[type, list[ast.AST]] = {t: [] for t in wanted}
@@ -97,12 +116,25 @@ def traverse(tree: ast.Module, model: SemanticModel, wanted: set[type], units: l
             if name != "body":
                 _walk(item, scope, buckets, visitors)
                 continue
-            names = model.begin_statement()
-            start = {t: len(v) for t, v in buckets.items()} if units is not None else {}
-            _walk(item, scope, buckets, visitors)
+            start = {t: len(v) for t, v in buckets.items()} if units is not None or fragments is not None else {}
+            frag = fragments.get(id(item)) if fragments is not None else None
+            if frag is not None and frag.stmt is item:
+                for tp, nodes in frag.nodes.items():
+                    buckets[tp].extend(nodes)
+                model.adopt(frag.record, item.lineno)
+                rec = frag.record
+            else:
+                rec = model.begin_statement(item)  # type: ignore[arg-type]
+                _walk(item, scope, buckets, visitors)
+                if fragments is not None:
+                    fragments[id(item)] = Fragment(
+                        item,  # type: ignore[arg-type]
+                        {t: v[start[t] :] for t, v in buckets.items() if len(v) > start[t]},
+                        rec,
+                    )
             if units is not None:
-                units.append(Unit(item, start, {t: len(v) for t, v in buckets.items()}, names))
-    model.statement_names = model.module_scope.names = None
+                units.append(Unit(item, start, {t: len(v) for t, v in buckets.items()}, rec.names))  # type: ignore[arg-type]
+    model.end_statements()
     model.finish()
     return buckets
 
@@ -262,13 +294,18 @@ def _analyze(
     jedi_opts = jedi if jedi is not None else JediOptions(enabled=config.jedi, budget_s=config.jedi_timeout)
     inference = JediInference(text, path, jedi_opts) if jedi_opts.enabled else None
     model = SemanticModel(parsed.tree, path, inference, source)
-    if memo is not None:
-        model.tracking = True  # record reads, so that findings and answers can be kept (analyzers/memo.py)
     instances = [(cls, cls()) for cls in selected]
     wanted = {t for cls, _ in instances for t in cls.node_types} | FLOW_NODE_TYPES | SHARED_NODE_TYPES
+    fragments = None
+    if memo is not None:
+        model.tracking = True  # record reads, so that findings and answers can be kept (analyzers/memo.py)
+        model.shared_scopes = True  # the document's statements keep their part of the model
+        model.module_scope = memo.module_scope(parsed.tree)
+        model.scopes = {parsed.tree: model.module_scope}
+        fragments = memo.fragments(frozenset(wanted))
     units: list[Unit] = []
     try:
-        buckets = traverse(parsed.tree, model, wanted, units)
+        buckets = traverse(parsed.tree, model, wanted, units, fragments)
     except RecursionError:
         out.append(
             Diagnostic(

@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Callable, Hashable, Sequence
 
 from .diagnostics import Diagnostic, Edit, Position, Range, Related
 from .reads import Reads, tokens
+from .semantic import ModuleScope
 
 if TYPE_CHECKING:
-    from .engine import Unit
+    from .engine import Fragment, Unit
     from .source import SourceFile
 
 
@@ -81,7 +82,27 @@ class RuleMemo:
         # Answers of the loop model (flow.events, flow.callee) kept across versions:
         # (kind, id(node)) -> (node, value, reads, top-level statement); see SemanticModel.remember_across_versions.
         self.persistent: dict[tuple[str, int], tuple[ast.AST, object, Reads | None, ast.AST]] = {}
+        # Each statement's nodes by type and part of the semantic model (engine.traverse), and
+        # the module scope those parts hang from: one for the document's lifetime.
+        self._fragments: dict[int, "Fragment"] = {}
+        self._wanted: frozenset[type] = frozenset()
+        self._module_scope: ModuleScope | None = None
         self.stats = MemoStats()
+
+    def module_scope(self, tree: ast.Module) -> ModuleScope:
+        """The document's module scope, emptied for a new version (``tree``)."""
+        if self._module_scope is None:
+            self._module_scope = ModuleScope(tree, None)
+        self._module_scope.node = tree
+        self._module_scope.bindings = {}
+        return self._module_scope
+
+    def fragments(self, wanted: frozenset[type]) -> dict[int, "Fragment"]:
+        """The statements' fragments, for a traversal collecting the node types ``wanted``."""
+        if wanted != self._wanted:
+            self._wanted = wanted
+            self._fragments = {}
+        return self._fragments
 
     def begin(self, key: Hashable, units: Sequence["Unit"], source: "SourceFile") -> None:
         """A new version was traversed: drop what its edit may have changed."""
@@ -126,6 +147,7 @@ class RuleMemo:
             for key, kept in self.persistent.items()
             if id(kept[3]) in current and (kept[2] is None or not kept[2].invalidated_by(binds, mentions, source.text, checked))
         }
+        self._fragments = {sid: f for sid, f in self._fragments.items() if sid in current}
         self._statements = new_statements
         self._current = current
         self._units = list(units)

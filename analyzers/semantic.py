@@ -108,14 +108,33 @@ class Scope:
 
 
 class ModuleScope(Scope):
-    """The module's scope: it also notes the names each top-level statement binds."""
+    """The module's scope: it also notes what each top-level statement binds in it."""
 
-    names: set[str] | None = None  # set by SemanticModel.begin_statement
+    record: "StatementRecord | None" = None  # set by SemanticModel.begin_statement
 
     def add(self, b: Binding) -> None:
         self.bindings.setdefault(b.name, []).append(b)
-        if self.names is not None:
-            self.names.add(b.name)
+        rec = self.record
+        if rec is not None:
+            rec.names.add(b.name)
+            rec.module_bindings.append(b)
+
+
+@dataclass
+class StatementRecord:
+    """What one top-level statement added to the model while it was traversed.
+
+    The language server keeps it with the statement's nodes (analyzers/memo.py), and the next
+    version of the document adopts it instead of walking an unchanged statement again
+    (:meth:`SemanticModel.adopt`).
+    """
+
+    line: int  # the statement's first line when the positions in its bindings were last right
+    names: set[str] = field(default_factory=set)  # module-level names it binds; def/class names anywhere
+    module_bindings: list[Binding] = field(default_factory=list)
+    scopes: dict[ast.AST, Scope] = field(default_factory=dict)
+    functions: list[ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=list)
+    classes: list[ClassInfo] = field(default_factory=list)
 
 
 @dataclass
@@ -156,13 +175,14 @@ class SemanticModel:
         self.reads: Reads | None = None
         # Record reads in cached answers too (the language server's analyses, with a RuleMemo).
         self.tracking = False
+        # The scopes and bindings belong to the document's RuleMemo (kept across versions).
+        self.shared_scopes = False
         # Answers kept across the document's versions: (kind, id(node)) -> (node, value, reads, statement).
         self.persistent: dict[tuple[str, int], tuple[ast.AST, Any, Reads | None, ast.AST]] | None = None
         self.classes: dict[str, ClassInfo] = NameIndex(self._current_reads)
         self.functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = NameIndex(self._current_reads)
-        # Module-level names bound (and def/class names anywhere) by the top-level statement
-        # being traversed; the engine swaps in one set per statement.
-        self.statement_names: set[str] | None = None
+        # What the top-level statement being traversed adds (the engine starts one per statement).
+        self.statement: StatementRecord | None = None
         self._class_of_node: dict[ast.ClassDef, ClassInfo] = {}
         self._pending_self_attrs: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, ast.expr]] = []
         self._return_cache: dict[ast.AST, list[ast.expr]] = {}
@@ -303,23 +323,52 @@ class SemanticModel:
                 if isinstance(value, (dict, list, set)):
                     value.clear()
             vars(flow).clear()
-        for scope in self.scopes.values():
-            scope.bindings.clear()
+        if not self.shared_scopes:
+            for scope in self.scopes.values():
+                scope.bindings.clear()
         for value in list(vars(self).values()):
             if isinstance(value, (dict, list, set)):
                 value.clear()
         vars(self).clear()
 
     # ------------------------------------------------------------------ building
-    def begin_statement(self) -> set[str]:
-        """The traversal enters a top-level statement: collect the names it binds."""
-        names: set[str] = set()
-        self.statement_names = self.module_scope.names = names
-        return names
+    def begin_statement(self, stmt: ast.stmt) -> StatementRecord:
+        """The traversal enters a top-level statement: record what it adds."""
+        rec = StatementRecord(stmt.lineno)
+        self.statement = self.module_scope.record = rec
+        return rec
+
+    def end_statements(self) -> None:
+        self.statement = self.module_scope.record = None
+
+    def adopt(self, rec: StatementRecord, line: int) -> None:
+        """Add what an unchanged top-level statement added last time, now starting at ``line``."""
+        module = self.module_scope.bindings
+        for b in rec.module_bindings:
+            module.setdefault(b.name, []).append(b)
+        self.scopes.update(rec.scopes)
+        for f in rec.functions:
+            self.functions.setdefault(f.name, []).append(f)
+        for info in rec.classes:
+            self.classes.setdefault(info.name, info)
+            self._class_of_node[info.node] = info
+        delta = line - rec.line
+        if delta:  # the statement moved: so did the positions after which its bindings hold
+            for b in rec.module_bindings:
+                if b.visible_from[0]:
+                    b.visible_from = (b.visible_from[0] + delta, b.visible_from[1])
+            for scope in rec.scopes.values():
+                for bs in scope.bindings.values():
+                    for b in bs:
+                        if b.visible_from[0]:
+                            b.visible_from = (b.visible_from[0] + delta, b.visible_from[1])
+            rec.line = line
 
     def scope_for_new(self, node: ast.AST, enclosing: Scope) -> Scope:
         scope = Scope(node, enclosing)
         self.scopes[node] = scope
+        if self.statement is not None:
+            self.statement.scopes[node] = scope
         return scope
 
     def visitor_table(self) -> dict[type, "Callable[[Any, Scope], Scope]"]:
@@ -381,8 +430,9 @@ class SemanticModel:
     def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> Scope:
         scope.add(Binding(node.name, "def", node, node, scope, visible_from=pos(node)))
         self.functions.setdefault(node.name, []).append(node)
-        if self.statement_names is not None:
-            self.statement_names.add(node.name)
+        if self.statement is not None:
+            self.statement.names.add(node.name)
+            self.statement.functions.append(node)
         inner = self.scope_for_new(node, scope)
         args = node.args
         for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
@@ -402,11 +452,12 @@ class SemanticModel:
 
     def _visit_class(self, node: ast.ClassDef, scope: Scope) -> Scope:
         scope.add(Binding(node.name, "class", node, node, scope, visible_from=pos(node)))
-        if self.statement_names is not None:
-            self.statement_names.add(node.name)
         info = ClassInfo(node.name, node)
         self.classes.setdefault(node.name, info)
         self._class_of_node[node] = info
+        if self.statement is not None:
+            self.statement.names.add(node.name)
+            self.statement.classes.append(info)
         return self.scope_for_new(node, scope)
 
     def _visit_comprehension(self, node: ast.AST, scope: Scope) -> Scope:
