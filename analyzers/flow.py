@@ -189,6 +189,12 @@ class Flow:
         # id(statement) -> its calls and assignments in order: a helper's body is inlined into
         # every loop that calls it, an inner loop's into the outer one; walk each once.
         self._walk_cache: dict[int, list[tuple[ast.AST, bool, frozenset]]] = {}
+        self._caches: dict[str, dict] = {}
+
+    def kept(self, kind: str, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()``'s answer for ``key`` (a node or a tuple of nodes), cached for this
+        version and kept for the document's next ones while nothing it read changes."""
+        return self.model.remember_across_versions(self._caches.setdefault(kind, {}), kind, key, compute)
 
     def _all_nodes(self, tp: type) -> list[ast.AST]:
         """Every node of type ``tp`` in the file (not recorded as a read: for indexes whose
@@ -518,6 +524,9 @@ class Flow:
     # ------------------------------------------------------------------ models
     def is_model_forward(self, call: ast.Call) -> str | None:
         """``model(x)`` / ``self.net(x)`` / ``model.forward(x)``: the model's text, else None."""
+        return self.kept("forward", call, lambda: self._is_model_forward(call))
+
+    def _is_model_forward(self, call: ast.Call) -> str | None:
         func = call.func
         target = func
         if isinstance(func, ast.Attribute) and func.attr == "forward" and not self.model._is_self(func.value):
@@ -665,40 +674,39 @@ class Flow:
         """The statements after ``model.eval()`` in its block (until ``model.train()``) that run it."""
         out: list[EvalRegion] = []
         for n in self.nodes(ast.Expr):
-            if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) and isinstance(n.value.func, ast.Attribute) and n.value.func.attr in ("eval", "train")):
-                continue
-            f = self.model.enclosing_function(n)
-            if self._is_test_file() and f is not None and f.name.startswith("test"):
-                continue  # a unit test: it runs the model however it needs to
-            kind = self.classify(n.value, {})
-            if kind is None or kind[0] != EVAL or kind[1] is None:
-                continue
-            subject = kind[1]
-            p, fld = parent(n), getattr(n, "_tp_field", None)
-            block = getattr(p, fld, None) if p is not None and fld else None
-            if not isinstance(block, list):
-                continue
-            after: list[ast.stmt] = []
-            for s in block[block.index(n) + 1:]:
-                sk = self.classify(s.value, {}) if isinstance(s, ast.Expr) else None
-                if sk is not None and sk[0] in (TRAIN, MODE):
-                    break
-                after.append(s)
-            fw = [c for s in after for c in _calls_in([s]) if self.is_model_forward(c) == subject]
-            if not fw:
-                continue
-            bad = False
-            for s in after:
-                if _wants_grad(s) or any(e.kind in (BACKWARD, STEP, GRAD) for e in self.events(s)):
-                    bad = True
-                    break
-            if not bad:
-                regions: list[EvalRegion] = []
-                self._add_regions(regions, "after-eval", self.model.enclosing_function(n), fw, set(), within=None, stmts=after)
-                for r in regions:
-                    r.anchor = n.value
-                out.extend(regions)
+            if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) and isinstance(n.value.func, ast.Attribute) and n.value.func.attr in ("eval", "train"):
+                out.extend(self.kept("after_eval", n, lambda: self._regions_after(n)))  # noqa: B023 (called at once)
         return out
+
+    def _regions_after(self, n: ast.Expr) -> list[EvalRegion]:
+        f = self.model.enclosing_function(n)
+        if self._is_test_file() and f is not None and f.name.startswith("test"):
+            return []  # a unit test: it runs the model however it needs to
+        kind = self.classify(n.value, {})
+        if kind is None or kind[0] != EVAL or kind[1] is None:
+            return []
+        subject = kind[1]
+        p, fld = parent(n), getattr(n, "_tp_field", None)
+        block = getattr(p, fld, None) if p is not None and fld else None
+        if not isinstance(block, list):
+            return []
+        after: list[ast.stmt] = []
+        for s in block[block.index(n) + 1:]:
+            sk = self.classify(s.value, {}) if isinstance(s, ast.Expr) else None
+            if sk is not None and sk[0] in (TRAIN, MODE):
+                break
+            after.append(s)
+        fw = [c for s in after for c in _calls_in([s]) if self.is_model_forward(c) == subject]
+        if not fw:
+            return []
+        for s in after:
+            if _wants_grad(s) or any(e.kind in (BACKWARD, STEP, GRAD) for e in self.events(s)):
+                return []
+        regions: list[EvalRegion] = []
+        self._add_regions(regions, "after-eval", self.model.enclosing_function(n), fw, set(), within=None, stmts=after)
+        for r in regions:
+            r.anchor = n.value
+        return regions
 
     def _add_regions(self, regions, kind, func, forwards, seen, within, stmts=None) -> None:
         groups: dict[int, EvalRegion] = {}
@@ -981,6 +989,13 @@ class GraphRoots:
 
 
 def graph_roots(flow: Flow, expr: ast.AST, depth: int = 0, acc: GraphRoots | None = None, seen: set | None = None) -> GraphRoots:
+    """The graph roots of ``expr`` (cached; the answer is shared: do not change it)."""
+    if depth == 0 and acc is None and seen is None:
+        return flow.kept("graph_roots", expr, lambda: _graph_roots(flow, expr, 0, None, None))
+    return _graph_roots(flow, expr, depth, acc, seen)
+
+
+def _graph_roots(flow: Flow, expr: ast.AST, depth: int, acc: GraphRoots | None, seen: set | None) -> GraphRoots:
     m = flow.model
     acc = acc if acc is not None else GraphRoots()
     seen = seen if seen is not None else set()

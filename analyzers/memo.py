@@ -80,8 +80,9 @@ class RuleMemo:
         self._starts: list[int] = []
         self._units: list["Unit"] = []
         # Answers of the loop model (flow.events, flow.callee) kept across versions:
-        # (kind, id(node)) -> (node, value, reads, top-level statement); see SemanticModel.remember_across_versions.
-        self.persistent: dict[tuple[str, int], tuple[ast.AST, object, Reads | None, ast.AST]] = {}
+        # (kind, *ids of nodes) -> (nodes, value, reads, their top-level statements); see
+        # SemanticModel.remember_across_versions.
+        self.persistent: dict[tuple, tuple[tuple[ast.AST, ...], object, Reads | None, tuple[ast.AST, ...]]] = {}
         # Each statement's nodes by type and part of the semantic model (engine.traverse), and
         # the module scope those parts hang from: one for the document's lifetime.
         self._fragments: dict[int, "Fragment"] = {}
@@ -145,7 +146,7 @@ class RuleMemo:
         self.persistent = {
             key: kept
             for key, kept in self.persistent.items()
-            if id(kept[3]) in current and (kept[2] is None or not kept[2].invalidated_by(binds, mentions, source.text, checked))
+            if all(id(top) in current for top in kept[3]) and (kept[2] is None or not kept[2].invalidated_by(binds, mentions, source.text, checked))
         }
         self._fragments = {sid: f for sid, f in self._fragments.items() if sid in current}
         self._statements = new_statements

@@ -178,7 +178,7 @@ class SemanticModel:
         # The scopes and bindings belong to the document's RuleMemo (kept across versions).
         self.shared_scopes = False
         # Answers kept across the document's versions: (kind, id(node)) -> (node, value, reads, statement).
-        self.persistent: dict[tuple[str, int], tuple[ast.AST, Any, Reads | None, ast.AST]] | None = None
+        self.persistent: dict[tuple, tuple[tuple[ast.AST, ...], Any, Reads | None, tuple[ast.AST, ...]]] | None = None
         self.classes: dict[str, ClassInfo] = NameIndex(self._current_reads)
         self.functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = NameIndex(self._current_reads)
         # What the top-level statement being traversed adds (the engine starts one per statement).
@@ -259,23 +259,29 @@ class SemanticModel:
         cache[key] = (value, None if frame.empty else frame)
         return value
 
-    def remember_across_versions(self, cache: dict, kind: str, node: ast.AST, compute: Callable[[], Any]) -> Any:
+    def remember_across_versions(self, cache: dict, kind: str, key: Any, compute: Callable[[], Any]) -> Any:
         """As :meth:`remember`, and kept for the document's next versions (``persistent``,
-        given by the engine from the document's RuleMemo) while nothing it read changes."""
-        hit = cache.get(node, _MISS)
+        given by the engine from the document's RuleMemo) while nothing it read changes.
+
+        ``key`` is a node, or a tuple of nodes; the answer must hold no positions and nothing
+        of this version's model (nodes and their ids are fine: unchanged statements keep them).
+        """
+        hit = cache.get(key, _MISS)
         if hit is not _MISS or self.persistent is None:
-            return self.remember(cache, node, compute)
-        kept = self.persistent.get((kind, id(node)))
-        if kept is not None and kept[0] is node:
+            return self.remember(cache, key, compute)
+        nodes = key if type(key) is tuple else (key,)
+        pkey = (kind, *map(id, nodes))
+        kept = self.persistent.get(pkey)
+        if kept is not None and all(a is b for a, b in zip(kept[0], nodes)):
             value, reads = kept[1], kept[2]
-            cache[node] = (value, reads)
+            cache[key] = (value, reads)
             if reads is not None and self.reads is not None:
                 self.reads.merge(reads)
             return value
-        value = self.remember(cache, node, compute)
-        reads = cache[node][1]
+        value = self.remember(cache, key, compute)
+        reads = cache[key][1]
         if reads is None or not reads.whole:
-            self.persistent[(kind, id(node))] = (node, value, reads, _top_statement(node))
+            self.persistent[pkey] = (nodes, value, reads, tuple(_top_statement(n) for n in nodes))
         return value
 
     @contextmanager

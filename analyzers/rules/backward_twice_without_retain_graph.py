@@ -169,7 +169,7 @@ class BackwardTwiceWithoutRetainGraph(Rule):
                 if found or keeps_graph(b2):
                     continue
                 loop = innermost_loop(ctx, b2)
-                if loop is None or breaks_after(loop, b2) or r2.loop_carried:
+                if loop is None or flow.kept("breaks_after", (loop, b2), lambda: breaks_after(loop, b2)) or r2.loop_carried:  # noqa: B023
                     continue
                 outside = [s for s in r2.stmts.values() if not any(a is loop for a in ancestors(s)) and pos(s) < pos(loop)]
                 if outside and id(b2) not in reported:
