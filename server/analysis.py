@@ -98,7 +98,7 @@ class DocumentState:
     """What the analysis of an open document keeps between its versions."""
 
     parser: IncrementalParser  # re-parses only the top-level statements an edit touched
-    memo: RuleMemo  # the per-node rules' findings of the statements it did not
+    memo: RuleMemo | None = None  # what the rules found and read, by statement (recent documents only)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -106,12 +106,16 @@ class Parsers:
     """The incremental parser and rule memo of each open document (analyzers/incremental.py,
     analyzers/memo.py), for the worker that analyses it.
 
-    A document's state is used by one job at a time (its lock); the least recently used are
-    dropped beyond ``capacity`` (each holds its document's tree), and a closed document's at once.
+    A document's state is used by one job at a time (its lock). Parsers are kept for the
+    ``capacity`` most recently analysed documents (each holds its tree); rule memos, which
+    also hold each statement's part of the semantic model and the loop model's answers, for
+    the ``memo_capacity`` most recent ones only: the documents being typed in. A closed
+    document's state is dropped at once.
     """
 
-    def __init__(self, capacity: int = 32) -> None:
+    def __init__(self, capacity: int = 32, memo_capacity: int = 4) -> None:
         self.capacity = capacity
+        self.memo_capacity = memo_capacity
         self._lock = threading.Lock()
         self._states: OrderedDict[str, DocumentState] = OrderedDict()
 
@@ -120,10 +124,14 @@ class Parsers:
         with self._lock:
             state = self._states.get(key)
             if state is None:
-                state = self._states[key] = DocumentState(IncrementalParser(path or key), RuleMemo())
+                state = self._states[key] = DocumentState(IncrementalParser(path or key))
             self._states.move_to_end(key)
             while len(self._states) > self.capacity:
                 self._states.popitem(last=False)
+            if state.memo is None:
+                state.memo = RuleMemo()
+            for older in list(self._states.values())[: -self.memo_capacity]:
+                older.memo = None  # (a job holding it keeps its reference until it is done)
         with state.lock:
             yield state
 
@@ -150,9 +158,10 @@ def run_job(job: Job) -> Outcome:
     )
     joined = join_cells([c.text for c in job.cells]) if job.cells is not None else None
     with PARSERS.use(job.key, job.path) as state:
-        result = analyze(joined.text if joined else job.text, job.path, config, jedi=jedi, parser=state.parser, memo=state.memo)
+        memo = state.memo
+        result = analyze(joined.text if joined else job.text, job.path, config, jedi=jedi, parser=state.parser, memo=memo)
         parse_mode = state.parser.stats.mode
-        reused = (state.memo.stats.reused, state.memo.stats.units)
+        reused = (memo.stats.reused, memo.stats.units) if memo is not None else (0, 0)
     if job.cells is None or joined is None:
         diags = [related_to_uris(d, job.path) for d in result.diagnostics]
         docs = {job.key: _doc(Cell(job.key, job.version, job.text), diags, codec)}
