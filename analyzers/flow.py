@@ -241,17 +241,6 @@ class Flow:
                         return m.find_method(cls, func.attr)
         return None
 
-    @file_fact
-    def callers(self) -> dict[int, list[ast.Call]]:
-        """id(function) -> the calls of this file that run it."""
-        out: dict[int, list[ast.Call]] = {}
-        for node in self.nodes(ast.Call):
-            if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
-                f = self.callee(node)
-                if f is not None:
-                    out.setdefault(id(f), []).append(node)
-        return out
-
     def callers_of(self, func: FunctionNode) -> list[ast.Call]:
         """The calls of this file that run ``func`` (not from inside it); found by its name."""
         return [
@@ -437,27 +426,6 @@ class Flow:
     def loops(self) -> list[ast.For | ast.AsyncFor | ast.While]:
         return sorted(self.nodes(*LOOP_TYPES), key=pos)
 
-    @file_fact
-    def backward_functions(self) -> set[int]:
-        """ids of the functions that call backward, directly or through local calls (a cheap filter)."""
-        found: set[int] = set()
-        mentioning = self.containers_mentioning(*_BACKWARD_NAMES)
-        for fs in self.model.functions.values():
-            for f in fs:
-                if id(f) in mentioning:
-                    found.add(id(f))
-        changed = True
-        rounds = 0
-        while changed and rounds < MAX_INLINE_DEPTH:
-            changed, rounds = False, rounds + 1
-            for fid in list(found):
-                for call in self.callers.get(fid, []):
-                    g = self.model.enclosing_function(call)
-                    if g is not None and id(g) not in found:
-                        found.add(id(g))
-                        changed = True
-        return found
-
     def containers_mentioning(self, *names: str) -> set[int]:
         """ids of the functions and loops (and the module) in which ``x.<name>`` is written or
         ``<name>(...)`` is called, for any of ``names``. Built from the traversal's buckets:
@@ -505,16 +473,27 @@ class Flow:
 
     def may_backward(self, root: ast.AST) -> bool:
         """``root`` (a loop, a function) may reach a backward: lexically or through a local call."""
-        return self.mentions(root, *_BACKWARD_NAMES) or id(root) in self._around_backward_calls
+        return self.mentions(root, *_BACKWARD_NAMES) or self.kept("calls_backward", root, lambda: self._calls_backward(root))
 
-    @file_fact
-    def _around_backward_calls(self) -> set[int]:
-        """ids of the nodes around a call of a function that may call backward."""
-        out: set[int] = set()
-        for fid in self.backward_functions:
-            for call in self.callers.get(fid, ()):
-                out.update(id(a) for a in ancestors(call))
-        return out
+    def _calls_backward(self, root: ast.AST) -> bool:
+        """Some call in ``root`` runs a function of this file that may call backward."""
+        for n in ast.walk(root):
+            if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
+                f = self.callee(n)
+                if f is not None and self._backward_function(f, MAX_INLINE_DEPTH):
+                    return True
+        return False
+
+    def _backward_function(self, f: FunctionNode, rounds: int) -> bool:
+        """``f`` mentions backward, or (within ``rounds`` calls) calls a function that does;
+        only calls directly in ``f`` count, not those of functions nested in it."""
+        if self.mentions(f, *_BACKWARD_NAMES):
+            return True
+        if rounds == 0:
+            return False
+        return self.kept(f"backward_function{rounds}", f, lambda: any(
+            (g := self.callee(c)) is not None and self._backward_function(g, rounds - 1) for c in _direct_calls(f)
+        ))
 
     @file_fact
     def training_loops(self) -> list[ast.AST]:
@@ -917,6 +896,21 @@ def _calls_in(stmts: list[ast.stmt]) -> list[ast.Call]:
             out.append(n)
         stack.extend(ast.iter_child_nodes(n))
     return sorted(out, key=pos)
+
+
+def _direct_calls(f: FunctionNode) -> list[ast.Call]:
+    """The calls whose innermost enclosing function is ``f`` (its decorators and defaults,
+    lambdas and classes in it included; nested functions, and their decorators, not)."""
+    out: list[ast.Call] = []
+    stack: list[ast.AST] = list(ast.iter_child_nodes(f))
+    while stack:
+        n = stack.pop()
+        if isinstance(n, FUNCTION_TYPES):
+            continue
+        if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
+            out.append(n)
+        stack.extend(ast.iter_child_nodes(n))
+    return out
 
 
 def _wants_grad(root: ast.AST) -> bool:

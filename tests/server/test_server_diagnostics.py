@@ -229,7 +229,8 @@ async def test_process_pool_rapid_edits(start, tmp_path):
 async def test_typing_is_parsed_incrementally_and_matches_a_fresh_analysis(start, tmp_path):
     """Type a statement one character at a time (range edits, as editors send them) into one
     function of a file with pitfalls in others: every publish equals the CLI's analysis of
-    that version (a whole-file parse), and the server parsed only the edited region."""
+    that version (a whole-file parse), and the server parsed only the edited region and
+    checked only the edited statement again (analyzers/memo.py)."""
     from torchpit.analyzers.engine import analyze
 
     client = await start(init_options={"debounce": 0})
@@ -268,3 +269,5 @@ async def test_typing_is_parsed_incrementally_and_matches_a_fresh_analysis(start
     assert "scale = min(1.0, (x + 1) / 2)" in "\n".join(lines)
     info = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="torchpit.showDebugInfo"))
     assert info["documents"][uri]["parse"] == "region"
+    reused, units = map(int, info["documents"][uri]["reusedStatements"].split("/"))
+    assert units > 2 and reused == units - 1  # only the edited function was checked again

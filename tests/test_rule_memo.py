@@ -1,0 +1,246 @@
+"""Reused findings and answers (analyzers/memo.py) equal a fresh analysis of every version.
+
+The language server analyses each version of a document with its incremental parser and its
+rule memo: unchanged top-level statements keep their nodes, their part of the semantic model,
+the loop model's answers about them, and the per-node rules' findings, unless something
+those were computed from changed (analyzers/reads.py). These tests edit files and compare,
+version by version, against ``analyze()`` without a memo.
+
+A longer run over any folder of Python files:
+
+    python tests/test_rule_memo.py FOLDER... [--seeds 10] [--files 40] [--edits 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+from torchpit.analyzers.engine import analyze
+from torchpit.analyzers.incremental import IncrementalParser
+from torchpit.analyzers.inference import JediOptions
+from torchpit.analyzers.memo import RuleMemo
+from torchpit.analyzers.parsing import parse_source
+
+ROOT = Path(__file__).resolve().parents[1]
+# Files with findings of every rule, and near misses: the rules' own fixtures and the examples.
+FILES = sorted([*(ROOT / "tests" / "fixtures").rglob("*.py"), *(ROOT / "examples").rglob("*.py")])
+NO_JEDI = JediOptions(enabled=False)
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Lines that change what other statements mean: mode switches, grad mode, imports, bindings.
+_LINES = [
+    "model.eval()", "model.train()", "optimizer.zero_grad()", "loss.backward()", "optimizer.step()",
+    "with torch.no_grad():", "x = F.softmax(x, dim=1)", "import torch.nn.functional as F", "def train(model):",
+    "requires_grad = False", "pass", "Embedding = 1", "return x", "F = None",
+]
+
+
+def edit(rng: random.Random, text: str) -> str:
+    """One random edit: swap a name for another of the file's, delete or copy lines, insert a
+    line that changes meaning elsewhere, or type a character that breaks the syntax."""
+    lines = text.split("\n")
+    i = rng.randrange(len(lines))
+    op = rng.random()
+    indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+    if op < 0.25:
+        names = list(_IDENT.finditer(lines[i]))
+        pool = _IDENT.findall(text)
+        if names and pool:
+            m = rng.choice(names)
+            lines[i] = lines[i][: m.start()] + rng.choice(pool) + lines[i][m.end() :]
+    elif op < 0.4:
+        del lines[i]
+    elif op < 0.55:
+        lines.insert(i, indent + lines[rng.randrange(len(lines))].strip())
+    elif op < 0.65:
+        del lines[i : i + rng.randrange(1, 6)]
+    elif op < 0.8:
+        cut = len(lines[i]) // 2
+        lines[i] = lines[i][:cut] + rng.choice(["x", "(", ")", ":", " ", "#", "1", ".eval()"]) + lines[i][cut:]
+    else:
+        lines.insert(i, indent + rng.choice(_LINES))
+    return "\n".join(lines)
+
+
+def _dicts(result) -> list[dict]:
+    return [d.to_dict() for d in result.diagnostics]
+
+
+def differential(files: list[Path], seed: int, n_files: int, n_edits: int) -> tuple[int, int, list[str]]:
+    """(versions compared, statements reused, mismatches) over random edit sequences."""
+    rng = random.Random(seed)
+    compared = reused = 0
+    mismatches: list[str] = []
+    for path in rng.sample(files, min(n_files, len(files))):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if parse_source(text).errors:
+            continue
+        with_memo, without, memo = IncrementalParser(str(path)), IncrementalParser(str(path)), RuleMemo()
+        history: list[str] = []
+        for k in range(n_edits + 1):
+            if k:
+                text = rng.choice(history) if rng.random() < 0.3 else edit(rng, text)
+            history.append(text)
+            a = analyze(text, str(path), jedi=NO_JEDI, parser=with_memo, memo=memo)
+            b = analyze(text, str(path), jedi=NO_JEDI, parser=without)
+            compared += 1
+            reused += memo.stats.reused
+            if _dicts(a) != _dicts(b):
+                mismatches.append(f"{path} (seed {seed}, edit {k})")
+                break
+    return compared, reused, mismatches
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_edits_reuse_nothing_stale(seed: int) -> None:
+    """Thousands of versions: the memo's findings are exactly a fresh analysis's, while most
+    statements are reused. (Skipping any one kind of read, or the move of a reused statement's
+    positions, makes this fail within a few hundred versions.)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compared, reused, mismatches = differential(FILES, seed, n_files=40, n_edits=20)
+    assert not mismatches, mismatches
+    assert compared > 500
+    assert reused > compared  # several statements reused per version on average
+
+
+def _memo_run(versions: list[str], path: str = "m.py") -> list[list[dict]]:
+    parser, memo = IncrementalParser(path), RuleMemo()
+    return [_dicts(analyze(v, path, jedi=NO_JEDI, parser=parser, memo=memo)) for v in versions]
+
+
+def _fresh(versions: list[str], path: str = "m.py") -> list[list[dict]]:
+    return [_dicts(analyze(v, path, jedi=NO_JEDI)) for v in versions]
+
+
+SOFTMAX = """\
+import torch
+import torch.nn.functional as F
+
+
+def loss_of(logits, target):
+    probs = F.softmax(logits, dim=1)
+    return F.cross_entropy(probs, target)
+
+
+def unrelated(x):
+    return x + 1
+"""
+
+
+def test_an_import_changed_elsewhere_reaches_the_finding() -> None:
+    """The finding's statement is unchanged; the import it resolves F through is not."""
+    renamed = SOFTMAX.replace("import torch.nn.functional as F", "import torch.nn as F")
+    versions = [SOFTMAX, renamed, SOFTMAX]
+    got = _memo_run(versions)
+    assert got == _fresh(versions)
+    assert [len(v) for v in got] == [1, 0, 1]
+
+
+def test_findings_follow_their_statement_when_lines_move() -> None:
+    """Three lines typed into a function above: the finding below is reused, three lines down."""
+    text = SOFTMAX.replace("\n\ndef loss_of", "\n\ndef before(x):\n    return x\n\n\ndef loss_of")
+    moved = text.replace("    return x\n", "    y = x\n    z = y\n    x = z\n    return x\n", 1)
+    parser, memo = IncrementalParser("m.py"), RuleMemo()
+    first = analyze(text, "m.py", jedi=NO_JEDI, parser=parser, memo=memo)
+    second = analyze(moved, "m.py", jedi=NO_JEDI, parser=parser, memo=memo)
+    assert memo.stats.reused == memo.stats.units - 1  # all but before()
+    assert _dicts(second) == _fresh([moved])[0]
+    (a,), (b,) = first.diagnostics, second.diagnostics
+    assert b.range.start.line == a.range.start.line + 3
+    assert b.related[0].range.start.line == a.related[0].range.start.line + 3
+    assert b.fix is not None and b.fix.edits[0].range.start.line == a.fix.edits[0].range.start.line + 3
+
+
+HELPER = """\
+import torch
+
+
+def validate(model, loader):
+    model.eval()
+    for x, y in loader:
+        model(x)
+
+
+def train(model, loader, optimizer, val_loader):
+    for epoch in range(10):
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = model(x).sum()
+            loss.backward()
+            optimizer.step()
+            validate(model, val_loader)
+"""
+
+
+def test_a_helper_changed_elsewhere_reaches_the_loop_that_calls_it() -> None:
+    """The loop model's events of train()'s loops are kept across versions; they inline
+    validate(), so an edit there must reach them (PIT204, missing train mode)."""
+    fixed = HELPER.replace("        model(x)\n", "        model(x)\n    model.train()\n")
+    versions = [HELPER, HELPER.replace("loader):\n    model.eval()", "loader):\n    model.eval()  # eval"), fixed, HELPER]
+    got = _memo_run(versions)
+    assert got == _fresh(versions)
+    codes = [[d["code"] for d in v] for v in got]
+    assert "PIT204" in codes[0] and "PIT204" in codes[1] and "PIT204" not in codes[2] and "PIT204" in codes[3]
+
+
+def test_unchanged_statements_are_reused() -> None:
+    text = SOFTMAX + "\n\n" + HELPER.replace("import torch\n", "")
+    parser, memo = IncrementalParser("m.py"), RuleMemo()
+    first = analyze(text, "m.py", jedi=NO_JEDI, parser=parser, memo=memo)
+    assert memo.stats.reused == 0 and memo.stats.units == 6
+    edited = text.replace("return x + 1", "return x + 2")
+    second = analyze(edited, "m.py", jedi=NO_JEDI, parser=parser, memo=memo)
+    assert memo.stats.reused == 5  # all but unrelated()
+    assert _dicts(second) == _dicts(first) == _fresh([edited])[0]
+
+
+def test_a_changed_selection_starts_afresh() -> None:
+    from torchpit.analyzers.config import Config
+
+    parser, memo = IncrementalParser("m.py"), RuleMemo()
+    analyze(SOFTMAX, "m.py", jedi=NO_JEDI, parser=parser, memo=memo)
+    none = analyze(SOFTMAX, "m.py", Config(ignore=["PIT101"]), jedi=NO_JEDI, parser=parser, memo=memo)
+    assert memo.stats.reused == 0 and not none.diagnostics
+
+
+def test_the_server_keeps_memos_for_the_documents_being_typed_in_only() -> None:
+    from torchpit.server.analysis import Parsers
+
+    states = Parsers(capacity=5, memo_capacity=2)
+    for name in ("a", "b", "c", "a"):
+        with states.use(name, None) as state:
+            assert state.memo is not None  # the document analysed now always has one
+    with states.use("d", None):
+        pass
+    kept = {k: s.memo is not None for k, s in states._states.items()}
+    assert kept == {"b": False, "c": False, "a": True, "d": True}
+    states.forget("a")
+    assert "a" not in states._states
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Differential check of the rule memo over folders of Python files.")
+    ap.add_argument("folders", nargs="+")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--files", type=int, default=40)
+    ap.add_argument("--edits", type=int, default=30)
+    args = ap.parse_args(argv)
+    files = sorted(p for f in args.folders for p in Path(f).rglob("*.py"))
+    warnings.simplefilter("ignore")
+    bad = 0
+    for seed in range(args.seeds):
+        compared, reused, mismatches = differential(files, seed, args.files, args.edits)
+        print(f"seed {seed}: {compared} versions, {reused} statements reused, {len(mismatches)} mismatches {mismatches}")
+        bad += len(mismatches)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
