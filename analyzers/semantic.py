@@ -186,7 +186,7 @@ class SemanticModel:
         self._class_of_node: dict[ast.ClassDef, ClassInfo] = {}
         self._pending_self_attrs: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str, ast.expr]] = []
         self._return_cache: dict[ast.AST, list[ast.expr]] = {}
-        self._is_module_cache: dict[str, bool] = {}
+        self._is_module_cache: dict[ast.ClassDef, tuple[bool, Reads | None]] = {}
         self._call_name_cache: dict[ast.AST, str | None] = {}
         self._values_cache: dict[tuple[ast.AST, bool], tuple[Value, ...]] = {}
         # Shared recognizers (patterns.py, indexing.py) memoise per node here: several rules
@@ -821,7 +821,7 @@ class SemanticModel:
     def is_nn_module(self, cls: ClassInfo, _depth: int = 0) -> bool:
         """An ``nn.Module`` (or LightningModule) subclass, directly or through local bases."""
         if _depth == 0:
-            return self.remember(self._is_module_cache, cls.name, lambda: self._is_nn_module(cls, 0))
+            return self.remember(self._is_module_cache, cls.node, lambda: self._is_nn_module(cls, 0))
         return self._is_nn_module(cls, _depth)
 
     def _is_nn_module(self, cls: ClassInfo, depth: int) -> bool:

@@ -90,23 +90,47 @@ class TensorFact:
         return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
-def _cache(model: SemanticModel) -> dict:
-    return model.memo.setdefault(("tensor_facts",), {})  # type: ignore[arg-type]
+_QUERY = ("tensor_facts_query",)  # model.memo key of the query in progress: (facts by (node, depth), nodes being computed)
 
 
 def tensor_fact(model: SemanticModel, expr: ast.AST | None, depth: int = 0) -> TensorFact | None:
-    """What the file proves about the tensor ``expr`` (None when nothing)."""
+    """What the file proves about the tensor ``expr`` (None when nothing).
+
+    Each outermost query is cached, and is a function of ``expr`` alone: the facts found on
+    the way (and the cycle guard) live only as long as the query, so that an answer does not
+    depend on which other questions were asked before it.
+    """
     if expr is None or depth > MAX_DEPTH:
         return None
-    key = id(expr)
-    busy = model.memo.setdefault(("tensor_facts_busy",), set())  # type: ignore[arg-type]
-    if key in busy:
-        return None  # a cycle: this expression's fact is being computed
-    busy.add(key)
+    query = model.memo.get(_QUERY)  # type: ignore[call-overload]
+    if query is not None:
+        return _inner_fact(model, expr, depth, query)
+    return model.remember(model.memo, ("tensor_fact", expr), lambda: _query_fact(model, expr))
+
+
+def _query_fact(model: SemanticModel, expr: ast.AST) -> TensorFact | None:
+    query: tuple[dict, set] = ({}, set())
+    model.memo[_QUERY] = query  # type: ignore[index]
     try:
-        return model.remember(_cache(model), key, lambda: _tensor_fact(model, expr, depth))
+        return _inner_fact(model, expr, 0, query)
     finally:
-        busy.discard(key)
+        del model.memo[_QUERY]  # type: ignore[arg-type]
+
+
+def _inner_fact(model: SemanticModel, expr: ast.AST, depth: int, query: tuple[dict, set]) -> TensorFact | None:
+    facts, busy = query
+    key = (id(expr), depth)
+    if key in facts:
+        return facts[key]
+    if id(expr) in busy:
+        return None  # a cycle: this expression's fact is being computed
+    busy.add(id(expr))
+    try:
+        out = _tensor_fact(model, expr, depth)
+    finally:
+        busy.discard(id(expr))
+    facts[key] = out
+    return out
 
 
 def _tensor_fact(model: SemanticModel, expr: ast.AST, depth: int) -> TensorFact | None:
