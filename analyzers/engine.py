@@ -25,8 +25,8 @@ from .context import Context
 from .diagnostics import Diagnostic, Range, Severity
 from .flow import FLOW_NODE_TYPES
 from .incremental import IncrementalParser
-from .memo import RuleMemo
 from .inference import JediInference, JediOptions
+from .memo import RuleMemo
 from .parsing import ParseResult, parse_source
 from .registry import all_rules
 from .rule import Rule

@@ -177,7 +177,8 @@ class SemanticModel:
         self.tracking = False
         # The scopes and bindings belong to the document's RuleMemo (kept across versions).
         self.shared_scopes = False
-        # Answers kept across the document's versions: (kind, id(node)) -> (node, value, reads, statement).
+        # Answers kept across the document's versions (see remember_across_versions): (kind, *ids
+        # of the key's nodes) -> (nodes, value, reads, their top-level statements).
         self.persistent: dict[tuple, tuple[tuple[ast.AST, ...], Any, Reads | None, tuple[ast.AST, ...]]] | None = None
         self.classes: dict[str, ClassInfo] = NameIndex(self._current_reads)
         self.functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = NameIndex(self._current_reads)
