@@ -666,6 +666,8 @@ class Flow:
             return []
         subject = kind[1]
         p, fld = parent(n), getattr(n, "_tp_field", None)
+        if isinstance(p, ast.Module):
+            self.model.read_whole()  # the statements after it are the file's next top-level statements
         block = getattr(p, fld, None) if p is not None and fld else None
         if not isinstance(block, list):
             return []

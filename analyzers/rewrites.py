@@ -42,6 +42,8 @@ def other_loads(model: SemanticModel, name_expr: ast.expr) -> int | None:
     if not isinstance(name_expr, ast.Name):
         return None
     scope = model.scope_of(name_expr)
+    if isinstance(scope.node, ast.Module) and model.reads is not None:
+        model.reads.mentions.add(name_expr.id)  # module level: its reads are in every top-level statement
     count = 0
     stack: list[ast.AST] = [scope.node]
     while stack:

@@ -37,7 +37,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LINES = [
     "model.eval()", "model.train()", "optimizer.zero_grad()", "loss.backward()", "optimizer.step()",
     "with torch.no_grad():", "x = F.softmax(x, dim=1)", "import torch.nn.functional as F", "def train(model):",
-    "requires_grad = False", "pass", "Embedding = 1", "return x", "F = None",
+    "requires_grad = False", "pass", "Embedding = 1", "return x", "F = None", "out = model(x)",
 ]
 
 
@@ -63,8 +63,8 @@ def edit(rng: random.Random, text: str) -> str:
     elif op < 0.8:
         cut = len(lines[i]) // 2
         lines[i] = lines[i][:cut] + rng.choice(["x", "(", ")", ":", " ", "#", "1", ".eval()"]) + lines[i][cut:]
-    else:
-        lines.insert(i, indent + rng.choice(_LINES))
+    else:  # at the line's indentation, or at module level
+        lines.insert(i, ("" if rng.random() < 0.3 else indent) + rng.choice(_LINES))
     return "\n".join(lines)
 
 
@@ -188,6 +188,31 @@ def test_a_helper_changed_elsewhere_reaches_the_loop_that_calls_it() -> None:
     assert got == _fresh(versions)
     codes = [[d["code"] for d in v] for v in got]
     assert "PIT204" in codes[0] and "PIT204" in codes[1] and "PIT204" not in codes[2] and "PIT204" in codes[3]
+
+
+def test_module_level_code_after_eval_is_followed_to_the_next_statements() -> None:
+    """After a module-level ``model.eval()``, the region runs over the next top-level
+    statements: a forward added there is seen (PIT201), and removed again."""
+    text = "import torch\nmodel = torch.nn.Linear(2, 2)\nmodel.eval()\nx = 1\n"
+    with_forward = text + "out = model(torch.randn(1, 2))\n"
+    versions = [text, with_forward, text, with_forward]
+    got = _memo_run(versions)
+    assert got == _fresh(versions)
+    assert [len(v) for v in got] == [0, 1, 0, 1]
+
+
+def test_a_read_of_a_module_level_variable_elsewhere_reaches_the_fix() -> None:
+    """PIT101's fix is safe only when nothing else reads the softmax's variable: a read added
+    in another top-level statement makes it unsafe."""
+    text = (
+        "import torch\nimport torch.nn.functional as F\n\nlogits = torch.randn(4, 3)\n"
+        "y = torch.tensor([0, 1, 2, 0])\nprobs = F.softmax(logits, dim=1)\nloss = F.cross_entropy(probs, y)\n"
+    )
+    read_elsewhere = text.replace("y = torch.tensor", "print(probs)\ny = torch.tensor")
+    versions = [text, read_elsewhere, text]
+    got = _memo_run(versions)
+    assert got == _fresh(versions)
+    assert [v[0]["fix"]["applicability"] for v in got] == ["safe", "unsafe", "safe"]
 
 
 def test_unchanged_statements_are_reused() -> None:
