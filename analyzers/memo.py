@@ -148,12 +148,33 @@ class RuleMemo:
             for key, kept in self.persistent.items()
             if all(id(top) in current for top in kept[3]) and (kept[2] is None or not kept[2].invalidated_by(binds, mentions, source.text, checked))
         }
-        self._fragments = {sid: f for sid, f in self._fragments.items() if sid in current}
+        kept_fragments = {}
+        for sid, frag in self._fragments.items():
+            if sid in current:
+                kept_fragments[sid] = frag
+            else:
+                _release(frag)
+        self._fragments = kept_fragments
         self._statements = new_statements
         self._current = current
         self._units = list(units)
         self._starts = [statement_start(u.stmt) - 1 for u in units]
         self.stats = MemoStats(units=len(units))
+
+    def release(self) -> None:
+        """Break the reference cycles of what is kept (scopes and their bindings), so that
+        reference counting frees it when the document is closed or its memo is dropped, even
+        after the server froze it out of the cyclic collector's sight (``gc.freeze``)."""
+        for frag in self._fragments.values():
+            _release(frag)
+        if self._module_scope is not None:
+            self._module_scope.bindings = {}
+        self._fragments = {}
+        self._entries = {}
+        self._statements = {}
+        self.persistent = {}
+        self._current = {}
+        self._units = []
 
     def reuse(self, unit: "Unit") -> list[Diagnostic] | None:
         """The findings kept for ``unit``, moved to where its lines are now; None if none."""
@@ -184,6 +205,13 @@ class RuleMemo:
                 lines[line] = (u.stmt, line - self._starts[i])
             kept.append((diag, lines))
         self._entries[id(unit.stmt)] = _Entry(reads, kept)
+
+
+def _release(frag: "Fragment") -> None:
+    """A statement's fragment is no longer used: break its scope <-> binding cycles."""
+    for scope in frag.record.scopes.values():
+        scope.bindings.clear()
+    frag.record.module_bindings.clear()
 
 
 def _lines_of(d: Diagnostic) -> set[int]:

@@ -127,17 +127,29 @@ class Parsers:
                 state = self._states[key] = DocumentState(IncrementalParser(path or key))
             self._states.move_to_end(key)
             while len(self._states) > self.capacity:
-                self._states.popitem(last=False)
+                _drop_memo(self._states.popitem(last=False)[1])
             if state.memo is None:
                 state.memo = RuleMemo()
             for older in list(self._states.values())[: -self.memo_capacity]:
-                older.memo = None  # (a job holding it keeps its reference until it is done)
+                _drop_memo(older)
         with state.lock:
             yield state
 
     def forget(self, key: str) -> None:
         with self._lock:
-            self._states.pop(key, None)
+            state = self._states.pop(key, None)
+            if state is not None:
+                _drop_memo(state)
+
+
+def _drop_memo(state: DocumentState) -> None:
+    """Drop a document's rule memo, breaking its cycles unless a job is using it right now."""
+    memo, state.memo = state.memo, None
+    if memo is not None and state.lock.acquire(blocking=False):
+        try:
+            memo.release()
+        finally:
+            state.lock.release()
 
 
 PARSERS = Parsers()

@@ -235,6 +235,33 @@ def test_a_changed_selection_starts_afresh() -> None:
     assert memo.stats.reused == 0 and not none.diagnostics
 
 
+def test_what_the_memo_drops_is_freed_without_the_cycle_collector() -> None:
+    """The server freezes what its first analysis left out of the collector's sight
+    (gc.freeze): a replaced statement's part of the model, and a dropped memo, must be freed
+    by reference counting alone."""
+    import gc
+
+    text = SOFTMAX + "\n\n" + HELPER.replace("import torch\n", "")
+    parser, memo = IncrementalParser("m.py"), RuleMemo()
+    analyze(text, "m.py", jedi=NO_JEDI, parser=parser, memo=memo)
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        for i in range(4):
+            text = text.replace("            optimizer.step()", f"            optimizer.step()  # {i}")
+            analyze(text, "m.py", jedi=NO_JEDI, parser=parser, memo=memo)
+        left_by_edits = gc.collect()
+        memo.release()
+        del memo, parser
+        left_by_release = gc.collect()
+    finally:
+        if was:
+            gc.enable()
+    assert left_by_edits < 20, left_by_edits
+    assert left_by_release < 20, left_by_release
+
+
 def test_the_server_keeps_memos_for_the_documents_being_typed_in_only() -> None:
     from torchpit.server.analysis import Parsers
 
