@@ -1,20 +1,28 @@
-"""Reusing the per-node rules' findings of top-level statements an edit did not touch.
+"""What a document's analysis keeps from one version to the next (the language server).
 
-The language server keeps one :class:`RuleMemo` per open document, next to its incremental
-parser. The parser reuses the tree of every top-level statement outside the edited region
-(the same node objects, moved by the change in line count). For such a statement the
-engine reuses the findings the per-node rules made last time, unless something the check
-read beyond the statement (``analyzers/reads.py``) may have changed:
+The language server keeps one :class:`RuleMemo` per document being typed in, next to its
+incremental parser. The parser reuses the tree of every top-level statement outside the
+edited region (the same node objects, moved by the change in line count). For each such
+statement the memo keeps:
 
-- a statement that was replaced, added or removed binds a name the check looked up, or
-  mentions a name whose call sites it searched for;
+- its *fragment* (``engine.Fragment``): its nodes by type and its part of the semantic model,
+  which the traversal adopts instead of walking the statement again;
+- the per-node rules' findings on it, with what their check read beyond the statement
+  (``analyzers/reads.py``);
+- the loop model's answers about its nodes (``persistent``: events, call resolution, ...),
+  each with what it read.
+
+A finding or an answer is dropped when something it read may have changed:
+
+- a statement that was replaced, added or removed binds a name it looked up, or mentions a
+  name whose call sites (or module-level reads) it counted;
 - a substring it looked for in the whole text appeared or disappeared;
 - it read the whole file.
 
-Positions in reused findings are kept relative to the top-level statement that holds each
-line (the finding's own statement, or one its chain of evidence points into), so they follow
-their statement when lines above it are inserted or removed. A finding with a line outside
-every statement is not kept.
+Positions in kept findings are relative to the top-level statement that holds each line (the
+finding's own statement, or one its chain of evidence points into), so they follow their
+statement when lines above it are inserted or removed. A finding with a line outside every
+statement is not kept. tests/test_rule_memo.py checks that the result equals a fresh analysis.
 """
 
 from __future__ import annotations
@@ -65,12 +73,12 @@ class _Entry:
 
 @dataclass
 class MemoStats:
-    units: int = 0
-    reused: int = 0
+    units: int = 0  # top-level statements of the last version
+    reused: int = 0  # of which the per-node rules' findings were reused
 
 
 class RuleMemo:
-    """One document's per-node rule findings by top-level statement (see module docs)."""
+    """What one document's analysis keeps between its versions (see module docs)."""
 
     def __init__(self) -> None:
         self._key: Hashable = None
