@@ -21,10 +21,7 @@ def calls_named(model: SemanticModel, name: str) -> list[ast.Call]:
     index = model.file_memo.get("calls_by_name")
     if index is None:
         index = {}
-        calls = model.node_buckets.get(ast.Call) if model.node_buckets else None
-        if calls is None:
-            calls = [n for n in ast.walk(model._tree) if isinstance(n, ast.Call)]
-        for node in calls:
+        for node in model.all_nodes(ast.Call):
             f = node.func  # type: ignore[attr-defined]
             key = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
             if key is not None:

@@ -196,25 +196,9 @@ class Flow:
         version and kept for the document's next ones while nothing it read changes."""
         return self.model.remember_across_versions(self._caches.setdefault(kind, {}), kind, key, compute)
 
-    def _all_nodes(self, tp: type) -> list[ast.AST]:
-        """Every node of type ``tp`` in the file (not recorded as a read: for indexes whose
-        answers depend only on the node asked about)."""
-        given = self.model.node_buckets or None
-        if given is not None and all(t in given for t in FLOW_NODE_TYPES):
-            return given.get(tp, [])  # collected by the engine's single traversal
-        walked = self.__dict__.get("_walked")
-        if walked is None:
-            walked = self.__dict__["_walked"] = {}
-            for n in ast.walk(self.model._tree):
-                walked.setdefault(type(n), []).append(n)
-        return walked.get(tp, [])
-
     def nodes(self, *types: type) -> list[ast.AST]:
         """Every node of these types in the file: a read of the whole file."""
-        self.model.read_whole()
-        if len(types) == 1:
-            return self._all_nodes(types[0])
-        return [n for t in types for n in self._all_nodes(t)]
+        return self.model.nodes_of(*types)
 
     # ------------------------------------------------------------------ call graph
     def callee(self, call: ast.Call) -> FunctionNode | None:
@@ -436,8 +420,8 @@ class Flow:
         if found is None:
             found = set()
             wanted = set(names)
-            hits = [n for n in self._all_nodes(ast.Attribute) if n.attr in wanted]  # type: ignore[attr-defined]
-            hits += [n for n in self._all_nodes(ast.Call) if isinstance(n.func, ast.Name) and n.func.id in wanted]  # type: ignore[attr-defined]
+            hits = [n for n in self.model.all_nodes(ast.Attribute) if n.attr in wanted]  # type: ignore[attr-defined]
+            hits += [n for n in self.model.all_nodes(ast.Call) if isinstance(n.func, ast.Name) and n.func.id in wanted]  # type: ignore[attr-defined]
             for n in hits:
                 for anc in ancestors(n):
                     if isinstance(anc, (*FUNCTION_TYPES, *LOOP_TYPES, ast.Module)):
@@ -452,7 +436,7 @@ class Flow:
         groups = self.model.file_memo.get("backward_calls")
         if groups is None:
             groups = {}
-            for n in self._all_nodes(ast.Call):
+            for n in self.model.all_nodes(ast.Call):
                 f = n.func  # type: ignore[attr-defined]
                 if not ((isinstance(f, ast.Attribute) and f.attr in _BACKWARD_NAMES) or (isinstance(f, ast.Name) and f.id == "backward")):
                     continue

@@ -84,7 +84,6 @@ class RuleMemo:
         self._key: Hashable = None
         self._statements: dict[int, _Statement] = {}
         self._entries: dict[int, _Entry] = {}
-        self._current: dict[int, "Unit"] = {}
         self._starts: list[int] = []
         self._units: list["Unit"] = []
         # Answers of the loop model (flow.events, flow.callee) kept across versions:
@@ -164,7 +163,6 @@ class RuleMemo:
                 _release(frag)
         self._fragments = kept_fragments
         self._statements = new_statements
-        self._current = current
         self._units = list(units)
         self._starts = [statement_start(u.stmt) - 1 for u in units]
         self.stats = MemoStats(units=len(units))
@@ -181,7 +179,6 @@ class RuleMemo:
         self._entries = {}
         self._statements = {}
         self.persistent = {}
-        self._current = {}
         self._units = []
 
     def reuse(self, unit: "Unit") -> list[Diagnostic] | None:

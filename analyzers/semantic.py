@@ -295,16 +295,26 @@ class SemanticModel:
             self._external = saved
 
     def nodes_of(self, *types: type) -> list[ast.AST]:
-        """Every node of these types in the file, from the engine's single traversal.
-
-        Falls back to a walk only for a model built without the engine (tests, other files).
-        """
+        """Every node of these types in the file, by type: a read of the whole file."""
         self.read_whole()
-        if self.node_buckets and all(t in self.node_buckets for t in types):
-            if len(types) == 1:
-                return self.node_buckets[types[0]]
-            return [n for t in types for n in self.node_buckets[t]]
-        return [n for n in ast.walk(self._tree) if isinstance(n, types)]
+        if len(types) == 1:
+            return self.all_nodes(types[0])
+        return [n for t in types for n in self.all_nodes(t)]
+
+    def all_nodes(self, tp: type) -> list[ast.AST]:
+        """Every node of type ``tp``, from the engine's single traversal, *not* recorded as a
+        read: for indexes whose answer depends only on the node asked about.
+
+        Falls back to one walk only for a model built without the engine (tests, other files).
+        """
+        if self.node_buckets and tp in self.node_buckets:
+            return self.node_buckets[tp]
+        walked = self.file_memo.get("walked")
+        if walked is None:
+            walked = self.file_memo["walked"] = {}
+            for n in ast.walk(self._tree):
+                walked.setdefault(type(n), []).append(n)
+        return walked.get(tp, [])
 
     @property
     def flow(self) -> "Flow":
