@@ -10,7 +10,7 @@ import ast
 from dataclasses import dataclass
 
 from . import torch_api
-from .semantic import SemanticModel, Value
+from .semantic import SemanticModel, Value, parent
 
 SOFTMAX = "softmax"
 LOG_SOFTMAX = "log_softmax"
@@ -125,25 +125,75 @@ def softmax_evidence(model: SemanticModel, expr: ast.AST) -> list[Evidence] | No
     return found
 
 
-# Tensor methods that rearrange values without changing them: probabilities stay probabilities.
-_SHAPE_METHODS = {
-    "view", "reshape", "permute", "transpose", "flatten", "squeeze", "unsqueeze", "contiguous",
-    "float", "double", "half", "to", "cuda", "cpu", "t", "view_as", "reshape_as",
-}
-_SHAPE_FUNCS = {"torch.flatten", "torch.reshape", "torch.permute", "torch.transpose", "torch.squeeze", "torch.unsqueeze"}
-
-
 def rearranged_operand(model: SemanticModel, node: ast.AST) -> ast.expr | None:
     """``x.view(-1, C)`` / ``x[:, :-1]`` / ``torch.flatten(x, 1)`` -> ``x`` (same values, new layout)."""
     if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
         return node.value
     if isinstance(node, ast.Call):
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr in _SHAPE_METHODS and model.qualified_name(func.value) is None and not model._is_self(func.value):
+        if isinstance(func, ast.Attribute) and func.attr in torch_api.REARRANGE_METHODS and model.qualified_name(func.value) is None and not model._is_self(func.value):
             return func.value
-        if model.call_name(node) in _SHAPE_FUNCS and node.args:
+        if model.call_name(node) in torch_api.REARRANGE_FUNCS and node.args:
             return node.args[0]
     return None
+
+
+# exp(log-probabilities) = probabilities; log(probabilities) = log-probabilities.
+_EXP_OF = {LOG_SOFTMAX: SOFTMAX, LOG_SIGMOID: SIGMOID}
+_LOG_OF = {SOFTMAX: LOG_SOFTMAX, SIGMOID: LOG_SIGMOID}
+
+
+def _domain_transform(model: SemanticModel, node: ast.AST) -> tuple[dict[str, str], ast.expr] | None:
+    """``torch.exp(x)`` / ``x.exp()`` / ``torch.log(x)`` / ``x.log()``: the kind mapping and ``x``."""
+    if not isinstance(node, ast.Call):
+        return None
+    name = model.call_name(node)
+    if name in torch_api.EXP_FUNCS and node.args and not node.keywords:
+        return _EXP_OF, node.args[0]
+    if name in torch_api.LOG_FUNCS and node.args and not node.keywords:
+        return _LOG_OF, node.args[0]
+    func = node.func
+    if name is None and isinstance(func, ast.Attribute) and func.attr in ("exp", "log") and not node.args and not node.keywords:
+        if model.qualified_name(func.value) is None and not model._is_self(func.value):
+            return (_EXP_OF if func.attr == "exp" else _LOG_OF), func.value
+    return None
+
+
+def _concatenated(model: SemanticModel, node: ast.AST) -> list[ast.expr] | None:
+    """``torch.cat([a, b])`` / ``torch.stack((a, b), 1)``: the parts, when written out."""
+    if not isinstance(node, ast.Call) or model.call_name(node) not in torch_api.CONCAT_FUNCS:
+        return None
+    seq = call_arg(node, 0, "tensors")
+    if isinstance(seq, (ast.List, ast.Tuple)) and seq.elts and not any(isinstance(e, ast.Starred) for e in seq.elts):
+        return list(seq.elts)
+    if isinstance(seq, ast.Name):
+        return _appended_parts(model, seq)
+    return None
+
+
+def _appended_parts(model: SemanticModel, name: ast.Name) -> list[ast.expr] | None:
+    """``parts = []`` then ``parts.append(x)`` in the same function: the appended values. None
+    when the list may hold anything else (another value reaches the name, or it is changed
+    otherwise than by ``append``)."""
+    vals = model.values(name)
+    if len(vals) != 1 or vals[0].model is not model or not isinstance(vals[0].node, ast.List) or vals[0].node.elts:
+        return None
+    func = model.enclosing_function(vals[0].node)
+    if func is None or model.enclosing_function(name) is not func:
+        return None
+    parts: list[ast.expr] = []
+    for n in ast.walk(func):
+        if isinstance(n, ast.Name) and n.id == name.id and n is not name:
+            use = parent(n)
+            if isinstance(use, ast.Attribute) and use.attr == "append" and isinstance(call := parent(use), ast.Call) and call.func is use and len(call.args) == 1 and not call.keywords:
+                parts.append(call.args[0])
+            elif isinstance(use, ast.Attribute) and use.attr in ("extend", "insert", "__setitem__", "__iadd__"):
+                return None
+            elif isinstance(use, ast.Subscript) and not isinstance(use.ctx, ast.Load):
+                return None
+            elif isinstance(use, ast.AugAssign):
+                return None
+    return parts or None
 
 
 def activation_evidence(model: SemanticModel, expr: ast.AST, _depth: int = 0) -> list[Evidence] | None:
@@ -153,12 +203,39 @@ def activation_evidence(model: SemanticModel, expr: ast.AST, _depth: int = 0) ->
     out: list[Evidence] = []
     for v in model.values(expr):
         ev = _activation_of_value(v)
-        if ev is None and _depth < 4 and (inner := rearranged_operand(v.model, v.node)) is not None and v.model is model:
-            ev = activation_evidence(model, inner, _depth + 1)
+        if ev is None and _depth < 4:
+            ev = _derived_activation(v.model, v, _depth)
         if ev is None:
             return None
         out.extend(ev)
     return out or None
+
+
+def _derived_activation(model: SemanticModel, v: Value, depth: int) -> list[Evidence] | None:
+    """Activation evidence through an op that keeps or maps the value domain: a rearrangement
+    (``view``, ``permute``, ``[..]``), ``exp``/``log`` (log-probabilities <-> probabilities), or
+    a concatenation of parts that all carry evidence."""
+    if (inner := rearranged_operand(model, v.node)) is not None:
+        return activation_evidence(model, inner, depth + 1)
+    if (tr := _domain_transform(model, v.node)) is not None:
+        mapping, operand = tr
+        found = activation_evidence(model, operand, depth + 1)
+        if found is None or any(e.kind not in mapping for e in found):
+            return None
+        # exp(log_softmax(x)) is softmax(x): the evidence is the whole expression. Its operand is
+        # x only when the log_softmax is right there (a fix may then replace the expression by x).
+        if len(found) == 1 and found[0].via_model is None:
+            return [Evidence(mapping[found[0].kind], v, operand=found[0].operand)]
+        return [Evidence(mapping[e.kind], v) for e in found]
+    if (parts := _concatenated(model, v.node)) is not None:
+        out: list[Evidence] = []
+        for p in parts:
+            found = activation_evidence(model, p, depth + 1)
+            if found is None:
+                return None
+            out.extend(found)
+        return out
+    return None
 
 
 def _activation_of_value(v: Value, depth: int = 0) -> list[Evidence] | None:

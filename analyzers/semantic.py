@@ -91,6 +91,8 @@ class Binding:
     value: ast.expr | None = None  # the expression assigned, when known element-wise
     qualname: str | None = None  # for imports: the module or object imported
     visible_from: tuple[int, int] = (0, 0)  # source position after which the binding holds
+    # ``a, b = f(x)``: the name holds element ``index`` of what ``expr`` evaluates to (a tuple).
+    unpacked: "tuple[ast.expr, int] | None" = None
 
 
 @dataclass
@@ -440,7 +442,7 @@ class SemanticModel:
         for alias in node.names:
             if alias.name == "*":
                 continue
-            qual = f"{base}.{alias.name}" if base else alias.name
+            qual = f"{base}{alias.name}" if base.endswith(".") else f"{base}.{alias.name}" if base else alias.name
             scope.add(Binding(alias.asname or alias.name, "import", alias, node, scope, qualname=qual, visible_from=end_pos(node)))
         return scope
 
@@ -508,9 +510,14 @@ class SemanticModel:
             scope.add(Binding(target.id, kind, target, stmt, scope, value, visible_from=visible))
         elif isinstance(target, (ast.Tuple, ast.List)):
             elts = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) else None
+            starred = any(isinstance(e, ast.Starred) for e in target.elts)
             for i, elt in enumerate(target.elts):
                 if isinstance(elt, ast.Starred):
                     elt = elt.value
+                if elts is None and value is not None and not starred and isinstance(elt, ast.Name) and kind in ("assign", "annassign"):
+                    # ``out, hidden = model(x)``: element i of whatever the call returns
+                    scope.add(Binding(elt.id, kind, elt, stmt, scope, None, visible_from=visible, unpacked=(value, i)))
+                    continue
                 self._bind_target(elt, elts[i] if elts else None, kind, stmt, scope, visible)
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and value is not None:
             func = self.enclosing_function_of_scope(scope)
@@ -622,10 +629,14 @@ class SemanticModel:
 
     def _reaching(self, bindings: list[Binding], at: ast.AST, use: tuple[int, int]) -> list[Binding]:
         out: list[Binding] = []
+        # The nearest earlier binding that runs on every path to the use.
+        dom = next((b for b in reversed(bindings) if b.kind != "param" and b.visible_from <= use and _dominates(b.stmt, at)), None)
         for b in reversed(bindings):
             if b.visible_from > use and not (b.kind == "param"):
-                # A later binding still reaches a use inside a loop that contains both.
-                if not _same_loop(b.stmt, at):
+                # A later binding still reaches a use inside a loop that contains both, through
+                # the back edge, unless a binding inside that loop runs before every such use.
+                loop = _common_loop(b.stmt, at)
+                if loop is None or (dom is not None and dom.stmt is not loop and any(a is loop for a in ancestors(dom.stmt))):
                     continue
             out.append(b)
             if b.kind == "param" or (b.visible_from <= use and _dominates(b.stmt, at)):
@@ -703,6 +714,9 @@ class SemanticModel:
                 if b.value is not None and b.kind in ("assign", "annassign", "walrus", "with"):
                     self._values(b.value, depth + 1, out, seen, mod)
                     followed = True
+                elif b.unpacked is not None:
+                    self._unpacked_values(b, depth, out, mod)
+                    followed = True
                 else:
                     out.append(Value(b.node if b.kind != "param" else b.node, self))
                     followed = True
@@ -731,6 +745,28 @@ class SemanticModel:
                 self._values(r, depth + 1, out, seen, mod)
         else:
             out.append(Value(expr, self))
+
+    def _unpacked_values(self, b: Binding, depth: int, out: list[Value], mod: bool) -> None:
+        """``a, b = f(x)``: the values of element ``i`` of every tuple ``f(x)`` may return (a
+        local function's ``return x, y``, a module whose forward returns a tuple). Anything else
+        is unknown: the binding itself."""
+        assert b.unpacked is not None
+        expr, i = b.unpacked
+        found: list[Value] = []
+        for v in self._values_list(expr, mod, depth + 1):
+            tuples = [v] if isinstance(v.node, (ast.Tuple, ast.List)) else None
+            if tuples is None and isinstance(v.node, ast.Call):
+                tuples = v.model.module_call_outputs(v.node)
+            if not tuples:
+                out.append(Value(b.node, self))
+                return
+            for t in tuples:
+                elts = getattr(t.node, "elts", None)
+                if not isinstance(t.node, (ast.Tuple, ast.List)) or elts is None or i >= len(elts) or any(isinstance(e, ast.Starred) for e in elts):
+                    out.append(Value(b.node, self))
+                    return
+                found.extend(t.model.values(elts[i], depth + 1, module_identity=mod))
+        out.extend(found or [Value(b.node, self)])
 
     def _instance_attr(self, expr: ast.Attribute, depth: int) -> list[ast.expr] | None:
         """``model.fc`` where ``model = Net()`` and Net (a local class) sets ``self.fc``."""
@@ -913,13 +949,17 @@ class SemanticModel:
 
     # ------------------------------------------------------------------ inference fallback
     def external_class(self, expr: ast.AST) -> tuple["SemanticModel", ClassInfo] | None:
-        """A class imported from another module of the user's project, found through jedi."""
-        if self.inference is None or not self._external or not isinstance(expr, (ast.Name, ast.Attribute)):
+        """A class imported from another module of the user's project: through the project's
+        own module index (``project.module_file``) first, then through jedi."""
+        if not self._external or not isinstance(expr, (ast.Name, ast.Attribute)):
             return None
         qual = self.qualified_name(expr)
         if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.")):
             return None  # only the user's own modules are worth a look
-        self.read_whole()  # jedi reads the whole text, and another module
+        self.read_whole()  # another module (and, for jedi, the whole text)
+        found = project_class(self.path, qual)
+        if found is not None or self.inference is None:
+            return found
         target = self.inference.goto(expr)
         if target is None:
             return None
@@ -955,6 +995,31 @@ def _top_statement(node: ast.AST) -> ast.AST:
 
 _BUILTIN_QUALNAMES: dict[str, str] = {}
 _EXTERNAL_MODELS: dict[tuple[str, int], "SemanticModel | None"] = {}
+
+
+def project_class(importer: str | None, qual: str, depth: int = 0) -> tuple["SemanticModel", ClassInfo] | None:
+    """The class ``qual`` (``models.net.Net``, ``.resnet.ResNet``) names, when it is defined in a
+    module of the importer's project, also when that module re-exports it (``from .net import
+    Net`` in a package's ``__init__``)."""
+    from .project import module_file
+
+    stripped = qual.lstrip(".")
+    dots = qual[: len(qual) - len(stripped)]
+    if depth > 3 or not ("." in stripped or dots):
+        return None
+    head, _, name = stripped.rpartition(".")
+    module = dots + head  # ``from . import X``: the package's __init__ (module ".")
+    path = module_file(importer, module)
+    other = load_module_model(path) if path else None
+    if other is None:
+        return None
+    info = other.classes.get(name)
+    if info is not None and isinstance(parent(info.node), ast.Module):
+        return other, info
+    bindings = other.module_scope.bindings.get(name, [])
+    if len(bindings) == 1 and bindings[0].kind == "import" and bindings[0].qualname:
+        return project_class(path, bindings[0].qualname, depth + 1)
+    return None
 
 
 def load_module_model(path: str) -> "SemanticModel | None":
@@ -1057,7 +1122,8 @@ def _dominates(stmt: ast.AST, use: ast.AST) -> bool:
     return False
 
 
-def _same_loop(stmt: ast.AST, use: ast.AST) -> bool:
+def _common_loop(stmt: ast.AST, use: ast.AST) -> ast.AST | None:
+    """The innermost loop that contains both ``stmt`` and ``use``."""
     loops_b = {id(a) for a in ancestors(stmt) if isinstance(a, (ast.For, ast.AsyncFor, ast.While))}
-    return any(id(a) in loops_b for a in ancestors(use) if isinstance(a, (ast.For, ast.AsyncFor, ast.While)))
+    return next((a for a in ancestors(use) if isinstance(a, (ast.For, ast.AsyncFor, ast.While)) and id(a) in loops_b), None)
 
