@@ -131,3 +131,19 @@ def test_unreadable_directory_does_not_stop_the_run(torchpit_cmd, tmp_path):
     finally:
         os.chmod(locked, 0o755)
     assert "ok.py:4:28: PIT101" in r.stdout
+
+
+def test_coding_cookie_python_rejects_is_pit002(torchpit_cmd, tmp_path):
+    # Python refuses to run both files; torchpit used to read them as UTF-8 and analyze them.
+    unknown = b"# coding: no-such-codec\n" + PITFALL.encode()
+    (tmp_path / "unknown.py").write_bytes(unknown)
+    (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbf# -*- coding: latin-1 -*-\n" + PITFALL.encode())
+    (tmp_path / "good.py").write_text(PITFALL)
+    r = run(torchpit_cmd, "check", ".", "--no-cache", "--format", "json", cwd=tmp_path)
+    found = {(Path(d["filename"]).name, d["code"]): d["message"] for d in json.loads(r.stdout)}
+    assert sorted(found) == [("bom.py", "PIT002"), ("good.py", "PIT101"), ("unknown.py", "PIT002")]
+    assert "coding declaration (PEP 263) is rejected: unknown encoding: no-such-codec" in found[("unknown.py", "PIT002")]
+    assert "UTF-8 BOM but its coding declaration names another encoding" in found[("bom.py", "PIT002")]
+    fixed = run(torchpit_cmd, "check", ".", "--fix", cwd=tmp_path)
+    assert fixed.returncode == 1 and "Traceback" not in fixed.stderr
+    assert (tmp_path / "unknown.py").read_bytes() == unknown  # not rewritten

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import json
@@ -186,12 +187,27 @@ class SourceText:
     newline: str | None = None
 
 
+class EncodingDeclarationError(LookupError):
+    """A coding cookie Python rejects: an unknown encoding, or one that contradicts a UTF-8 BOM."""
+
+
 def read_python(raw: bytes) -> SourceText:
-    """Decode Python source as the interpreter does (UTF-8 or the PEP 263 coding cookie)."""
+    """Decode Python source as the interpreter does (UTF-8 or the PEP 263 coding cookie).
+
+    Raises UnicodeDecodeError (naming the byte), LookupError (a codec that is not a text
+    encoding) or EncodingDeclarationError, wherever Python itself would refuse the file.
+    """
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
-    except SyntaxError:
-        encoding = "utf-8"  # no usable cookie: decoding as UTF-8 names the offending byte
+    except SyntaxError as exc:
+        # Either the first lines are not UTF-8 (decoding as UTF-8 names the offending byte)
+        # or, the text being UTF-8, the cookie is what Python rejects.
+        raw.decode("utf-8")  # raises UnicodeDecodeError
+        if raw.startswith(codecs.BOM_UTF8):
+            reason = "it starts with a UTF-8 BOM but its coding declaration names another encoding"
+        else:
+            reason = f"its coding declaration (PEP 263) is rejected: {exc.msg}"
+        raise EncodingDeclarationError(f"{reason}; Python refuses to run this file") from None
     return SourceText(raw.decode(encoding), encoding)  # raises UnicodeDecodeError
 
 
