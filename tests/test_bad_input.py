@@ -147,3 +147,26 @@ def test_coding_cookie_python_rejects_is_pit002(torchpit_cmd, tmp_path):
     fixed = run(torchpit_cmd, "check", ".", "--fix", cwd=tmp_path)
     assert fixed.returncode == 1 and "Traceback" not in fixed.stderr
     assert (tmp_path / "unknown.py").read_bytes() == unknown  # not rewritten
+
+
+def test_pyproject_not_utf8_is_exit_2_naming_file_and_byte(torchpit_cmd, tmp_path):
+    (tmp_path / "pyproject.toml").write_bytes(b'[tool.torchpit]\nignore = ["PIT101"]  # caf\xe9\n')  # Latin-1
+    (tmp_path / "a.py").write_text(PITFALL)
+    r = run(torchpit_cmd, "check", ".", "--no-cache", cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == (
+        f"torchpit: error: {tmp_path / 'pyproject.toml'}: not UTF-8: byte 0xe9 at offset 42 is invalid (a TOML file is UTF-8)\n"
+    )
+    assert r.stdout == ""
+
+
+def test_tool_torchpit_that_is_not_a_table_is_an_error(torchpit_cmd, tmp_path):
+    (tmp_path / "a.py").write_text(PITFALL)
+    for body in ('[tool]\ntorchpit = "yes"\n', "tool = {torchpit = [1]}\n"):
+        (tmp_path / "pyproject.toml").write_text(body)
+        r = run(torchpit_cmd, "check", ".", "--no-cache", cwd=tmp_path)
+        assert r.returncode == 2, (body, r.stdout)
+        assert f"{tmp_path / 'pyproject.toml'}: [tool.torchpit] must be a table, got " in r.stderr
+    # a pyproject.toml without tool.torchpit is not torchpit's configuration: defaults apply
+    (tmp_path / "pyproject.toml").write_text('[tool.other]\ntorchpit = "yes"\n')
+    assert run(torchpit_cmd, "check", ".", "--no-cache", cwd=tmp_path).returncode == 1
