@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from torchpit.analyzers.engine import analyze
 
@@ -170,3 +173,50 @@ def test_tool_torchpit_that_is_not_a_table_is_an_error(torchpit_cmd, tmp_path):
     # a pyproject.toml without tool.torchpit is not torchpit's configuration: defaults apply
     (tmp_path / "pyproject.toml").write_text('[tool.other]\ntorchpit = "yes"\n')
     assert run(torchpit_cmd, "check", ".", "--no-cache", cwd=tmp_path).returncode == 1
+
+
+CODE_CELL = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": PITFALL.splitlines(keepends=True)}
+MALFORMED_NOTEBOOKS = {
+    "source_number": ({"cells": [dict(CODE_CELL, source=["x = 1\n", 5])]}, "cell 1: 'source' item 2 is a number, not a string"),
+    "source_null": ({"cells": [CODE_CELL, dict(CODE_CELL, source=[None])]}, "cell 2: 'source' item 1 is null, not a string"),
+    "source_object": ({"cells": [dict(CODE_CELL, source={"a": 1})]}, "cell 1: 'source' is an object, not a string or an array of strings"),
+    "metadata_list": ({"cells": [CODE_CELL], "metadata": []}, "'metadata' is an array, not an object"),
+    "language_info_list": ({"cells": [CODE_CELL], "metadata": {"language_info": ["python"]}}, "'metadata.language_info' is an array"),
+    "cell_not_object": ({"cells": ["import torch", CODE_CELL]}, "cell 1 is a string, not an object"),
+    "cell_metadata_list": ({"cells": [dict(CODE_CELL, metadata=[1])]}, "cell 1: 'metadata' is an array, not an object"),
+    "cell_type_missing": ({"cells": [{"source": "x = 1\n"}]}, "cell 1: 'cell_type' is null, not a string"),
+    "cells_not_list": ({"cells": {"0": CODE_CELL}}, "'cells' is an object, not an array"),
+    "top_level_list": ([CODE_CELL], "the top level is an array, not an object"),
+}
+
+
+@pytest.mark.parametrize("mode", [(), ("--fix",), ("--diff",)], ids=["check", "fix", "diff"])
+def test_malformed_notebook_is_pit002_and_other_files_analyzed(torchpit_cmd, tmp_path, mode):
+    for name, (data, _) in MALFORMED_NOTEBOOKS.items():
+        (tmp_path / f"{name}.ipynb").write_text(json.dumps(data))
+    (tmp_path / "ok.py").write_text(PITFALL)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    r = run(torchpit_cmd, "check", ".", "--no-cache", *mode, cwd=tmp_path)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 1, r.stderr
+    for name in MALFORMED_NOTEBOOKS:
+        assert (tmp_path / f"{name}.ipynb").read_bytes() == before[f"{name}.ipynb"]  # never rewritten
+    if mode:
+        assert (mode == ("--fix",)) == ((tmp_path / "ok.py").read_bytes() != before["ok.py"])
+        return
+    for name, (_, problem) in MALFORMED_NOTEBOOKS.items():
+        assert f"{name}.ipynb:1:1: PIT002 {name}.ipynb: not a valid notebook ({problem}" in r.stdout, name
+    assert "ok.py:4:28: PIT101" in r.stdout
+
+
+def test_notebook_structure_is_validated_in_one_place():
+    # What the batch mode, its fixes and any other reader share (analyzers/notebook.py).
+    from torchpit.analyzers.notebook import NotebookError, read_notebook
+
+    for name, (data, problem) in MALFORMED_NOTEBOOKS.items():
+        with pytest.raises(NotebookError, match=re.escape(problem)):
+            read_notebook(json.dumps(data))
+    with pytest.raises(NotebookError, match="nested too deeply"):
+        read_notebook("[" * 100_000 + "]" * 100_000)
+    nb = read_notebook(json.dumps({"cells": [{"cell_type": "markdown", "source": "# t"}, CODE_CELL], "metadata": {"language_info": None}}))
+    assert nb.cells == [PITFALL] and nb.cell_numbers == [2] and nb.code_cells == [CODE_CELL]

@@ -21,7 +21,7 @@ from torchpit.analyzers.diagnostics import Diagnostic
 from torchpit.analyzers.engine import analyze, unreadable
 from torchpit.analyzers.fixes import fix_until_stable, parses, unified_diff, write_atomic
 from torchpit.analyzers.inference import JediOptions
-from torchpit.analyzers.notebook import NotebookError, map_diagnostic, read_notebook
+from torchpit.analyzers.notebook import Notebook, NotebookError, map_diagnostic, read_notebook
 
 PY_SUFFIXES = (".py", ".pyi")
 NB_SUFFIX = ".ipynb"
@@ -271,13 +271,12 @@ def _check_notebook(path: str, raw: bytes, config: Config, jedi: JediOptions, re
     return result
 
 
-def _fix_notebook(path: str, raw: bytes, nb, result: FileResult, fix_mode: FixMode) -> None:
+def _fix_notebook(path: str, raw: bytes, nb: Notebook, result: FileResult, fix_mode: FixMode) -> None:
     """Apply fixes cell by cell; magics stay as they are, and the joined result must parse."""
     from torchpit.analyzers.fixes import apply_edits, apply_fixes
     from torchpit.analyzers.notebook import join_cells, neutralize_magics
 
-    data = json.loads(raw.decode("utf-8"))
-    code_cells = [c for c in data["cells"] if c.get("cell_type") == "code"]
+    code_cells = nb.code_cells  # the validated JSON of read_notebook, rewritten in place
     by_cell: dict[int, list[Diagnostic]] = {}
     for d in result.diagnostics:
         if d.cell is not None and d.fix is not None:
@@ -293,7 +292,7 @@ def _fix_notebook(path: str, raw: bytes, nb, result: FileResult, fix_mode: FixMo
         return
     for index in by_cell:
         code_cells[index]["source"] = new_cells[index].splitlines(keepends=True)
-    new_raw = json.dumps(data, indent=1, ensure_ascii=False) + ("\n" if raw.endswith(b"\n") else "")
+    new_raw = json.dumps(nb.data, indent=1, ensure_ascii=False) + ("\n" if raw.endswith(b"\n") else "")
     result.fixed = len(applied)
     if fix_mode.diff:
         result.diff = unified_diff(path, raw.decode("utf-8"), new_raw)
