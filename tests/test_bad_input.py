@@ -220,3 +220,101 @@ def test_notebook_structure_is_validated_in_one_place():
         read_notebook("[" * 100_000 + "]" * 100_000)
     nb = read_notebook(json.dumps({"cells": [{"cell_type": "markdown", "source": "# t"}, CODE_CELL], "metadata": {"language_info": None}}))
     assert nb.cells == [PITFALL] and nb.cell_numbers == [2] and nb.code_cells == [CODE_CELL]
+
+
+@pytest.fixture
+def fifo():
+    """Make a FIFO and watch it: ``opened`` is set when anyone opens it for reading. The watcher
+    then opens it for writing and closes it, so a reader gets end-of-file instead of blocking
+    for ever (the tests fail on a reader; they do not hang)."""
+    import threading
+
+    stop = threading.Event()
+    threads = []
+
+    def make(path: Path) -> threading.Event:
+        os.mkfifo(path)
+        opened = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO while no reader has it open
+                except OSError:
+                    stop.wait(0.02)
+                    continue
+                opened.set()
+                os.close(fd)
+
+        t = threading.Thread(target=watch, daemon=True)
+        t.start()
+        threads.append(t)
+        return opened
+
+    yield make
+    stop.set()
+    for t in threads:
+        t.join(5)
+
+
+def test_special_files_in_a_tree_are_skipped_without_opening_them(torchpit_cmd, tmp_path, fifo):
+    import socket
+
+    (tmp_path / "ok.py").write_text(PITFALL)
+    pipe = fifo(tmp_path / "pipe.py")  # opening it for reading blocks until a writer comes: for ever
+    gitignore = fifo(tmp_path / ".gitignore")
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(tmp_path / "sock.py"))
+        r = run(torchpit_cmd, "check", ".", "--no-cache", "--format", "json", cwd=tmp_path)
+        cached = run(torchpit_cmd, "check", ".", cwd=tmp_path)  # the cache reads files too
+    finally:
+        sock.close()
+    assert not pipe.is_set() and not gitignore.is_set()
+    assert r.returncode == 1, r.stderr
+    assert [(Path(d["filename"]).name, d["code"]) for d in json.loads(r.stdout)] == [("ok.py", "PIT101")]
+    assert cached.returncode == 1 and "sock.py" not in cached.stdout + cached.stderr
+
+
+def test_special_file_named_directly_is_a_usage_error(torchpit_cmd, tmp_path, fifo):
+    pipe = fifo(tmp_path / "pipe.py")
+    (tmp_path / "ok.py").write_text(PITFALL)
+    r = run(torchpit_cmd, "check", "ok.py", "pipe.py", "--no-cache", cwd=tmp_path)
+    assert not pipe.is_set()
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == "torchpit: error: pipe.py: not a regular file (a named pipe); give files or folders\n"
+    r = run(torchpit_cmd, "check", os.devnull, "--no-cache", cwd=tmp_path)
+    assert r.returncode == 2 and f"{os.devnull}: not a regular file (a device)" in r.stderr
+
+
+def test_check_file_never_opens_a_fifo_for_reading(tmp_path, fifo):
+    from torchpit.analyzers.config import Config
+    from torchpit.batch import check_file
+
+    pipe = fifo(tmp_path / "pipe.py")  # e.g. a file replaced by a FIFO after discovery
+    (diag,) = check_file(str(tmp_path / "pipe.py"), Config()).diagnostics
+    assert not pipe.is_set()
+    assert (diag.code, diag.message) == ("PIT002", f"cannot read {tmp_path / 'pipe.py'}: not a regular file (a named pipe)")
+
+
+def test_unreadable_directory_is_named_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
+    # Tests run as root, for whom chmod 000 changes nothing: the listing fails as it would.
+    from torchpit import cli
+
+    (tmp_path / "ok.py").write_text(PITFALL)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "x.py").write_text(PITFALL)
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.path.abspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["check", ".", "--no-cache"]) == 1
+    out, err = capsys.readouterr()
+    assert "ok.py:4:28: PIT101" in out and "x.py" not in out
+    assert err == f"torchpit: warning: {os.path.join('.', 'locked')}: cannot read the folder (Permission denied); skipped\n"

@@ -7,6 +7,8 @@ import hashlib
 import io
 import json
 import os
+import stat
+import sys
 import tokenize
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -93,6 +95,39 @@ class UsageError(Exception):
     """Exit code 2: a path that does not exist, a broken configuration."""
 
 
+# ---------------------------------------------------------------------- special files
+class NotARegularFile(OSError):
+    """A named pipe, a socket or a device: torchpit never reads one (reading a FIFO blocks)."""
+
+
+def special_kind(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is, when it is neither a regular file nor a folder."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else "not a regular file"
+
+
+def read_bytes(path: str) -> bytes:
+    """A regular file's content. Raises OSError, and :class:`NotARegularFile` for a special file,
+    which is never opened for reading (and a FIFO swapped in meanwhile does not block the open)."""
+    kind = special_kind(os.stat(path).st_mode)
+    if kind is None:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with open(fd, "rb") as fh:
+            kind = special_kind(os.fstat(fd).st_mode)
+            if kind is None:
+                return fh.read()
+    raise NotARegularFile(f"not a regular file ({kind})")
+
+
+def _warn(message: str) -> None:
+    print(f"torchpit: warning: {message}", file=sys.stderr)
+
+
 # ---------------------------------------------------------------------- discovery
 def _is_venv(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "pyvenv.cfg"))
@@ -102,8 +137,7 @@ def _is_venv(path: str) -> bool:
 def _gitignore(directory: str) -> pathspec.GitIgnoreSpec | None:
     path = os.path.join(directory, ".gitignore")
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return pathspec.GitIgnoreSpec.from_lines(fh)
+        return pathspec.GitIgnoreSpec.from_lines(read_bytes(path).decode("utf-8", errors="replace").splitlines())
     except OSError:
         return None
 
@@ -141,20 +175,34 @@ def _ignored_by_git(path: str, root: str, is_dir: bool) -> bool:
     return False
 
 
-def discover(paths: Iterable[str], config_for: Callable[[str], Config]) -> list[str]:
-    """The files to analyze under ``paths``. Raises UsageError for a path that does not exist."""
+def discover(paths: Iterable[str], config_for: Callable[[str], Config], warn: Callable[[str], None] = _warn) -> list[str]:
+    """The files to analyze under ``paths``.
+
+    Raises UsageError for a path that does not exist or is a special file (a FIFO, a socket, a
+    device). In folders, special files are skipped without being opened, and a folder that
+    cannot be listed is skipped with a warning (``warn``).
+    """
     out: list[str] = []
     seen: set[str] = set()
+
+    def unlisted(exc: OSError) -> None:
+        warn(f"{exc.filename}: cannot read the folder ({exc.strerror or exc}); skipped")
+
     for given in paths:
-        if not os.path.exists(given):
-            raise UsageError(f"{given}: no such file or directory")
-        if os.path.isfile(given):
+        try:
+            mode = os.stat(given).st_mode
+        except OSError:
+            raise UsageError(f"{given}: no such file or directory") from None
+        if not stat.S_ISDIR(mode):
+            kind = special_kind(mode)
+            if kind is not None:
+                raise UsageError(f"{given}: not a regular file ({kind}); give files or folders")
             if given not in seen:
                 seen.add(given)
                 out.append(given)
             continue
         root = given
-        for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+        for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted):
             config = config_for(dirpath)
             keep = []
             for d in sorted(dirnames):
@@ -169,7 +217,7 @@ def discover(paths: Iterable[str], config_for: Callable[[str], Config]) -> list[
                 if not f.endswith((*PY_SUFFIXES, NB_SUFFIX)):
                     continue
                 full = os.path.join(dirpath, f)
-                if _excluded(full, config, False):
+                if _is_special(full) or _excluded(full, config, False):
                     continue
                 if config.respect_gitignore and _ignored_by_git(full, root, False):
                     continue
@@ -177,6 +225,14 @@ def discover(paths: Iterable[str], config_for: Callable[[str], Config]) -> list[
                     seen.add(full)
                     out.append(full)
     return out
+
+
+def _is_special(path: str) -> bool:
+    """A FIFO, socket or device (a dangling link is not: reading it reports the problem)."""
+    try:
+        return special_kind(os.stat(path).st_mode) is not None
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------------- reading
@@ -225,8 +281,7 @@ def check_file(path: str, config: Config, fix_mode: FixMode = FixMode(), jedi_py
     """Analyze one file; apply fixes if asked. Never raises for a bad file: it becomes a diagnostic."""
     result = FileResult(path, notebook=path.endswith(NB_SUFFIX))
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        raw = read_bytes(path)
     except OSError as exc:
         result.diagnostics.append(unreadable(path, f"cannot read {path}: {exc.strerror or exc}"))
         return result
@@ -395,8 +450,7 @@ def run_check(paths: list[str], options: RunOptions) -> Iterator[FileResult]:
     for f in files:
         if cache is not None:
             try:
-                with open(f, "rb") as fh:
-                    key = Cache.key(fh.read(), f, configs[f])
+                key = Cache.key(read_bytes(f), f, configs[f])
             except OSError:
                 key = None
             if key is not None:
