@@ -92,7 +92,7 @@ class FileResult:
 
 
 class UsageError(Exception):
-    """Exit code 2: a path that does not exist, a broken configuration."""
+    """Exit code 2: a path that does not exist or is a special file (a FIFO, a socket, a device)."""
 
 
 # ---------------------------------------------------------------------- special files
