@@ -663,9 +663,14 @@ class SemanticModel:
         if depth > 4:
             return None
         bindings = self.lookup(name.id, name)
-        if len(bindings) != 1:
-            return None if bindings else _BUILTIN_QUALNAMES.get(name.id)
-        b = bindings[0]
+        if not bindings:
+            return _BUILTIN_QUALNAMES.get(name.id)
+        # Several bindings that may reach (`import torch` twice, `from torch.nn import functional
+        # as F` and `import torch.nn.functional as F`) name one thing when they agree.
+        quals = {self._binding_qualname(b, depth) for b in bindings}
+        return quals.pop() if len(quals) == 1 else None
+
+    def _binding_qualname(self, b: Binding, depth: int) -> str | None:
         if b.kind == "import":
             return b.qualname
         if b.kind in ("assign", "annassign") and isinstance(b.value, (ast.Name, ast.Attribute)):
