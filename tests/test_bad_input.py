@@ -137,14 +137,16 @@ def test_unreadable_directory_does_not_stop_the_run(torchpit_cmd, tmp_path):
 
 
 def test_coding_cookie_python_rejects_is_pit002(torchpit_cmd, tmp_path):
-    # Python refuses to run both files; torchpit used to read them as UTF-8 and analyze them.
+    # Python refuses to run both files (an unknown codec may be one a package registers, such as
+    # future_fstrings): each is a PIT002, and the UTF-8 text is still analysed, so nothing is lost.
     unknown = b"# coding: no-such-codec\n" + PITFALL.encode()
     (tmp_path / "unknown.py").write_bytes(unknown)
     (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbf# -*- coding: latin-1 -*-\n" + PITFALL.encode())
     (tmp_path / "good.py").write_text(PITFALL)
     r = run(torchpit_cmd, "check", ".", "--no-cache", "--format", "json", cwd=tmp_path)
     found = {(Path(d["filename"]).name, d["code"]): d["message"] for d in json.loads(r.stdout)}
-    assert sorted(found) == [("bom.py", "PIT002"), ("good.py", "PIT101"), ("unknown.py", "PIT002")]
+    assert sorted(found) == [("bom.py", "PIT002"), ("bom.py", "PIT101"), ("good.py", "PIT101"), ("unknown.py", "PIT002"), ("unknown.py", "PIT101")]
+    assert found[("unknown.py", "PIT002")].endswith("analysed as UTF-8")
     assert "coding declaration (PEP 263) is rejected: unknown encoding: no-such-codec" in found[("unknown.py", "PIT002")]
     assert "UTF-8 BOM but its coding declaration names another encoding" in found[("bom.py", "PIT002")]
     fixed = run(torchpit_cmd, "check", ".", "--fix", cwd=tmp_path)

@@ -288,8 +288,16 @@ def check_file(path: str, config: Config, fix_mode: FixMode = FixMode(), jedi_py
     jedi = JediOptions(enabled=config.jedi, budget_s=config.jedi_timeout, python_path=jedi_python, project_root=config.root)
     if result.notebook:
         return _check_notebook(path, raw, config, jedi, result, fix_mode)
+    declared: list = []
     try:
         src = read_python(raw)
+    except EncodingDeclarationError as exc:
+        # The text is UTF-8 but its cookie names a codec this Python does not know (often one a
+        # package registers, such as future_fstrings): say so, and analyse it as UTF-8 so that
+        # nothing else is lost. No fix is written into such a file.
+        declared.append(unreadable(path, _decode_error(path, exc) + "; analysed as UTF-8"))
+        src = SourceText(raw.decode("utf-8-sig", errors="replace"))
+        fix_mode = FixMode()
     except (UnicodeError, LookupError) as exc:
         result.diagnostics.append(unreadable(path, _decode_error(path, exc)))
         return result
@@ -305,7 +313,7 @@ def check_file(path: str, config: Config, fix_mode: FixMode = FixMode(), jedi_py
                 write_atomic(path, fixed.text, src.encoding)
                 text = fixed.text
     analysis = analyze(text, path, config, jedi)
-    result.diagnostics = analysis.diagnostics
+    result.diagnostics = declared + analysis.diagnostics
     result.rule_errors = [str(e) for e in analysis.rule_errors]
     return result
 
