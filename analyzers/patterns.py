@@ -10,6 +10,7 @@ import ast
 from dataclasses import dataclass
 
 from . import torch_api
+from .diagnostics import Related
 from .semantic import SemanticModel, Value, parent
 
 SOFTMAX = "softmax"
@@ -159,6 +160,47 @@ def _domain_transform(model: SemanticModel, node: ast.AST) -> tuple[dict[str, st
     return None
 
 
+def _int_constant(node: ast.AST | None) -> int | None:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
+        return -node.operand.value
+    return None
+
+
+def _mean_over(model: SemanticModel, node: ast.AST) -> tuple[ast.expr, int] | None:
+    """``torch.mean(x, dim=d)`` / ``x.mean(d)``: ``x`` and the constant ``d``."""
+    if not isinstance(node, ast.Call):
+        return None
+    name = model.call_name(node)
+    if name in torch_api.MEAN_FUNCS and node.args:
+        operand, dim = node.args[0], call_arg(node, 1, "dim")
+    elif name is None and isinstance(node.func, ast.Attribute) and node.func.attr == "mean" and not model._is_self(node.func.value) and model.qualified_name(node.func.value) is None:
+        operand, dim = node.func.value, call_arg(node, 0, "dim")
+    else:
+        return None
+    d = _int_constant(dim)
+    return (operand, d) if d is not None else None
+
+
+def _softmax_dim(e: Evidence) -> int | None:
+    """The dimension a softmax evidence normalises over, when written as a constant."""
+    node, m = e.value.node, e.value.model
+    if not isinstance(node, ast.Call):
+        return None
+    name = m.call_name(node)
+    if name in torch_api.SOFTMAX_FUNCS:
+        return _int_constant(call_arg(node, 1, "dim"))
+    if name in torch_api.SOFTMAX_MODULES or (name is None and isinstance(node.func, ast.Attribute) and node.func.attr == "softmax"):
+        return _int_constant(call_arg(node, 0, "dim"))
+    return None
+
+
+def _other_dim(a: int | None, b: int) -> bool:
+    """Two dimensions that are provably different (same sign, different values)."""
+    return a is not None and (a >= 0) == (b >= 0) and a != b
+
+
 def _concatenated(model: SemanticModel, node: ast.AST) -> list[ast.expr] | None:
     """``torch.cat([a, b])`` / ``torch.stack((a, b), 1)``: the parts, when written out."""
     if not isinstance(node, ast.Call) or model.call_name(node) not in torch_api.CONCAT_FUNCS:
@@ -227,6 +269,13 @@ def _derived_activation(model: SemanticModel, v: Value, depth: int) -> list[Evid
         if len(found) == 1 and found[0].via_model is None:
             return [Evidence(mapping[found[0].kind], v, operand=found[0].operand)]
         return [Evidence(mapping[e.kind], v) for e in found]
+    if (mean := _mean_over(model, v.node)) is not None:
+        # The mean of probability vectors over another dimension (the batch) is a probability vector.
+        operand, dim = mean
+        found = activation_evidence(model, operand, depth + 1)
+        if found and all(e.kind == SIGMOID or (e.kind == SOFTMAX and _other_dim(_softmax_dim(e), dim)) for e in found):
+            return [Evidence(e.kind, e.value, e.via_model) for e in found]  # no operand: no fix
+        return None
     if (parts := _concatenated(model, v.node)) is not None:
         out: list[Evidence] = []
         for p in parts:
@@ -492,13 +541,33 @@ def is_instance_of(model: SemanticModel, expr: ast.AST, qualnames: set[str], *, 
     return bool(types) and types <= qualnames
 
 
-def probabilities_via_parameter(model: SemanticModel, expr: ast.expr) -> tuple[ast.Call, ast.expr, list[Evidence]] | None:
-    """``def kd(p, q): F.kl_div(p, q)`` called as ``kd(F.softmax(s, 1), ...)``: the call site,
-    the argument, and the evidence that it is a softmax or sigmoid output (PIT102, PIT104)."""
-    from .callsites import through_parameter
+def probabilities_via_parameter(model: SemanticModel, expr: ast.expr) -> tuple[SemanticModel, ast.Call, ast.expr, list[Evidence]] | None:
+    """``def kd(p, q): F.kl_div(p, q)`` called as ``kd(F.softmax(s, 1), ...)``: the model of the
+    call site, the call, the argument, and the evidence that it is a softmax or sigmoid output
+    (PIT102, PIT104). Call sites are this file's, and, for a method, those of a base class in
+    another module of the project that calls it through ``self``."""
+    from .callsites import inherited_call_sites, through_parameter
 
-    def check(arg: ast.expr) -> list[Evidence] | None:
-        ev = activation_evidence(model, arg)
+    def probabilities(m: SemanticModel, arg: ast.expr) -> list[Evidence] | None:
+        ev = activation_evidence(m, arg)
         return ev if ev and {e.kind for e in ev} <= {SOFTMAX, SIGMOID} else None
 
-    return through_parameter(model, expr, check)  # type: ignore[return-value]
+    found = through_parameter(model, expr, lambda arg: probabilities(model, arg))
+    if found is not None:
+        return (model, *found)  # type: ignore[return-value]
+    vals = model.values(expr)
+    if len(vals) != 1 or vals[0].model is not model or not isinstance(vals[0].node, ast.arg):
+        return None
+    for other, call, arg in inherited_call_sites(model, vals[0].node):
+        ev = probabilities(other, arg)
+        if ev:
+            return other, call, arg, ev
+    return None
+
+
+def passed_here(ctx, where: SemanticModel, arg: ast.expr, message: str) -> Related:
+    """The related location of an argument at a call site, in this file or another module."""
+    if where is ctx.model:
+        return ctx.related(arg, message)
+    return Related(where.source.node_range(arg), message, path=where.path)
+

@@ -130,6 +130,7 @@ REARRANGE_FUNCS = {
 }
 # Functions that join a sequence of tensors: the result holds the parts' values.
 CONCAT_FUNCS = {"torch.cat", "torch.concat", "torch.concatenate", "torch.stack"}
+MEAN_FUNCS = {"torch.mean"}
 
 # Index-taking ops: position of the index among the arguments of the function form
 # (``torch.index_select(input, dim, index)``) and of the method form (``x.index_select(dim, index)``),

@@ -289,3 +289,43 @@ def test_an_unresolvable_project_import_stays_unknown(tmp_path):
     train = tmp_path / "train.py"
     result = analyze(train.read_text(), str(train), Config(), JediOptions(enabled=False))
     assert result.diagnostics == []
+
+
+BASE_LOSS = """
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class ClusterLoss(nn.Module):
+        def forward(self, z, centroids):
+            q = F.{norm}(z @ centroids.T, dim=1)
+            return self.penalty(spread=q.mean(dim=0))
+
+        def penalty(self, spread):
+            return -(spread * spread.log()).sum()
+"""
+
+SUBCLASS_LOSS = """
+    import torch.nn.functional as F
+    from losses.base import ClusterLoss
+
+    class PriorClusterLoss(ClusterLoss):
+        def __init__(self, prior):
+            super().__init__()
+            self.prior = prior
+
+        def penalty(self, spread):
+            return F.kl_div(spread, self.prior, reduction="sum")
+"""
+
+
+@pytest.mark.parametrize("norm, expected", [("softmax", [("PIT104", 11)]), ("log_softmax", [])])
+def test_a_hook_overridden_in_another_module_sees_what_the_base_class_passes(tmp_path, norm, expected):
+    """The base class (another module) calls self.penalty(...) with the batch mean of a softmax;
+    the subclass's override hands it to kl_div as the input."""
+    _write(tmp_path, {"setup.cfg": "", "losses/__init__.py": "", "losses/base.py": BASE_LOSS.format(norm=norm), "losses/prior.py": SUBCLASS_LOSS})
+    sub = tmp_path / "losses" / "prior.py"
+    result = analyze(sub.read_text(), str(sub), Config(), JediOptions(enabled=False))
+    assert [(d.code, d.range.start.line + 1) for d in result.diagnostics] == expected
+    if expected:
+        assert result.diagnostics[0].related[0].path == str(tmp_path / "losses" / "base.py")
