@@ -192,6 +192,7 @@ class SemanticModel:
         self._is_module_cache: dict[ast.ClassDef, tuple[bool, Reads | None]] = {}
         self._call_name_cache: dict[ast.AST, str | None] = {}
         self._values_cache: dict[tuple[ast.AST, bool], tuple[Value, ...]] = {}
+        self._unpacking: set[int] = set()  # unpacked bindings being followed (cycle guard)
         # Shared recognizers (patterns.py, indexing.py) memoise per node here: several rules
         # ask the same question of the same node.
         self.memo: dict[tuple[str, ast.AST], Any] = {}
@@ -643,9 +644,9 @@ class SemanticModel:
                 break
         return out
 
-    def qualified_name(self, expr: ast.AST | None) -> str | None:
+    def qualified_name(self, expr: ast.AST | None, _depth: int = 0) -> str | None:
         """``F.cross_entropy`` -> ``torch.nn.functional.cross_entropy``; None when unknown."""
-        if expr is None:
+        if expr is None or _depth > 4:
             return None
         parts: list[str] = []
         cur = expr
@@ -654,7 +655,7 @@ class SemanticModel:
             cur = cur.value
         if not isinstance(cur, ast.Name):
             return None
-        head = self._name_qualname(cur, 0)
+        head = self._name_qualname(cur, _depth)
         if head is None:
             return None
         return torch_api.canonical(".".join([head, *reversed(parts)]))
@@ -674,7 +675,7 @@ class SemanticModel:
         if b.kind == "import":
             return b.qualname
         if b.kind in ("assign", "annassign") and isinstance(b.value, (ast.Name, ast.Attribute)):
-            return self.qualified_name(b.value) if depth < 4 else None  # `F = torch.nn.functional`
+            return self.qualified_name(b.value, depth + 1)  # `F = torch.nn.functional`
         return None
 
     def call_name(self, call: ast.AST) -> str | None:
@@ -757,6 +758,16 @@ class SemanticModel:
         is unknown: the binding itself."""
         assert b.unpacked is not None
         expr, i = b.unpacked
+        if depth > MAX_VALUE_DEPTH // 2 or id(b) in self._unpacking:
+            out.append(Value(b.node, self))  # ``a, b = f(a, b)`` in a loop: the answer depends on itself
+            return
+        self._unpacking.add(id(b))
+        try:
+            self._unpack_into(b, expr, i, depth, out, mod)
+        finally:
+            self._unpacking.discard(id(b))
+
+    def _unpack_into(self, b: Binding, expr: ast.expr, i: int, depth: int, out: list[Value], mod: bool) -> None:
         found: list[Value] = []
         for v in self._values_list(expr, mod, depth + 1):
             tuples = [v] if isinstance(v.node, (ast.Tuple, ast.List)) else None

@@ -329,3 +329,24 @@ def test_a_hook_overridden_in_another_module_sees_what_the_base_class_passes(tmp
     assert [(d.code, d.range.start.line + 1) for d in result.diagnostics] == expected
     if expected:
         assert result.diagnostics[0].related[0].path == str(tmp_path / "losses" / "base.py")
+
+
+def test_values_that_depend_on_themselves_stay_unknown():
+    """Loop-carried names (``node = node.parent``, ``key, value = value.split('=')``) used to
+    recurse without end in the qualified-name and tuple-unpacking lookups."""
+    text = textwrap.dedent(
+        """
+        import torch.nn.functional as F
+
+        def walk(node, steps, values, y):
+            for _ in range(steps):
+                node = node.parent
+                node.visit()
+            for value in values:
+                key, value = value.split("=")
+                F.interpolate(value, size=(2, 2))
+            return F.cross_entropy(node, y)
+        """
+    )
+    result = analyze(text, "t.py", Config(), JediOptions(enabled=False))
+    assert result.rule_errors == [] and result.diagnostics == []
