@@ -39,7 +39,7 @@ def apply_change(text: str, change: types.TextDocumentContentChangeEvent, codec:
         start = lines.from_client(rng.start)
         end = lines.from_client(rng.end)
     except ValueError as exc:
-        raise ChangeError(f"range {_show(rng)} is not in the document ({len(lines.lines)} lines): {exc}") from None
+        raise ChangeError(f"range {_show(rng)} is not in the document: {exc}") from None
     if (end.line, end.col) < (start.line, start.col):
         raise ChangeError(f"range {_show(rng)} ends before it starts")
     a = _offset(lines, start.line, start.col)
