@@ -20,6 +20,7 @@ from .diagnostics import Diagnostic, Edit, Position, Range, Related
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "python", "python3", "writefile_python"}
 _LINE_MAGIC = re.compile(r"^(\s*)(%{1,2}|!{1,2})")
 _ASSIGN_SHELL = re.compile(r"^(\s*)[A-Za-z_][A-Za-z_0-9, ]*=\s*(!|%)")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # where LSP and Python's tokenizer end a line
 _HELP = re.compile(r"^(\s*)[\w.]+\?{1,2}\s*$|^(\s*)\?{1,2}[\w.]+\s*$")
 
 
@@ -28,8 +29,9 @@ class NotebookError(ValueError):
 
 
 def neutralize_magics(cell: str) -> str:
-    """Return ``cell`` with IPython-only lines replaced, keeping the line count."""
-    lines = cell.split("\n")
+    """Return ``cell`` with IPython-only lines replaced, keeping the line count (lines end
+    at ``\\n``, ``\\r\\n`` or ``\\r``, as in LSP; the result's end at ``\\n``)."""
+    lines = _LINE_BREAK.split(cell)
     first = lines[0].lstrip() if lines else ""
     if first.startswith("%%"):
         magic = first[2:].split()[0] if first[2:].split() else ""
@@ -78,7 +80,7 @@ def join_cells(cells: list[str]) -> JoinedCells:
     parts: list[str] = []
     line_map: list[tuple[int, int]] = []
     for index, cell in enumerate(cells):
-        clean = neutralize_magics(cell.rstrip("\n"))
+        clean = neutralize_magics(cell.rstrip("\r\n"))
         cell_lines = clean.split("\n")
         parts.extend(cell_lines)
         line_map.extend((index, i) for i in range(len(cell_lines)))

@@ -214,3 +214,18 @@ async def test_notebook_cells_with_percent_encoded_uris(start, tmp_path):
         )
     )
     assert await wait_diags(client, cell_uris[1], version=2) == []
+
+
+def test_notebook_cells_end_their_lines_where_lsp_does():
+    from torchpit.analyzers.diagnostics import Position
+    from torchpit.server.analysis import Cell, Job, run_job
+    from torchpit.server.settings import Settings
+
+    cells = (
+        Cell("nb#0", 1, "import torch.nn.functional as F\r# a note\r\n%matplotlib inline\r"),
+        Cell("nb#1", 1, "x = 1\x0c\nloss = F.cross_entropy(F.softmax(logits, dim=1), y)"),
+    )
+    out = run_job(Job("nb", 1, 1, None, Settings(jedi=False), None, "utf-16", cells=cells))
+    assert out.docs["nb#0"].diagnostics == []
+    (d,) = out.docs["nb#1"].diagnostics
+    assert d.code == "PIT101" and d.range.start == Position(1, 23)
