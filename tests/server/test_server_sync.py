@@ -13,7 +13,7 @@ from torchpit.analyzers.engine import analyze
 from torchpit.server.text import ChangeError, apply_change, apply_changes
 from torchpit.server.uris import normalize_uri
 
-from .conftest import BOTH_SRC, PIT101_SRC, apply_text_edits, change_doc, codes, edits_of, open_doc, uri_of, wait_diags, wait_until
+from .conftest import BOTH_SRC, PIT101_SRC, apply_text_edits, change_cell, change_doc, codes, edits_of, open_doc, uri_of, wait_diags, wait_until
 
 # Characters that str.splitlines() breaks lines at but LSP (and Python's tokenizer) do not.
 ODD = "\x0c\x0b\x1c\x1d\x1e\x85\u2028\u2029"
@@ -198,21 +198,7 @@ async def test_notebook_cells_with_percent_encoded_uris(start, tmp_path):
     change = acts[0].edit.document_changes[0]
     assert change.text_document.uri == cell_uris[1] and change.edits[0].new_text == "logits"
     # an edit of that cell, named the other way, is the same cell
-    client.notebook_document_did_change(
-        types.DidChangeNotebookDocumentParams(
-            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=2),
-            change=types.NotebookDocumentChangeEvent(
-                cells=types.NotebookDocumentCellChanges(
-                    text_content=[
-                        types.NotebookDocumentCellContentChanges(
-                            document=types.VersionedTextDocumentIdentifier(uri=cell_uris[1].replace("%3D%3D", "=="), version=2),
-                            changes=[partial(0, 23, 0, 47, "logits")],
-                        )
-                    ]
-                )
-            ),
-        )
-    )
+    change_cell(client, nb_uri, 2, cell_uris[1].replace("%3D%3D", "=="), 2, [partial(0, 23, 0, 47, "logits")])
     assert await wait_diags(client, cell_uris[1], version=2) == []
 
 
