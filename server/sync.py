@@ -14,8 +14,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from cattrs import transform_error
 from lsprotocol import types
 from pygls.protocol.language_server import lsp_method
+
+from .handlers.documents import unreadable_change
 
 log = logging.getLogger("torchpit.server")
 
@@ -39,6 +42,14 @@ def _uri_of(data: dict[str, Any]) -> str | None:
     doc = params.get("textDocument") or params.get("notebookDocument") if isinstance(params, dict) else None
     uri = doc.get("uri") if isinstance(doc, dict) else None
     return uri if isinstance(uri, str) else None
+
+
+def _describe(exc: Exception) -> str:
+    """Where the params broke the schema: ``invalid value @ $.params.content_changes[0].range.start``."""
+    try:
+        return "; ".join(transform_error(exc, path="$")) or str(exc)
+    except Exception:
+        return str(exc) or type(exc).__name__
 
 
 def _to_user_handler(method: str):
@@ -67,18 +78,13 @@ class SessionSync:
             try:
                 return self._converter.structure(data, _CHANGES[method])  # type: ignore[attr-defined]
             except Exception as exc:
-                cause = exc.__cause__ or exc
-                reason = " ".join(str(cause).split()) or type(cause).__name__
-                return UnreadableChange(method, _uri_of(data), reason)
+                return UnreadableChange(method, _uri_of(data), _describe(exc))
         return super().structure_message(data)  # type: ignore[misc]
 
     def handle_message(self, message: Any):
         if isinstance(message, UnreadableChange):
             if getattr(self, "_shutdown", False):
                 return None
-            log.warning("unreadable %s for %s: %s", message.method, message.uri, message.reason)
-            from .handlers.documents import unreadable_change
-
             unreadable_change(self._server, message.uri, message.method, message.reason)  # type: ignore[attr-defined]
             return None
         return super().handle_message(message)  # type: ignore[misc]
