@@ -16,12 +16,17 @@ import gc
 import logging
 import multiprocessing
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, TypeVar
 
 from pygls.exceptions import JsonRpcInvalidParams
 
 from .analysis import DocResult, Job, Outcome, forget_in_worker, run_job
 from .session import Session, Unit
+from .workspace import init_worker
+
+QUIET_AFTER_S = 0.5  # no analysis for this long: the background worker may go on
+
+T = TypeVar("T")
 
 log = logging.getLogger("torchpit.server")
 
@@ -56,6 +61,9 @@ class Scheduler:
         self._inflight: dict[str, _Inflight] = {}
         self._tokens: dict[str, int] = {}  # unit key -> current token, read by the worker thread
         self._gc_frozen = False
+        self._background: concurrent.futures.ProcessPoolExecutor | None = None
+        self._quiet: Any = None  # a multiprocessing Event, set while no analysis runs
+        self._quiet_timer: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ tokens
     def supersede(self, unit: Unit) -> None:
@@ -127,6 +135,7 @@ class Scheduler:
         if running is not None and running.token == unit.token and not running.future.done():
             return await asyncio.shield(running.future)
         job = self.session.make_job(unit)
+        self._busy()
         cf = self.pool.submit(run_job, job) if self.pool_kind == "process" else self.pool.submit(self._run_in_thread, job)
         fut = asyncio.wrap_future(cf)
         self._inflight[unit.key] = _Inflight(job.token, fut, cf)
@@ -137,6 +146,8 @@ class Scheduler:
         running = self._inflight.get(unit.key)
         if running is not None and running.future is fut:
             del self._inflight[unit.key]
+        if not self._inflight:
+            self._idle_soon()
         if fut.cancelled():
             return
         exc = fut.exception()
@@ -176,5 +187,38 @@ class Scheduler:
             return unit.results[key]
         raise JsonRpcInvalidParams(f"document not analysed: {uri}")
 
+    # ------------------------------------------------------------------ the background worker
+    async def background(self, fn: Callable[[Any], T], arg: Any) -> T:
+        """Run ``fn(arg)`` in the background worker (workspace diagnostics): a process of its
+        own, at the lowest priority, started on first use. It can wait for quiet
+        (``workspace._wait_for_quiet``): no analysis of an open document for a moment."""
+        if self._background is None:
+            ctx = multiprocessing.get_context("spawn")
+            self._quiet = ctx.Event()
+            self._quiet.set()
+            self._background = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=init_worker, initargs=(self._quiet,))
+        return await asyncio.wrap_future(self._background.submit(fn, arg))
+
+    def _busy(self) -> None:
+        if self._quiet_timer is not None:
+            self._quiet_timer.cancel()
+            self._quiet_timer = None
+        if self._quiet is not None:
+            self._quiet.clear()
+
+    def _idle_soon(self) -> None:
+        if self._quiet is None:
+            return
+        if self._quiet_timer is not None:
+            self._quiet_timer.cancel()
+        self._quiet_timer = asyncio.get_running_loop().call_later(QUIET_AFTER_S, self._idle)
+
+    def _idle(self) -> None:
+        self._quiet_timer = None
+        if not self._inflight and self._quiet is not None:
+            self._quiet.set()
+
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if self._background is not None:
+            self._background.shutdown(wait=False, cancel_futures=True)

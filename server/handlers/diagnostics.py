@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
+from pygls.uris import to_fs_path
+
+from .. import workspace
 from ..analysis import Job, Outcome
-from ..convert import SOURCE
+from ..convert import SOURCE, uri_to_path
 from ..session import Desync, Unit
-from ..settings import RUN_ON_SAVE
+from ..settings import MODE_WORKSPACE, RUN_ON_SAVE
 
 if TYPE_CHECKING:
     from ..server import TorchpitServer
@@ -88,6 +92,31 @@ async def pull(ls: "TorchpitServer", params: types.DocumentDiagnosticParams):
     return types.FullDocumentDiagnosticReport(items=doc.lsp, result_id=doc.result_id)
 
 
+async def workspace_pull(ls: "TorchpitServer", params: types.WorkspaceDiagnosticParams) -> types.WorkspaceDiagnosticReport:
+    """``workspace/diagnostic``: with ``diagnosticMode: "workspace"``, every Python file of the
+    folders in that mode that is not open (``workspace.py``); nothing otherwise."""
+    session = ls.session
+    previous = {p.uri: p.value for p in params.previous_result_ids}
+    skip = frozenset(p for p in (uri_to_path(t.uri) for t in session.texts.values()) if p)
+    folders = session.folders or ([session.root_uri] if session.root_uri else [])
+    items: list[types.WorkspaceDocumentDiagnosticReport] = []
+    for folder in folders:
+        path = to_fs_path(folder) if folder.startswith("file:") else None
+        settings = session.folder_settings.get(folder, session.global_settings)
+        if path is None or not settings.enable or settings.diagnostic_mode != MODE_WORKSPACE or not os.path.isdir(path):
+            continue
+        job = workspace.Scan(path, settings, session.encoding, skip, previous)
+        try:
+            items.extend(await ls.scheduler.background(workspace.scan, job))
+        except Exception as exc:  # a bug or a dead worker: a message, and the open files still work
+            log.error("workspace diagnostics of %s failed", path, exc_info=exc)
+            ls.log_to_client(f"torchpit: workspace diagnostics of {path} failed: {exc}", types.MessageType.Error)
+    return types.WorkspaceDiagnosticReport(items=items)
+
+
+DIAGNOSTIC_OPTIONS = types.DiagnosticOptions(identifier=SOURCE, inter_file_dependencies=False, workspace_diagnostics=True)
+
 FEATURES = [
-    (types.TEXT_DOCUMENT_DIAGNOSTIC, types.DiagnosticOptions(identifier=SOURCE, inter_file_dependencies=False, workspace_diagnostics=False), pull),
+    (types.TEXT_DOCUMENT_DIAGNOSTIC, DIAGNOSTIC_OPTIONS, pull),
+    (types.WORKSPACE_DIAGNOSTIC, None, workspace_pull),
 ]
