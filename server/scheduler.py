@@ -22,7 +22,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from .analysis import DocResult, Job, Outcome, forget_in_worker, run_job
 from .session import Session, Unit
-from .workspace import init_worker
+from .background import init_worker
 
 QUIET_AFTER_S = 0.5  # no analysis for this long: the background worker may go on
 
@@ -191,7 +191,7 @@ class Scheduler:
     async def background(self, fn: Callable[[Any], T], arg: Any) -> T:
         """Run ``fn(arg)`` in the background worker (workspace diagnostics): a process of its
         own, at the lowest priority, started on first use. It can wait for quiet
-        (``workspace._wait_for_quiet``): no analysis of an open document for a moment."""
+        (``background.wait_for_quiet``): no analysis of an open document for a moment."""
         if self._background is None:
             ctx = multiprocessing.get_context("spawn")
             self._quiet = ctx.Event()

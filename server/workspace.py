@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Any
 
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
@@ -26,6 +25,7 @@ from pygls.workspace.position_codec import PositionCodec
 from torchpit.batch import NB_SUFFIX, Cache, FixMode, check_file, discover, read_python
 
 from .analysis import resolve_config
+from .background import wait_for_quiet
 from .convert import Lines, path_to_uri, related_to_uris, to_lsp_diagnostics
 from .settings import Settings
 
@@ -62,7 +62,7 @@ def scan(job: Scan) -> list[types.WorkspaceDocumentDiagnosticReport]:
     for path in discover([job.folder], config_of):
         if path.endswith(NB_SUFFIX) or os.path.abspath(path) in job.skip:
             continue
-        _wait_for_quiet()
+        wait_for_quiet()  # an open document is being analysed: let it go first
         try:
             with open(path, "rb") as fh:
                 raw = fh.read()
@@ -86,24 +86,3 @@ def scan(job: Scan) -> list[types.WorkspaceDocumentDiagnosticReport]:
         items = to_lsp_diagnostics(diags, Lines(text, codec), uri, None)
         reports.append(types.WorkspaceFullDocumentDiagnosticReport(uri=uri, items=items, version=None, result_id=key))
     return reports
-
-
-# Set in the background worker (its initializer): clear while an open document is being
-# analysed, so that the scan waits between files while the user types.
-_QUIET: Any = None
-QUIET_WAIT_S = 2.0  # at most this long per file: a scan still advances while typing goes on
-
-
-def init_worker(quiet: Any) -> None:
-    """The background worker's initializer: the lowest CPU priority, and the quiet event."""
-    global _QUIET
-    _QUIET = quiet
-    try:
-        os.nice(19)
-    except (AttributeError, OSError):
-        pass
-
-
-def _wait_for_quiet() -> None:
-    if _QUIET is not None:
-        _QUIET.wait(QUIET_WAIT_S)
