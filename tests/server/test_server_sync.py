@@ -215,3 +215,49 @@ def test_notebook_cells_end_their_lines_where_lsp_does():
     assert out.docs["nb#0"].diagnostics == []
     (d,) = out.docs["nb#1"].diagnostics
     assert d.code == "PIT101" and d.range.start == Position(1, 23)
+
+
+async def test_notebook_structure_changes_add_and_remove_cells(start, tmp_path):
+    client = await start(init_options={"debounce": 0}, notebooks=True)
+    nb_uri = uri_of(tmp_path / "cells.ipynb")
+    first = f"{nb_uri}#a"
+    client.notebook_document_did_open(
+        types.DidOpenNotebookDocumentParams(
+            notebook_document=types.NotebookDocument(
+                uri=nb_uri, notebook_type="jupyter-notebook", version=1, cells=[types.NotebookCell(kind=types.NotebookCellKind.Code, document=first)]
+            ),
+            cell_text_documents=[types.TextDocumentItem(uri=first, language_id="python", version=1, text="import torch.nn.functional as F")],
+        )
+    )
+    assert await wait_diags(client, first) == []
+    added = f"{nb_uri}#b"
+    src = "loss = F.cross_entropy(F.softmax(logits, dim=1), y)"
+    client.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(
+            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=2),
+            change=types.NotebookDocumentChangeEvent(
+                cells=types.NotebookDocumentCellChanges(
+                    structure=types.NotebookDocumentCellChangeStructure(
+                        array=types.NotebookCellArrayChange(start=1, delete_count=0, cells=[types.NotebookCell(kind=types.NotebookCellKind.Code, document=added)]),
+                        did_open=[types.TextDocumentItem(uri=added, language_id="python", version=1, text=src)],
+                    )
+                )
+            ),
+        )
+    )
+    assert codes(await wait_diags(client, added)) == ["PIT101"]
+    n = len(client.publishes)
+    client.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(
+            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=3),
+            change=types.NotebookDocumentChangeEvent(
+                cells=types.NotebookDocumentCellChanges(
+                    structure=types.NotebookDocumentCellChangeStructure(
+                        array=types.NotebookCellArrayChange(start=1, delete_count=1, cells=[]),
+                        did_close=[types.TextDocumentIdentifier(uri=added)],
+                    )
+                )
+            ),
+        )
+    )
+    await wait_until(lambda: [p for p in client.publishes[n:] if p.uri == added and not p.diagnostics], what="the removed cell cleared")
