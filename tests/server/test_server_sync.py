@@ -232,32 +232,19 @@ async def test_notebook_structure_changes_add_and_remove_cells(start, tmp_path):
     assert await wait_diags(client, first) == []
     added = f"{nb_uri}#b"
     src = "loss = F.cross_entropy(F.softmax(logits, dim=1), y)"
-    client.notebook_document_did_change(
-        types.DidChangeNotebookDocumentParams(
-            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=2),
-            change=types.NotebookDocumentChangeEvent(
-                cells=types.NotebookDocumentCellChanges(
-                    structure=types.NotebookDocumentCellChangeStructure(
-                        array=types.NotebookCellArrayChange(start=1, delete_count=0, cells=[types.NotebookCell(kind=types.NotebookCellKind.Code, document=added)]),
-                        did_open=[types.TextDocumentItem(uri=added, language_id="python", version=1, text=src)],
-                    )
-                )
-            ),
-        )
-    )
+    opened = [types.NotebookCell(kind=types.NotebookCellKind.Code, document=added)]
+    restructure(client, nb_uri, 2, types.NotebookCellArrayChange(start=1, delete_count=0, cells=opened), did_open=[types.TextDocumentItem(uri=added, language_id="python", version=1, text=src)])
     assert codes(await wait_diags(client, added)) == ["PIT101"]
     n = len(client.publishes)
+    restructure(client, nb_uri, 3, types.NotebookCellArrayChange(start=1, delete_count=1, cells=[]), did_close=[types.TextDocumentIdentifier(uri=added)])
+    await wait_until(lambda: [p for p in client.publishes[n:] if p.uri == added and not p.diagnostics], what="the removed cell cleared")
+
+
+def restructure(client, nb_uri: str, version: int, array: types.NotebookCellArrayChange, **opened_closed) -> None:
+    structure = types.NotebookDocumentCellChangeStructure(array=array, **opened_closed)
     client.notebook_document_did_change(
         types.DidChangeNotebookDocumentParams(
-            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=3),
-            change=types.NotebookDocumentChangeEvent(
-                cells=types.NotebookDocumentCellChanges(
-                    structure=types.NotebookDocumentCellChangeStructure(
-                        array=types.NotebookCellArrayChange(start=1, delete_count=1, cells=[]),
-                        did_close=[types.TextDocumentIdentifier(uri=added)],
-                    )
-                )
-            ),
+            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=version),
+            change=types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(structure=structure)),
         )
     )
-    await wait_until(lambda: [p for p in client.publishes[n:] if p.uri == added and not p.diagnostics], what="the removed cell cleared")
