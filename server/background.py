@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 _QUIET: Any = None
-QUIET_WAIT_S = 2.0  # at most this long per step: a task still advances while typing goes on
+QUIET_WAIT_S = 10.0  # at most this long per step: a task still advances while typing goes on
 
 
 def init_worker(quiet: Any) -> None:
