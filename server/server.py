@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 import torchpit
 
-from . import actions, commands, hover, probes
+from . import actions, commands, hover, probes, transport
 from .analysis import PARSERS, Cell, DocResult, Job, Outcome, run_job
 from .convert import SOURCE, Lines, uri_to_path
 from .settings import RUN_ON_SAVE, Settings, extract_section, parse_settings
@@ -46,39 +45,6 @@ NOTEBOOK_SYNC = types.NotebookDocumentSyncOptions(
     save=True,
 )
 PARENT_POLL_S = 2.0
-
-
-class _Malformed:
-    """A request whose params did not match the LSP schema: answered with InvalidParams."""
-
-    jsonrpc = "2.0"
-
-    def __init__(self, msg_id: Any, method: str, error: JsonRpcException) -> None:
-        self.id = msg_id
-        self.method = method
-        self.error = error
-
-
-class TorchpitProtocol(LanguageServerProtocol):
-    """pygls' protocol, except that a request with malformed params gets an error response
-    (pygls would only log it, leaving the client waiting forever)."""
-
-    def structure_message(self, data: dict[str, Any]):
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            if isinstance(data, dict) and "id" in data and "method" in data:
-                cause = exc.__cause__
-                detail = f"{exc.message}: {cause}" if cause else exc.message
-                return _Malformed(data["id"], data["method"], JsonRpcInvalidParams(f"invalid params for {data['method']}: {detail}"))
-            raise
-
-    def handle_message(self, message: Any):
-        if isinstance(message, _Malformed):
-            log.warning("malformed %s request: %s", message.method, message.error.message)
-            self._send_response(message.id, None, message.error.to_response_error())
-            return None
-        return super().handle_message(message)
 
 
 @dataclass
@@ -106,7 +72,7 @@ class TorchpitServer(LanguageServer):
             torchpit.__version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
             notebook_document_sync=NOTEBOOK_SYNC,
-            protocol_cls=TorchpitProtocol,
+            protocol_cls=transport.TorchpitProtocol,
         )
         self.pool_kind = pool
         self.pool: concurrent.futures.Executor = (
@@ -127,6 +93,12 @@ class TorchpitServer(LanguageServer):
         self.settings_ready: asyncio.Event | None = None  # created on the event loop, in initialize
         self.shutdown_requested = False
         self._tokens: dict[str, int] = {}  # key -> current token, read by worker threads
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        transport.serve_io(self, stdin, stdout)  # a reader that survives bad frames (transport.py)
+
+    def start_tcp(self, host: str, port: int) -> None:
+        transport.serve_tcp(self, host, port)
 
     # ------------------------------------------------------------------ capabilities
     @property
