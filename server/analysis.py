@@ -20,7 +20,7 @@ from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
 from torchpit.analyzers.config import Config, ConfigError, load_config
-from torchpit.analyzers.diagnostics import Diagnostic, Edit, Fix, Related
+from torchpit.analyzers.diagnostics import BUILTIN_CODES, TOO_COMPLEX, Diagnostic, Edit, Fix, Range, Related, Severity
 from torchpit.analyzers.engine import analyze
 from torchpit.analyzers.incremental import IncrementalParser
 from torchpit.analyzers.inference import JediOptions
@@ -28,6 +28,7 @@ from torchpit.analyzers.memo import RuleMemo
 from torchpit.analyzers.notebook import join_cells
 
 from .convert import Lines, path_to_uri, related_to_uris, to_lsp_diagnostic
+from .memory import TRIMMER
 from .settings import Settings
 
 log = logging.getLogger("torchpit.server")
@@ -77,6 +78,7 @@ class Outcome:
     error: str | None = None  # the analysis itself failed (a bug): logged, nothing published
     parse_mode: str = "full"  # how the text was parsed: full | region (incremental) | unchanged
     reused: tuple[int, int] = (0, 0)  # top-level statements whose per-node findings were reused, of all
+    notice: str | None = None  # shown to the user once (a document too large to analyse)
 
 
 def resolve_config(path: str | None, folder: str | None, settings: Settings) -> tuple[Config, str | None]:
@@ -140,6 +142,7 @@ class Parsers:
             state = self._states.pop(key, None)
             if state is not None:
                 _drop_memo(state)
+        TRIMMER.request()  # hand what the document held back to the system, once things are quiet
 
 
 def _drop_memo(state: DocumentState) -> None:
@@ -161,6 +164,9 @@ def run_job(job: Job) -> Outcome:
     if not job.settings.enable:
         targets = job.cells if job.cells is not None else (Cell(job.key, job.version, job.text),)
         return Outcome(job, {c.uri: _doc(c, [], codec) for c in targets})
+    size = too_large(job)
+    if size is not None:
+        return _not_analysed(job, size, codec)
     config, config_error = resolve_config(job.path, job.folder, job.settings)
     jedi = JediOptions(
         enabled=job.settings.jedi and config.jedi,
@@ -188,6 +194,39 @@ def run_job(job: Job) -> Outcome:
     timings = dict(result.timings)
     timings["job"] = time.perf_counter() - t0
     return Outcome(job, docs, errors, config_error, config.source, timings, parse_mode=parse_mode, reused=reused)
+
+
+def too_large(job: Job) -> int | None:
+    """The document's size in UTF-8 bytes when it is above ``maxFileSize``, else None."""
+    limit = job.settings.max_file_size
+    texts = [c.text for c in job.cells] if job.cells is not None else [job.text]
+    chars = sum(len(t) for t in texts)
+    if not limit or chars * 4 <= limit:  # a code point is at most 4 bytes
+        return None
+    size = chars if chars > limit else sum(len(t.encode("utf-8", "surrogatepass")) for t in texts)
+    return size if size > limit else None
+
+
+def _not_analysed(job: Job, size: int, codec: PositionCodec) -> Outcome:
+    """A document above ``maxFileSize``: its state is dropped and one information
+    diagnostic (PIT003) says why it has no findings."""
+    PARSERS.forget(job.key)
+    limit = job.settings.max_file_size
+    name = os.path.basename(job.path or job.key)
+    message = f"torchpit did not analyse this file: it is {_mb(size)}, above the torchpit.maxFileSize setting ({_mb(limit)})"
+    diag = Diagnostic(TOO_COMPLEX, BUILTIN_CODES[TOO_COMPLEX], message, Range.of(0, 0, 0, 0), Severity.INFO)
+    targets = job.cells if job.cells is not None else (Cell(job.key, job.version, job.text),)
+    docs = {}
+    for i, c in enumerate(targets):
+        head = Lines(c.text[: c.text.find("\n") + 1], codec)  # position 0:0 needs the first line only
+        lsp = [to_lsp_diagnostic(diag, head, c.uri, c.version)] if i == 0 else []
+        docs[c.uri] = DocResult(c.uri, c.version, c.text, [diag] if i == 0 else [], lsp)
+    notice = f"torchpit: {name} is larger than torchpit.maxFileSize ({_mb(limit)}): it is not analysed"
+    return Outcome(job, docs, parse_mode="skipped (too large)", notice=notice)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
 
 
 def _doc(cell: Cell, diags: list[Diagnostic], codec: PositionCodec) -> DocResult:

@@ -298,6 +298,8 @@ class TorchpitServer(LanguageServer):
             self.log_to_client(f"torchpit: {message}", types.MessageType.Error)
         if outcome.config_error:
             self.show_once(f"torchpit: {outcome.config_error} (using the default configuration)", types.MessageType.Error)
+        if outcome.notice and outcome.notice not in self.shown:
+            self.show_once(outcome.notice, types.MessageType.Info)  # a file above maxFileSize
         current = set(outcome.docs)
         for uri, doc in outcome.docs.items():
             self.refresh_lsp(doc)

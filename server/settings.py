@@ -18,6 +18,7 @@ RUN_ON_TYPE = "onType"
 RUN_ON_SAVE = "onSave"
 PROBE_DEVICES = ("auto", "cpu", "cuda", "mps")
 DEFAULT_DEBOUNCE_MS = 120
+DEFAULT_MAX_FILE_SIZE = 1_000_000  # bytes (UTF-8): above it a document is not analysed
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Settings:
     jedi: bool = True
     python_path: str | None = None
     probe: ProbeSettings = field(default_factory=ProbeSettings)
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE  # 0: no limit
 
     def apply_to(self, config: Config) -> Config:
         """The pyproject's configuration with the editor's select/ignore/severity on top.
@@ -63,13 +65,14 @@ class Settings:
             "jedi": self.jedi,
             "pythonPath": self.python_path,
             "probe": {"enable": self.probe.enable, "device": self.probe.device, "timeout": self.probe.timeout},
+            "maxFileSize": self.max_file_size,
         }
 
 
 _KEYS = {
-    "enable", "select", "ignore", "severity", "run", "debounce", "jedi", "pythonPath", "probe",
+    "enable", "select", "ignore", "severity", "run", "debounce", "jedi", "pythonPath", "probe", "maxFileSize",
 }
-_ALIASES = {"python_path": "pythonPath", "pythonpath": "pythonPath"}
+_ALIASES = {"python_path": "pythonPath", "pythonpath": "pythonPath", "max_file_size": "maxFileSize"}
 
 
 def _selectors(value: Any, where: str) -> tuple[str, ...]:
@@ -125,6 +128,10 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
                 if not isinstance(value, str):
                     raise ConfigError(f"{where}: expected the path of a Python interpreter, got {value!r}")
                 values["python_path"] = value or None
+            elif key == "maxFileSize":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ConfigError(f"{where}: expected a size in bytes (0 for no limit), got {value!r}")
+                values["max_file_size"] = value
             elif key == "probe":
                 probe, probe_problems = _parse_probe(value, settings.probe)
                 values["probe"] = probe

@@ -307,7 +307,7 @@ class _Malformed:
 class TorchpitProtocol(LanguageServerProtocol):
     """pygls' protocol, except that a request with malformed params gets an error response
     (pygls would only log it, leaving the client waiting forever), and so does a request
-    after ``shutdown`` (pygls drops it)."""
+    after ``shutdown`` (pygls drops it); the futures of finished handlers are not kept."""
 
     def structure_message(self, data: dict[str, Any]):
         try:
@@ -318,6 +318,16 @@ class TorchpitProtocol(LanguageServerProtocol):
                 detail = f"{exc.message}: {cause}" if cause else exc.message
                 return _Malformed(data["id"], data["method"], JsonRpcInvalidParams(f"invalid params for {data['method']}: {detail}"))
             raise
+
+    def _execute_handler(self, msg_id: Any, handler: Any, callback: Any, args: Any = None, kwargs: Any = None):
+        """pygls keeps the future of every notification, and of every step of a generator
+        handler (didOpen, didChange, didClose...), in ``_request_futures`` for ever (only a
+        request's own entry is removed, by its reply): each keeps the message's params, a
+        didOpen's whole text included. Remove the entry when its future is done."""
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        future = self._request_futures.get(msg_id)
+        if future is not None:
+            future.add_done_callback(lambda done: self._request_futures.get(msg_id) is done and self._request_futures.pop(msg_id))
 
     def handle_message(self, message: Any):
         method = getattr(message, "method", None)
