@@ -304,10 +304,22 @@ class _Malformed:
         self.error = error
 
 
+class _Futures(dict):
+    """pygls' table of running handlers. ``items()`` is a snapshot: ``shutdown`` cancels the
+    futures while iterating it, and a cancelled future leaves the table (below)."""
+
+    def items(self):  # type: ignore[override]
+        return list(super().items())
+
+
 class TorchpitProtocol(LanguageServerProtocol):
     """pygls' protocol, except that a request with malformed params gets an error response
     (pygls would only log it, leaving the client waiting forever), and so does a request
     after ``shutdown`` (pygls drops it); the futures of finished handlers are not kept."""
+
+    def __init__(self, server: Any, converter: Any) -> None:
+        super().__init__(server, converter)
+        self._request_futures = _Futures()
 
     def structure_message(self, data: dict[str, Any]):
         try:
@@ -386,8 +398,9 @@ async def run_frames(
     return "stopped"
 
 
-def _stdin_reader(stdin: BinaryIO) -> Callable[[], asyncio.Future]:
-    """Chunks of stdin, read in a daemon thread (a blocked read never holds up the exit).
+def _stdin_reader(stdin: BinaryIO) -> Callable[[], Any]:
+    """Chunks of stdin, read by one daemon thread (a blocked read never holds up the exit)
+    and handed to the event loop through a queue.
 
     The raw file descriptor is read when there is one, so that no lock of ``sys.stdin``'s
     buffer is held by the thread when the interpreter shuts down."""
@@ -396,24 +409,28 @@ def _stdin_reader(stdin: BinaryIO) -> Callable[[], asyncio.Future]:
     except (AttributeError, OSError, ValueError):
         fd = None
     read1 = getattr(stdin, "read1", stdin.read)
+    chunks: asyncio.Queue[bytes] | None = None
 
-    def read_chunk() -> bytes:
-        return os.read(fd, READ_CHUNK) if fd is not None else read1(READ_CHUNK)
-
-    def read() -> asyncio.Future:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future = loop.create_future()
-
-        def work() -> None:
+    def work(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes]) -> None:
+        while True:
             try:
-                data = read_chunk()
+                data = os.read(fd, READ_CHUNK) if fd is not None else read1(READ_CHUNK)
             except OSError as exc:
                 log.error("reading stdin failed: %s", exc)
                 data = b""
-            loop.call_soon_threadsafe(lambda: fut.done() or fut.set_result(data))
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, data)
+            except RuntimeError:  # the loop is closed: the server is exiting
+                return
+            if not data:
+                return
 
-        threading.Thread(target=work, name="torchpit-stdin", daemon=True).start()
-        return fut
+    def read() -> Any:
+        nonlocal chunks
+        if chunks is None:
+            chunks = asyncio.Queue()
+            threading.Thread(target=work, args=(asyncio.get_running_loop(), chunks), name="torchpit-stdin", daemon=True).start()
+        return chunks.get()
 
     return read
 
