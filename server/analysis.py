@@ -140,8 +140,9 @@ class Parsers:
     def forget(self, key: str) -> None:
         with self._lock:
             state = self._states.pop(key, None)
-            if state is not None:
-                _drop_memo(state)
+            if state is None:
+                return
+            _drop_memo(state)
         TRIMMER.request()  # hand what the document held back to the system, once things are quiet
 
 
