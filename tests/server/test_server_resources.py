@@ -88,3 +88,27 @@ async def test_finished_notification_handlers_are_not_kept():
     assert len(protocol._request_futures) == 0, f"{len(protocol._request_futures)} finished handlers kept"
     server.pool.shutdown(wait=False)
     server.probe_pool.shutdown(wait=False)
+
+
+def test_closes_in_a_row_trim_once_when_quiet():
+    import threading
+
+    from torchpit.server.analysis import Parsers
+    from torchpit.server.memory import TRIMMER, Trimmer
+
+    done = threading.Event()
+    calls = []
+    trimmer = Trimmer(delay=0.05, trim=lambda: calls.append(1) or done.set() or True)
+    for _ in range(5):
+        trimmer.request()
+    assert done.wait(10)
+    assert calls == [1] and trimmer.count == 1
+    # Closing a document the analysis kept state for asks for a trim; one it never saw does not.
+    parsers = Parsers()
+    before = TRIMMER._timer
+    parsers.forget("file:///never-analysed.py")
+    assert TRIMMER._timer is before
+    with parsers.use("file:///a.py", None):
+        pass
+    parsers.forget("file:///a.py")
+    assert TRIMMER._timer is not None
