@@ -30,7 +30,7 @@ def test_non_utf8_and_unreadable_files_are_reported_and_others_still_analyzed(to
 
 def test_coding_cookie_is_honoured(torchpit_cmd, tmp_path):
     (tmp_path / "cookie.py").write_bytes(b"# -*- coding: latin-1 -*-\nname = '\xe9t\xe9'\n" + PITFALL.encode())
-    r = run(torchpit_cmd, "check", "cookie.py", "--no-cache", cwd=tmp_path)
+    r = run(torchpit_cmd, "check", "cookie.py", "--no-cache", "--output-format", "concise", cwd=tmp_path)
     assert "PIT101" in r.stdout and "PIT002" not in r.stdout
 
 
@@ -85,7 +85,7 @@ def test_notebook_with_magics_is_analyzed(torchpit_cmd, tmp_path):
     r = run(torchpit_cmd, "check", "nb.ipynb", "--no-cache", "--format", "json", cwd=tmp_path)
     data = json.loads(r.stdout)
     assert [(d["code"], d["cell"], d["location"]["row"]) for d in data] == [("PIT101", 3, 2)]
-    text = run(torchpit_cmd, "check", "nb.ipynb", "--no-cache", cwd=tmp_path).stdout
+    text = run(torchpit_cmd, "check", "nb.ipynb", "--no-cache", "--output-format", "concise", cwd=tmp_path).stdout
     assert "nb.ipynb:cell 3:2:24: PIT101" in text
     fixed = run(torchpit_cmd, "check", "nb.ipynb", "--fix", cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stdout
@@ -96,7 +96,7 @@ def test_notebook_with_magics_is_analyzed(torchpit_cmd, tmp_path):
 def test_broken_notebook_is_a_clear_diagnostic(torchpit_cmd, tmp_path):
     (tmp_path / "bad.ipynb").write_text("{not json")
     (tmp_path / "ok.py").write_text(PITFALL)
-    r = run(torchpit_cmd, "check", ".", "--no-cache", cwd=tmp_path)
+    r = run(torchpit_cmd, "check", ".", "--no-cache", "--output-format", "concise", cwd=tmp_path)
     assert "bad.ipynb:1:1: PIT002 bad.ipynb: not a valid notebook (JSON error at line 1" in r.stdout
     assert "ok.py:4:28: PIT101" in r.stdout
 
@@ -127,7 +127,7 @@ def test_unreadable_directory_does_not_stop_the_run(torchpit_cmd, tmp_path):
     (locked / "x.py").write_text(PITFALL)
     os.chmod(locked, 0)
     try:
-        r = run(torchpit_cmd, "check", ".", "--no-cache", cwd=tmp_path)
+        r = run(torchpit_cmd, "check", ".", "--no-cache", "--output-format", "concise", cwd=tmp_path)
     finally:
         os.chmod(locked, 0o755)
     assert "ok.py:4:28: PIT101" in r.stdout
