@@ -17,7 +17,7 @@ from torchpit.analyzers.diagnostics import Severity
 RUN_ON_TYPE = "onType"
 RUN_ON_SAVE = "onSave"
 PROBE_DEVICES = ("auto", "cpu", "cuda", "mps")
-DEFAULT_DEBOUNCE_MS = 120
+DEFAULT_DEBOUNCE_MS = 150
 
 
 @dataclass(frozen=True)

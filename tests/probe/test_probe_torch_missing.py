@@ -37,7 +37,7 @@ def test_torch_status_says_what_to_install(python_without_torch: str) -> None:
     ok, message = torch_status(python=python_without_torch)
     assert not ok
     assert message == (f"torch is not installed for {python_without_torch}; "
-                       "install it with: pip install 'torchpit[probe]'")
+                       "install it with: pip install torch")
 
 
 def test_probes_raise_one_line_when_torch_is_missing(python_without_torch: str) -> None:
