@@ -35,12 +35,16 @@ def run(cmd: list[str], *args: str, cwd: Path) -> subprocess.CompletedProcess[st
     return subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
+def make_project(root: Path) -> Path:
+    (root / "pkg").mkdir()
+    (root / "pkg" / "buggy.py").write_text(BUGGY)
+    (root / "pkg" / "clean.py").write_text(CLEAN)
+    return root
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "buggy.py").write_text(BUGGY)
-    (tmp_path / "pkg" / "clean.py").write_text(CLEAN)
-    return tmp_path
+    return make_project(tmp_path)
 
 
 def test_concise_output_and_exit_codes(torchpit_cmd, project):

@@ -9,15 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import BUGGY, CLEAN, run
+from tests.test_cli import BUGGY, CLEAN, make_project, run
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "buggy.py").write_text(BUGGY)
-    (tmp_path / "pkg" / "clean.py").write_text(CLEAN)
-    return tmp_path
+    return make_project(tmp_path)
 
 
 def run_stdin(cmd, *args, cwd, text):

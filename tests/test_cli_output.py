@@ -221,4 +221,3 @@ def test_probe_that_cannot_run_says_why_in_user_terms(project, monkeypatch):
 def test_probe_device_must_be_known(torchpit_cmd, project):
     r = run(torchpit_cmd, "check", "pkg", "--probe", "--probe-device", "tpu", cwd=project)
     assert r.returncode == 2 and "invalid choice: 'tpu'" in r.stderr and "Traceback" not in r.stderr
-

@@ -59,9 +59,11 @@ def _add_check_parser(sub) -> None:
     g.add_argument("--extend-select", type=_selectors, metavar="RULES", help="rules to add to the selection. Example: --extend-select PIT4")
     g.add_argument("--ignore", type=_selectors, default=(), metavar="RULES", help="rules to switch off. Example: --ignore PIT207,missing-eval-mode")
     g = check.add_argument_group("files")
-    g.add_argument("--exclude", type=_patterns, metavar="PATTERNS", help="comma-separated gitignore-style patterns not to analyze, replacing the configuration's and the defaults (.venv, build, ...). Example: --exclude 'legacy/,*_pb2.py'")
+    g.add_argument("--exclude", type=_patterns, metavar="PATTERNS", help="comma-separated gitignore-style patterns not to analyze, replacing the configuration's and the "
+                        "defaults (.venv, build, ...). Example: --exclude 'legacy/,*_pb2.py'")
     g.add_argument("--extend-exclude", type=_patterns, default=(), metavar="PATTERNS", help="patterns to exclude on top of those. Example: --extend-exclude 'tests/data/'")
-    g.add_argument("--stdin-filename", metavar="PATH", help="with PATH -, the name of the file read from stdin (for the configuration, per-file-ignores and the output). Example: torchpit check - --stdin-filename src/train.py < src/train.py")
+    g.add_argument("--stdin-filename", metavar="PATH", help="with PATH -, the name of the file read from stdin (for the configuration, per-file-ignores and the "
+                        "output). Example: torchpit check - --stdin-filename src/train.py < src/train.py")
     g.add_argument("--config", help="use this pyproject.toml instead of the nearest one. Example: --config ci/pyproject.toml")
     g = check.add_argument_group("output")
     g.add_argument("--output-format", "--format", dest="output_format", choices=FORMATS, default="full", metavar="FORMAT",
@@ -69,7 +71,8 @@ def _add_check_parser(sub) -> None:
                         "'text' is its old name), json, json-lines, sarif, github (workflow annotations), junit, gitlab (Code Quality). "
                         "Example: --output-format sarif")
     g.add_argument("--output-file", "-o", metavar="FILE", help="write the output to FILE instead of stdout. Example: -o torchpit.sarif")
-    g.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="colour the text output: auto (default) colours on a terminal unless NO_COLOR is set, or when FORCE_COLOR is set. Example: --color never")
+    g.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="colour the text output: auto (default) colours on a terminal unless NO_COLOR is set, or when "
+                        "FORCE_COLOR is set. Example: --color never")
     g.add_argument("--statistics", action="store_true", help="count findings per rule instead of listing them (JSON with --output-format json). Example: torchpit check --statistics")
     g.add_argument("--show-fixes", action="store_true", help="list the fixes applied (with --fix) or that --fix would apply, per file and rule. Example: torchpit check --fix --show-fixes")
     g.add_argument("--quiet", "-q", action="store_true", help="print findings only, no summary. Example: torchpit check -q")
@@ -82,7 +85,8 @@ def _add_check_parser(sub) -> None:
     g.add_argument("--add-noqa", action="store_true", help="append '# noqa: CODE' to every line with a finding (existing noqa comments are extended). Example: torchpit check --add-noqa src/")
     g = check.add_argument_group("adoption")
     g.add_argument("--write-baseline", metavar="FILE", help="record every current finding in FILE and exit 0. Example: --write-baseline .torchpit-baseline.json")
-    g.add_argument("--baseline", metavar="FILE", help="report only findings not recorded in FILE (matched on code, file and the flagged line's text, so moving lines does not bring them back). Example: --baseline .torchpit-baseline.json")
+    g.add_argument("--baseline", metavar="FILE", help="report only findings not recorded in FILE (matched on code, file and the flagged line's text, so "
+                        "moving lines does not bring them back). Example: --baseline .torchpit-baseline.json")
     g = check.add_argument_group("running")
     g.add_argument("--watch", "-w", action="store_true", help="check again whenever a file changes (Ctrl-C stops). Example: torchpit check --watch src/")
     g.add_argument("--no-jedi", action="store_true", help="no type inference across modules (faster). Example: torchpit check --no-jedi")
