@@ -206,4 +206,6 @@ def test_check_help_explains_every_option_with_an_example(torchpit_cmd, project)
         assert action.help and "Example:" in action.help, action.dest
         for flag in action.option_strings:
             assert flag in r.stdout
+    documented = [a for a in check._actions if a.dest != "help"]
+    assert r.stdout.count("\n                        example: ") == len(documented)  # each on a line of its own
     assert "examples:" in r.stdout and "exit codes:" in r.stdout

@@ -42,6 +42,15 @@ exit codes: 0 no findings, 1 findings, 2 usage, configuration or I/O error.
 """
 
 
+class _ExampleFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help text wrapped as usual, with its "Example: ..." on a line of its own, never broken."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        body, sep, example = text.partition(" Example: ")
+        lines = super()._split_lines(body, width)
+        return lines + [f"example: {example}"] if sep else lines
+
+
 def _add_check_parser(sub) -> None:
     from torchpit.formats import FORMATS
 
@@ -50,7 +59,7 @@ def _add_check_parser(sub) -> None:
         help="analyze files and folders",
         description="Analyze Python files and notebooks for PyTorch pitfalls.",
         epilog=CHECK_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_ExampleFormatter,
     )
     add = check.add_argument
     add("paths", nargs="*", metavar="PATH", help="files or folders to analyze, or - for stdin (default: .). Example: torchpit check src/ notebooks/")
