@@ -101,6 +101,13 @@ def test_show_fixes_lists_fixes_per_file_and_rule(torchpit_cmd, project):
     ]
 
 
+def test_show_fixes_without_fix_lists_what_fix_would_apply(torchpit_cmd, project):
+    r = run(torchpit_cmd, "check", "pkg", "--show-fixes", "--select", "PIT3", "--no-cache", cwd=project)
+    assert r.returncode == 1
+    assert "Would fix 1 finding:\n- pkg/buggy.py:\n    1 × PIT301 (functional-dropout-without-training)\n" in r.stdout
+    assert (project / "pkg" / "buggy.py").read_text() == BUGGY
+
+
 # ---------------------------------------------------------------------- --add-noqa
 def test_add_noqa_silences_every_current_finding(torchpit_cmd, project):
     target = project / "pkg" / "buggy.py"

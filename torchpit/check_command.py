@@ -208,7 +208,8 @@ def _report(request: CheckRequest, results: list[FileResult], sources: render.So
     if fmt not in TEXT_FORMATS:
         return
     if args.show_fixes:
-        render.write(out, render.format_fixes(results))
+        applied = request.fix_mode.fix
+        render.write(out, render.format_fixes(results, would=not applied, unsafe=unsafe))
     if not args.quiet:
         if fmt == "full" and any(r.diagnostics for r in results) and not args.statistics:
             out.write("\n")

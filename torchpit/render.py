@@ -301,17 +301,22 @@ def format_statistics(rows: Sequence[dict]) -> str:
     return "\n".join(f"{row['count']:>5}\t{row['code']}\t{'[*]' if row['fixable'] else '[ ]'} {row['name']}" for row in rows)
 
 
-def format_fixes(results: Sequence[FileResult], *, would: bool = False) -> str:
-    """``--show-fixes``: the fixes applied (or, with --diff, that would be), per file and rule."""
-    total = sum(len(r.fixed_codes) for r in results)
+def format_fixes(results: Sequence[FileResult], *, would: bool = False, unsafe: bool = False) -> str:
+    """``--show-fixes``: the fixes applied per file and rule; with ``would``, those that ``--fix`` would apply.
+
+    After ``--diff`` the results know what the fixes changed (``fixed_codes``); without any fix
+    mode, what ``--fix`` would apply is what the findings offer.
+    """
+    per_file = [(r, r.fixed_codes or ([d.code for d in r.diagnostics if is_fixable(d, unsafe)] if would else [])) for r in results]
+    total = sum(len(codes) for _, codes in per_file)
     if not total:
         return ""
     out = [f"{'Would fix' if would else 'Fixed'} {plural(total, 'finding')}:"]
-    for r in results:
-        if not r.fixed_codes:
+    for r, codes in per_file:
+        if not codes:
             continue
         out.append(f"- {diff_name(r.path)}:")
-        for code, n in sorted(Counter(r.fixed_codes).items()):
+        for code, n in sorted(Counter(codes).items()):
             out.append(f"    {n} × {code} ({rule_name(code)})")
     return "\n".join(out)
 
