@@ -114,12 +114,19 @@ def read_notebook(raw: str) -> Notebook:
     return Notebook(cells, numbers, join_cells(cells))
 
 
+def _related_in_cell(rel: Related, nb: Notebook) -> Related:
+    if rel.path is not None:
+        return rel  # in another file
+    cell, rng = nb.joined.map_range(rel.range)
+    return Related(rng, rel.message, rel.path, nb.cell_numbers[cell])
+
+
 def map_diagnostic(diag: Diagnostic, nb: Notebook) -> Diagnostic:
     """A diagnostic on the joined source, moved to its cell (``cell`` is 1-based, as Jupyter shows)."""
     from dataclasses import replace
 
     cell, rng = nb.joined.map_range(diag.range)
-    related = tuple(Related(nb.joined.map_range(r.range)[1], r.message, r.path) for r in diag.related)
+    related = tuple(_related_in_cell(r, nb) for r in diag.related)
     fix = diag.fix
     if fix is not None:
         # A fix is kept when all its edits fall in the diagnostic's cell; edits become cell-relative.

@@ -221,3 +221,21 @@ def test_probe_that_cannot_run_says_why_in_user_terms(project, monkeypatch):
 def test_probe_device_must_be_known(torchpit_cmd, project):
     r = run(torchpit_cmd, "check", "pkg", "--probe", "--probe-device", "tpu", cwd=project)
     assert r.returncode == 2 and "invalid choice: 'tpu'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_related_location_in_another_notebook_cell(torchpit_cmd, tmp_path):
+    def code(*lines: str) -> dict:
+        return {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": list(lines)}
+
+    nb = {
+        "cells": [code("import torch.nn.functional as F\n", "probs = F.softmax(x, dim=1)\n"), code("y = 1\n", "loss = F.cross_entropy(probs, y)\n")],
+        "metadata": {"language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5,
+    }
+    (tmp_path / "nb.ipynb").write_text(json.dumps(nb))
+    r = run(torchpit_cmd, "check", "nb.ipynb", "--no-cache", cwd=tmp_path)
+    lines = r.stdout.splitlines()
+    assert lines[1] == " --> nb.ipynb:cell 2:2:24"
+    at = lines.index(" ::: nb.ipynb:cell 1:2:9")  # the softmax is in the first cell
+    assert lines[at + 2] == "2 | probs = F.softmax(x, dim=1)"
+    data = json.loads(run(torchpit_cmd, "check", "nb.ipynb", "--no-cache", "--output-format", "json", cwd=tmp_path).stdout)
+    assert data[0]["cell"] == 2 and data[0]["related"][0]["cell"] == 1

@@ -52,7 +52,8 @@ def diagnostic_json(path: str, d: Diagnostic) -> dict[str, Any]:
         "name": d.name,
         "noqa_row": (d.noqa_line + 1) if d.noqa_line is not None else None,
         "related": [
-            {"message": r.message, "filename": r.path or path, "location": _loc(r.range.start.line, r.range.start.col)} for r in d.related
+            {"message": r.message, "filename": r.path or path, "location": _loc(r.range.start.line, r.range.start.col), "cell": r.cell}
+            for r in d.related
         ],
         "severity": d.severity.value,
         "url": rule_url(d.code),

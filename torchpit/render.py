@@ -211,6 +211,9 @@ def format_full_one(r: FileResult, d: Diagnostic, sources: Sources, *, unsafe: b
         if rel.path and os.path.abspath(rel.path) != os.path.abspath(r.path):
             where = f"{diff_name(rel.path)}:{rel.range.start.line + 1}:{rel.range.start.col + 1}"
             rel_lines = sources.lines(rel.path) if not rel.path.endswith(NB_SUFFIX) else []
+        elif rel.cell is not None and rel.cell != d.cell:  # another cell of the notebook
+            where = f"{diff_name(r.path)}:cell {rel.cell}:{rel.range.start.line + 1}:{rel.range.start.col + 1}"
+            rel_lines = sources.lines(r.path, rel.cell)
         else:
             where = location(r, d, rel.range)
             rel_lines = lines
