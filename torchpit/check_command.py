@@ -89,7 +89,7 @@ def _analyze(request: CheckRequest, sources: render.Sources, stdin: IO[bytes] | 
     raw = (stdin or sys.stdin.buffer).read()
     name = request.stdin_name
     config = config_loader(options.overrides)(name if name != "-" else os.getcwd())
-    display = name if name != "-" else "-.py"  # the suffix decides Python or notebook
+    display = name  # "-" without --stdin-filename: Python source, as ruff reads it
     sources.given[display] = raw
     result = check_source(display, raw, config, options.fix_mode)
     if result.fixed_text is not None and not request.args.diff:
