@@ -43,6 +43,8 @@ def test_pinned_revisions_are_commits_of_this_repository():
         assert r.returncode == 0, f"{rev} is not a commit of this repository"
         hooks = subprocess.run(["git", "show", f"{rev}:.pre-commit-hooks.yaml"], cwd=ROOT, capture_output=True, text=True)
         assert "id: torchpit" in hooks.stdout  # pre-commit finds the hooks at that revision
+        cli = subprocess.run(["git", "show", f"{rev}:torchpit/cli.py"], cwd=ROOT, capture_output=True, text=True)
+        assert '"--output-format"' in cli.stdout  # the options the docs use exist at that revision
 
 
 def test_one_default_for_debounce_everywhere():
