@@ -233,7 +233,7 @@ def _machine_format(fmt: str, results: list[FileResult], sources: render.Sources
 
 
 def _add_noqa(results: list[FileResult], err: IO[str]) -> int:
-    from torchpit.batch import read_python
+    from torchpit.batch import read_bytes, read_python
     from torchpit.noqa import add_noqa_to_notebook, add_noqa_to_text
 
     total = 0
@@ -241,8 +241,7 @@ def _add_noqa(results: list[FileResult], err: IO[str]) -> int:
         if not any(d.is_rule for d in r.diagnostics):
             continue
         try:
-            with open(r.path, "rb") as fh:
-                raw = fh.read()
+            raw = read_bytes(r.path)
             if r.notebook:
                 new, n = add_noqa_to_notebook(raw.decode("utf-8"), r.diagnostics)
                 encoding = "utf-8"

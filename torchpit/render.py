@@ -19,7 +19,7 @@ from torchpit.analyzers.diagnostics import BUILTIN_CODES, Applicability, Diagnos
 from torchpit.analyzers.registry import rule_by_code
 from torchpit.analyzers.source import split_lines
 
-from .batch import NB_SUFFIX, FileResult, diff_name, read_python
+from .batch import NB_SUFFIX, EncodingDeclarationError, FileResult, diff_name, read_bytes, read_python
 
 MAX_SNIPPET_LINES = 6  # a longer range shows its first and last lines around a "..."
 
@@ -102,22 +102,20 @@ class Sources:
         from torchpit.analyzers.notebook import NotebookError, read_notebook
 
         try:
-            raw = self.given[path] if path in self.given else _read_bytes(path)
+            raw = self.given[path] if path in self.given else read_bytes(path)
             if path.endswith(NB_SUFFIX):
                 if cell is None:
                     return []
                 nb = read_notebook(raw.decode("utf-8"))
                 text = nb.cells[nb.cell_numbers.index(cell)]
             else:
-                text = read_python(raw).text
+                try:
+                    text = read_python(raw).text
+                except EncodingDeclarationError:  # analysed as UTF-8 (batch.check_source): shown so too
+                    text = raw.decode("utf-8-sig", errors="replace")
         except (OSError, UnicodeError, LookupError, NotebookError, ValueError):
             return []
         return [line.rstrip("\r\n") for line in split_lines(text)]
-
-
-def _read_bytes(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read()
 
 
 # ---------------------------------------------------------------------- shared helpers
