@@ -19,7 +19,7 @@ RUN_ON_SAVE = "onSave"
 MODE_OPEN_FILES = "openFilesOnly"
 MODE_WORKSPACE = "workspace"
 PROBE_DEVICES = ("auto", "cpu", "cuda", "mps")
-DEFAULT_DEBOUNCE_MS = 120
+DEFAULT_DEBOUNCE_MS = 150
 DEFAULT_MAX_FILE_SIZE = 1_000_000  # bytes (UTF-8): above it a document is not analysed
 
 
