@@ -5,8 +5,11 @@ import ast
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Severity
 from ..flow import BN_CLASSES, text_of
+from ..freezing import Freeze, freezes
+from ..grad import module_objects
+from ..module_contents import batch_norm_in
 from ..rule import Rule
-from ..semantic import FUNCTION_TYPES, ancestors, parent
+from ..semantic import COMPREHENSIONS, FUNCTION_TYPES, ancestors, parent
 
 
 
@@ -81,6 +84,27 @@ def _freezes(node: ast.AST) -> ast.AST | None:
         if isinstance(a, ast.Constant) and a.value is False:
             return node
     return None
+
+
+def _runs_in_train_mode(m, target: ast.AST, objs: set[int]) -> bool:
+    """The frozen module (or the module it is part of) is put in train mode, or run in a loop."""
+    owners = set(objs)
+    base = target.value if isinstance(target, ast.Attribute) else None
+    if base is not None:
+        owners |= {id(o.node) for o in (module_objects(m, base) or [])}
+    texts = {text_of(target), text_of(base) if base is not None else None} - {None}
+    for call in m.flow.nodes(ast.Call):
+        f = call.func
+        recv = f.value if isinstance(f, ast.Attribute) and f.attr in ("forward", "train", "__call__") else f
+        if not isinstance(recv, (ast.Name, ast.Attribute)):
+            continue
+        if text_of(recv) not in texts and not any(id(o.node) in owners for o in (module_objects(m, recv) or [])):
+            continue
+        if (isinstance(f, ast.Attribute) and f.attr == "train") or m.enclosing_loops(call):
+            return True
+        if any(isinstance(a, COMPREHENSIONS) for a in ancestors(call)):
+            return True
+    return False
 
 
 class BatchnormFrozenWithRequiresGrad(Rule):
@@ -162,6 +186,54 @@ class BatchnormFrozenWithRequiresGrad(Rule):
                 f"these layers after every model.train()",
                 fix=self._suggest(site, var, guard, ctx),
             )
+        for fr in freezes(ctx.model):
+            if id(fr.site) in seen or id(fr.statement) in seen:
+                continue
+            found = self._whole_module(fr, ctx)
+            if found is None:
+                continue
+            seen.add(id(fr.site))
+            bn_model, bn = found
+            target = text_of(fr.target) or "the module"
+            related = []
+            if fr.statement is not fr.site:
+                related.append(ctx.related(fr.statement, "requires_grad = False is set here"))
+            if bn_model is ctx.model:
+                related.append(ctx.related(bn, "batch norm inside it, built here"))
+            ctx.report(
+                fr.site,
+                f"{target} is frozen with requires_grad=False, but its batch norm layers stay in train mode: their running "
+                f"statistics still update on every forward in train mode (measured: running_mean changes even under "
+                f"torch.no_grad()). Put them in eval mode after every model.train() (or override train()), or replace "
+                f"them with a frozen batch norm",
+                related=related,
+            )
+
+    @staticmethod
+    def _whole_module(fr: Freeze, ctx: Context):
+        """(model, batch-norm construction) when ``fr`` freezes a module holding batch norm that
+        nothing puts in eval mode."""
+        m = ctx.model
+        found = batch_norm_in(m, fr.target)
+        if found is None:
+            return None
+        objs = {id(o.node) for o in (module_objects(m, fr.target) or [])}
+        cls = m.enclosing_class(fr.site)
+        for call in m.flow.nodes(ast.Call):
+            f = call.func
+            if not isinstance(f, ast.Attribute):
+                continue
+            evals = f.attr == "eval" or (f.attr == "train" and call.args and isinstance(call.args[0], ast.Constant) and call.args[0].value is False)
+            if not evals:
+                continue
+            recv = f.value
+            if text_of(recv) == text_of(fr.target) or any(id(o.node) in objs for o in (module_objects(m, recv) or [])):
+                return None  # the frozen module is put in eval mode
+        if cls is not None and m.find_method(cls, "train") is not None:
+            return None  # the class decides its own train mode
+        if cls is None and not _runs_in_train_mode(m, fr.target, objs):
+            return None  # never trained or run in a loop here (a conversion script): no statistics drift
+        return found
 
     @staticmethod
     def _bn_evidence(site: ast.AST, ctx: Context):
