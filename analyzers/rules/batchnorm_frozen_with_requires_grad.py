@@ -116,6 +116,16 @@ class BatchnormFrozenWithRequiresGrad(Rule):
     in a function applied with `model.apply(...)`) when nothing in the file puts those layers in
     eval mode (`m.eval()`, or a `train()` override that does).
 
+    Frozen means frozen: it also checks a whole module frozen (`for p in backbone.parameters():
+    p.requires_grad = False`, `backbone.requires_grad_(False)`, or a helper function or method
+    whose body does one of these, such as `_freeze_module(self.layer1)` in `__init__`) when the
+    module's construction holds batch norm (BatchNorm1d/2d/3d, SyncBatchNorm; followed through
+    `nn.Sequential(*layers)`, the `self.x` layers of its class, classes passed as arguments,
+    helper methods that build it, torchvision models). It stays silent when the frozen module
+    is put in eval mode, its class overrides `train()`, its batch norm does not track running
+    statistics, or (outside a module class) it is never trained or run in a loop in the file (a
+    conversion or export script). The finding is on the freezing statement (the helper's call).
+
     ## Why is this bad?
     `requires_grad = False` freezes the affine weight and bias only. The running mean and
     variance are buffers, updated by every forward pass in train mode, and `model.train()` puts
