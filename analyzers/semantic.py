@@ -920,7 +920,12 @@ class SemanticModel:
         if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.")):
             return None  # only the user's own modules are worth a look
         self.read_whole()  # jedi reads the whole text, and another module
-        target = self.inference.goto(expr)
+        # one jedi query per imported name: every use of it names the same class
+        key = ("external_class", qual)
+        if key in self.file_memo:
+            target = self.file_memo[key]
+        else:
+            target = self.file_memo[key] = self.inference.goto(expr)
         if target is None:
             return None
         other = load_module_model(target[0])

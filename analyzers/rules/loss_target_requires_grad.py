@@ -152,8 +152,8 @@ def _project_loss_module(model: SemanticModel, call: ast.Call) -> LossCall | Non
     """``self.net.loss(a, b)`` where the net's class, in another module of the project, sets
     ``self.loss = nn.MSELoss()``."""
     func = call.func
-    if not isinstance(func, ast.Attribute) or len(call.args) + len(call.keywords) < 2 or model.call_name(call) is not None:
-        return None
+    if not isinstance(func, ast.Attribute) or len(call.args) != 2 or call.keywords or model.call_name(call) is not None:
+        return None  # a loss module is called with (input, target); anything else is not worth a jedi query
     vals = model.values(func.value, module_identity=True)
     if len(vals) != 1 or not isinstance(vals[0].node, ast.Call):
         return None
