@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import ast
-import re
 
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Severity
 from ..flow import EVAL, MODE, TRAIN, text_of
 from ..rule import Rule
-from ..semantic import _dominates, pos
+from ..semantic import _dominates, parent, pos
 
 
 class ForwardInTrainModeUnderNoGrad(Rule):
@@ -69,16 +68,17 @@ class ForwardInTrainModeUnderNoGrad(Rule):
         flow = ctx.model.flow
         m = ctx.model
         eval_forwards = {id(c) for r in flow.eval_regions for c in r.forwards}
-        deliberate = re.compile(r"(?i)(bn|batch_?norm|recalib|calib|running_stat|update_stat|precise)")
         for node in flow.nodes(ast.With, ast.AsyncWith):
             if not isinstance(node, (ast.With, ast.AsyncWith)) or not any(m.is_no_grad_context(i.context_expr) for i in node.items):
                 continue
             func = m.enclosing_function(node)
-            if func is not None and (deliberate.search(func.name) or _touches_bn_stats(func)):
+            if func is not None and _touches_bn_stats(func):
                 continue  # re-estimating batch-norm statistics on purpose (SWA update_bn, after pruning)
             for call in _calls(node.body):
                 if id(call) in eval_forwards:
                     continue
+                if isinstance(parent(call), ast.Expr):
+                    continue  # the output is thrown away: the forward runs for its statistics (BN re-estimation)
                 subject = flow.is_model_forward(call)
                 if subject is None:
                     continue
