@@ -45,14 +45,10 @@ def _environment(python_path: str | None) -> Any:
 
 
 @lru_cache(maxsize=32)
-def _project(root: str | None, script_dir: str | None = None) -> Any:
+def _project(root: str | None) -> Any:
     import jedi
 
-    if not root:
-        return None
-    # `python dir/script.py` puts dir/ on sys.path: its sibling modules import by their bare name
-    extra = [script_dir] if script_dir and os.path.abspath(script_dir) != os.path.abspath(root) else []
-    return jedi.Project(root, added_sys_path=extra)
+    return jedi.Project(root) if root else None
 
 
 _jedi_lock = threading.Lock()  # jedi's caches are not thread-safe
@@ -78,7 +74,7 @@ class JediInference:
                 self.text,
                 path=self.path,
                 environment=_environment(self.options.python_path),
-                project=_project(root, os.path.dirname(os.path.abspath(self.path)) if self.path else None),
+                project=_project(root),
             )
         return self._script
 
