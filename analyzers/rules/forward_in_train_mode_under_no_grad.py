@@ -18,6 +18,10 @@ class ForwardInTrainModeUnderNoGrad(Rule):
     file (modules start in train mode). Typical cases: computing features or statistics,
     pseudo-labels, or an EMA teacher's targets inside the training loop.
 
+    It stays silent when the forward's output is thrown away (`net(x)` as a statement: the
+    forward runs for its statistics, as in batch-norm re-estimation) and in a function that
+    resets or sets the statistics itself (`reset_running_stats()`, `momentum`, `running_mean`).
+
     ## Why is this bad?
     `no_grad` turns off gradients, not training behaviour. In train mode batch norm normalises
     with the batch's statistics and updates its running statistics with data that were not

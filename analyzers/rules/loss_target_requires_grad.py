@@ -7,7 +7,7 @@ from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Severity
 from ..grad import Grad, requires_grad
 from ..networks import constant_side
-from ..patterns import LossCall, loss_call
+from ..patterns import LOG_SOFTMAX, SOFTMAX, LossCall, activation_evidence, loss_call
 from ..rewrites import with_method
 from ..rule import Rule
 from ..semantic import SemanticModel
@@ -37,7 +37,9 @@ class LossTargetRequiresGrad(Rule):
     For the symmetric losses (`mse_loss`, `l1_loss`, `smooth_l1_loss`, `huber_loss` and their
     modules) the order of the arguments does not matter: a prediction written first, or a
     learned tensor compared with data, is not reported. For the others the target argument is
-    the constant side.
+    the constant side. A cross-entropy written out by hand, `-(p_teacher *
+    log_softmax(student)).sum()`, is checked the same way: the probabilities are the constant
+    side.
 
     It stays silent when the constant side is detached (`.detach()`, `.data`), computed under
     `torch.no_grad()` / `torch.inference_mode()` (as a block or a decorator, also inside the
@@ -96,9 +98,12 @@ class LossTargetRequiresGrad(Rule):
     summary = "Loss target requires grad: gradients flow into the target (teacher, target network)"
     severity = Severity.WARNING
     fix_availability = FixAvailability.SOMETIMES
-    node_types = (ast.Call,)
+    node_types = (ast.Call, ast.BinOp)
 
     def check(self, node: ast.AST, ctx: Context) -> None:
+        if isinstance(node, ast.BinOp):
+            self._check_hand_written(node, ctx)
+            return
         assert isinstance(node, ast.Call)
         m = ctx.model
         lc = loss_call(m, node, torch_api.TARGET_LOSS_FUNCS, torch_api.TARGET_LOSS_MODULES) or _project_loss_module(m, node)
@@ -130,9 +135,29 @@ class LossTargetRequiresGrad(Rule):
             self._report(ctx, lc, const, g, go, role)
             return
 
+    def _check_hand_written(self, node: ast.BinOp, ctx: Context) -> None:
+        """``-(p_teacher * log_softmax(student)).sum()``: a cross-entropy written out, whose soft
+        target (the probabilities) is the constant side."""
+        if not isinstance(node.op, ast.Mult):
+            return
+        m = ctx.model
+        sides = [_unneg(node.left), _unneg(node.right)]
+        for probs, logp in (sides, sides[::-1]):
+            if not _all_kind(m, logp, LOG_SOFTMAX) or not _all_kind(m, probs, SOFTMAX) or m.under_no_grad(node):
+                continue
+            g = requires_grad(m, probs)
+            go = requires_grad(m, logp)
+            if not g.yes or not g.modules or not go.yes:
+                continue
+            role = constant_side(m, g.modules, go.modules)
+            if role is None:
+                continue
+            self._report(ctx, "a hand-written cross-entropy", probs, g, go, role)
+            return
+
     @staticmethod
-    def _report(ctx: Context, lc: LossCall, const: ast.expr, g: Grad, go: Grad, role: tuple[ast.AST, str]) -> None:
-        loss_name = lc.qualname.rsplit(".", 1)[1]
+    def _report(ctx: Context, lc: "LossCall | str", const: ast.expr, g: Grad, go: Grad, role: tuple[ast.AST, str]) -> None:
+        loss_name = lc if isinstance(lc, str) else lc.qualname.rsplit(".", 1)[1]
         net = ctx.source.segment(g.node.func) if isinstance(g.node, ast.Call) else "a network"
         if isinstance(g.node, ast.Call) and isinstance(g.node.func, ast.Attribute) and g.node.func.attr == "forward":
             net = ctx.source.segment(g.node.func.value)
@@ -146,6 +171,17 @@ class LossTargetRequiresGrad(Rule):
         if go.yes:  # the other side still reaches trained parameters: backward keeps working
             fix = Fix("Detach the constant side", Applicability.UNSAFE, (ctx.replace(const, with_method(ctx, const, "detach")),))
         ctx.report(const, message, fix=fix, related=related)
+
+
+def _unneg(expr: ast.expr) -> ast.expr:
+    while isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
+        expr = expr.operand
+    return expr
+
+
+def _all_kind(model: SemanticModel, expr: ast.expr, kind: str) -> bool:
+    found = activation_evidence(model, expr)
+    return bool(found) and all(e.kind == kind for e in found)
 
 
 def _project_loss_module(model: SemanticModel, call: ast.Call) -> LossCall | None:
