@@ -141,6 +141,8 @@ class LossTargetRequiresGrad(Rule):
         if not isinstance(node.op, ast.Mult):
             return
         m = ctx.model
+        if not (m.text_contains("softmax") or m.text_contains("Softmax")):
+            return  # both factors are softmax outputs: nothing to find
         sides = [_unneg(node.left), _unneg(node.right)]
         for probs, logp in (sides, sides[::-1]):
             if not _all_kind(m, logp, LOG_SOFTMAX) or not _all_kind(m, probs, SOFTMAX) or m.under_no_grad(node):
@@ -188,6 +190,8 @@ def _project_loss_module(model: SemanticModel, call: ast.Call) -> LossCall | Non
     """``self.net.loss(a, b)`` where the net's class, in another module of the project, sets
     ``self.loss = nn.MSELoss()``."""
     func = call.func
+    if model.inference is None:
+        return None  # only jedi finds a class in another module
     if not isinstance(func, ast.Attribute) or len(call.args) != 2 or call.keywords or model.call_name(call) is not None:
         return None  # a loss module is called with (input, target); anything else is not worth a jedi query
     vals = model.values(func.value, module_identity=True)
