@@ -86,6 +86,68 @@ def _freezes(node: ast.AST) -> ast.AST | None:
     return None
 
 
+def _converted_classes(m, fr: Freeze) -> set[str] | None:
+    """Batch-norm classes that a converter called on the frozen module replaces (``FrozenBN.
+    convert(self)``: a function whose body tests ``isinstance(x, <batch norm classes>)``);
+    set() when no call passes the module on; None when a callee that may convert is unknown."""
+    covered: set[str] = set()
+    target = text_of(fr.target)
+    funcs = {m.enclosing_function(fr.site), m.enclosing_function(fr.statement)} - {None}
+    for func in funcs:
+        for call in ast.walk(func):
+            if not isinstance(call, ast.Call) or not any(text_of(a) == target or (m._is_self(a) and m._is_self(fr.target)) for a in call.args):
+                continue
+            if call is fr.site:
+                continue
+            callee = _converter(m, call)
+            if callee is None:
+                continue
+            cm, body = callee
+            if body is False:
+                return None
+            covered |= _isinstance_bn_classes(cm, body)
+    return covered
+
+
+def _converter(m, call: ast.Call):
+    """(model, function) a call runs: a local function, or a method of a local or project class
+    called on the class (``FrozenBN.convert(module)``); (m, False) when unknown, None when it is
+    plainly not a converter (a torch call, the freezing helper itself)."""
+    f = call.func
+    q = m.call_name(call)
+    if q is not None and q.startswith(("torch.", "builtins.")):
+        return None
+    if isinstance(f, ast.Name):
+        bs = m.lookup(f.id, f)
+        if len(bs) == 1 and bs[0].kind == "def":
+            return m, bs[0].node
+        return m, False
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+        cls = m.local_class_of(f.value)
+        em = m
+        if cls is None:
+            ext = m.external_class(f.value)
+            if ext is None:
+                return m, False
+            em, cls = ext
+        method = em.find_method(cls, f.attr)
+        return (em, method) if method is not None else (m, False)
+    return None
+
+
+def _isinstance_bn_classes(m, func) -> set[str]:
+    out: set[str] = set()
+    for n in ast.walk(func):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "isinstance" and len(n.args) == 2:
+            for v in m.values(n.args[1]):
+                classes = v.node.elts if isinstance(v.node, ast.Tuple) else [v.node]
+                for c in classes:
+                    q = m.qualified_name(c)
+                    if q in BN_CLASSES:
+                        out.add(q)
+    return out
+
+
 def _runs_in_train_mode(m, target: ast.AST, objs: set[int]) -> bool:
     """The frozen module (or the module it is part of) is put in train mode, or run in a loop."""
     owners = set(objs)
@@ -123,8 +185,11 @@ class BatchnormFrozenWithRequiresGrad(Rule):
     `nn.Sequential(*layers)`, the `self.x` layers of its class, classes passed as arguments,
     helper methods that build it, torchvision models). It stays silent when the frozen module
     is put in eval mode, its class overrides `train()`, its batch norm does not track running
-    statistics, or (outside a module class) it is never trained or run in a loop in the file (a
-    conversion or export script). The finding is on the freezing statement (the helper's call).
+    statistics, a converter called on it replaces its batch-norm classes by a frozen batch norm
+    (a function whose body tests `isinstance(m, (nn.BatchNorm2d, ...))`: the classes it tests
+    are the ones replaced, so a BatchNorm1d left behind is still reported), or (outside a module
+    class) it is never trained or run in a loop in the file (a conversion or export script). The
+    finding is on the freezing statement (the helper's call).
 
     ## Why is this bad?
     `requires_grad = False` freezes the affine weight and bias only. The running mean and
@@ -203,8 +268,13 @@ class BatchnormFrozenWithRequiresGrad(Rule):
             if found is None:
                 continue
             seen.add(id(fr.site))
-            bn_model, bn = found
+            bn_model, bn, covered = found
             target = text_of(fr.target) or "the module"
+            if ctx.model._is_self(fr.target):
+                cls = ctx.model.enclosing_class(fr.target)
+                target = f"{cls.name if cls else 'the module'} (self)"
+            kind = (bn_model.call_name(bn) or "batch norm").rsplit(".", 1)[-1]
+            partial = f" (the conversion replaces only {', '.join(sorted(c.rsplit('.', 1)[-1] for c in covered))}, not {kind})" if covered else ""
             related = []
             if fr.statement is not fr.site:
                 related.append(ctx.related(fr.statement, "requires_grad = False is set here"))
@@ -212,7 +282,7 @@ class BatchnormFrozenWithRequiresGrad(Rule):
                 related.append(ctx.related(bn, "batch norm inside it, built here"))
             ctx.report(
                 fr.site,
-                f"{target} is frozen with requires_grad=False, but its batch norm layers stay in train mode: their running "
+                f"{target} is frozen with requires_grad=False, but its batch norm layers{partial} stay in train mode: their running "
                 f"statistics still update on every forward in train mode (measured: running_mean changes even under "
                 f"torch.no_grad()). Put them in eval mode after every model.train() (or override train()), or replace "
                 f"them with a frozen batch norm",
@@ -243,7 +313,10 @@ class BatchnormFrozenWithRequiresGrad(Rule):
             return None  # the class decides its own train mode
         if cls is None and not _runs_in_train_mode(m, fr.target, objs):
             return None  # never trained or run in a loop here (a conversion script): no statistics drift
-        return found
+        covered = _converted_classes(m, fr)
+        if covered is None or found[0].call_name(found[1]) in covered:
+            return None  # replaced by a frozen batch norm (or by something we cannot see)
+        return found[0], found[1], covered
 
     @staticmethod
     def _bn_evidence(site: ast.AST, ctx: Context):
