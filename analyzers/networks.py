@@ -129,6 +129,39 @@ def _ema_loop(model: SemanticModel, loop: ast.For, r: Roles) -> None:
                 return
 
 
+def _inside_optimized(obj: Value, r: Roles) -> bool:
+    """``obj`` is part of a module an optimizer holds: a ``self.x`` layer of a class whose
+    instance (or ``self``) is optimized, or an argument of an optimized module's constructor."""
+    m = obj.model
+    cls = m.enclosing_class(obj.node) if not isinstance(obj.node, ast.ClassDef) else None
+    for key, opt in r.optimized.items():
+        for held in _held_nodes(m, opt):
+            if cls is not None and (held is cls.node or (isinstance(held, ast.Call) and _class_is(m, held, cls))):
+                return True
+            if isinstance(held, ast.Call):
+                for a in (*held.args, *(k.value for k in held.keywords)):
+                    if any(v.node is obj.node for v in m.values(a, module_identity=True)):
+                        return True
+    return False
+
+
+def _held_nodes(m: SemanticModel, opt: ast.AST) -> list[ast.AST]:
+    r = roles(m)
+    return [o.node for e in _param_owners(opt) for o in _objects(m, e) if id(o.node) in r.optimized]
+
+
+def _class_is(m: SemanticModel, call: ast.Call, cls) -> bool:
+    own = m.local_class_of(call.func)
+    seen = 0
+    while own is not None and seen < 8:
+        if own is cls:
+            return True
+        bases = m.base_classes(own)
+        own = bases[0] if bases else None
+        seen += 1
+    return False
+
+
 def constant_side(model: SemanticModel, objs: frozenset, others: frozenset) -> tuple[ast.AST, str] | None:
     """Why the networks in ``objs`` are the constant side of a loss against ``others`` (a copy of
     another network, a pretrained network that no optimizer of the file holds, or one that no
@@ -143,7 +176,7 @@ def constant_side(model: SemanticModel, objs: frozenset, others: frozenset) -> t
             srcs = r.sources.get(oid, set())
             if not other_ids or srcs & other_ids or not (other_ids & set(r.copies)):
                 return r.copies[oid]
-        if oid in r.optimized or r.opaque:
+        if oid in r.optimized or r.opaque or _inside_optimized(obj, r):
             continue
         if oid in r.loaded and obj.model is model:
             return r.loaded[oid], "loaded from a checkpoint, and no optimizer of this file holds its parameters"
