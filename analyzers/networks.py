@@ -178,7 +178,8 @@ def constant_side(model: SemanticModel, objs: frozenset, others: frozenset) -> t
                 return r.copies[oid]
         if oid in r.optimized or r.opaque or _inside_optimized(obj, r):
             continue
-        if oid in r.loaded and obj.model is model:
+        others_loaded = any(id(o.node) in roles(o.model).loaded for o in others)
+        if oid in r.loaded and obj.model is model and not others_loaded:  # both resumed: which one is the teacher?
             return r.loaded[oid], "loaded from a checkpoint, and no optimizer of this file holds its parameters"
         held = [o for o in others if id(o.node) in roles(o.model).optimized]
         if held and r.optimizers:
