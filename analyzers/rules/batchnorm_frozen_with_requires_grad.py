@@ -299,16 +299,18 @@ class BatchnormFrozenWithRequiresGrad(Rule):
             return None
         objs = {id(o.node) for o in (module_objects(m, fr.target) or [])}
         cls = m.enclosing_class(fr.site)
+        evals = trains = 0
         for call in m.flow.nodes(ast.Call):
             f = call.func
-            if not isinstance(f, ast.Attribute):
+            if not isinstance(f, ast.Attribute) or f.attr not in ("eval", "train"):
                 continue
-            evals = f.attr == "eval" or (f.attr == "train" and call.args and isinstance(call.args[0], ast.Constant) and call.args[0].value is False)
-            if not evals:
-                continue
+            off = f.attr == "eval" or (bool(call.args) and isinstance(call.args[0], ast.Constant) and call.args[0].value is False)
             recv = f.value
             if text_of(recv) == text_of(fr.target) or any(id(o.node) in objs for o in (module_objects(m, recv) or [])):
-                return None  # the frozen module is put in eval mode
+                evals += off
+                trains += not off
+        if evals and not trains:
+            return None  # the frozen module is put in eval mode, and nothing puts it back in train mode
         if cls is not None and m.find_method(cls, "train") is not None:
             return None  # the class decides its own train mode
         if cls is None and not _runs_in_train_mode(m, fr.target, objs):
