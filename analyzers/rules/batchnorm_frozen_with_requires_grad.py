@@ -184,7 +184,7 @@ class BatchnormFrozenWithRequiresGrad(Rule):
     module's construction holds batch norm (BatchNorm1d/2d/3d, SyncBatchNorm; followed through
     `nn.Sequential(*layers)`, the `self.x` layers of its class, classes passed as arguments,
     helper methods that build it, torchvision models). It stays silent when the frozen module
-    is put in eval mode, its class overrides `train()`, its batch norm does not track running
+    is put in eval mode and nothing puts it back in train mode, its class overrides `train()`, its batch norm does not track running
     statistics, a converter called on it replaces its batch-norm classes by a frozen batch norm
     (a function whose body tests `isinstance(m, (nn.BatchNorm2d, ...))`: the classes it tests
     are the ones replaced, so a BatchNorm1d left behind is still reported), or (outside a module
