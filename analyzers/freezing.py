@@ -247,7 +247,14 @@ def freezes(model: SemanticModel) -> list[Freeze]:
     if cached is not None:
         return cached
     out: list[Freeze] = []
+    if not model.text_contains("requires_grad"):
+        model.file_memo["freezes"] = out
+        return out  # nothing in this file sets requires_grad
+    # names of the local functions and methods that freeze something: only their calls are followed
+    freezers = {name for name, funcs in model.functions.items() if any(function_freezes(model, f) for f in funcs)}
     for node in model.nodes_of(ast.For, ast.AsyncFor, ast.ListComp, ast.GeneratorExp, ast.Call):
+        if isinstance(node, ast.Call) and not _may_freeze(node, freezers):
+            continue
         d = _direct(node)
         if d is not None:
             target, flag, stmt = d
@@ -262,6 +269,16 @@ def freezes(model: SemanticModel) -> list[Freeze]:
                 out.append(Freeze(node, target, stmt))
     model.file_memo["freezes"] = out
     return out
+
+
+def _may_freeze(call: ast.Call, freezers: set[str]) -> bool:
+    f = call.func
+    name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+    if name in ("requires_grad_",):
+        return True
+    if name == "apply":
+        return bool(call.args) and isinstance(call.args[0], ast.Name) and call.args[0].id in freezers
+    return name in freezers
 
 
 def _is_self_of_helper(model: SemanticModel, call: ast.AST, target: ast.expr) -> bool:
