@@ -976,7 +976,12 @@ class SemanticModel:
         found = project_class(self.path, qual)
         if found is not None or self.inference is None:
             return found
-        target = self.inference.goto(expr)
+        # one jedi query per imported name: every use of it names the same class
+        key = ("external_class", qual)
+        if key in self.file_memo:
+            target = self.file_memo[key]
+        else:
+            target = self.file_memo[key] = self.inference.goto(expr)
         if target is None:
             return None
         other = load_module_model(target[0])

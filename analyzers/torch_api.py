@@ -104,6 +104,12 @@ TARGET_LOSS_MODULES = {
     "torch.nn.CosineEmbeddingLoss": 2,
 }
 
+# Losses whose gradient is the same whichever argument is "the target" (|a - b| and (a - b)^2 shapes).
+SYMMETRIC_LOSSES = {
+    "torch.nn.functional.mse_loss", "torch.nn.functional.l1_loss", "torch.nn.functional.smooth_l1_loss",
+    "torch.nn.functional.huber_loss", "torch.nn.MSELoss", "torch.nn.L1Loss", "torch.nn.SmoothL1Loss", "torch.nn.HuberLoss",
+}
+
 # Layers whose output is raw scores (no normalisation) when a forward ends in them.
 RAW_SCORE_MODULES = {
     "torch.nn.Linear", "torch.nn.LazyLinear", "torch.nn.Bilinear",

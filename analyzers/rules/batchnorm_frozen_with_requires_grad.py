@@ -5,8 +5,11 @@ import ast
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Severity
 from ..flow import BN_CLASSES, text_of
+from ..freezing import Freeze, freezes
+from ..grad import module_objects
+from ..module_contents import batch_norm_in
 from ..rule import Rule
-from ..semantic import FUNCTION_TYPES, ancestors, parent
+from ..semantic import COMPREHENSIONS, FUNCTION_TYPES, ancestors, parent
 
 
 
@@ -83,6 +86,89 @@ def _freezes(node: ast.AST) -> ast.AST | None:
     return None
 
 
+def _converted_classes(m, fr: Freeze) -> set[str] | None:
+    """Batch-norm classes that a converter called on the frozen module replaces (``FrozenBN.
+    convert(self)``: a function whose body tests ``isinstance(x, <batch norm classes>)``);
+    set() when no call passes the module on; None when a callee that may convert is unknown."""
+    covered: set[str] = set()
+    target = text_of(fr.target)
+    funcs = {m.enclosing_function(fr.site), m.enclosing_function(fr.statement)} - {None}
+    for func in funcs:
+        for call in ast.walk(func):
+            if not isinstance(call, ast.Call) or not any(text_of(a) == target or (m._is_self(a) and m._is_self(fr.target)) for a in call.args):
+                continue
+            if call is fr.site:
+                continue
+            callee = _converter(m, call)
+            if callee is None:
+                continue
+            cm, body = callee
+            if body is False:
+                return None
+            covered |= _isinstance_bn_classes(cm, body)
+    return covered
+
+
+def _converter(m, call: ast.Call):
+    """(model, function) a call runs: a local function, or a method of a local or project class
+    called on the class (``FrozenBN.convert(module)``); (m, False) when unknown, None when it is
+    plainly not a converter (a torch call, the freezing helper itself)."""
+    f = call.func
+    q = m.call_name(call)
+    if q is not None and q.startswith(("torch.", "builtins.")):
+        return None
+    if isinstance(f, ast.Name):
+        bs = m.lookup(f.id, f)
+        if len(bs) == 1 and bs[0].kind == "def":
+            return m, bs[0].node
+        return m, False
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name):
+        cls = m.local_class_of(f.value)
+        em = m
+        if cls is None:
+            ext = m.external_class(f.value)
+            if ext is None:
+                return m, False
+            em, cls = ext
+        method = em.find_method(cls, f.attr)
+        return (em, method) if method is not None else (m, False)
+    return None
+
+
+def _isinstance_bn_classes(m, func) -> set[str]:
+    out: set[str] = set()
+    for n in ast.walk(func):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "isinstance" and len(n.args) == 2:
+            for v in m.values(n.args[1]):
+                classes = v.node.elts if isinstance(v.node, ast.Tuple) else [v.node]
+                for c in classes:
+                    q = m.qualified_name(c)
+                    if q in BN_CLASSES:
+                        out.add(q)
+    return out
+
+
+def _runs_in_train_mode(m, target: ast.AST, objs: set[int]) -> bool:
+    """The frozen module (or the module it is part of) is put in train mode, or run in a loop."""
+    owners = set(objs)
+    base = target.value if isinstance(target, ast.Attribute) else None
+    if base is not None:
+        owners |= {id(o.node) for o in (module_objects(m, base) or [])}
+    texts = {text_of(target), text_of(base) if base is not None else None} - {None}
+    for call in m.flow.nodes(ast.Call):
+        f = call.func
+        recv = f.value if isinstance(f, ast.Attribute) and f.attr in ("forward", "train", "__call__") else f
+        if not isinstance(recv, (ast.Name, ast.Attribute)):
+            continue
+        if text_of(recv) not in texts and not any(id(o.node) in owners for o in (module_objects(m, recv) or [])):
+            continue
+        if (isinstance(f, ast.Attribute) and f.attr == "train") or m.enclosing_loops(call):
+            return True
+        if any(isinstance(a, COMPREHENSIONS) for a in ancestors(call)):
+            return True
+    return False
+
+
 class BatchnormFrozenWithRequiresGrad(Rule):
     """
     ## What it does
@@ -91,6 +177,19 @@ class BatchnormFrozenWithRequiresGrad(Rule):
     `isinstance(m, nn.BatchNorm2d)`, on `named_parameters()` filtered by a name like `'bn'`, or
     in a function applied with `model.apply(...)`) when nothing in the file puts those layers in
     eval mode (`m.eval()`, or a `train()` override that does).
+
+    Frozen means frozen: it also checks a whole module frozen (`for p in backbone.parameters():
+    p.requires_grad = False`, `backbone.requires_grad_(False)`, or a helper function or method
+    whose body does one of these, such as `_freeze_module(self.layer1)` in `__init__`) when the
+    module's construction holds batch norm (BatchNorm1d/2d/3d, SyncBatchNorm; followed through
+    `nn.Sequential(*layers)`, the `self.x` layers of its class, classes passed as arguments,
+    helper methods that build it, torchvision models). It stays silent when the frozen module
+    is put in eval mode and nothing puts it back in train mode, its class overrides `train()`, its batch norm does not track running
+    statistics, a converter called on it replaces its batch-norm classes by a frozen batch norm
+    (a function whose body tests `isinstance(m, (nn.BatchNorm2d, ...))`: the classes it tests
+    are the ones replaced, so a BatchNorm1d left behind is still reported), or (outside a module
+    class) it is never trained or run in a loop in the file (a conversion or export script). The
+    finding is on the freezing statement (the helper's call).
 
     ## Why is this bad?
     `requires_grad = False` freezes the affine weight and bias only. The running mean and
@@ -162,6 +261,64 @@ class BatchnormFrozenWithRequiresGrad(Rule):
                 f"these layers after every model.train()",
                 fix=self._suggest(site, var, guard, ctx),
             )
+        for fr in freezes(ctx.model):
+            if id(fr.site) in seen or id(fr.statement) in seen:
+                continue
+            found = self._whole_module(fr, ctx)
+            if found is None:
+                continue
+            seen.add(id(fr.site))
+            bn_model, bn, covered = found
+            target = text_of(fr.target) or "the module"
+            if ctx.model._is_self(fr.target):
+                cls = ctx.model.enclosing_class(fr.target)
+                target = f"{cls.name if cls else 'the module'} (self)"
+            kind = (bn_model.call_name(bn) or "batch norm").rsplit(".", 1)[-1]
+            partial = f" (the conversion replaces only {', '.join(sorted(c.rsplit('.', 1)[-1] for c in covered))}, not {kind})" if covered else ""
+            related = []
+            if fr.statement is not fr.site:
+                related.append(ctx.related(fr.statement, "requires_grad = False is set here"))
+            if bn_model is ctx.model:
+                related.append(ctx.related(bn, "batch norm inside it, built here"))
+            ctx.report(
+                fr.site,
+                f"{target} is frozen with requires_grad=False, but its batch norm layers{partial} stay in train mode: their running "
+                f"statistics still update on every forward in train mode (measured: running_mean changes even under "
+                f"torch.no_grad()). Put them in eval mode after every model.train() (or override train()), or replace "
+                f"them with a frozen batch norm",
+                related=related,
+            )
+
+    @staticmethod
+    def _whole_module(fr: Freeze, ctx: Context):
+        """(model, batch-norm construction) when ``fr`` freezes a module holding batch norm that
+        nothing puts in eval mode."""
+        m = ctx.model
+        found = batch_norm_in(m, fr.target)
+        if found is None:
+            return None
+        objs = {id(o.node) for o in (module_objects(m, fr.target) or [])}
+        cls = m.enclosing_class(fr.site)
+        evals = trains = 0
+        for call in m.flow.nodes(ast.Call):
+            f = call.func
+            if not isinstance(f, ast.Attribute) or f.attr not in ("eval", "train"):
+                continue
+            off = f.attr == "eval" or (bool(call.args) and isinstance(call.args[0], ast.Constant) and call.args[0].value is False)
+            recv = f.value
+            if text_of(recv) == text_of(fr.target) or any(id(o.node) in objs for o in (module_objects(m, recv) or [])):
+                evals += off
+                trains += not off
+        if evals and not trains:
+            return None  # the frozen module is put in eval mode, and nothing puts it back in train mode
+        if cls is not None and m.find_method(cls, "train") is not None:
+            return None  # the class decides its own train mode
+        if cls is None and not _runs_in_train_mode(m, fr.target, objs):
+            return None  # never trained or run in a loop here (a conversion script): no statistics drift
+        covered = _converted_classes(m, fr)
+        if covered is None or found[0].call_name(found[1]) in covered:
+            return None  # replaced by a frozen batch norm (or by something we cannot see)
+        return found[0], found[1], covered
 
     @staticmethod
     def _bn_evidence(site: ast.AST, ctx: Context):

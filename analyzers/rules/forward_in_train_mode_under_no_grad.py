@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import ast
-import re
 
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Severity
 from ..flow import EVAL, MODE, TRAIN, text_of
 from ..rule import Rule
-from ..semantic import _dominates, pos
+from ..semantic import _dominates, parent, pos
 
 
 class ForwardInTrainModeUnderNoGrad(Rule):
@@ -18,6 +17,10 @@ class ForwardInTrainModeUnderNoGrad(Rule):
     function and `model.eval()` did not, or the model is never put in eval mode anywhere in the
     file (modules start in train mode). Typical cases: computing features or statistics,
     pseudo-labels, or an EMA teacher's targets inside the training loop.
+
+    It stays silent when the forward's output is thrown away (`net(x)` as a statement: the
+    forward runs for its statistics, as in batch-norm re-estimation) and in a function that
+    resets or sets the statistics itself (`reset_running_stats()`, `momentum`, `running_mean`).
 
     ## Why is this bad?
     `no_grad` turns off gradients, not training behaviour. In train mode batch norm normalises
@@ -69,16 +72,17 @@ class ForwardInTrainModeUnderNoGrad(Rule):
         flow = ctx.model.flow
         m = ctx.model
         eval_forwards = {id(c) for r in flow.eval_regions for c in r.forwards}
-        deliberate = re.compile(r"(?i)(bn|batch_?norm|recalib|calib|running_stat|update_stat|precise)")
         for node in flow.nodes(ast.With, ast.AsyncWith):
             if not isinstance(node, (ast.With, ast.AsyncWith)) or not any(m.is_no_grad_context(i.context_expr) for i in node.items):
                 continue
             func = m.enclosing_function(node)
-            if func is not None and (deliberate.search(func.name) or _touches_bn_stats(func)):
+            if func is not None and _touches_bn_stats(func):
                 continue  # re-estimating batch-norm statistics on purpose (SWA update_bn, after pruning)
             for call in _calls(node.body):
                 if id(call) in eval_forwards:
                     continue
+                if isinstance(parent(call), ast.Expr):
+                    continue  # the output is thrown away: the forward runs for its statistics (BN re-estimation)
                 subject = flow.is_model_forward(call)
                 if subject is None:
                     continue

@@ -254,11 +254,13 @@ class DQN(nn.Module):
 
 
 policy_net = DQN()
+target_net = DQN()
+target_net.load_state_dict(policy_net.state_dict())
 
 
-def td_same_net(states, actions, rewards, next_states):
+def td_target_net(states, actions, rewards, next_states):
     q = policy_net(states).gather(1, actions).squeeze(1)
-    q_next = policy_net(next_states).max(dim=1).values
+    q_next = target_net(next_states).max(dim=1).values
     target = rewards + 0.99 * q_next
     return F.mse_loss(q, target)
 '''

@@ -107,7 +107,7 @@ async def test_unsafe_fix_says_so_and_is_not_in_fix_all(start, tmp_path):
     uri = open_doc(client, tmp_path / "u.py", PIT103_SRC)
     (d,) = await wait_diags(client, uri, version=1)
     acts = await actions_for(client, uri, [d])
-    assert acts[0].title == "Fix PIT103: Detach the target (unsafe)" and not acts[0].is_preferred
+    assert acts[0].title == "Fix PIT103: Detach the constant side (unsafe)" and not acts[0].is_preferred
     assert not [a for a in acts if a.kind == "source.fixAll.torchpit"]
 
 
