@@ -315,7 +315,7 @@ class Flow:
             return None
         if attr == "zero_grad" or _ZERO_GRAD_NAME_RE.search(attr):
             return ZERO_GRAD, _subst(text_of(recv), subst), None
-        if attr in ("zero_", "detach_", "fill_", "requires_grad_") and attr != "requires_grad_":
+        if attr in ("zero_", "detach_", "fill_", "copy_", "set_"):
             t = text_of(recv) or ""
             if t.endswith(".grad") or t.endswith(".grad.data"):
                 return ZERO_GRAD, None, None

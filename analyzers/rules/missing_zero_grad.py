@@ -4,7 +4,8 @@ import ast
 
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Severity
-from ..flow import BACKWARD, GRAD, STEP, ZERO_GRAD, text_of
+from ..flow import BACKWARD, STEP, ZERO_GRAD, text_of
+from ..state import clear_covers, has_jump, only_if_arms, opaque_use, receiver
 from ..rule import Rule
 from ..semantic import FUNCTION_TYPES, ancestors, parent
 
@@ -62,49 +63,66 @@ class MissingZeroGrad(Rule):
         if "backward" not in ctx.source.text or "step" not in ctx.source.text:
             return  # cheap pre-check: nothing to find
         flow = ctx.model.flow
-        reported: set[int] = set()
+        reported: set[tuple[int, str | None]] = set()
         # Lightning's manual optimization: the trainer's loop calls training_step once per batch.
         steps_fns = [f for f in ctx.model.functions.get("training_step", []) if ctx.model.enclosing_class(f) is not None]
         for loop in [*flow.innermost_training_loops(), *steps_fns]:
             events = flow.events(loop)
             if not flow.is_training(events):
                 continue
-            if any(e.kind in (ZERO_GRAD, GRAD) for e in events) or (
-                not isinstance(loop, FUNCTION_TYPES) and any(isinstance(s, (ast.Break, ast.Return)) for s in loop.body)
-            ):
-                continue  # (a loop that always breaks runs once)
-            steps = [e for e in events if e.kind == STEP]
+            if not isinstance(loop, FUNCTION_TYPES) and any(isinstance(s, (ast.Break, ast.Return)) for s in loop.body):
+                continue  # a loop that always breaks runs once
+            clears = [e for e in events if e.kind == ZERO_GRAD]
             backs = [e for e in events if e.kind == BACKWARD]
-            if not steps or not backs or self._opaque_optimizer_use(loop, steps, ctx):
-                continue
-            b = backs[0]
-            if id(b.node) in reported:
-                continue
-            reported.add(id(b.node))
-            s = next((e for e in steps if e.chain == b.chain), steps[0])
-            opt = s.subject if s.subject and not s.subject.startswith("<") else (flow.classify(s.node, {}) or (None, None))[1] or "optimizer"
-            ctx.report(
-                b.node,
-                f"gradients are never cleared in this training loop: each {opt}.step() uses the sum of the "
-                f"gradients of all batches so far (measured: after 3 backward passes the gradient is 3x). "
-                f"Call {opt}.zero_grad() before the forward pass",
-                fix=self._fix(b, s, ctx),
-                related=[ctx.related(s.node, "optimizer step here"), ctx.related(loop, "in this loop" if not isinstance(loop, FUNCTION_TYPES) else "in this training step")],
-            )
+            seen_opts: set[str | None] = set()
+            for s in (e for e in events if e.kind == STEP):
+                if s.subject in seen_opts:
+                    continue
+                seen_opts.add(s.subject)
+                covering = [z for z in clears if clear_covers(flow, z, s)]
+                one_branch = bool(covering) and self._only_on_some_branches(flow, loop, s, covering)
+                if covering and not one_branch:
+                    continue
+                if self._opaque(flow, loop, s):
+                    continue
+                before = [e for e in backs if e.order < s.order and not e.exclusive(s)]
+                if not before:
+                    continue
+                b = before[-1]
+                if (id(b.node), s.subject) in reported:
+                    continue
+                reported.add((id(b.node), s.subject))
+                opt = s.subject if s.subject and not s.subject.startswith("<") else (flow.classify(s.node, {}) or (None, None))[1] or "optimizer"
+                related = [ctx.related(s.node, "optimizer step here")]
+                if one_branch:
+                    what = f"{opt}'s gradients are cleared only on some branches of this training loop: on the others"
+                    related += [ctx.related(z.node, "cleared only here") for z in covering]
+                elif clears:
+                    what = f"{opt}'s gradients are never cleared in this training loop (the zero_grad() here clears other parameters):"
+                    related += [ctx.related(z.node, "clears something else") for z in clears[:2]]
+                else:
+                    what = "gradients are never cleared in this training loop:"
+                ctx.report(
+                    b.node,
+                    f"{what} each {opt}.step() uses the sum of the gradients of all batches so far "
+                    f"(measured: after 3 backward passes the gradient is 3x). Call {opt}.zero_grad() before the forward pass",
+                    fix=self._fix(b, s, ctx),
+                    related=[*related, ctx.related(loop, "in this loop" if not isinstance(loop, FUNCTION_TYPES) else "in this training step")],
+                )
 
     @staticmethod
-    def _opaque_optimizer_use(loop: ast.AST, steps, ctx: Context) -> bool:
-        """The optimizer is handed to a function of another module, which may clear it."""
-        flow = ctx.model.flow
-        names = {e.subject for e in steps if e.subject}
-        for n in ast.walk(loop):
-            if isinstance(n, ast.Call) and flow.callee(n) is None and flow.classify(n, {}) is None:
-                q = ctx.model.call_name(n) or ""
-                if q.startswith("torch."):
-                    continue
-                if any(text_of(a) in names for a in [*n.args, *(k.value for k in n.keywords)]):
-                    return True
-        return False
+    def _only_on_some_branches(flow, loop: ast.AST, s, covering) -> bool:
+        """Every clear of the stepped optimizer is under an ``if`` of the loop body while the step
+        runs in every iteration, and nothing leaves the iteration early."""
+        if s.conditional or s.branches or isinstance(loop, FUNCTION_TYPES):
+            return False
+        return all(only_if_arms(flow, z, loop) for z in covering) and not has_jump(loop)
+
+    @staticmethod
+    def _opaque(flow, loop: ast.AST, s) -> bool:
+        """The optimizer is handed to a function the loop model cannot follow, which may clear it."""
+        names = {t for t in (s.subject, text_of(receiver(s))) if t}
+        return opaque_use(flow, loop, names)
 
     @staticmethod
     def _fix(b, s, ctx: Context) -> Fix | None:
