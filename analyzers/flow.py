@@ -160,6 +160,18 @@ class EvalRegion:
     target: ast.stmt  # what a fix wraps / precedes: the outermost loop around the forwards, in the region
     forwards: list[ast.Call] = field(default_factory=list)
     anchor: ast.AST | None = None  # the eval() call for "after-eval" regions
+    # id(forward) -> (the model it runs, in the region's words; the forward call itself), where
+    # the region's call runs a helper that runs the model, or is ``model.generate(...)``
+    subjects: dict = field(default_factory=dict)
+
+    def subject_of(self, flow: "Flow", call: ast.Call) -> str | None:
+        hit = self.subjects.get(id(call))
+        return hit[0] if hit else flow.is_model_forward(call)
+
+    def forward_of(self, call: ast.Call) -> ast.AST:
+        """The call that runs the model itself (in a helper, or ``call``)."""
+        hit = self.subjects.get(id(call))
+        return hit[1] if hit else call
 
 
 class file_fact:
@@ -494,6 +506,18 @@ class Flow:
         target = func
         if isinstance(func, ast.Attribute) and func.attr == "forward" and not self.model._is_self(func.value):
             target = func.value
+        return self.model_text(target)
+
+    def generates(self, call: ast.Call) -> str | None:
+        """``model.generate(...)`` (Hugging Face): forwards of ``model`` in whatever mode it is in
+        (``generate`` turns gradients off itself, so this is no evaluation forward for PIT201)."""
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr == "generate" and not self.model._is_self(func.value):
+            return self.kept("generates", call, lambda: self.model_text(func.value))
+        return None
+
+    def model_text(self, target: ast.expr) -> str | None:
+        """``target`` holds a model (by its construction or its name): its text, else None."""
         n = last_name(target)
         if n is None or _NOT_MODEL_RE.search(n) or _VERB_RE.match(n):
             return None
@@ -608,29 +632,55 @@ class Flow:
 
     # ------------------------------------------------------------------ evaluation
     @file_fact
+    def eval_roots(self) -> list[tuple[str, FunctionNode | None, ast.AST]]:
+        """(kind, function, root) of each evaluation: a function named like one, or a loop over an
+        evaluation loader, that reaches no backward, step or ``autograd.grad`` and asks for no gradient."""
+        m = self.model
+        out: list[tuple[str, FunctionNode | None, ast.AST]] = []
+        for f in (f for fs in m.functions.values() for f in fs):
+            if self.is_eval_function(f) and not self._trains(f):
+                out.append(("function", f, f))
+        for lp in self.loops:
+            if isinstance(lp, (ast.For, ast.AsyncFor)) and EVAL_LOADER_RE.search(text_of(lp.iter) or "") and not self._trains(lp):
+                out.append(("loop", m.enclosing_function(lp), lp))
+        return out
+
+    def _trains(self, root: ast.AST) -> bool:
+        return any(e.kind in (BACKWARD, STEP, GRAD) for e in self.events(root)) or _wants_grad(root)
+
+    @file_fact
     def eval_regions(self) -> list[EvalRegion]:
         regions: list[EvalRegion] = []
-        m = self.model
         seen_forwards: set[int] = set()
-        funcs = [f for fs in m.functions.values() for f in fs]
-        for f in funcs:
-            if not self.is_eval_function(f):
-                continue
-            evs = self.events(f)
-            if any(e.kind in (BACKWARD, STEP, GRAD) for e in evs) or _wants_grad(f):
-                continue
-            fw = [c for c in _calls_in(f.body) if self.is_model_forward(c)]
+        for kind, func, root in self.eval_roots:
+            fw = [c for c in _calls_in(root.body) if self.is_model_forward(c)]
             if fw:
-                self._add_regions(regions, "function", f, fw, seen_forwards, within=f)
-        for lp in self.loops:
-            if not isinstance(lp, (ast.For, ast.AsyncFor)) or not EVAL_LOADER_RE.search(text_of(lp.iter) or ""):
+                self._add_regions(regions, kind, func, fw, seen_forwards, within=root)
+        return regions
+
+    @file_fact
+    def helper_eval_regions(self) -> list[EvalRegion]:
+        """Evaluations whose forward runs in a helper of the file (``self._forward_pass(x)``):
+        the region's forwards are the calls of the helpers, ``subjects`` names the model each
+        runs, in the caller's words."""
+        regions: list[EvalRegion] = []
+        direct = {id(c) for r in self.eval_regions for c in r.forwards}
+        seen: set[int] = set()
+        for kind, func, root in self.eval_roots:
+            sites: dict[int, tuple[ast.Call, str, ast.AST]] = {}
+            for e in self.events(root):
+                if e.kind == FORWARD and e.chain and e.subject and not e.subject.startswith("<") and id(e.site) not in direct:
+                    sites.setdefault(id(e.site), (e.chain[0], e.subject, e.node))
+            for c in _calls_in(root.body):
+                g = self.generates(c)
+                if g is not None:
+                    sites.setdefault(id(c), (c, g, c))
+            if not sites:
                 continue
-            evs = self.events(lp)
-            if any(e.kind in (BACKWARD, STEP, GRAD) for e in evs) or _wants_grad(lp):
-                continue
-            fw = [c for c in _calls_in(lp.body) if self.is_model_forward(c)]
-            if fw:
-                self._add_regions(regions, "loop", m.enclosing_function(lp), fw, seen_forwards, within=lp)
+            before = len(regions)
+            self._add_regions(regions, kind, func, [c for c, _, _ in sites.values()], seen, within=root)
+            for r in regions[before:]:
+                r.subjects.update({id(c): sites[id(c)][1:] for c in r.forwards})
         return regions
 
     def after_eval_regions(self) -> list[EvalRegion]:
@@ -966,6 +1016,11 @@ class GraphRoots:
     stmts: dict[int, ast.AST] = field(default_factory=dict)  # id(binding stmt) -> stmt
     opaque: bool = False  # depends on something we cannot follow (a parameter, self.x, a global)
     loop_carried: bool = False  # reads a value bound later in an enclosing loop (previous iteration)
+    carrying_loops: list = field(default_factory=list)  # the loops through whose iterations such values pass
+
+    def carried_across(self, node: ast.AST) -> bool:
+        """A value of the previous iteration of a loop around ``node`` flows into the graph."""
+        return any(any(a is lp for a in ancestors(node)) for lp in self.carrying_loops)
 
 
 def graph_roots(flow: Flow, expr: ast.AST, depth: int = 0, acc: GraphRoots | None = None, seen: set | None = None) -> GraphRoots:
@@ -1021,6 +1076,7 @@ def _graph_roots(flow: Flow, expr: ast.AST, depth: int, acc: GraphRoots | None, 
                     continue  # a batch from a loader: a leaf
                 if loops and b.visible_from > pos(n) and any(any(a is lp for a in ancestors(b.stmt)) for lp in loops):
                     acc.loop_carried = True
+                    acc.carrying_loops.extend(lp for lp in loops if any(a is lp for a in ancestors(b.stmt)))
                 if id(b.stmt) in seen:
                     continue
                 seen.add(id(b.stmt))

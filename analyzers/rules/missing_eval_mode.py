@@ -64,13 +64,13 @@ class MissingEvalMode(Rule):
         flow = ctx.model.flow
         trains = None
         done: set[tuple[int, str]] = set()
-        for region in flow.eval_regions:
+        for region in [*flow.eval_regions, *flow.helper_eval_regions]:
             for call in region.forwards:
-                subject = flow.is_model_forward(call)
+                subject = region.subject_of(flow, call)
                 if subject is None or (id(region.target), subject) in done:
                     continue
                 done.add((id(region.target), subject))
-                if flow.eval_mode_before(call, subject, inside=region.func if region.kind == "function" else region.target) or self._no_train_behaviour(call, ctx) or self._sticky_eval(subject, ctx):
+                if flow.eval_mode_before(call, subject, inside=region.func if region.kind == "function" else region.target) or self._no_train_behaviour(region.forward_of(call), ctx) or self._sticky_eval(subject, ctx):
                     continue
                 if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "apply" for n in ast.walk(region.func or ctx.model.tree)):
                     continue

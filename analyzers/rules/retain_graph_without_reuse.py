@@ -74,7 +74,7 @@ class RetainGraphWithoutReuse(Rule):
                 if any(e.kind == GRAD for e in evs):
                     continue
                 roots = graph_roots(flow, loss)
-                if roots.opaque or roots.loop_carried or not roots.stmts:
+                if roots.opaque or roots.carried_across(b) or not roots.stmts:
                     continue
                 loop = innermost_loop(ctx, b)
                 others = [e for e in evs if e.kind == BACKWARD and e.node is not b and e.order > (pos(b),)]
