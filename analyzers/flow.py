@@ -668,8 +668,10 @@ class Flow:
         seen: set[int] = set()
         for kind, func, root in self.eval_roots:
             sites: dict[int, tuple[ast.Call, str, ast.AST]] = {}
+            managed = False  # a mode switch runs first (in a helper, ``test_epoch()`` calls ``model.eval()``)
             for e in self.events(root):
-                if e.kind == FORWARD and e.chain and e.subject and not e.subject.startswith("<") and id(e.site) not in direct:
+                managed = managed or e.kind in (EVAL, MODE)
+                if e.kind == FORWARD and e.chain and not managed and e.subject and not e.subject.startswith("<") and id(e.site) not in direct:
                     sites.setdefault(id(e.site), (e.chain[0], e.subject, e.node))
             for c in _calls_in(root.body):
                 g = self.generates(c)

@@ -184,47 +184,51 @@ def _contains(outer: str | None, inner: str | None) -> bool:
 
 
 def clear_covers(flow: Flow, z: Event, s: Event) -> bool:
-    """The clear ``z`` may clear the gradients of the optimizer stepped by ``s``.
+    """The clear ``z`` may clear the gradients of the optimizer stepped by ``s`` (False only
+    when it is proven to touch something else: another optimizer, or a module none of whose
+    parameters the optimizer holds)."""
+    return clears(flow, z, s) is not False
 
-    False only when it is proven to touch something else: another optimizer, or a module none
-    of whose parameters the optimizer holds."""
-    if z.subject is not None and z.subject == s.subject:
+
+def clears(flow: Flow, z: Event, s: Event) -> bool | None:
+    """Whether the clear ``z`` clears (some of) the gradients that the step ``s`` applies:
+    True when proven (the same optimizer, or a module whose parameters it holds), False when
+    proven not, None when it cannot tell."""
+    if z.subject is not None and z.subject == s.subject and not z.subject.startswith("<"):
         return True
     zr, sr = receiver(z), receiver(s)
     if zr is None or sr is None or not (isinstance(z.node, ast.Call) and isinstance(z.node.func, ast.Attribute) and z.node.func.attr == "zero_grad"):
-        return True  # p.grad = None, reset_grads(model), ...: cannot tell what it clears
+        return None  # p.grad = None, reset_grads(model), ...: cannot tell what it clears
     opt_s = optimizer_of(flow, sr, s.chain)
     if opt_s is None:
-        return True
+        return None
     opt_z = optimizer_of(flow, zr, z.chain)
     if opt_z is not None:
         return opt_z.same(opt_s)
     # model.zero_grad(): a module; does the optimizer hold its parameters (or some of them)?
     mods = held_modules(opt_s)
     if mods is None:
-        return True
+        return None
     ze, zm = origin(flow, zr, z.chain)
     zvals = zm.values(ze, module_identity=True)
-    if not zvals or not all(isinstance(v.node, ast.Call) for v in zvals):
-        return True  # a parameter, an attribute we cannot see: maybe one of them
     zids = {id(v.node) for v in zvals}
+    unknown = not zvals or not all(isinstance(v.node, ast.Call) for v in zvals)
     for mv in mods:
         mids = _module_identity(mv)
-        if mids & zids:
-            return True
-        if _contains(text_of(ze), text_of(mv.node)) or _contains(text_of(mv.node), text_of(ze)):
+        if mids & zids or _contains(text_of(ze), text_of(mv.node)) or _contains(text_of(mv.node), text_of(ze)):
             return True
         mvals = mv.model.values(mv.node, module_identity=True)
-        if not mvals or not all(isinstance(v.node, ast.Call) for v in mvals):
-            return True
+        if unknown or not mvals or not all(isinstance(v.node, ast.Call) for v in mvals):
+            unknown = True
+            continue
         # one built from the other (Wrapper(model), nn.Sequential(backbone, head)): related
         for a in (*zvals, *mvals):
             for arg in ast.walk(a.node):
                 if isinstance(arg, (ast.Name, ast.Attribute)) and arg is not a.node:
                     ids = {id(x.node) for x in a.model.values(arg, module_identity=True)}
                     if ids & (mids | zids):
-                        return True
-    return False
+                        unknown = True
+    return None if unknown else False
 
 
 # ---------------------------------------------------------------------- external helpers

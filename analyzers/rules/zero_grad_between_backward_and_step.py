@@ -6,6 +6,7 @@ from ..context import Context
 from ..diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Severity
 from ..flow import BACKWARD, STEP, ZERO_GRAD, text_of
 from ..rule import Rule
+from ..state import clears
 from ..semantic import FUNCTION_TYPES, ancestors
 
 
@@ -93,11 +94,9 @@ class ZeroGradBetweenBackwardAndStep(Rule):
 
     @staticmethod
     def _same_params(z, s, ctx: Context) -> bool:
-        if z.subject == s.subject:
-            return True
-        # model.zero_grad() and optimizer.step() where the optimizer was built on model.parameters()
-        built = _optimizer_params(s.node, ctx)
-        return built is not None and z.subject is not None and (built == z.subject or built.startswith(z.subject + "."))
+        """Proven: the same optimizer, or a module whose parameters the stepped optimizer holds
+        (``model.zero_grad()``, ``opt = X(model.parameters())``), through helpers and ``self``."""
+        return clears(ctx.model.flow, z, s) is True
 
     @staticmethod
     def _fix(z, b, s, ctx: Context) -> Fix | None:
@@ -125,17 +124,3 @@ class ZeroGradBetweenBackwardAndStep(Rule):
         delete = Edit(Range.of(line, 0, line + 1, 0), "")
         return Fix("Move zero_grad() before the forward pass", Applicability.UNSAFE, (ctx.insert_before_statement(first, ctx.text(stmt)), delete))
 
-
-def _optimizer_params(step_call: ast.AST, ctx: Context) -> str | None:
-    """For ``opt.step()`` where ``opt = torch.optim.X(model.parameters(), ...)``: ``model``."""
-    if not isinstance(step_call, ast.Call) or not isinstance(step_call.func, ast.Attribute):
-        return None
-    recv = step_call.func.value
-    if step_call.args and "scaler" in (text_of(recv) or "").lower():
-        recv = step_call.args[0]
-    for v in ctx.model.values(recv):
-        if isinstance(v.node, ast.Call) and (v.model.call_name(v.node) or "").startswith("torch.optim.") and v.node.args:
-            a = v.node.args[0]
-            if isinstance(a, ast.Call) and isinstance(a.func, ast.Attribute) and a.func.attr in ("parameters", "named_parameters"):
-                return text_of(a.func.value)
-    return None
