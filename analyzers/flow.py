@@ -659,6 +659,37 @@ class Flow:
         return regions
 
     @file_fact
+    def called_eval_roots(self) -> list[tuple[str, FunctionNode | None, ast.AST]]:
+        """Evaluations known by what they do, whatever their names: a function that reaches no
+        backward, step or ``autograd.grad``, runs a model forward under no_grad (its own, its
+        decorator's or every caller's), and is called from a function or loop that trains
+        (backward and step in one run of it)."""
+        m = self.model
+        named = {id(r) for _, _, r in self.eval_roots}
+        out: list[tuple[str, FunctionNode | None, ast.AST]] = []
+        for f in (f for fs in m.functions.values() for f in fs):
+            if id(f) in named or f.name.startswith("__") or self._trains(f) or _HOOK_RE.match(f.name):
+                continue
+            cls = m.enclosing_class(f)
+            if cls is not None and parent(f) is cls.node and (m.is_nn_module(cls) or "forward" in cls.methods):
+                continue  # a method of the model itself: its callers decide its mode
+            if self._is_test_file() and f.name.startswith("test"):
+                continue
+            forwards = [e for e in self.events(f) if e.kind == FORWARD and (e.no_grad or self.no_grad_at(e.node))]
+            if not forwards:
+                continue
+            callers = self.callers_of(f)
+            if any(self._trains_around(c) for c in callers):
+                out.append(("function", f, f))
+        return out
+
+    def _trains_around(self, call: ast.Call) -> bool:
+        """``call`` runs in a function (or at the top level of a file) one run of which trains."""
+        outer = self.model.enclosing_function(call)
+        evs = self.events(outer) if outer is not None else self._module_events()
+        return self.is_training(evs)
+
+    @file_fact
     def helper_eval_regions(self) -> list[EvalRegion]:
         """Evaluations whose forward runs in a helper of the file (``self._forward_pass(x)``):
         the region's forwards are the calls of the helpers, ``subjects`` names the model each
@@ -666,13 +697,14 @@ class Flow:
         regions: list[EvalRegion] = []
         direct = {id(c) for r in self.eval_regions for c in r.forwards}
         seen: set[int] = set()
-        for kind, func, root in self.eval_roots:
+        for kind, func, root in [*self.eval_roots, *self.called_eval_roots]:
+            called = any(r is root for _, _, r in self.called_eval_roots)
             sites: dict[int, tuple[ast.Call, str, ast.AST]] = {}
             managed = False  # a mode switch runs first (in a helper, ``test_epoch()`` calls ``model.eval()``)
             for e in self.events(root):
                 managed = managed or e.kind in (EVAL, MODE)
-                if e.kind == FORWARD and e.chain and not managed and e.subject and not e.subject.startswith("<") and id(e.site) not in direct:
-                    sites.setdefault(id(e.site), (e.chain[0], e.subject, e.node))
+                if e.kind == FORWARD and (e.chain or called) and not managed and e.subject and not e.subject.startswith("<") and id(e.site) not in direct:
+                    sites.setdefault(id(e.site), (e.site, e.subject, e.node))  # type: ignore[arg-type]
             for c in _calls_in(root.body):
                 g = self.generates(c)
                 if g is not None:

@@ -23,10 +23,11 @@ Everything answers "unknown" where the chain of evidence breaks.
 from __future__ import annotations
 
 import ast
+import os
 from dataclasses import dataclass
 
 from .flow import _SCALER_RE, BACKWARD, GRAD, STEP, ZERO_GRAD, Event, Flow, FunctionNode, last_name, text_of
-from .semantic import FUNCTION_TYPES, SemanticModel, Value, ancestors, parent
+from .semantic import FUNCTION_TYPES, SemanticModel, Value, ancestors, load_module_model, parent
 
 MAX_DEPTH = 6
 
@@ -178,6 +179,14 @@ def _module_identity(v: Value) -> set[int]:
     return {id(x.node) for x in v.model.values(v.node, module_identity=True)}
 
 
+def _share_modules(a: list[Value] | None, b: list[Value] | None) -> bool:
+    """Two optimizers may hold some of the same parameters (unknown holdings: they may)."""
+    if a is None or b is None:
+        return True
+    ids_a = set().union(*(_module_identity(v) for v in a)) if a else set()
+    return any(_module_identity(v) & ids_a for v in b) or bool({text_of(v.node) for v in a} & {text_of(v.node) for v in b})
+
+
 def _contains(outer: str | None, inner: str | None) -> bool:
     """``model`` contains ``model.encoder``'s parameters (as written in one scope)."""
     return outer is not None and inner is not None and (inner == outer or inner.startswith(outer + "."))
@@ -204,7 +213,9 @@ def clears(flow: Flow, z: Event, s: Event) -> bool | None:
         return None
     opt_z = optimizer_of(flow, zr, z.chain)
     if opt_z is not None:
-        return opt_z.same(opt_s)
+        if opt_z.same(opt_s):
+            return True
+        return None if _share_modules(held_modules(opt_z), held_modules(opt_s)) else False
     # model.zero_grad(): a module; does the optimizer hold its parameters (or some of them)?
     mods = held_modules(opt_s)
     if mods is None:
@@ -233,15 +244,17 @@ def clears(flow: Flow, z: Event, s: Event) -> bool | None:
 
 # ---------------------------------------------------------------------- external helpers
 def external_function(m: SemanticModel, func: ast.expr) -> tuple[SemanticModel, FunctionNode] | None:
-    """A function of another module of the project, found through jedi (None: unknown)."""
-    if m.inference is None or not getattr(m, "_external", False) or not isinstance(func, (ast.Name, ast.Attribute)):
+    """A function of another module of the project (None: unknown): found by its import, as a
+    sibling module or one a few folders up (``import utils`` next to ``main.py``), else through jedi."""
+    if not getattr(m, "_external", False) or not isinstance(func, (ast.Name, ast.Attribute)):
         return None
     qual = m.qualified_name(func)
-    if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.")):
+    if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.", "numpy.")):
         return None
-    from .semantic import load_module_model
-
-    m.read_whole()  # jedi reads the whole text, and another module
+    m.read_whole()  # the answer depends on the imports, and on another file
+    found = _project_function(m, qual)
+    if found is not None or m.inference is None:
+        return found
     target = m.inference.goto(func)
     if target is None:
         return None
@@ -252,6 +265,33 @@ def external_function(m: SemanticModel, func: ast.expr) -> tuple[SemanticModel, 
         for f in fs:
             if f.lineno == target[1] or (f.decorator_list and f.decorator_list[0].lineno == target[1]):
                 return other, f
+    return None
+
+
+def _project_function(m: SemanticModel, qual: str) -> tuple[SemanticModel, FunctionNode] | None:
+    if not m.path:
+        return None
+    level = len(qual) - len(qual.lstrip("."))
+    parts = qual.lstrip(".").split(".")
+    if len(parts) < 2 or not all(p.isidentifier() for p in parts):
+        return None
+    mod, name = parts[:-1], parts[-1]
+    here = os.path.dirname(os.path.abspath(m.path))
+    if level:
+        for _ in range(level - 1):
+            here = os.path.dirname(here)
+        bases = [here]
+    else:
+        bases = [here, os.path.dirname(here), os.path.dirname(os.path.dirname(here))]
+    for base in bases:
+        for cand in (os.path.join(base, *mod) + ".py", os.path.join(base, *mod, "__init__.py")):
+            if not os.path.isfile(cand) or os.path.abspath(cand) == os.path.abspath(m.path):
+                continue
+            other = load_module_model(cand)
+            if other is None:
+                return None
+            fs = [f for f in other.functions.get(name, []) if isinstance(parent(f), ast.Module)]
+            return (other, fs[0]) if len(fs) == 1 else None
     return None
 
 
@@ -303,21 +343,34 @@ def _bound_arguments(f: FunctionNode, call: ast.Call) -> list[tuple[str, ast.exp
 
 
 # ---------------------------------------------------------------------- branches
-def only_if_arms(flow: Flow, e: Event, root: ast.AST) -> bool:
-    """``e`` runs under an ``if`` of ``root``'s own body (not a try, not an inner loop, not a helper)."""
-    if e.chain or not e.conditional:
+def cleared_on_some_paths_only(root: ast.AST, clears: list[Event]) -> bool:
+    """Every clear is written in ``root``'s own body (no helper) under an ``if``, and some path
+    through the body runs none of them: the iteration may skip the clear."""
+    if any(e.chain for e in clears):
         return False
-    seen_if = False
-    child: ast.AST = e.node
-    for anc in ancestors(e.node):
-        if anc is root:
-            return seen_if
-        if isinstance(anc, (ast.Try, ast.While, ast.For, ast.AsyncFor, *FUNCTION_TYPES, ast.BoolOp, ast.IfExp, ast.comprehension)):
-            return False
-        if isinstance(anc, ast.If) and getattr(child, "_tp_field", None) in ("body", "orelse"):
-            seen_if = True
-        child = anc
-    return False
+    targets = {id(e.node) for e in clears}
+    for e in clears:
+        for anc in ancestors(e.node):
+            if anc is root:
+                break
+            if isinstance(anc, (ast.Try, ast.While, ast.For, ast.AsyncFor, *FUNCTION_TYPES, ast.BoolOp, ast.IfExp, ast.comprehension)):
+                return False  # a handler, an inner loop, a short-circuit: not a plain branch
+    return not _block_runs(getattr(root, "body", []), targets)
+
+
+def _block_runs(stmts: list[ast.stmt], targets: set[int]) -> bool:
+    """Every path through ``stmts`` runs one of ``targets``."""
+    return any(_stmt_runs(st, targets) for st in stmts)
+
+
+def _stmt_runs(st: ast.stmt, targets: set[int]) -> bool:
+    if isinstance(st, ast.If):
+        return _block_runs(st.body, targets) and _block_runs(st.orelse, targets)
+    if isinstance(st, (ast.With, ast.AsyncWith)):
+        return _block_runs(st.body, targets)
+    if isinstance(st, (ast.Try, ast.For, ast.AsyncFor, ast.While, *FUNCTION_TYPES, ast.ClassDef)) or type(st).__name__ == "Match":
+        return False
+    return any(id(n) in targets for n in ast.walk(st))
 
 
 def has_jump(root: ast.AST) -> bool:

@@ -5,7 +5,7 @@ import ast
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Severity
 from ..flow import BACKWARD, STEP, ZERO_GRAD, text_of
-from ..state import clear_covers, has_jump, only_if_arms, opaque_use, receiver
+from ..state import clear_covers, cleared_on_some_paths_only, has_jump, opaque_use, receiver
 from ..rule import Rule
 from ..semantic import FUNCTION_TYPES, ancestors, parent
 
@@ -116,7 +116,7 @@ class MissingZeroGrad(Rule):
         runs in every iteration, and nothing leaves the iteration early."""
         if s.conditional or s.branches or isinstance(loop, FUNCTION_TYPES):
             return False
-        return all(only_if_arms(flow, z, loop) for z in covering) and not has_jump(loop)
+        return cleared_on_some_paths_only(loop, covering) and not has_jump(loop)
 
     @staticmethod
     def _opaque(flow, loop: ast.AST, s) -> bool:
