@@ -679,11 +679,11 @@ class Flow:
             if not forwards:
                 continue
             callers = self.callers_of(f)
-            if any(self._trains_around(c) for c in callers):
+            if any(self.trains_around(c) for c in callers):
                 out.append(("function", f, f))
         return out
 
-    def _trains_around(self, call: ast.Call) -> bool:
+    def trains_around(self, call: ast.Call) -> bool:
         """``call`` runs in a function (or at the top level of a file) one run of which trains."""
         outer = self.model.enclosing_function(call)
         evs = self.events(outer) if outer is not None else self._module_events()

@@ -13,10 +13,18 @@ from ..semantic import FUNCTION_TYPES, ancestors, parent
 class MissingZeroGrad(Rule):
     """
     ## What it does
-    Checks for training loops that call `backward()` and an optimizer's `step()` in every
-    iteration but never clear the gradients: no `optimizer.zero_grad()`, `model.zero_grad()`,
-    `p.grad = None` or `p.grad.zero_()` anywhere in the iteration, including the helper
-    functions and methods of the same file that the loop calls.
+    Checks, for each optimizer stepped in a training loop (or a Lightning `training_step`),
+    that something clears its gradients in the iteration: `opt.zero_grad()` on that optimizer,
+    `model.zero_grad()` on a module whose parameters it holds (read from its construction:
+    `X(model.parameters())`, param groups, `itertools.chain(...)`, `list(...) + list(...)`,
+    kept in `self` attributes), `p.grad = None` or `p.grad.zero_()`; also in the helpers of
+    the file that the loop calls. A `zero_grad()` of another optimizer, or of a module the
+    optimizer does not hold, does not count: in a GAN where only one of two optimizers is
+    cleared, the other one is reported. Also reported: every clear sits under an `if` of the
+    loop body while the step runs in every iteration. A clear that cannot be told apart (an
+    optimizer whose construction is not visible) counts as a clear, and so does handing the
+    optimizer to a function that cannot be read; a function of another module of the project
+    (`utils.clip_gradient(optimizer, ...)`) is read, and only counts if it may clear.
 
     ## Why is this bad?
     `backward()` adds to `.grad`; it does not overwrite it. Without clearing, every step uses

@@ -15,7 +15,10 @@ class RetainGraphWithoutReuse(Rule):
     ## What it does
     Checks for `backward(retain_graph=True)` when nothing uses that graph again in the same
     iteration: no later `backward()` or `torch.autograd.grad` through it, and the loss is
-    rebuilt in every iteration.
+    rebuilt in every iteration (also in a function the training loop calls once per batch,
+    where the loss sums the terms of an inner loop). Not reported: a graph a later backward
+    may share (two losses of one forward), or one that a value carried across the iterations
+    of the loop around the backward keeps alive (a hidden state that is not detached).
 
     ## Why is this bad?
     `retain_graph=True` keeps the graph's saved tensors alive until the loss goes out of scope.

@@ -13,9 +13,12 @@ from ..semantic import FUNCTION_TYPES, ancestors
 class ZeroGradBetweenBackwardAndStep(Rule):
     """
     ## What it does
-    Checks for `optimizer.zero_grad()` (or `model.zero_grad()` of the model the optimizer
-    updates) called after `backward()` and before that optimizer's `step()` in the same
-    iteration of a training loop or training-step function.
+    Checks for `optimizer.zero_grad()` (or `model.zero_grad()` of a module whose parameters
+    the optimizer holds) called after `backward()` and before that optimizer's `step()` in
+    the same iteration of a training loop or training-step function. What the optimizer holds
+    is read from its construction (`X(model.parameters())`, param groups, `itertools.chain`,
+    `self` attributes set in `__init__`); the clear of another optimizer, or of a module it
+    does not hold, is not reported, nor one whose target cannot be proven the same.
 
     ## Why is this bad?
     `zero_grad()` erases the gradients that `backward()` just computed (by default it sets them
