@@ -668,24 +668,24 @@ class Flow:
         named = {id(r) for _, _, r in self.eval_roots}
         out: list[tuple[str, FunctionNode | None, ast.AST]] = []
         for f in (f for fs in m.functions.values() for f in fs):
-            if id(f) in named or f.name.startswith("__") or self._trains(f) or _HOOK_RE.match(f.name):
+            if id(f) in named or f.name.startswith("__") or _HOOK_RE.match(f.name):
                 continue
             cls = m.enclosing_class(f)
             if cls is not None and parent(f) is cls.node and (m.is_nn_module(cls) or "forward" in cls.methods):
                 continue  # a method of the model itself: its callers decide its mode
             if self._is_test_file() and f.name.startswith("test"):
                 continue
-            forwards = [e for e in self.events(f) if e.kind == FORWARD and (e.no_grad or self.no_grad_at(e.node))]
-            if not forwards:
-                continue
-            callers = self.callers_of(f)
-            if any(self.trains_around(c) for c in callers):
+            if not any(self.trains_around(c) for c in self.callers_of(f)):
+                continue  # (asked first: it is cheap where nothing around trains)
+            if not self._trains(f) and any(e.kind == FORWARD and (e.no_grad or self.no_grad_at(e.node)) for e in self.events(f)):
                 out.append(("function", f, f))
         return out
 
     def trains_around(self, call: ast.Call) -> bool:
         """``call`` runs in a function (or at the top level of a file) one run of which trains."""
         outer = self.model.enclosing_function(call)
+        if not self.may_backward(outer if outer is not None else self.model.tree):
+            return False
         evs = self.events(outer) if outer is not None else self._module_events()
         return self.is_training(evs)
 
