@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from . import torch_api
 from .callsites import calls_named
+from .project import project_class
 from .semantic import FUNCTION_TYPES, SemanticModel, ancestors, child_fields, parent, pos
 
 MAX_INLINE_DEPTH = 4  # helper calls followed below a loop
@@ -596,7 +597,7 @@ class Flow:
             return False, False
         cls = m.local_class_of(node.func)
         if cls is None:
-            external = m.external_class(node.func)  # a model class from another module, via jedi
+            external = project_class(m, node.func) or m.external_class(node.func)  # a model class of another module
             if external is None:
                 return None
             m, cls = external
@@ -656,6 +657,11 @@ class Flow:
             fw = [c for c in _calls_in(root.body) if self.is_model_forward(c)]
             if fw:
                 self._add_regions(regions, kind, func, fw, seen_forwards, within=root)
+        for kind, func, root in self.called_eval_roots:
+            # known by what they do: only the forwards that run under no_grad are its evaluation
+            fw = [c for c in _calls_in(root.body) if self.is_model_forward(c) and self.no_grad_at(c)]
+            if fw:
+                self._add_regions(regions, kind, func, fw, seen_forwards, within=root)
         return regions
 
     @file_fact
@@ -698,13 +704,12 @@ class Flow:
         direct = {id(c) for r in self.eval_regions for c in r.forwards}
         seen: set[int] = set()
         for kind, func, root in [*self.eval_roots, *self.called_eval_roots]:
-            called = any(r is root for _, _, r in self.called_eval_roots)
             sites: dict[int, tuple[ast.Call, str, ast.AST]] = {}
             managed = False  # a mode switch runs first (in a helper, ``test_epoch()`` calls ``model.eval()``)
             for e in self.events(root):
                 managed = managed or e.kind in (EVAL, MODE)
-                if e.kind == FORWARD and (e.chain or called) and not managed and e.subject and not e.subject.startswith("<") and id(e.site) not in direct:
-                    sites.setdefault(id(e.site), (e.site, e.subject, e.node))  # type: ignore[arg-type]
+                if e.kind == FORWARD and e.chain and not managed and e.subject and not e.subject.startswith("<") and id(e.site) not in direct:
+                    sites.setdefault(id(e.site), (e.chain[0], e.subject, e.node))
             for c in _calls_in(root.body):
                 g = self.generates(c)
                 if g is not None:

@@ -23,10 +23,10 @@ Everything answers "unknown" where the chain of evidence breaks.
 from __future__ import annotations
 
 import ast
-import os
 from dataclasses import dataclass
 
 from .flow import _SCALER_RE, BACKWARD, GRAD, STEP, ZERO_GRAD, Event, Flow, FunctionNode, last_name, text_of
+from .project import project_function
 from .semantic import FUNCTION_TYPES, SemanticModel, Value, ancestors, load_module_model, parent
 
 MAX_DEPTH = 6
@@ -244,17 +244,15 @@ def clears(flow: Flow, z: Event, s: Event) -> bool | None:
 
 # ---------------------------------------------------------------------- external helpers
 def external_function(m: SemanticModel, func: ast.expr) -> tuple[SemanticModel, FunctionNode] | None:
-    """A function of another module of the project (None: unknown): found by its import, as a
-    sibling module or one a few folders up (``import utils`` next to ``main.py``), else through jedi."""
-    if not getattr(m, "_external", False) or not isinstance(func, (ast.Name, ast.Attribute)):
-        return None
-    qual = m.qualified_name(func)
-    if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.", "numpy.")):
-        return None
-    m.read_whole()  # the answer depends on the imports, and on another file
-    found = _project_function(m, qual)
-    if found is not None or m.inference is None:
+    """A function of another module of the project (None: unknown): found by its import
+    (:mod:`analyzers.project`), else through jedi."""
+    found = project_function(m, func)
+    if found is not None or m.inference is None or not getattr(m, "_external", False) or not isinstance(func, (ast.Name, ast.Attribute)):
         return found
+    qual = m.qualified_name(func)
+    if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.")):
+        return None
+    m.read_whole()  # jedi reads the whole text, and another module
     target = m.inference.goto(func)
     if target is None:
         return None
@@ -265,33 +263,6 @@ def external_function(m: SemanticModel, func: ast.expr) -> tuple[SemanticModel, 
         for f in fs:
             if f.lineno == target[1] or (f.decorator_list and f.decorator_list[0].lineno == target[1]):
                 return other, f
-    return None
-
-
-def _project_function(m: SemanticModel, qual: str) -> tuple[SemanticModel, FunctionNode] | None:
-    if not m.path:
-        return None
-    level = len(qual) - len(qual.lstrip("."))
-    parts = qual.lstrip(".").split(".")
-    if len(parts) < 2 or not all(p.isidentifier() for p in parts):
-        return None
-    mod, name = parts[:-1], parts[-1]
-    here = os.path.dirname(os.path.abspath(m.path))
-    if level:
-        for _ in range(level - 1):
-            here = os.path.dirname(here)
-        bases = [here]
-    else:
-        bases = [here, os.path.dirname(here), os.path.dirname(os.path.dirname(here))]
-    for base in bases:
-        for cand in (os.path.join(base, *mod) + ".py", os.path.join(base, *mod, "__init__.py")):
-            if not os.path.isfile(cand) or os.path.abspath(cand) == os.path.abspath(m.path):
-                continue
-            other = load_module_model(cand)
-            if other is None:
-                return None
-            fs = [f for f in other.functions.get(name, []) if isinstance(parent(f), ast.Module)]
-            return (other, fs[0]) if len(fs) == 1 else None
     return None
 
 

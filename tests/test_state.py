@@ -62,3 +62,28 @@ def test_an_optimizer_handed_to_a_project_helper_that_only_clamps_is_still_never
 @pytest.mark.parametrize("helper", ["clears", "hands_on", None])
 def test_a_helper_that_may_clear_or_cannot_be_read_keeps_the_rule_silent(tmp_path, helper):
     assert _codes(tmp_path, helper, "sibling") == []
+
+
+@pytest.mark.parametrize(
+    "layer, expected",
+    [("nn.Conv2d(1, 4, 3)", []), ("nn.Dropout(0.5)", ["PIT203"]), ("nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))", ["PIT203"])],
+)
+def test_an_imported_model_class_decides_whether_evaluation_in_train_mode_matters(tmp_path, layer, expected):
+    """Without jedi: the class is read from the project module its import names."""
+    proj = tmp_path / "proj"
+    (proj / "models").mkdir(parents=True)
+    (proj / "models" / "__init__.py").write_text("")
+    (proj / "models" / "small.py").write_text(
+        "import torch.nn as nn\n\n\nclass Small(nn.Module):\n"
+        f"    def __init__(self):\n        super().__init__()\n        self.layer = {layer}\n\n"
+        "    def forward(self, x):\n        return self.layer(x)\n"
+    )
+    script = proj / "run.py"
+    script.write_text(
+        "import torch\nfrom models.small import Small\n\nnet = Small()\n\n\n"
+        "def check_accuracy(batches):\n    with torch.no_grad():\n        for x in batches:\n            net(x)\n\n\n"
+        "def fit(batches, opt):\n    for x in batches:\n        opt.zero_grad()\n        net(x).sum().backward()\n        opt.step()\n"
+        "    check_accuracy(batches)\n"
+    )
+    result = analyze(script.read_text(), str(script), Config(), JediOptions(enabled=False))
+    assert [d.code for d in result.diagnostics] == expected
