@@ -53,7 +53,8 @@ class MissingZeroGrad(Rule):
     ## Fix safety
     The fix inserts `optimizer.zero_grad()` at the top of the loop body (or of the helper that
     runs the step), before the forward pass. It is safe: each step then uses the gradient of its
-    own batch, which is what a loop without accumulation means.
+    own batch, which is what a loop without accumulation means. Where the loop already clears
+    on some branches, it is unsafe: the branches may encode a schedule the fix cannot see.
 
     ## References
     - [torch.optim.Optimizer.zero_grad](https://pytorch.org/docs/stable/generated/torch.optim.Optimizer.zero_grad.html)
@@ -114,7 +115,7 @@ class MissingZeroGrad(Rule):
                     b.node,
                     f"{what} each {opt}.step() uses the sum of the gradients of all batches so far "
                     f"(measured: after 3 backward passes the gradient is 3x). Call {opt}.zero_grad() before the forward pass",
-                    fix=self._fix(b, s, ctx),
+                    fix=self._fix(b, s, ctx, Applicability.UNSAFE if one_branch else Applicability.SAFE),
                     related=[*related, ctx.related(loop, "in this loop" if not isinstance(loop, FUNCTION_TYPES) else "in this training step")],
                 )
 
@@ -133,7 +134,9 @@ class MissingZeroGrad(Rule):
         return opaque_use(flow, loop, names)
 
     @staticmethod
-    def _fix(b, s, ctx: Context) -> Fix | None:
+    def _fix(b, s, ctx: Context, grade: Applicability) -> Fix | None:
+        """Clear at the start of each step (unsafe where the code clears on some branches on
+        purpose we cannot see)."""
         flow = ctx.model.flow
         if ctx.model.enclosing_function(b.node) is not ctx.model.enclosing_function(s.node):
             return None
@@ -153,7 +156,7 @@ class MissingZeroGrad(Rule):
             stmt = ctx.model.statement_of(b.node)
             if stmt is None or parent(stmt) is not block_owner:
                 return None
-            return Fix(f"Call {opt}.zero_grad() before the backward pass", Applicability.SAFE, (ctx.insert_before_statement(stmt, f"{opt}.zero_grad()"),))
+            return Fix(f"Call {opt}.zero_grad() before the backward pass", grade, (ctx.insert_before_statement(stmt, f"{opt}.zero_grad()"),))
         first = block_owner.body[0]
         if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
             if len(block_owner.body) < 2:
@@ -161,4 +164,4 @@ class MissingZeroGrad(Rule):
             first = block_owner.body[1]
         if first.lineno == block_owner.lineno:
             return None
-        return Fix(f"Call {opt}.zero_grad() at the start of each step", Applicability.SAFE, (ctx.insert_before_statement(first, f"{opt}.zero_grad()"),))
+        return Fix(f"Call {opt}.zero_grad() at the start of each step", grade, (ctx.insert_before_statement(first, f"{opt}.zero_grad()"),))
