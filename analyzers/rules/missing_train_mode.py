@@ -91,7 +91,7 @@ class MissingTrainMode(Rule):
                     f"the next training step: later steps train in eval mode (dropout off, batch norm frozen). "
                     f"Call {subject}.train() at the top of the loop",
                     fix=self._fix(loop, subject, ctx),
-                    related=[ctx.related(e.node, f"{subject}.eval() here"), ctx.related(back.node, "next training step here")],
+                    related=[ctx.related(e.node, f"{subject}.eval() here"), ctx.related(back.node, "next training step here"), ctx.related(loop, "in this loop")],
                 )
 
     @staticmethod

@@ -95,7 +95,17 @@ class RetainGraphWithoutReuse(Rule):
                     "retain_graph=True but nothing backpropagates through this graph again: it only keeps one extra "
                     "graph's buffers alive (measured: 141 vs 131 MiB, flat over iterations; a memory cost, not a leak). Remove it",
                     fix=_remove_keyword_fix(b, kw, ctx, "Remove retain_graph=True", Applicability.UNSAFE),
+                    related=self._related(b, loop, scope, ctx),
                 )
+
+    @staticmethod
+    def _related(b: ast.Call, loop, scope, ctx: Context) -> list:
+        """The loop that rebuilds the loss, or the training loop that calls this function per batch."""
+        if loop is not None:
+            return [ctx.related(loop, "the loss is rebuilt in every iteration of this loop")]
+        if scope is ctx.model.tree:
+            return []
+        return [ctx.related(c, "called here, once per iteration") for c in ctx.model.flow.callers_of(scope) if ctx.model.enclosing_loops(c)][:1]
 
     @staticmethod
     def _may_share(e, roots, flow) -> bool:
