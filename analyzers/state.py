@@ -232,14 +232,34 @@ def clears(flow: Flow, z: Event, s: Event) -> bool | None:
         if unknown or not mvals or not all(isinstance(v.node, ast.Call) for v in mvals):
             unknown = True
             continue
-        # one built from the other (Wrapper(model), nn.Sequential(backbone, head)): related
+        # one built from the other (Wrapper(model), nn.Sequential(backbone, head)), or put in
+        # the other later (wrapper.net = model, add_module): related, as far as we can tell
         for a in (*zvals, *mvals):
             for arg in ast.walk(a.node):
                 if isinstance(arg, (ast.Name, ast.Attribute)) and arg is not a.node:
                     ids = {id(x.node) for x in a.model.values(arg, module_identity=True)}
                     if ids & (mids | zids):
                         unknown = True
+        if not unknown and _attached(flow, zids | mids):
+            unknown = True
     return None if unknown else False
+
+
+def _attached(flow: Flow, ids: set[int]) -> bool:
+    """Some module of ``ids`` is stored into another after its construction
+    (``outer.attr = inner``, ``setattr``, ``add_module``/``register_module``)."""
+    m = flow.model
+    for n in flow.nodes(ast.Assign):
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and not m._is_self(t.value) for t in n.targets):
+            if isinstance(n.value, (ast.Name, ast.Attribute)) and {id(v.node) for v in m.values(n.value, module_identity=True)} & ids:
+                return True
+    for n in flow.nodes(ast.Call):
+        if isinstance(n, ast.Call) and (
+            (isinstance(n.func, ast.Attribute) and n.func.attr in ("add_module", "register_module"))
+            or (isinstance(n.func, ast.Name) and n.func.id == "setattr")
+        ):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------- external helpers
