@@ -659,7 +659,7 @@ class Flow:
                 self._add_regions(regions, kind, func, fw, seen_forwards, within=root)
         for kind, func, root in self.called_eval_roots:
             # known by what they do: only the forwards that run under no_grad are its evaluation
-            fw = [c for c in _calls_in(root.body) if self.is_model_forward(c) and self.no_grad_at(c)]
+            fw = [c for c in _calls_in(root.body) if self.is_model_forward(c) and _result_used(c) and self.no_grad_at(c)]
             if fw:
                 self._add_regions(regions, kind, func, fw, seen_forwards, within=root)
         return regions
@@ -683,7 +683,9 @@ class Flow:
                 continue
             if not any(self.trains_around(c) for c in self.callers_of(f)):
                 continue  # (asked first: it is cheap where nothing around trains)
-            if not self._trains(f) and any(e.kind == FORWARD and (e.no_grad or self.no_grad_at(e.node)) for e in self.events(f)):
+            if not self._trains(f) and any(
+                e.kind == FORWARD and _result_used(e.site) and (e.no_grad or self.no_grad_at(e.node)) for e in self.events(f)
+            ):
                 out.append(("function", f, f))
         return out
 
@@ -1016,6 +1018,12 @@ _BACKWARD_NAMES = ("backward", "manual_backward")
 def _trains_by_name(name: str) -> bool:
     tokens = set(name.lower().split("_"))
     return "train" in tokens or ("training" in tokens and "mode" in tokens)
+
+
+def _result_used(call: ast.AST) -> bool:
+    """The value of ``call`` is kept or passed on (not a bare statement ``model(x)``, which runs
+    the model for its side effects: re-estimating batch-norm statistics, warming up)."""
+    return not isinstance(parent(call), ast.Expr)
 
 
 def _in_iter(x: ast.AST, loop: ast.AST) -> bool:

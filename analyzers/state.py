@@ -316,21 +316,12 @@ def opaque_use(flow: Flow, root: ast.AST, names: set[str]) -> bool:
             continue
         ext = external_function(m, n.func)
         if ext is not None and not isinstance(parent(ext[1]), ast.ClassDef):
-            params = {p for p, a in _bound_arguments(ext[1], n) if text_of(a) in names}
+            f = ext[1]
+            params = {a.arg for a in (*f.args.posonlyargs, *f.args.args, *f.args.kwonlyargs) if text_of(_argument_for(f, n, a.arg)) in names}
             if params and not may_clear_gradients(ext[0], ext[1], params):
                 continue
         return True
     return False
-
-
-def _bound_arguments(f: FunctionNode, call: ast.Call) -> list[tuple[str, ast.expr]]:
-    """(parameter, argument) pairs of a call of a plain function; [] when a ``*args`` hides them."""
-    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
-        return []
-    params = [a.arg for a in (*f.args.posonlyargs, *f.args.args)]
-    out = list(zip(params, call.args))
-    out += [(k.arg, k.value) for k in call.keywords if k.arg]
-    return out
 
 
 # ---------------------------------------------------------------------- branches

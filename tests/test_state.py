@@ -81,7 +81,7 @@ def test_an_imported_model_class_decides_whether_evaluation_in_train_mode_matter
     script = proj / "run.py"
     script.write_text(
         "import torch\nfrom models.small import Small\n\nnet = Small()\n\n\n"
-        "def check_accuracy(batches):\n    with torch.no_grad():\n        for x in batches:\n            net(x)\n\n\n"
+        "def check_accuracy(batches):\n    with torch.no_grad():\n        for x in batches:\n            print(net(x).argmax(1))\n\n\n"
         "def fit(batches, opt):\n    for x in batches:\n        opt.zero_grad()\n        net(x).sum().backward()\n        opt.step()\n"
         "    check_accuracy(batches)\n"
     )
