@@ -15,7 +15,8 @@ them, computed through the semantic model:
   that contains one), or something that cannot be told apart (then it covers: an unknown never
   produces a finding);
 - what a function of another module of the project does with an optimizer handed to it
-  (``utils.clip_gradient(optimizer, ...)``): found through jedi, read with its own loop model.
+  (``utils.clip_gradient(optimizer, ...)``): found by its import (:mod:`analyzers.project`),
+  read with its own loop model.
 
 Everything answers "unknown" where the chain of evidence breaks.
 """
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 from .flow import _SCALER_RE, BACKWARD, GRAD, STEP, ZERO_GRAD, Event, Flow, FunctionNode, last_name, text_of
 from .project import project_function
-from .semantic import FUNCTION_TYPES, SemanticModel, Value, ancestors, load_module_model, parent
+from .semantic import FUNCTION_TYPES, SemanticModel, Value, ancestors, parent
 
 MAX_DEPTH = 6
 
@@ -263,29 +264,6 @@ def _attached(flow: Flow, ids: set[int]) -> bool:
 
 
 # ---------------------------------------------------------------------- external helpers
-def external_function(m: SemanticModel, func: ast.expr) -> tuple[SemanticModel, FunctionNode] | None:
-    """A function of another module of the project (None: unknown): found by its import
-    (:mod:`analyzers.project`), else through jedi."""
-    found = project_function(m, func)
-    if found is not None or m.inference is None or not getattr(m, "_external", False) or not isinstance(func, (ast.Name, ast.Attribute)):
-        return found
-    qual = m.qualified_name(func)
-    if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.")):
-        return None
-    m.read_whole()  # jedi reads the whole text, and another module
-    target = m.inference.goto(func)
-    if target is None:
-        return None
-    other = load_module_model(target[0])
-    if other is None:
-        return None
-    for fs in other.functions.values():
-        for f in fs:
-            if f.lineno == target[1] or (f.decorator_list and f.decorator_list[0].lineno == target[1]):
-                return other, f
-    return None
-
-
 def may_clear_gradients(m: SemanticModel, f: FunctionNode, names: set[str]) -> bool:
     """``f`` (of model ``m``) may clear the gradients of what its parameters ``names`` hold: it
     has a clear, a grad, a step or a backward of its own, or hands one of ``names`` on to a
@@ -314,7 +292,7 @@ def opaque_use(flow: Flow, root: ast.AST, names: set[str]) -> bool:
             continue
         if not any(text_of(a) in names for a in [*n.args, *(k.value for k in n.keywords)]):
             continue
-        ext = external_function(m, n.func)
+        ext = project_function(m, n.func)
         if ext is not None and not isinstance(parent(ext[1]), ast.ClassDef):
             f = ext[1]
             params = {a.arg for a in (*f.args.posonlyargs, *f.args.args, *f.args.kwonlyargs) if text_of(_argument_for(f, n, a.arg)) in names}
