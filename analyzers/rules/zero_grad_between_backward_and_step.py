@@ -91,7 +91,11 @@ class ZeroGradBetweenBackwardAndStep(Rule):
                             f"before {(flow.classify(s.node, {}) or (None, None))[1] or s.subject}.step(): the step sees no gradients and the batch is not learned from. "
                             f"Clear the gradients before the forward pass",
                             fix=self._fix(z, b, s, ctx),
-                            related=[ctx.related(b.node, "backward() here"), ctx.related(s.node, "step() here")],
+                            related=[
+                                ctx.related(b.node, "backward() here"),
+                                ctx.related(s.node, "step() here"),
+                                ctx.related(root, "in this loop" if not isinstance(root, FUNCTION_TYPES) else "in this training step"),
+                            ],
                         )
                         break
 
