@@ -1020,6 +1020,16 @@ def _trains_by_name(name: str) -> bool:
     return "train" in tokens or ("training" in tokens and "mode" in tokens)
 
 
+def bound_inside(model: SemanticModel, subject: str | None, at: ast.AST, block: ast.AST) -> bool:
+    """The first name of ``subject`` (``model`` of ``model.encoder``), as seen at ``at``, is bound
+    inside ``block``, or ``subject`` does not start with a name: a fix inserted before ``block``
+    that names it would not see it bound."""
+    root = (subject or "").split(".", 1)[0].split("[", 1)[0]
+    if not root.isidentifier():
+        return True
+    return any(any(a is block for a in ancestors(b.stmt)) for b in model.lookup(root, at))
+
+
 def _result_used(call: ast.AST) -> bool:
     """The value of ``call`` is kept or passed on (not a bare statement ``model(x)``, which runs
     the model for its side effects: re-estimating batch-norm statistics, warming up)."""

@@ -4,9 +4,8 @@ import ast
 
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Severity
-from ..flow import BACKWARD
+from ..flow import BACKWARD, bound_inside
 from ..rule import Rule
-from ..semantic import ancestors
 
 
 class MissingEvalMode(Rule):
@@ -99,19 +98,10 @@ class MissingEvalMode(Rule):
                         Applicability.UNSAFE if trains else Applicability.SAFE,
                         (ctx.insert_before_statement(region.target, f"{subject}.eval()"),),
                     )
-                    if region.target.lineno != getattr(region.func, "lineno", -1) and not self._bound_inside(subject, call, region.target, ctx)
+                    if region.target.lineno != getattr(region.func, "lineno", -1) and not bound_inside(ctx.model, subject, call, region.target)
                     else None,
                     related=self._related(region, call, ctx),
                 )
-
-    @staticmethod
-    def _bound_inside(subject: str, call: ast.Call, target: ast.AST, ctx: Context) -> bool:
-        """``subject``'s first name is bound inside ``target`` (a fix before it would not see
-        it), or is not a plain name."""
-        root = subject.split(".", 1)[0].split("[", 1)[0]
-        if not root.isidentifier():
-            return True
-        return any(any(a is target for a in ancestors(b.stmt)) for b in ctx.model.lookup(root, call))
 
     @staticmethod
     def _related(region, call: ast.Call, ctx: Context) -> list:

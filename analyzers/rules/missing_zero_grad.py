@@ -4,10 +4,10 @@ import ast
 
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Severity
-from ..flow import BACKWARD, STEP, ZERO_GRAD, text_of
-from ..state import clear_covers, cleared_on_some_paths_only, has_jump, opaque_use, receiver
+from ..flow import BACKWARD, STEP, ZERO_GRAD, bound_inside, text_of
 from ..rule import Rule
 from ..semantic import FUNCTION_TYPES, ancestors, parent
+from ..state import clear_covers, cleared_on_some_paths_only, has_jump, opaque_use, receiver
 
 
 class MissingZeroGrad(Rule):
@@ -157,7 +157,7 @@ class MissingZeroGrad(Rule):
             if stmt is None or parent(stmt) is not block_owner:
                 return None
             return Fix(f"Call {opt}.zero_grad() before the backward pass", grade, (ctx.insert_before_statement(stmt, f"{opt}.zero_grad()"),))
-        if _bound_in(receiver(s), block_owner, ctx):
+        if bound_inside(ctx.model, text_of(receiver(s)), s.node, block_owner):
             return None  # the optimizer is fetched inside the loop: not bound yet at its top
         first = block_owner.body[0]
         if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
@@ -168,12 +168,3 @@ class MissingZeroGrad(Rule):
             return None
         return Fix(f"Call {opt}.zero_grad() at the start of each step", grade, (ctx.insert_before_statement(first, f"{opt}.zero_grad()"),))
 
-
-def _bound_in(expr: ast.AST | None, block: ast.AST, ctx: Context) -> bool:
-    """The name ``expr`` starts with is (re)bound inside ``block`` (or cannot be told)."""
-    root = expr
-    while isinstance(root, (ast.Attribute, ast.Subscript)):
-        root = root.value
-    if not isinstance(root, ast.Name):
-        return True
-    return any(any(a is block for a in ancestors(b.stmt)) for b in ctx.model.lookup(root.id, root))

@@ -6,8 +6,8 @@ from ..context import Context
 from ..diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Severity
 from ..flow import BACKWARD, STEP, ZERO_GRAD, text_of
 from ..rule import Rule
-from ..state import clears
 from ..semantic import FUNCTION_TYPES, ancestors
+from ..state import clears
 
 
 class ZeroGradBetweenBackwardAndStep(Rule):
