@@ -27,7 +27,6 @@ from typing import Any, Callable
 
 from . import torch_api
 from .callsites import calls_named
-from .project import project_class
 from .semantic import FUNCTION_TYPES, SemanticModel, ancestors, child_fields, parent, pos
 
 MAX_INLINE_DEPTH = 4  # helper calls followed below a loop
@@ -597,7 +596,7 @@ class Flow:
             return False, False
         cls = m.local_class_of(node.func)
         if cls is None:
-            external = project_class(m, node.func) or m.external_class(node.func)  # a model class of another module
+            external = m.external_class(node.func)  # a model class from another module of the project
             if external is None:
                 return None
             m, cls = external

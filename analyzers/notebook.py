@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from .diagnostics import Diagnostic, Edit, Position, Range, Related
 
@@ -91,27 +92,74 @@ class Notebook:
     cells: list[str]  # code cells' sources
     cell_numbers: list[int]  # 1-based index of each code cell among all cells (as Jupyter shows)
     joined: JoinedCells
+    data: dict[str, Any] = field(default_factory=dict, repr=False)  # the notebook's JSON, validated
+    code_cells: list[dict[str, Any]] = field(default_factory=list, repr=False)  # in ``data``, as ``cells``
+
+
+_JSON_TYPES = ((type(None), "null"), (bool, "a boolean"), ((int, float), "a number"), (str, "a string"), (list, "an array"), (dict, "an object"))
+
+
+def _json_type(value: Any) -> str:
+    return next((name for tp, name in _JSON_TYPES if isinstance(value, tp)), type(value).__name__)
+
+
+def validate_notebook(data: Any) -> None:
+    """Check the parts of the nbformat 4 structure torchpit reads or writes; raise
+    :class:`NotebookError` naming the first problem (cells are numbered from 1, as Jupyter
+    shows them). Every reader of a notebook's JSON (the batch mode, its fixes) goes through it."""
+    if not isinstance(data, dict):
+        raise NotebookError(f"not a valid notebook (the top level is {_json_type(data)}, not an object)")
+    cells = data.get("cells")
+    if not isinstance(cells, list):
+        raise NotebookError("not a valid notebook (no 'cells' list)" if cells is None else f"not a valid notebook ('cells' is {_json_type(cells)}, not an array)")
+    metadata = data.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise NotebookError(f"not a valid notebook ('metadata' is {_json_type(metadata)}, not an object)")
+    info = metadata.get("language_info") or {}
+    if not isinstance(info, dict):
+        raise NotebookError(f"not a valid notebook ('metadata.language_info' is {_json_type(info)}, not an object)")
+    if not isinstance(info.get("name", ""), str):
+        raise NotebookError(f"not a valid notebook ('metadata.language_info.name' is {_json_type(info['name'])}, not a string)")
+    for number, cell in enumerate(cells, 1):
+        where = f"cell {number}"
+        if not isinstance(cell, dict):
+            raise NotebookError(f"not a valid notebook ({where} is {_json_type(cell)}, not an object)")
+        if not isinstance(cell.get("cell_type"), str):
+            raise NotebookError(f"not a valid notebook ({where}: 'cell_type' is {_json_type(cell.get('cell_type'))}, not a string)")
+        if not isinstance(cell.get("metadata", {}), dict):
+            raise NotebookError(f"not a valid notebook ({where}: 'metadata' is {_json_type(cell['metadata'])}, not an object)")
+        source = cell.get("source", "")
+        if isinstance(source, list):
+            bad = next((i for i, line in enumerate(source) if not isinstance(line, str)), None)
+            if bad is not None:
+                raise NotebookError(
+                    f"not a valid notebook ({where}: 'source' item {bad + 1} is {_json_type(source[bad])}, not a string)"
+                )
+        elif not isinstance(source, str):
+            raise NotebookError(f"not a valid notebook ({where}: 'source' is {_json_type(source)}, not a string or an array of strings)")
 
 
 def read_notebook(raw: str) -> Notebook:
-    """Parse an .ipynb JSON text. Raises NotebookError with a clear message."""
+    """Parse and validate an .ipynb JSON text. Raises NotebookError with a clear message."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise NotebookError(f"not a valid notebook (JSON error at line {exc.lineno}: {exc.msg})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        raise NotebookError("not a valid notebook (no 'cells' list)")
-    lang = (data.get("metadata", {}).get("language_info", {}) or {}).get("name", "python")
+    except RecursionError:
+        raise NotebookError("not a valid notebook (JSON nested too deeply)") from None
+    validate_notebook(data)
+    lang = (data.get("metadata", {}).get("language_info") or {}).get("name", "python")
     if lang and lang != "python":
         raise NotebookError(f"notebook language is {lang!r}, not Python")
-    cells, numbers = [], []
+    cells, numbers, code_cells = [], [], []
     for i, cell in enumerate(data["cells"]):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        if cell["cell_type"] != "code":
             continue
         src = cell.get("source", "")
-        cells.append("".join(src) if isinstance(src, list) else str(src))
+        cells.append("".join(src) if isinstance(src, list) else src)
         numbers.append(i + 1)
-    return Notebook(cells, numbers, join_cells(cells))
+        code_cells.append(cell)
+    return Notebook(cells, numbers, join_cells(cells), data, code_cells)
 
 
 def map_diagnostic(diag: Diagnostic, nb: Notebook) -> Diagnostic:

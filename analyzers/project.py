@@ -1,69 +1,87 @@
-"""Definitions in the other modules of the user's project, found by their imports.
+"""The user's project: where its root is, and which file a module name of it refers to.
 
-``import utils`` next to ``train.py``, ``from .tools import tidy``, ``from models.net import
-Net``: the module is looked up as a file beside the importing one (or one or two folders up,
-where a script imports its package by name), read once with its own semantic model
-(:func:`load_module_model`, cached by path and modification time), and the top-level function
-or class of that name is returned. No jedi: it answers the plain cases even when jedi is off
-or its time budget is spent; anything else is None (unknown).
+The root is found as build tools find it: the nearest ancestor directory holding
+``pyproject.toml``, ``setup.cfg``, ``setup.py`` or ``.git`` (with or without a
+``[tool.torchpit]`` table). The semantic model resolves imports of the project's own modules
+through :func:`module_file` before it asks jedi, which then serves only installed packages:
+
+- a relative import (``from .resnet import ResNet``) against the importing file's package;
+- an absolute one (``from models.net import Net``) against the root (and its ``src/``); with no
+  root marker, against the importing file's directory and its ancestors, nearest first, as
+  running the script from there (``python -m training.train``) would.
+
+Only files that exist are returned; anything else is unknown (None), and an unknown never
+produces a finding. Answers are cached per directory; the cache is bounded.
 """
 
 from __future__ import annotations
 
-import ast
+import functools
 import os
 
-from .semantic import ClassInfo, SemanticModel, load_module_model, parent
-
-FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
-
-_NOT_PROJECT = ("torch.", "torchvision.", "builtins.", "numpy.", "timm.", "transformers.")
+ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
+MAX_ANCESTORS = 4  # how far up an absolute import is looked for when there is no root marker
 
 
-def _module_of(m: SemanticModel, expr: ast.AST) -> tuple[SemanticModel, str] | None:
-    """The other module of the project that defines ``expr`` (a name or ``module.name``), and the name."""
-    if not m.path or not getattr(m, "_external", False) or not isinstance(expr, (ast.Name, ast.Attribute)):
-        return None
-    qual = m.qualified_name(expr)
-    if qual is None or qual.startswith(_NOT_PROJECT):
-        return None
-    m.read_whole()  # the answer depends on the imports, and on another file
-    level = len(qual) - len(qual.lstrip("."))
-    parts = qual.lstrip(".").split(".")
-    if len(parts) < 2 or not all(p.isidentifier() for p in parts):
-        return None
-    mod, name = parts[:-1], parts[-1]
-    here = os.path.dirname(os.path.abspath(m.path))
-    if level:
-        for _ in range(level - 1):
-            here = os.path.dirname(here)
-        bases = [here]
-    else:
-        bases = [here, os.path.dirname(here), os.path.dirname(os.path.dirname(here))]
-    for base in bases:
-        for cand in (os.path.join(base, *mod) + ".py", os.path.join(base, *mod, "__init__.py")):
-            if not os.path.isfile(cand) or os.path.abspath(cand) == os.path.abspath(m.path):
-                continue
-            other = load_module_model(cand)
-            return (other, name) if other is not None else None
+@functools.lru_cache(maxsize=4096)
+def project_root(directory: str) -> str | None:
+    """The nearest ancestor of ``directory`` (itself included) that holds a root marker."""
+    cur = os.path.abspath(directory)
+    while True:
+        if any(os.path.exists(os.path.join(cur, m)) for m in ROOT_MARKERS):
+            return cur
+        up = os.path.dirname(cur)
+        if up == cur:
+            return None
+        cur = up
+
+
+def _as_file(base: str, parts: list[str]) -> str | None:
+    stem = os.path.join(base, *parts)
+    for candidate in (stem + ".py", os.path.join(stem, "__init__.py")):
+        if os.path.isfile(candidate):
+            return candidate
     return None
 
 
-def project_function(m: SemanticModel, expr: ast.AST) -> tuple[SemanticModel, FunctionNode] | None:
-    """The top-level function ``expr`` names in another module of the project."""
-    found = _module_of(m, expr)
-    if found is None:
+@functools.lru_cache(maxsize=4096)
+def _module_file(directory: str, dotted: str) -> str | None:
+    level = len(dotted) - len(dotted.lstrip("."))
+    parts = [p for p in dotted[level:].split(".") if p]
+    if level:
+        base = directory
+        for _ in range(level - 1):
+            base = os.path.dirname(base)
+        if not parts:  # ``from . import x``: the package itself
+            init = os.path.join(base, "__init__.py")
+            return init if os.path.isfile(init) else None
+        return _as_file(base, parts)
+    if not parts:
         return None
-    other, name = found
-    fs = [f for f in other.functions.get(name, []) if isinstance(parent(f), ast.Module)]
-    return (other, fs[0]) if len(fs) == 1 else None
+    root = project_root(directory)
+    if root is not None:
+        bases = [root, os.path.join(root, "src")]
+        # A script run from its own folder inside the project imports its siblings.
+        if directory != root:
+            bases.insert(0, directory)
+    else:
+        bases, cur = [], directory
+        for _ in range(MAX_ANCESTORS + 1):
+            bases.append(cur)
+            up = os.path.dirname(cur)
+            if up == cur:
+                break
+            cur = up
+    for base in bases:
+        found = _as_file(base, parts)
+        if found is not None:
+            return found
+    return None
 
 
-def project_class(m: SemanticModel, expr: ast.AST) -> tuple[SemanticModel, ClassInfo] | None:
-    """The top-level class ``expr`` names in another module of the project."""
-    found = _module_of(m, expr)
-    if found is None:
+def module_file(importer: str | None, dotted: str) -> str | None:
+    """The file of the project's module ``dotted`` (``"models.net"``, ``".resnet"``, ``"..utils"``)
+    as imported from the file ``importer``; None when it is not a file of the project."""
+    if not importer or not dotted:
         return None
-    other, name = found
-    info = other.class_named(name)
-    return (other, info) if info is not None and isinstance(parent(info.node), ast.Module) else None
+    return _module_file(os.path.dirname(os.path.abspath(importer)), dotted)

@@ -27,8 +27,8 @@ import ast
 from dataclasses import dataclass
 
 from .flow import _SCALER_RE, BACKWARD, GRAD, STEP, ZERO_GRAD, Event, Flow, FunctionNode, last_name, text_of
-from .project import project_function
-from .semantic import FUNCTION_TYPES, SemanticModel, Value, ancestors, parent
+from .project import module_file
+from .semantic import FUNCTION_TYPES, SemanticModel, Value, ancestors, load_module_model, parent
 
 MAX_DEPTH = 6
 
@@ -264,6 +264,36 @@ def _attached(flow: Flow, ids: set[int]) -> bool:
 
 
 # ---------------------------------------------------------------------- external helpers
+def project_function(m: SemanticModel, func: ast.AST, _qual: str | None = None, _depth: int = 0) -> tuple[SemanticModel, FunctionNode] | None:
+    """The top-level function ``func`` names in another module of the project (found through
+    the project's module index, also re-exported by a package), or None."""
+    if not getattr(m, "_external", False):
+        return None
+    if _qual is None:
+        if not isinstance(func, (ast.Name, ast.Attribute)):
+            return None
+        _qual = m.qualified_name(func)
+        if _qual is None or _qual.startswith(("torch.", "torchvision.", "builtins.", "numpy.")):
+            return None
+        m.read_whole()  # the answer depends on the imports, and on another module
+    stripped = _qual.lstrip(".")
+    dots = _qual[: len(_qual) - len(stripped)]
+    if _depth > 3 or not ("." in stripped or dots):
+        return None
+    head, _, name = stripped.rpartition(".")
+    path = module_file(m.path, dots + head)
+    other = load_module_model(path) if path else None
+    if other is None:
+        return None
+    fs = [f for f in other.functions.get(name, []) if isinstance(parent(f), ast.Module)]
+    if len(fs) == 1:
+        return other, fs[0]
+    bindings = other.module_scope.bindings.get(name, [])
+    if not fs and len(bindings) == 1 and bindings[0].kind == "import" and bindings[0].qualname:
+        return project_function(other, func, bindings[0].qualname, _depth + 1)
+    return None
+
+
 def may_clear_gradients(m: SemanticModel, f: FunctionNode, names: set[str]) -> bool:
     """``f`` (of model ``m``) may clear the gradients of what its parameters ``names`` hold: it
     has a clear, a grad, a step or a backward of its own, or hands one of ``names`` on to a
