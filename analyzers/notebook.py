@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
 
 from .diagnostics import Diagnostic, Edit, Position, Range, Related
 
@@ -20,6 +20,7 @@ from .diagnostics import Diagnostic, Edit, Position, Range, Related
 PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug", "python", "python3", "writefile_python"}
 _LINE_MAGIC = re.compile(r"^(\s*)(%{1,2}|!{1,2})")
 _ASSIGN_SHELL = re.compile(r"^(\s*)[A-Za-z_][A-Za-z_0-9, ]*=\s*(!|%)")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # where LSP and Python's tokenizer end a line
 _HELP = re.compile(r"^(\s*)[\w.]+\?{1,2}\s*$|^(\s*)\?{1,2}[\w.]+\s*$")
 
 
@@ -28,8 +29,9 @@ class NotebookError(ValueError):
 
 
 def neutralize_magics(cell: str) -> str:
-    """Return ``cell`` with IPython-only lines replaced, keeping the line count."""
-    lines = cell.split("\n")
+    """Return ``cell`` with IPython-only lines replaced, keeping the line count (lines end
+    at ``\\n``, ``\\r\\n`` or ``\\r``, as in LSP; the result's end at ``\\n``)."""
+    lines = _LINE_BREAK.split(cell)
     first = lines[0].lstrip() if lines else ""
     if first.startswith("%%"):
         magic = first[2:].split()[0] if first[2:].split() else ""
@@ -78,7 +80,7 @@ def join_cells(cells: list[str]) -> JoinedCells:
     parts: list[str] = []
     line_map: list[tuple[int, int]] = []
     for index, cell in enumerate(cells):
-        clean = neutralize_magics(cell.rstrip("\n"))
+        clean = neutralize_magics(cell.rstrip("\r\n"))
         cell_lines = clean.split("\n")
         parts.extend(cell_lines)
         line_map.extend((index, i) for i in range(len(cell_lines)))
@@ -162,19 +164,41 @@ def read_notebook(raw: str) -> Notebook:
     return Notebook(cells, numbers, join_cells(cells), data, code_cells)
 
 
-def map_diagnostic(diag: Diagnostic, nb: Notebook) -> Diagnostic:
-    """A diagnostic on the joined source, moved to its cell (``cell`` is 1-based, as Jupyter shows)."""
-    from dataclasses import replace
+def localize(diag: Diagnostic, joined: JoinedCells, cell_ref: Callable[[int], str | None] | None = None) -> tuple[int | None, Diagnostic]:
+    """A diagnostic of the joined source in its cell's coordinates: (cell index, diagnostic).
 
-    cell, rng = nb.joined.map_range(diag.range)
-    related = tuple(Related(nb.joined.map_range(r.range)[1], r.message, r.path) for r in diag.related)
+    The one cell mapping, used by the batch mode and the language server. Related locations
+    in the same cell stay without a path; those in another cell are moved to that cell and
+    named by ``cell_ref(index)`` (the server passes the cell's URI; None leaves them
+    unnamed); those in other files are kept. A fix whose edits leave the diagnostic's cell is
+    dropped (an edit cannot span two cells), and so is a ``# noqa`` line in another cell.
+    The index is None when there are no cells.
+    """
+    if not joined.line_map:
+        return None, diag
+    index, rng = joined.map_range(diag.range)
+    related = []
+    for r in diag.related:
+        if r.path is not None:
+            related.append(r)
+            continue
+        r_index, r_rng = joined.map_range(r.range)
+        related.append(Related(r_rng, r.message, None if r_index == index or cell_ref is None else cell_ref(r_index)))
     fix = diag.fix
     if fix is not None:
-        # A fix is kept when all its edits fall in the diagnostic's cell; edits become cell-relative.
-        mapped = [nb.joined.map_range(e.range) for e in fix.edits]
-        if any(c != cell for c, _ in mapped):
+        mapped = [joined.map_range(e.range) for e in fix.edits]
+        if any(c != index for c, _ in mapped):
             fix = None
         else:
             fix = replace(fix, edits=tuple(Edit(r, e.new_text) for (_, r), e in zip(mapped, fix.edits)))
-    noqa = nb.joined.line_map[diag.noqa_line][1] if diag.noqa_line is not None and diag.noqa_line < len(nb.joined.line_map) else None
-    return replace(diag, range=rng, related=related, cell=nb.cell_numbers[cell], noqa_line=noqa, fix=fix)
+    noqa = diag.noqa_line
+    if noqa is not None:
+        n_index, n_pos = joined.to_cell(Position(noqa, 0))
+        noqa = n_pos.line if n_index == index else None
+    return index, replace(diag, range=rng, related=tuple(related), fix=fix, noqa_line=noqa)
+
+
+def map_diagnostic(diag: Diagnostic, nb: Notebook) -> Diagnostic:
+    """A diagnostic on the joined source, moved to its cell (``cell`` is 1-based, as Jupyter shows)."""
+    index, local = localize(diag, nb.joined)
+    return local if index is None else replace(local, cell=nb.cell_numbers[index])

@@ -10,7 +10,7 @@ import sys
 import pytest
 from lsprotocol import types
 
-from .conftest import PIT301_SRC, SERVER_CMD, codes, open_doc, uri_of, wait_diags, wait_until
+from .conftest import PIT301_SRC, change_cell, SERVER_CMD, codes, open_doc, uri_of, wait_diags, wait_until
 
 CELLS = [
     "%matplotlib inline\nimport torch.nn as nn\nimport torch.nn.functional as F",
@@ -57,21 +57,7 @@ async def test_notebook_cells_get_their_own_diagnostics(start, tmp_path):
 
     # edit cell 2: its diagnostics go, cell 3's stay
     n = len(client.publishes)
-    client.notebook_document_did_change(
-        types.DidChangeNotebookDocumentParams(
-            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=2),
-            change=types.NotebookDocumentChangeEvent(
-                cells=types.NotebookDocumentCellChanges(
-                    text_content=[
-                        types.NotebookDocumentCellContentChanges(
-                            document=types.VersionedTextDocumentIdentifier(uri=f"{nb_uri}#cell2", version=2),
-                            changes=[types.TextDocumentContentChangeWholeDocument(text="loss = F.cross_entropy(model(x), y)")],
-                        )
-                    ]
-                )
-            ),
-        )
-    )
+    change_cell(client, nb_uri, 2, f"{nb_uri}#cell2", 2, [types.TextDocumentContentChangeWholeDocument(text="loss = F.cross_entropy(model(x), y)")])
     await wait_until(lambda: any(p.uri == f"{nb_uri}#cell2" for p in client.publishes[n:]), what="cell republish")
     assert client.diagnostics[f"{nb_uri}#cell2"] == [] or not client.diagnostics[f"{nb_uri}#cell2"]
     assert codes(client.diagnostics[f"{nb_uri}#cell3"]) == ["PIT301"]

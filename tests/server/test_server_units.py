@@ -11,6 +11,7 @@ from torchpit.server.actions import noqa_edit, wants
 from torchpit.server.analysis import Cell, Job, run_job
 from torchpit.server.convert import Lines, fix_from_data
 from torchpit.server.hover import noqa_codes_at
+from torchpit.server.session import Session
 from torchpit.server.settings import RUN_ON_SAVE, Settings, extract_section, parse_settings
 
 from .conftest import PIT101_SRC
@@ -105,6 +106,7 @@ def test_notebook_job_maps_diagnostics_and_fixes_to_cells():
     (d,) = out.docs["nb#1"].diagnostics
     assert d.code == "PIT101" and d.range.start == Position(1, 23)
     assert d.fix.edits[0].range.start == Position(1, 23) and d.noqa_line == 1
+    Session.render(out.docs["nb#1"], None)  # the one conversion to LSP, done by the session
     assert out.docs["nb#1"].lsp[0].data["version"] == 1
 
 
