@@ -160,6 +160,18 @@ class EvalRegion:
     target: ast.stmt  # what a fix wraps / precedes: the outermost loop around the forwards, in the region
     forwards: list[ast.Call] = field(default_factory=list)
     anchor: ast.AST | None = None  # the eval() call for "after-eval" regions
+    # id(forward) -> (the model it runs, in the region's words; the forward call itself), where
+    # the region's call runs a helper that runs the model, or is ``model.generate(...)``
+    subjects: dict = field(default_factory=dict)
+
+    def subject_of(self, flow: "Flow", call: ast.Call) -> str | None:
+        hit = self.subjects.get(id(call))
+        return hit[0] if hit else flow.is_model_forward(call)
+
+    def forward_of(self, call: ast.Call) -> ast.AST:
+        """The call that runs the model itself (in a helper, or ``call``)."""
+        hit = self.subjects.get(id(call))
+        return hit[1] if hit else call
 
 
 class file_fact:
@@ -315,7 +327,7 @@ class Flow:
             return None
         if attr == "zero_grad" or _ZERO_GRAD_NAME_RE.search(attr):
             return ZERO_GRAD, _subst(text_of(recv), subst), None
-        if attr in ("zero_", "detach_", "fill_", "requires_grad_") and attr != "requires_grad_":
+        if attr in ("zero_", "detach_", "fill_", "copy_", "set_"):
             t = text_of(recv) or ""
             if t.endswith(".grad") or t.endswith(".grad.data"):
                 return ZERO_GRAD, None, None
@@ -494,6 +506,18 @@ class Flow:
         target = func
         if isinstance(func, ast.Attribute) and func.attr == "forward" and not self.model._is_self(func.value):
             target = func.value
+        return self.model_text(target)
+
+    def generates(self, call: ast.Call) -> str | None:
+        """``model.generate(...)`` (Hugging Face): forwards of ``model`` in whatever mode it is in
+        (``generate`` turns gradients off itself, so this is no evaluation forward for PIT201)."""
+        func = call.func
+        if isinstance(func, ast.Attribute) and func.attr == "generate" and not self.model._is_self(func.value):
+            return self.kept("generates", call, lambda: self.model_text(func.value))
+        return None
+
+    def model_text(self, target: ast.expr) -> str | None:
+        """``target`` holds a model (by its construction or its name): its text, else None."""
         n = last_name(target)
         if n is None or _NOT_MODEL_RE.search(n) or _VERB_RE.match(n):
             return None
@@ -572,7 +596,7 @@ class Flow:
             return False, False
         cls = m.local_class_of(node.func)
         if cls is None:
-            external = m.external_class(node.func)  # a model class from another module, via jedi
+            external = m.external_class(node.func)  # a model class from another module of the project
             if external is None:
                 return None
             m, cls = external
@@ -608,29 +632,95 @@ class Flow:
 
     # ------------------------------------------------------------------ evaluation
     @file_fact
+    def eval_roots(self) -> list[tuple[str, FunctionNode | None, ast.AST]]:
+        """(kind, function, root) of each evaluation: a function named like one, or a loop over an
+        evaluation loader, that reaches no backward, step or ``autograd.grad`` and asks for no gradient."""
+        m = self.model
+        out: list[tuple[str, FunctionNode | None, ast.AST]] = []
+        for f in (f for fs in m.functions.values() for f in fs):
+            if self.is_eval_function(f) and not self._trains(f):
+                out.append(("function", f, f))
+        for lp in self.loops:
+            if isinstance(lp, (ast.For, ast.AsyncFor)) and EVAL_LOADER_RE.search(text_of(lp.iter) or "") and not self._trains(lp):
+                out.append(("loop", m.enclosing_function(lp), lp))
+        return out
+
+    def _trains(self, root: ast.AST) -> bool:
+        return any(e.kind in (BACKWARD, STEP, GRAD) for e in self.events(root)) or _wants_grad(root)
+
+    @file_fact
     def eval_regions(self) -> list[EvalRegion]:
         regions: list[EvalRegion] = []
-        m = self.model
         seen_forwards: set[int] = set()
-        funcs = [f for fs in m.functions.values() for f in fs]
-        for f in funcs:
-            if not self.is_eval_function(f):
-                continue
-            evs = self.events(f)
-            if any(e.kind in (BACKWARD, STEP, GRAD) for e in evs) or _wants_grad(f):
-                continue
-            fw = [c for c in _calls_in(f.body) if self.is_model_forward(c)]
+        for kind, func, root in self.eval_roots:
+            fw = [c for c in _calls_in(root.body) if self.is_model_forward(c)]
             if fw:
-                self._add_regions(regions, "function", f, fw, seen_forwards, within=f)
-        for lp in self.loops:
-            if not isinstance(lp, (ast.For, ast.AsyncFor)) or not EVAL_LOADER_RE.search(text_of(lp.iter) or ""):
-                continue
-            evs = self.events(lp)
-            if any(e.kind in (BACKWARD, STEP, GRAD) for e in evs) or _wants_grad(lp):
-                continue
-            fw = [c for c in _calls_in(lp.body) if self.is_model_forward(c)]
+                self._add_regions(regions, kind, func, fw, seen_forwards, within=root)
+        for kind, func, root in self.called_eval_roots:
+            # known by what they do: only the forwards that run under no_grad are its evaluation
+            fw = [c for c in _calls_in(root.body) if self.is_model_forward(c) and _result_used(c) and self.no_grad_at(c)]
             if fw:
-                self._add_regions(regions, "loop", m.enclosing_function(lp), fw, seen_forwards, within=lp)
+                self._add_regions(regions, kind, func, fw, seen_forwards, within=root)
+        return regions
+
+    @file_fact
+    def called_eval_roots(self) -> list[tuple[str, FunctionNode | None, ast.AST]]:
+        """Evaluations known by what they do, whatever their names: a function that reaches no
+        backward, step or ``autograd.grad``, runs a model forward under no_grad (its own, its
+        decorator's or every caller's), and is called from a function or loop that trains
+        (backward and step in one run of it)."""
+        m = self.model
+        named = {id(r) for _, _, r in self.eval_roots}
+        out: list[tuple[str, FunctionNode | None, ast.AST]] = []
+        for f in (f for fs in m.functions.values() for f in fs):
+            if id(f) in named or f.name.startswith("__") or _HOOK_RE.match(f.name):
+                continue
+            cls = m.enclosing_class(f)
+            if cls is not None and parent(f) is cls.node and (m.is_nn_module(cls) or "forward" in cls.methods):
+                continue  # a method of the model itself: its callers decide its mode
+            if self._is_test_file() and f.name.startswith("test"):
+                continue
+            if not any(self.trains_around(c) for c in self.callers_of(f)):
+                continue  # (asked first: it is cheap where nothing around trains)
+            if not self._trains(f) and any(
+                e.kind == FORWARD and _result_used(e.site) and (e.no_grad or self.no_grad_at(e.node)) for e in self.events(f)
+            ):
+                out.append(("function", f, f))
+        return out
+
+    def trains_around(self, call: ast.Call) -> bool:
+        """``call`` runs in a function (or at the top level of a file) one run of which trains."""
+        outer = self.model.enclosing_function(call)
+        if not self.may_backward(outer if outer is not None else self.model.tree):
+            return False
+        evs = self.events(outer) if outer is not None else self._module_events()
+        return self.is_training(evs)
+
+    @file_fact
+    def helper_eval_regions(self) -> list[EvalRegion]:
+        """Evaluations whose forward runs in a helper of the file (``self._forward_pass(x)``):
+        the region's forwards are the calls of the helpers, ``subjects`` names the model each
+        runs, in the caller's words."""
+        regions: list[EvalRegion] = []
+        direct = {id(c) for r in self.eval_regions for c in r.forwards}
+        seen: set[int] = set()
+        for kind, func, root in [*self.eval_roots, *self.called_eval_roots]:
+            sites: dict[int, tuple[ast.Call, str, ast.AST]] = {}
+            managed = False  # a mode switch runs first (in a helper, ``test_epoch()`` calls ``model.eval()``)
+            for e in self.events(root):
+                managed = managed or e.kind in (EVAL, MODE)
+                if e.kind == FORWARD and e.chain and not managed and e.subject and not e.subject.startswith("<") and id(e.site) not in direct:
+                    sites.setdefault(id(e.site), (e.chain[0], e.subject, e.node))
+            for c in _calls_in(root.body):
+                g = self.generates(c)
+                if g is not None:
+                    sites.setdefault(id(c), (c, g, c))
+            if not sites:
+                continue
+            before = len(regions)
+            self._add_regions(regions, kind, func, [c for c, _, _ in sites.values()], seen, within=root)
+            for r in regions[before:]:
+                r.subjects.update({id(c): sites[id(c)][1:] for c in r.forwards})
         return regions
 
     def after_eval_regions(self) -> list[EvalRegion]:
@@ -929,6 +1019,22 @@ def _trains_by_name(name: str) -> bool:
     return "train" in tokens or ("training" in tokens and "mode" in tokens)
 
 
+def bound_inside(model: SemanticModel, subject: str | None, at: ast.AST, block: ast.AST) -> bool:
+    """The first name of ``subject`` (``model`` of ``model.encoder``), as seen at ``at``, is bound
+    inside ``block``, or ``subject`` does not start with a name: a fix inserted before ``block``
+    that names it would not see it bound."""
+    root = (subject or "").split(".", 1)[0].split("[", 1)[0]
+    if not root.isidentifier():
+        return True
+    return any(any(a is block for a in ancestors(b.stmt)) for b in model.lookup(root, at))
+
+
+def _result_used(call: ast.AST) -> bool:
+    """The value of ``call`` is kept or passed on (not a bare statement ``model(x)``, which runs
+    the model for its side effects: re-estimating batch-norm statistics, warming up)."""
+    return not isinstance(parent(call), ast.Expr)
+
+
 def _in_iter(x: ast.AST, loop: ast.AST) -> bool:
     it = getattr(loop, "iter", None) or getattr(loop, "test", None)
     return it is not None and (x is it or any(a is it for a in ancestors(x)))
@@ -966,6 +1072,11 @@ class GraphRoots:
     stmts: dict[int, ast.AST] = field(default_factory=dict)  # id(binding stmt) -> stmt
     opaque: bool = False  # depends on something we cannot follow (a parameter, self.x, a global)
     loop_carried: bool = False  # reads a value bound later in an enclosing loop (previous iteration)
+    carrying_loops: list = field(default_factory=list)  # the loops through whose iterations such values pass
+
+    def carried_across(self, node: ast.AST) -> bool:
+        """A value of the previous iteration of a loop around ``node`` flows into the graph."""
+        return any(any(a is lp for a in ancestors(node)) for lp in self.carrying_loops)
 
 
 def graph_roots(flow: Flow, expr: ast.AST, depth: int = 0, acc: GraphRoots | None = None, seen: set | None = None) -> GraphRoots:
@@ -1021,6 +1132,7 @@ def _graph_roots(flow: Flow, expr: ast.AST, depth: int, acc: GraphRoots | None, 
                     continue  # a batch from a loader: a leaf
                 if loops and b.visible_from > pos(n) and any(any(a is lp for a in ancestors(b.stmt)) for lp in loops):
                     acc.loop_carried = True
+                    acc.carrying_loops.extend(lp for lp in loops if any(a is lp for a in ancestors(b.stmt)))
                 if id(b.stmt) in seen:
                     continue
                 seen.add(id(b.stmt))

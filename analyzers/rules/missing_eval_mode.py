@@ -4,18 +4,27 @@ import ast
 
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Severity
-from ..flow import BACKWARD
+from ..flow import BACKWARD, bound_inside
 from ..rule import Rule
 
 
 class MissingEvalMode(Rule):
     """
     ## What it does
-    Checks for evaluation of a model (a function named like `validate` / `evaluate` / `test` /
-    `predict` / `infer`, or a loop over a loader named like `val_loader` / `test_loader`, that
-    runs the model and never calls `backward()`) without `model.eval()` or `model.train(False)`
-    before it on every path, in that function or in all of its callers in the file. Models
-    whose class is visible and has neither dropout nor batch norm are not reported.
+    Checks for evaluation of a model without `model.eval()` or `model.train(False)` before
+    it on every path, in that function or in all of its callers in the file. An evaluation is
+    code that runs the model and never calls `backward()`, `step()` or `autograd.grad`: a
+    function named like `validate` / `evaluate` / `test` / `predict` / `infer`, a loop over a
+    loader named like `val_loader` / `test_loader`, or any function that training code calls
+    and that runs the model under `no_grad`. The forward may be `model(x)`, `self.model(x)`,
+    `model.generate(...)`, or hidden in a helper of the file (`self._forward_pass(x)`); the
+    finding is on the call in the evaluation, the helper's forward and the training caller
+    are in its related information.
+
+    Known problems: the warning is worth it only for a model whose train mode computes
+    something else. A model whose class is visible (in the file, or an imported class of the
+    project) and has neither dropout nor batch norm is not reported; a model of unknown
+    class (a parameter, a zoo or Hugging Face model) is.
 
     ## Why is this bad?
     Modules start in train mode and stay there until told otherwise. In train mode dropout
@@ -64,13 +73,13 @@ class MissingEvalMode(Rule):
         flow = ctx.model.flow
         trains = None
         done: set[tuple[int, str]] = set()
-        for region in flow.eval_regions:
+        for region in [*flow.eval_regions, *flow.helper_eval_regions]:
             for call in region.forwards:
-                subject = flow.is_model_forward(call)
+                subject = region.subject_of(flow, call)
                 if subject is None or (id(region.target), subject) in done:
                     continue
                 done.add((id(region.target), subject))
-                if flow.eval_mode_before(call, subject, inside=region.func if region.kind == "function" else region.target) or self._no_train_behaviour(call, ctx) or self._sticky_eval(subject, ctx):
+                if flow.eval_mode_before(call, subject, inside=region.func if region.kind == "function" else region.target) or self._no_train_behaviour(region.forward_of(call), ctx) or self._sticky_eval(subject, ctx):
                     continue
                 if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "apply" for n in ast.walk(region.func or ctx.model.tree)):
                     continue
@@ -89,9 +98,23 @@ class MissingEvalMode(Rule):
                         Applicability.UNSAFE if trains else Applicability.SAFE,
                         (ctx.insert_before_statement(region.target, f"{subject}.eval()"),),
                     )
-                    if region.target.lineno != getattr(region.func, "lineno", -1)
+                    if region.target.lineno != getattr(region.func, "lineno", -1) and not bound_inside(ctx.model, subject, call, region.target)
                     else None,
+                    related=self._related(region, call, ctx),
                 )
+
+    @staticmethod
+    def _related(region, call: ast.Call, ctx: Context) -> list:
+        """Where the model runs (when a helper runs it) and the training code that calls the evaluation."""
+        flow = ctx.model.flow
+        out = []
+        fw = region.forward_of(call)
+        if fw is not call:
+            out.append(ctx.related(fw, "the forward pass runs here"))
+        if region.kind == "function" and region.func is not None:
+            training = [c for c in flow.callers_of(region.func) if flow.trains_around(c)]
+            out += [ctx.related(c, "called here, from code that trains the model") for c in training[:1]]
+        return out
 
     @staticmethod
     def _sticky_eval(subject: str, ctx: Context) -> bool:

@@ -4,7 +4,7 @@ import ast
 
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Severity
-from ..flow import BACKWARD, EVAL, FORWARD, MODE, TRAIN
+from ..flow import BACKWARD, EVAL, FORWARD, MODE, TRAIN, bound_inside
 from ..rule import Rule
 from ..semantic import ancestors
 
@@ -90,8 +90,8 @@ class MissingTrainMode(Rule):
                     f"{subject}.eval() runs in this training loop{via} and {subject}.train() does not run again before "
                     f"the next training step: later steps train in eval mode (dropout off, batch norm frozen). "
                     f"Call {subject}.train() at the top of the loop",
-                    fix=self._fix(loop, subject, ctx),
-                    related=[ctx.related(e.node, f"{subject}.eval() here"), ctx.related(back.node, "next training step here")],
+                    fix=self._fix(loop, subject, ctx) if not bound_inside(ctx.model, subject, e.site, loop) else None,
+                    related=[ctx.related(e.node, f"{subject}.eval() here"), ctx.related(back.node, "next training step here"), ctx.related(loop, "in this loop")],
                 )
 
     @staticmethod

@@ -7,14 +7,18 @@ from ..diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Seve
 from ..flow import BACKWARD, STEP, ZERO_GRAD, text_of
 from ..rule import Rule
 from ..semantic import FUNCTION_TYPES, ancestors
+from ..state import clears
 
 
 class ZeroGradBetweenBackwardAndStep(Rule):
     """
     ## What it does
-    Checks for `optimizer.zero_grad()` (or `model.zero_grad()` of the model the optimizer
-    updates) called after `backward()` and before that optimizer's `step()` in the same
-    iteration of a training loop or training-step function.
+    Checks for `optimizer.zero_grad()` (or `model.zero_grad()` of a module whose parameters
+    the optimizer holds) called after `backward()` and before that optimizer's `step()` in
+    the same iteration of a training loop or training-step function. What the optimizer holds
+    is read from its construction (`X(model.parameters())`, param groups, `itertools.chain`,
+    `self` attributes set in `__init__`); the clear of another optimizer, or of a module it
+    does not hold, is not reported, nor one whose target cannot be proven the same.
 
     ## Why is this bad?
     `zero_grad()` erases the gradients that `backward()` just computed (by default it sets them
@@ -87,17 +91,19 @@ class ZeroGradBetweenBackwardAndStep(Rule):
                             f"before {(flow.classify(s.node, {}) or (None, None))[1] or s.subject}.step(): the step sees no gradients and the batch is not learned from. "
                             f"Clear the gradients before the forward pass",
                             fix=self._fix(z, b, s, ctx),
-                            related=[ctx.related(b.node, "backward() here"), ctx.related(s.node, "step() here")],
+                            related=[
+                                ctx.related(b.node, "backward() here"),
+                                ctx.related(s.node, "step() here"),
+                                ctx.related(root, "in this loop" if not isinstance(root, FUNCTION_TYPES) else "in this training step"),
+                            ],
                         )
                         break
 
     @staticmethod
     def _same_params(z, s, ctx: Context) -> bool:
-        if z.subject == s.subject:
-            return True
-        # model.zero_grad() and optimizer.step() where the optimizer was built on model.parameters()
-        built = _optimizer_params(s.node, ctx)
-        return built is not None and z.subject is not None and (built == z.subject or built.startswith(z.subject + "."))
+        """Proven: the same optimizer, or a module whose parameters the stepped optimizer holds
+        (``model.zero_grad()``, ``opt = X(model.parameters())``), through helpers and ``self``."""
+        return clears(ctx.model.flow, z, s) is True
 
     @staticmethod
     def _fix(z, b, s, ctx: Context) -> Fix | None:
@@ -125,17 +131,3 @@ class ZeroGradBetweenBackwardAndStep(Rule):
         delete = Edit(Range.of(line, 0, line + 1, 0), "")
         return Fix("Move zero_grad() before the forward pass", Applicability.UNSAFE, (ctx.insert_before_statement(first, ctx.text(stmt)), delete))
 
-
-def _optimizer_params(step_call: ast.AST, ctx: Context) -> str | None:
-    """For ``opt.step()`` where ``opt = torch.optim.X(model.parameters(), ...)``: ``model``."""
-    if not isinstance(step_call, ast.Call) or not isinstance(step_call.func, ast.Attribute):
-        return None
-    recv = step_call.func.value
-    if step_call.args and "scaler" in (text_of(recv) or "").lower():
-        recv = step_call.args[0]
-    for v in ctx.model.values(recv):
-        if isinstance(v.node, ast.Call) and (v.model.call_name(v.node) or "").startswith("torch.optim.") and v.node.args:
-            a = v.node.args[0]
-            if isinstance(a, ast.Call) and isinstance(a.func, ast.Attribute) and a.func.attr in ("parameters", "named_parameters"):
-                return text_of(a.func.value)
-    return None

@@ -1,0 +1,89 @@
+"""Optimizer and module state across modules of a project (analyzers/state.py).
+
+The fixture runner analyzes one file at a time; these tests write small projects of several
+modules to a temporary folder and analyze the training script, with jedi off, so that what
+the engine finds through its own reading of the project's modules is what is tested.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from torchpit.analyzers.config import Config
+from torchpit.analyzers.engine import analyze
+from torchpit.analyzers.inference import JediOptions
+
+TRAIN = """
+import torch
+import torch.nn as nn
+{imp}
+
+net = nn.Linear(4, 2)
+sgd = torch.optim.SGD(net.parameters(), lr=0.1)
+batches = [torch.randn(3, 4) for _ in range(5)]
+
+for x in batches:
+    net(x).pow(2).mean().backward()
+    {call}
+    sgd.step()
+"""
+
+HELPERS = {
+    "clamps": "def tidy(optimizer, limit):\n    for group in optimizer.param_groups:\n        for p in group['params']:\n            if p.grad is not None:\n                p.grad.data.clamp_(-limit, limit)\n",
+    "clears": "def tidy(optimizer, limit):\n    optimizer.zero_grad()\n",
+    "hands_on": "from elsewhere import something\n\n\ndef tidy(optimizer, limit):\n    something(optimizer)\n",
+}
+
+
+def _codes(tmp_path, helper: str | None, layout: str) -> list[str]:
+    proj = tmp_path / "proj"
+    (proj / "pkg").mkdir(parents=True)
+    if layout == "sibling":
+        script, imp, call = proj / "train.py", "import tools", "tools.tidy(sgd, 1.0)"
+        helper_path = proj / "tools.py"
+    else:
+        script, imp, call = proj / "pkg" / "train.py", "from .tools import tidy", "tidy(sgd, limit=1.0)"
+        helper_path = proj / "pkg" / "tools.py"
+        (proj / "pkg" / "__init__.py").write_text("")
+    if helper is not None:
+        helper_path.write_text(HELPERS[helper])
+    script.write_text(textwrap.dedent(TRAIN).format(imp=imp, call=call))
+    result = analyze(script.read_text(), str(script), Config(), JediOptions(enabled=False), apply_noqa=False)
+    return [d.code for d in result.diagnostics if d.code.startswith("PIT2")]
+
+
+@pytest.mark.parametrize("layout", ["sibling", "relative"])
+def test_an_optimizer_handed_to_a_project_helper_that_only_clamps_is_still_never_cleared(tmp_path, layout):
+    assert _codes(tmp_path, "clamps", layout) == ["PIT207"]
+
+
+@pytest.mark.parametrize("helper", ["clears", "hands_on", None])
+def test_a_helper_that_may_clear_or_cannot_be_read_keeps_the_rule_silent(tmp_path, helper):
+    assert _codes(tmp_path, helper, "sibling") == []
+
+
+@pytest.mark.parametrize(
+    "layer, expected",
+    [("nn.Conv2d(1, 4, 3)", []), ("nn.Dropout(0.5)", ["PIT203"]), ("nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4))", ["PIT203"])],
+)
+def test_an_imported_model_class_decides_whether_evaluation_in_train_mode_matters(tmp_path, layer, expected):
+    """Without jedi: the class is read from the project module its import names."""
+    proj = tmp_path / "proj"
+    (proj / "models").mkdir(parents=True)
+    (proj / "models" / "__init__.py").write_text("")
+    (proj / "models" / "small.py").write_text(
+        "import torch.nn as nn\n\n\nclass Small(nn.Module):\n"
+        f"    def __init__(self):\n        super().__init__()\n        self.layer = {layer}\n\n"
+        "    def forward(self, x):\n        return self.layer(x)\n"
+    )
+    script = proj / "run.py"
+    script.write_text(
+        "import torch\nfrom models.small import Small\n\nnet = Small()\n\n\n"
+        "def check_accuracy(batches):\n    with torch.no_grad():\n        for x in batches:\n            print(net(x).argmax(1))\n\n\n"
+        "def fit(batches, opt):\n    for x in batches:\n        opt.zero_grad()\n        net(x).sum().backward()\n        opt.step()\n"
+        "    check_accuracy(batches)\n"
+    )
+    result = analyze(script.read_text(), str(script), Config(), JediOptions(enabled=False))
+    assert [d.code for d in result.diagnostics] == expected
