@@ -194,7 +194,7 @@ def test_module_level_code_after_eval_is_followed_to_the_next_statements() -> No
     """After a module-level ``model.eval()``, the region runs over the next top-level
     statements: a forward added there is seen (PIT201), and removed again."""
     text = "import torch\nmodel = torch.nn.Linear(2, 2)\nmodel.eval()\nx = 1\n"
-    with_forward = text + "out = model(torch.randn(1, 2))\n"
+    with_forward = text + "for batch in torch.randn(3, 1, 2):\n    out = model(batch)\n"  # repeated: reported
     versions = [text, with_forward, text, with_forward]
     got = _memo_run(versions)
     assert got == _fresh(versions)
