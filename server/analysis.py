@@ -51,6 +51,11 @@ class Job:
     encoding: str  # the negotiated position encoding
     text: str = ""  # a text document's text
     cells: tuple[Cell, ...] | None = None  # a notebook's code cells, in order
+    uri: str = ""  # the URI as the client sent it (key is its normalize_uri); what is published
+
+    @property
+    def sent_uri(self) -> str:
+        return self.uri or self.key
 
 
 @dataclass
@@ -159,7 +164,7 @@ def run_job(job: Job) -> Outcome:
     t0 = time.perf_counter()
     codec = PositionCodec(job.encoding)
     if not job.settings.enable:
-        targets = job.cells if job.cells is not None else (Cell(job.key, job.version, job.text),)
+        targets = job.cells if job.cells is not None else (Cell(job.sent_uri, job.version, job.text),)
         return Outcome(job, {c.uri: _doc(c, [], codec) for c in targets})
     config, config_error = resolve_config(job.path, job.folder, job.settings)
     jedi = JediOptions(
@@ -176,7 +181,7 @@ def run_job(job: Job) -> Outcome:
         reused = (memo.stats.reused, memo.stats.units) if memo is not None else (0, 0)
     if job.cells is None or joined is None:
         diags = [related_to_uris(d, job.path) for d in result.diagnostics]
-        docs = {job.key: _doc(Cell(job.key, job.version, job.text), diags, codec)}
+        docs = {job.sent_uri: _doc(Cell(job.sent_uri, job.version, job.text), diags, codec)}
     else:
         per_cell: dict[int, list[Diagnostic]] = {i: [] for i in range(len(job.cells))}
         for d in result.diagnostics:

@@ -33,6 +33,7 @@ from . import actions, commands, hover, probes
 from .analysis import PARSERS, Cell, DocResult, Job, Outcome, run_job
 from .convert import SOURCE, Lines, uri_to_path
 from .settings import RUN_ON_SAVE, Settings, extract_section, parse_settings
+from .uris import normalize_uri
 
 log = logging.getLogger("torchpit.server")
 
@@ -85,7 +86,8 @@ class TorchpitProtocol(LanguageServerProtocol):
 class DocState:
     """One analysed unit: a Python text document, or a notebook (all its code cells)."""
 
-    key: str
+    key: str  # normalize_uri(uri): what every table is keyed on
+    uri: str = ""  # the URI as the client sent it: what is published and turned into a path
     notebook: bool = False
     token: int = 0
     pending: asyncio.Task | None = None  # the debounced run
@@ -119,6 +121,7 @@ class TorchpitServer(LanguageServer):
         self.probe_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="torchpit-probe")
         self.global_settings = Settings()
         self.folder_settings: dict[str, Settings] = {}
+        # Keyed on normalize_uri(uri) (see uris.py); each value keeps the URI as sent.
         self.docs: dict[str, DocState] = {}
         self.results: dict[str, DocResult] = {}
         self.probe_notes: dict[str, dict[tuple[str, int], list[str]]] = {}
@@ -176,13 +179,15 @@ class TorchpitServer(LanguageServer):
     def settings_for(self, uri: str) -> tuple[Settings, str | None]:
         """The settings in force for a document, and its workspace folder's path."""
         best = None
+        key = normalize_uri(uri)
         for folder_uri in list(self.folder_settings) + [f.uri for f in self.workspace.folders.values()]:
-            prefix = folder_uri.rstrip("/") + "/"
-            if uri.startswith(prefix) and (best is None or len(folder_uri) > len(best)):
+            prefix = normalize_uri(folder_uri).rstrip("/") + "/"
+            if key.startswith(prefix) and (best is None or len(folder_uri) > len(best)):
                 best = folder_uri
         if best is None:
             root = self.workspace.root_uri
-            folder = to_fs_path(root) if root and root.startswith("file:") and uri.startswith(root.rstrip("/") + "/") else None
+            inside = root and key.startswith(normalize_uri(root).rstrip("/") + "/")
+            folder = to_fs_path(root) if root and root.startswith("file:") and inside else None
             return self.global_settings, folder
         return self.folder_settings.get(best, self.global_settings), to_fs_path(best)
 
@@ -232,15 +237,18 @@ class TorchpitServer(LanguageServer):
         if st.inflight_cf is not None:
             st.inflight_cf.cancel()  # drops it if it has not started; a running one is dropped when done
 
-    def open_state(self, key: str, notebook: bool) -> DocState:
+    def open_state(self, uri: str, notebook: bool) -> DocState:
+        key = normalize_uri(uri)
         st = self.docs.get(key)
         if st is None:
-            st = self.docs[key] = DocState(key, notebook=notebook)
+            st = self.docs[key] = DocState(key, uri, notebook=notebook)
+        st.uri = uri
         self.bump(st)
         st.save_token = st.token
         return st
 
-    def close_state(self, key: str) -> None:
+    def close_state(self, uri: str) -> None:
+        key = normalize_uri(uri)
         st = self.docs.pop(key, None)
         self._tokens.pop(key, None)
         PARSERS.forget(key)
@@ -248,36 +256,41 @@ class TorchpitServer(LanguageServer):
             return
         if st.pending:
             st.pending.cancel()
-        for uri in st.published | ({key} if not st.notebook else set()):
-            self.results.pop(uri, None)
-            self.probe_notes.pop(uri, None)
+        for uri in st.published | ({st.uri} if not st.notebook else set()):
+            self.results.pop(normalize_uri(uri), None)
+            self.probe_notes.pop(normalize_uri(uri), None)
             if not self.pull_mode:
                 self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     def key_for(self, uri: str) -> str | None:
-        """The analysed unit a URI belongs to (the notebook of a cell)."""
-        if uri in self.docs:
-            return uri
+        """The key of the analysed unit a URI belongs to (the notebook of a cell)."""
+        key = normalize_uri(uri)
+        if key in self.docs:
+            return key
         nb = self.workspace.get_notebook_document(cell_uri=uri)
-        if nb is not None and nb.uri in self.docs:
-            return nb.uri
+        if nb is not None and normalize_uri(nb.uri) in self.docs:
+            return normalize_uri(nb.uri)
         return None
 
+    def result(self, uri: str) -> DocResult | None:
+        """The last analysis of a text document or cell, under whichever spelling of its URI."""
+        return self.results.get(normalize_uri(uri))
+
     def make_job(self, st: DocState) -> Job:
-        settings, folder = self.settings_for(st.key)
+        settings, folder = self.settings_for(st.uri)
         if st.notebook:
-            nb = self.workspace.get_notebook_document(notebook_uri=st.key)
+            nb = self.workspace.get_notebook_document(notebook_uri=st.uri)
             cells = []
             for cell in nb.cells if nb else []:
                 if cell.kind != types.NotebookCellKind.Code:
                     continue
-                doc = self.workspace.text_documents.get(cell.document)
+                doc = self.workspace.text_documents.get(normalize_uri(cell.document))
                 if doc is None or (doc.language_id and doc.language_id != "python"):
                     continue
                 cells.append(Cell(cell.document, doc.version, doc.source))
-            return Job(st.key, st.token, nb.version if nb else None, uri_to_path(st.key), settings, folder, self.encoding, cells=tuple(cells))
-        doc = self.workspace.get_text_document(st.key)
-        return Job(st.key, st.token, doc.version, uri_to_path(st.key), settings, folder, self.encoding, text=doc.source)
+            return Job(st.key, st.token, nb.version if nb else None, uri_to_path(st.uri), settings, folder, self.encoding, cells=tuple(cells), uri=st.uri)
+        doc = self.workspace.get_text_document(st.uri)
+        return Job(st.key, st.token, doc.version, uri_to_path(st.uri), settings, folder, self.encoding, text=doc.source, uri=st.uri)
 
     def _run_job_checked(self, job: Job) -> Outcome | None:
         """In the worker: skip work that was superseded while it waited in the queue."""
@@ -329,10 +342,10 @@ class TorchpitServer(LanguageServer):
         current = set(outcome.docs)
         for uri, doc in outcome.docs.items():
             self.refresh_lsp(doc)
-            self.results[uri] = doc
+            self.results[normalize_uri(uri)] = doc
         if not self.pull_mode:
             for uri in st.published - current:  # cells that left the notebook
-                self.results.pop(uri, None)
+                self.results.pop(normalize_uri(uri), None)
                 self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
             for uri, doc in outcome.docs.items():
                 self.text_document_publish_diagnostics(
@@ -345,7 +358,7 @@ class TorchpitServer(LanguageServer):
         result id (a digest of what the client sees)."""
         if doc.plain is None:
             doc.plain = doc.lsp
-        notes = self.probe_notes.get(doc.uri)
+        notes = self.probe_notes.get(normalize_uri(doc.uri))
         if notes:
             out = []
             for d, lsp in zip(doc.diagnostics, doc.plain):
@@ -382,8 +395,9 @@ class TorchpitServer(LanguageServer):
             raise JsonRpcInvalidParams(f"document not open: {uri}")
         st = self.docs[key]
         for _ in range(5):
-            if st.result_token == st.token and uri in self.results:
-                return self.results[uri]
+            doc = self.result(uri)
+            if st.result_token == st.token and doc is not None:
+                return doc
             try:
                 outcome = await self.analyze(st)
             except asyncio.CancelledError:
@@ -395,8 +409,9 @@ class TorchpitServer(LanguageServer):
                 self.accept(st, outcome)  # the done-callback may not have run yet
             if self.docs.get(key) is not st:
                 raise JsonRpcInvalidParams(f"document closed: {uri}")
-        if uri in self.results:
-            return self.results[uri]
+        doc = self.result(uri)
+        if doc is not None:
+            return doc
         raise JsonRpcInvalidParams(f"document not analysed: {uri}")
 
     def lines_of(self, doc: DocResult) -> Lines:
@@ -405,11 +420,11 @@ class TorchpitServer(LanguageServer):
 
 def edited(ls: "TorchpitServer", uri: str) -> None:
     """A document or notebook changed: supersede queued work, re-analyse after the debounce."""
-    st = ls.docs.get(uri)
+    st = ls.docs.get(normalize_uri(uri))
     if st is None:
         return
     ls.bump(st)
-    settings = settings_of(ls, st.key)
+    settings = settings_of(ls, st.uri)
     if not ls.pull_mode and settings.run != RUN_ON_SAVE:
         ls.schedule(st, settings.debounce_ms / 1000)
 
@@ -484,7 +499,7 @@ def _register(ls: TorchpitServer) -> None:  # noqa: C901 - one small handler per
         if _is_pyproject(uri):
             pyproject_changed(ls, [uri])
             return
-        st = ls.docs.get(uri)
+        st = ls.docs.get(normalize_uri(uri))
         if st is not None:
             st.save_token = st.token
         if st is not None and not ls.pull_mode:
@@ -508,7 +523,7 @@ def _register(ls: TorchpitServer) -> None:  # noqa: C901 - one small handler per
 
     @ls.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
     def nb_save(ls: TorchpitServer, params: types.DidSaveNotebookDocumentParams) -> None:
-        st = ls.docs.get(params.notebook_document.uri)
+        st = ls.docs.get(normalize_uri(params.notebook_document.uri))
         if st is not None:
             st.save_token = st.token
         if st is not None and not ls.pull_mode:
@@ -552,8 +567,9 @@ def _register(ls: TorchpitServer) -> None:  # noqa: C901 - one small handler per
         if key is None:
             raise JsonRpcInvalidParams(f"document not open: {uri}")
         st = ls.docs[key]
-        if settings_of(ls, key).run == RUN_ON_SAVE and st.result_token >= st.save_token and uri in ls.results:
-            doc = ls.results[uri]  # onSave: what the last open/save showed, until the next save
+        last = ls.result(uri)
+        if settings_of(ls, st.uri).run == RUN_ON_SAVE and st.result_token >= st.save_token and last is not None:
+            doc = last  # onSave: what the last open/save showed, until the next save
         else:
             doc = await ls.fresh_result(uri)
         if params.previous_result_id and params.previous_result_id == doc.result_id:
@@ -584,7 +600,7 @@ def _register(ls: TorchpitServer) -> None:  # noqa: C901 - one small handler per
             pos = lines.from_client(params.position)
         except ValueError as exc:
             raise JsonRpcInvalidParams(str(exc)) from None
-        return hover.hover(doc, lines, pos, ls.markdown_hover(), ls.probe_notes.get(doc.uri))
+        return hover.hover(doc, lines, pos, ls.markdown_hover(), ls.probe_notes.get(normalize_uri(doc.uri)))
 
     # ---------------------------------------------------------------- commands
     @ls.command(actions.CMD_EXPLAIN)
@@ -651,8 +667,8 @@ def _register(ls: TorchpitServer) -> None:  # noqa: C901 - one small handler per
             code, uri, line, spec = probes.probe_target(args)
         except ValueError as exc:
             raise JsonRpcInvalidParams(str(exc)) from None
-        if spec is None and uri and line is not None and uri in ls.results:
-            diag = actions.find_diagnostic(ls.results[uri], code, line)
+        if spec is None and uri and line is not None and ls.result(uri) is not None:
+            diag = actions.find_diagnostic(ls.result(uri), code, line)
             spec = diag.probe if diag is not None else None
         settings = settings_of(ls, uri) if uri else ls.global_settings
         results = await run_probe_with_progress(ls, code, uri, line, spec, settings)
@@ -680,18 +696,18 @@ async def run_probe_with_progress(ls: TorchpitServer, code: str, uri: str | None
     ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=summary))
     ls.log_to_client(summary)
     if uri and isinstance(line, int):
-        ls.probe_notes.setdefault(uri, {})[(code, line)] = probes.notes(results)
-        doc = ls.results.get(uri)
+        ls.probe_notes.setdefault(normalize_uri(uri), {})[(code, line)] = probes.notes(results)
+        doc = ls.result(uri)
         if doc is not None:
             ls.refresh_lsp(doc)
             if not ls.pull_mode:
-                ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=doc.lsp, version=doc.version))
+                ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=doc.uri, diagnostics=doc.lsp, version=doc.version))
     return results
 
 
 def pyproject_changed(ls: TorchpitServer, uris: list[str]) -> None:
     """Re-analyse the open documents under the folders of changed pyproject.toml files."""
-    dirs = [uri.rsplit("/", 1)[0] + "/" for uri in uris]
+    dirs = [normalize_uri(uri).rsplit("/", 1)[0] + "/" for uri in uris]
     affected = [key for key in ls.docs if any(key.startswith(d) for d in dirs)]
     log.info("pyproject.toml changed (%s): re-analysing %d documents", ", ".join(uris), len(affected))
     ls.rerun_all(affected)

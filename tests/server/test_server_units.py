@@ -126,3 +126,15 @@ def test_probe_command_arguments():
 
     with pytest.raises(ValueError):
         probe_target((42,))
+
+
+def test_normalize_uri_matches_pygls_workspace_keys():
+    from pygls.workspace import Workspace
+
+    from torchpit.server.uris import normalize_uri
+
+    ws = Workspace(None)
+    sent = "vscode-notebook-cell:/home/me/my%20nb.ipynb#W1sdnNjb2RlLXJlbW90ZQ%3D%3D"
+    ws.put_text_document(types.TextDocumentItem(uri=sent, language_id="python", version=1, text=""))
+    assert list(ws.text_documents) == [normalize_uri(sent)]
+    assert normalize_uri(sent) == normalize_uri(normalize_uri(sent)) == "vscode-notebook-cell:/home/me/my nb.ipynb#W1sdnNjb2RlLXJlbW90ZQ=="
