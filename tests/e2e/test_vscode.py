@@ -3,8 +3,9 @@ driven by headless Chromium through playwright-core (tests/e2e/vscode_driver.cjs
 
 The workspace holds a .py file and a notebook with PIT101 and PIT301 each. The driver waits for
 both in the Problems panel, hovers, applies quick fixes (file and notebook cell), types a new
-pitfall and waits for its squiggle, reads the protocol trace and runs every command
-package.json contributes. Screenshots, the driver's result and the logs land in
+pitfall and waits for its squiggle, reads the protocol trace, runs every command
+package.json contributes, and points torchpit.interpreter at a server that fails to start and
+at Python 3.9 before setting it back: the server must recover without a window reload. Screenshots, the driver's result and the logs land in
 .e2e/artifacts/vscode/.
 
 Needs what `make setup-vscode-e2e` installs (tests/e2e/setup_vscode.sh: code-server,
@@ -96,6 +97,13 @@ def test_extension_in_code_server(tmp_path: Path) -> None:
     (user_data / "User").mkdir(parents=True)
     (user_data / "User" / "settings.json").write_text(json.dumps(USER_SETTINGS, indent=2))
     write_workspace(workspace, sys.executable)
+    # Interpreters for the recovery steps: one whose server dies at start (it passes the
+    # extension's version check), and a Python 3.9.
+    broken, old = tmp_path / "broken-python", tmp_path / "python3.9"
+    broken.write_text('#!/bin/sh\nif [ "$1" = -c ]; then echo 3.11.0; exit 0; fi\necho "no torchpit here" >&2\nexit 1\n')
+    old.write_text("#!/bin/sh\necho 3.9.18\n")
+    broken.chmod(0o755)
+    old.chmod(0o755)
     env = {
         **os.environ,
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
@@ -129,6 +137,9 @@ def test_extension_in_code_server(tmp_path: Path) -> None:
                 "TORCHPIT_RESULT": str(result_file),
                 "TORCHPIT_COMMANDS": json.dumps(commands),
                 "TORCHPIT_WAIT_MS": str(WAIT_MS),
+                "TORCHPIT_SETTINGS_FILE": str(workspace / ".vscode" / "settings.json"),
+                "TORCHPIT_BROKEN_PYTHON": str(broken),
+                "TORCHPIT_OLD_PYTHON": str(old),
             },
             capture_output=True, text=True, timeout=600,
         )
@@ -151,9 +162,10 @@ def test_extension_in_code_server(tmp_path: Path) -> None:
     expected = {
         "workbench", "file-problems", "file-squiggles", "hover", "quick-fix", "type-new-pitfall",
         "notebook-problems", "notebook-cell-squiggle-and-quick-fix", "trace-output",
+        "failed-start", "old-python", "recovered", "restart-after-failed-start",
         *(f"command-{c['command']}" for c in commands),
     }
     assert expected <= done, f"steps not done: {sorted(expected - done)}{context}"
     assert {"PIT101", "PIT301"} <= set(result["problems"]["file"]["train.py"])
     assert {"PIT101", "PIT301"} <= set(result["problems"]["notebook"]["explore.ipynb"])
-    assert not [n for n in result["notifications"] if "not analysed" in n or "did not start" in n], result["notifications"]
+    assert not [n for n in result["notifications"] if "not analysed" in n], result["notifications"]

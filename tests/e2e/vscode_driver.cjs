@@ -103,6 +103,16 @@ async function notificationTexts() {
   );
 }
 
+/** Waits for a notification matching `pattern` in the notification center (toasts hide older ones). */
+async function waitNotification(what, pattern) {
+  await runCommand("Notifications: Show Notifications");
+  try {
+    return await until(what, async () => (await notificationTexts()).find((t) => pattern.test(t)) ?? null);
+  } finally {
+    await page.keyboard.press("Escape"); // closes the center
+  }
+}
+
 async function editorText() {
   return editorTextIn(".editor-instance");
 }
@@ -342,6 +352,49 @@ async function goTo(line, column) {
         throw new Error(`no check for the contributed command ${command}: add one`);
       });
     }
+    // The interpreter setting: a server that fails to start, then Python 3.9, then the good one
+    // again. The server must come back without reloading the window.
+    const settingsFile = process.env.TORCHPIT_SETTINGS_FILE;
+    const settings = JSON.parse(fs.readFileSync(settingsFile, "utf8"));
+    const setInterpreter = (command) =>
+      fs.writeFileSync(settingsFile, JSON.stringify({ ...settings, "torchpit.interpreter": command }, null, 2));
+    const codesShown = async () => Object.values(await problems()).flat();
+
+    await step("failed-start", async () => {
+      await runCommand("Notifications: Clear All Notifications");
+      await runCommand("View: Focus Problems");
+      setInterpreter([process.env.TORCHPIT_BROKEN_PYTHON]);
+      await until("no findings while the server is down", async () => ((await codesShown()).length === 0 ? true : null));
+      return waitNotification("the did-not-start message", /the server did not start/);
+    });
+
+    await step("old-python", async () => {
+      setInterpreter([process.env.TORCHPIT_OLD_PYTHON]);
+      return waitNotification("the Python 3.10 message", /needs Python 3\.10 or newer; .* is Python 3\.9\.18/);
+    });
+
+    await step("recovered", async () => {
+      setInterpreter(settings["torchpit.interpreter"]);
+      await runCommand("View: Focus Problems");
+      return until("findings again once the interpreter is fixed", async () => {
+        const codes = await codesShown();
+        return codes.includes("PIT301") ? codes : null;
+      });
+    });
+
+    await step("restart-after-failed-start", async () => {
+      setInterpreter([process.env.TORCHPIT_BROKEN_PYTHON]);
+      await until("no findings while the server is down", async () => ((await codesShown()).length === 0 ? true : null));
+      // Back to the good interpreter in the file, but the restart is what brings it back here:
+      // the settings change and the command race, both must end with one running server.
+      setInterpreter(settings["torchpit.interpreter"]);
+      await runCommand("torchpit: Restart Server");
+      return until("findings after Restart Server", async () => {
+        const codes = await codesShown();
+        return codes.includes("PIT301") ? codes : null;
+      });
+    });
+
     result.notifications = await notificationTexts();
     result.ok = true;
     save();

@@ -4,10 +4,13 @@ import * as os from "os";
 import * as readline from "readline";
 import * as vscode from "vscode";
 import {
+  CloseAction,
   DidChangeConfigurationNotification,
+  type ErrorHandler,
   ExecuteCommandRequest,
   LanguageClient,
   type LanguageClientOptions,
+  State,
 } from "vscode-languageclient/node";
 import {
   answerText,
@@ -231,11 +234,21 @@ async function createClient(): Promise<LanguageClient | string> {
       [command.command, ...command.args].join(" "),
   );
   const stderr = new StderrClassifier();
+  // vscode-languageclient restarts a server that exits, up to five times in three minutes. One
+  // that never got running (it exits at start) would only fail the same way again: the
+  // lifecycle reports it once, and Restart Server or a settings change tries again.
+  let everRan = false;
+  let fallback: ErrorHandler | undefined;
+  const errorHandler: ErrorHandler = {
+    error: (error, message, count) => fallback!.error(error, message, count),
+    closed: () => (everRan ? fallback!.closed() : { action: CloseAction.DoNotRestart, handled: true }),
+  };
 
   const clientOptions: LanguageClientOptions = {
     documentSelector: DOCUMENT_SELECTOR,
     outputChannel: log,
     traceOutputChannel: traceOutput,
+    errorHandler,
     stdioOptions: {
       stdout: (input, channel) => {
         readline.createInterface({ input, crlfDelay: Infinity }).on("line", (line) => channel.info(line));
@@ -261,12 +274,17 @@ async function createClient(): Promise<LanguageClient | string> {
       },
     },
   };
-  return new LanguageClient(
+  const client = new LanguageClient(
     "torchpit",
     "torchpit",
     { command: command.command, args: command.args, options: { env: command.env } },
     clientOptions,
   );
+  fallback = client.createDefaultErrorHandler();
+  client.onDidChangeState((event) => {
+    everRan ||= event.newState === State.Running;
+  });
+  return client;
 }
 
 function onConfigurationChange(event: vscode.ConfigurationChangeEvent): void {
