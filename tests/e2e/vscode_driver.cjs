@@ -63,10 +63,21 @@ async function until(what, probe, timeout = WAIT) {
 }
 
 async function runCommand(label) {
-  await page.keyboard.press("Escape");
-  await page.keyboard.press("F1");
   const input = page.locator(".quick-input-widget input");
-  await input.waitFor({ state: "visible", timeout: 10000 });
+  for (let attempt = 0; ; attempt++) {
+    await page.keyboard.press("Escape");
+    await page.keyboard.press("F1");
+    try {
+      await input.waitFor({ state: "visible", timeout: 3000 });
+      break;
+    } catch (error) {
+      if (attempt === 3) {
+        throw error;
+      }
+      // The keyboard focus is in a webview (the markdown preview): give it back to the workbench.
+      await page.locator(".part.sidebar .title-label").first().click();
+    }
+  }
   await input.fill(`>${label}`);
   const row = page.locator(".quick-input-list .monaco-list-row", { hasText: label }).first();
   await row.waitFor({ state: "visible", timeout: 10000 });
