@@ -7,25 +7,10 @@ local repo = os.getenv('TORCHPIT_REPO')
 local file = os.getenv('TORCHPIT_FILE')
 local result_path = os.getenv('TORCHPIT_RESULT')
 local wait_ms = tonumber(os.getenv('TORCHPIT_WAIT_MS') or '60000')
+package.path = repo .. '/tests/e2e/?.lua;' .. package.path
+local common = require('neovim_common')
 local v = vim.version()
 local result = { nvim = string.format('%d.%d.%d', v.major, v.minor, v.patch) }
-
-local function codes(bufnr)
-  local out = {}
-  for _, d in ipairs(vim.diagnostic.get(bufnr)) do
-    table.insert(out, d.code)
-  end
-  table.sort(out)
-  return out
-end
-
-local function find(bufnr, code)
-  for _, d in ipairs(vim.diagnostic.get(bufnr)) do
-    if d.code == code then
-      return d
-    end
-  end
-end
 
 local function run()
   -- The user's setup: lsp/torchpit.lua on 'runtimepath', settings merged in, enabled.
@@ -55,11 +40,11 @@ local function run()
 
   local diagnostic
   vim.wait(wait_ms, function()
-    diagnostic = find(bufnr, 'PIT101')
+    diagnostic = common.find(bufnr, 'PIT101')
     return diagnostic ~= nil
   end, 50)
   vim.wait(500) -- a late PIT301 (the ignored rule) would show up by now
-  result.codes_before = codes(bufnr)
+  result.codes_before = common.codes(bufnr)
   if not diagnostic then
     return
   end
@@ -84,42 +69,10 @@ local function run()
   end, 50)
 
   -- The quick fix, picked through vim.lsp.buf.code_action() and vim.ui.select.
-  result.offered = {}
-  vim.ui.select = function(items, opts, on_choice)
-    local chosen
-    for _, item in ipairs(items) do
-      local title = opts.format_item(item)
-      table.insert(result.offered, title)
-      if not chosen and title:find('^Fix PIT101') then
-        chosen = item
-        result.chosen = title
-      end
-    end
-    on_choice(chosen)
-  end
+  common.answer_select(result, '^Fix PIT101')
   vim.api.nvim_win_set_cursor(0, { diagnostic.lnum + 1, diagnostic.col })
   vim.lsp.buf.code_action({ context = { only = { 'quickfix' } } })
-  result.edited = vim.wait(wait_ms, function()
-    return not vim.api.nvim_buf_get_lines(bufnr, diagnostic.lnum, diagnostic.lnum + 1, false)[1]:find('softmax')
-  end, 50)
-  result.line_after = vim.api.nvim_buf_get_lines(bufnr, diagnostic.lnum, diagnostic.lnum + 1, false)[1]
-  result.cleared = vim.wait(wait_ms, function()
-    return find(bufnr, 'PIT101') == nil
-  end, 50)
-  result.codes_after = codes(bufnr)
+  common.wait_fixed(result, bufnr, diagnostic, wait_ms)
 end
 
-local ok, err = pcall(run)
-if not ok then
-  result.error = tostring(err)
-end
-for _, client in ipairs(vim.lsp.get_clients()) do
-  client:stop()
-end
-vim.wait(5000, function()
-  return #vim.lsp.get_clients() == 0
-end, 50)
-local out = io.open(result_path, 'w')
-out:write(vim.json.encode(result))
-out:close()
-vim.cmd('qa!')
+common.run(result, result_path, run)

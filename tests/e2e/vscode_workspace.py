@@ -6,26 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-TRAIN_PY = """\
-import torch.nn as nn
-import torch.nn.functional as F
+from ..server.conftest import BOTH_SRC
 
-
-def train_step(model, x, y):
-    logits = model(x)
-    loss = F.cross_entropy(F.softmax(logits, dim=1), y)
-    return loss
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(4, 2)
-
-    def forward(self, x):
-        x = F.dropout(x, p=0.5)
-        return self.fc(x)
-"""
+TRAIN_PY = BOTH_SRC  # PIT101 on line 7, PIT301 on line 18
 
 CELLS = [
     "import torch.nn as nn\nimport torch.nn.functional as F",

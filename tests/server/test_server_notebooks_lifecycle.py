@@ -33,6 +33,23 @@ def notebook_params(nb_uri: str, version: int = 1, cell_uri=lambda nb_uri, i: f"
     )
 
 
+def cell_text_change(nb_uri: str, cell_uri: str, text: str, version: int = 2) -> types.DidChangeNotebookDocumentParams:
+    """The notebook change that replaces one cell's text (the notebook and the cell at ``version``)."""
+    return types.DidChangeNotebookDocumentParams(
+        notebook_document=types.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=version),
+        change=types.NotebookDocumentChangeEvent(
+            cells=types.NotebookDocumentCellChanges(
+                text_content=[
+                    types.NotebookDocumentCellContentChanges(
+                        document=types.VersionedTextDocumentIdentifier(uri=cell_uri, version=version),
+                        changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+                    )
+                ]
+            )
+        ),
+    )
+
+
 async def test_notebook_cells_get_their_own_diagnostics(start, tmp_path):
     client = await start(init_options={"debounce": 0}, notebooks=True)
     nb_uri = uri_of(tmp_path / "explore.ipynb")
@@ -57,21 +74,7 @@ async def test_notebook_cells_get_their_own_diagnostics(start, tmp_path):
 
     # edit cell 2: its diagnostics go, cell 3's stay
     n = len(client.publishes)
-    client.notebook_document_did_change(
-        types.DidChangeNotebookDocumentParams(
-            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=2),
-            change=types.NotebookDocumentChangeEvent(
-                cells=types.NotebookDocumentCellChanges(
-                    text_content=[
-                        types.NotebookDocumentCellContentChanges(
-                            document=types.VersionedTextDocumentIdentifier(uri=f"{nb_uri}#cell2", version=2),
-                            changes=[types.TextDocumentContentChangeWholeDocument(text="loss = F.cross_entropy(model(x), y)")],
-                        )
-                    ]
-                )
-            ),
-        )
-    )
+    client.notebook_document_did_change(cell_text_change(nb_uri, f"{nb_uri}#cell2", "loss = F.cross_entropy(model(x), y)"))
     await wait_until(lambda: any(p.uri == f"{nb_uri}#cell2" for p in client.publishes[n:]), what="cell republish")
     assert client.diagnostics[f"{nb_uri}#cell2"] == [] or not client.diagnostics[f"{nb_uri}#cell2"]
     assert codes(client.diagnostics[f"{nb_uri}#cell3"]) == ["PIT301"]
@@ -114,21 +117,7 @@ async def test_vscode_cell_uris_with_escapes(start, tmp_path):
     assert "PIT101" in hov.contents.value
 
     n = len(client.publishes)
-    client.notebook_document_did_change(
-        types.DidChangeNotebookDocumentParams(
-            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=2),
-            change=types.NotebookDocumentChangeEvent(
-                cells=types.NotebookDocumentCellChanges(
-                    text_content=[
-                        types.NotebookDocumentCellContentChanges(
-                            document=types.VersionedTextDocumentIdentifier(uri=cell2, version=2),
-                            changes=[types.TextDocumentContentChangeWholeDocument(text="loss = F.cross_entropy(model(x), y)")],
-                        )
-                    ]
-                )
-            ),
-        )
-    )
+    client.notebook_document_did_change(cell_text_change(nb_uri, cell2, "loss = F.cross_entropy(model(x), y)"))
     await wait_until(lambda: any(p.uri == cell2 and not p.diagnostics for p in client.publishes[n:]), what="cell 2 fixed")
     client.notebook_document_did_close(
         types.DidCloseNotebookDocumentParams(
