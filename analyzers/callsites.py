@@ -84,3 +84,46 @@ def through_parameter(model: SemanticModel, expr: ast.AST, check) -> tuple[ast.C
         if result:
             return call, arg, result
     return None
+
+
+def inherited_call_sites(model: SemanticModel, param: ast.arg) -> list[tuple[SemanticModel, ast.Call, ast.expr]]:
+    """For a parameter of a method: the calls ``self.method(...)`` made by a base class defined
+    in another module of the project (a template method calling a hook that this subclass
+    overrides), as ``(that module's model, call, argument)``."""
+    from .semantic import project_class
+
+    args_node = parent(param)
+    func = parent(args_node) if args_node is not None else None
+    cls_node = parent(func) if func is not None else None
+    if not isinstance(func, FUNCTION_TYPES) or not isinstance(args_node, ast.arguments) or not isinstance(cls_node, ast.ClassDef):
+        return []
+    positional = [*args_node.posonlyargs, *args_node.args]
+    index = positional.index(param) - 1 if param in positional else None
+    if index == -1:
+        return []  # self
+    out: list[tuple[SemanticModel, ast.Call, ast.expr]] = []
+    for base in cls_node.bases:
+        qual = model.qualified_name(base)
+        found = project_class(model.path, qual) if qual else None
+        if found is None:
+            continue
+        model.read_whole()  # another module
+        other, info = found
+        for call in calls_named(other, func.name):
+            f = call.func
+            if not (isinstance(f, ast.Attribute) and other._is_self(f.value)):
+                continue
+            owner = other.enclosing_class(call)
+            if owner is None or owner.node is not info.node:
+                continue
+            if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+                continue
+            arg = next((k.value for k in call.keywords if k.arg == param.arg), None)
+            if arg is None and index is not None and index < len(call.args):
+                arg = call.args[index]
+            if arg is not None:
+                out.append((other, call, arg))
+            if len(out) > MAX_SITES:
+                return []
+    return out
+

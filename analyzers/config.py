@@ -188,7 +188,7 @@ def config_from_table(table: Mapping[str, Any], source: str, root: str | None, b
     """Validate a ``[tool.torchpit]`` table (or an editor's settings) into a :class:`Config`."""
     base = base or Config()
     if not isinstance(table, Mapping):
-        raise ConfigError(f"{source}: [tool.torchpit] must be a table")
+        raise ConfigError(f"{source}: [tool.torchpit] must be a table, got {table!r}")
     values: dict[str, Any] = {}
     for raw_key, value in table.items():
         key = raw_key.replace("_", "-")
@@ -216,15 +216,34 @@ def config_from_table(table: Mapping[str, Any], source: str, root: str | None, b
 
 
 @lru_cache(maxsize=256)
-def _load_pyproject(path: str, mtime_ns: int) -> Config | None:
+def _read_toml(path: str, mtime_ns: int) -> dict[str, Any]:
+    """A TOML file's data (cached by modification time). Raises :class:`ConfigError`."""
     try:
         with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+            raw = fh.read()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    table = data.get("tool", {}).get("torchpit") if isinstance(data.get("tool"), dict) else None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8: byte 0x{exc.object[exc.start]:02x} at offset {exc.start} is invalid (a TOML file is UTF-8)"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def _torchpit_table(data: dict[str, Any]) -> Any:
+    """``tool.torchpit`` of a pyproject's data, whatever its type; None when absent."""
+    tool = data.get("tool")
+    return tool.get("torchpit") if isinstance(tool, dict) else None
+
+
+@lru_cache(maxsize=256)
+def _load_pyproject(path: str, mtime_ns: int) -> Config | None:
+    table = _torchpit_table(_read_toml(path, mtime_ns))
     if table is None:
         return None
     return config_from_table(table, path, os.path.dirname(path))
@@ -233,8 +252,9 @@ def _load_pyproject(path: str, mtime_ns: int) -> Config | None:
 def find_config_file(start: str) -> str | None:
     """The nearest ``pyproject.toml`` with a ``[tool.torchpit]`` table, from ``start`` upwards.
 
-    A pyproject.toml that is not valid TOML stops the search: its error is reported rather than
-    silently skipping to a parent's configuration.
+    A pyproject.toml that cannot be read as TOML (not UTF-8, invalid TOML) stops the search:
+    its error is reported rather than silently skipping to a parent's configuration. So does
+    one whose ``tool.torchpit`` is not a table (``[tool]`` ``torchpit = "yes"``).
     """
     cur = os.path.abspath(start)
     if os.path.isfile(cur) or not os.path.isdir(cur):
@@ -243,15 +263,9 @@ def find_config_file(start: str) -> str | None:
         candidate = os.path.join(cur, "pyproject.toml")
         if os.path.isfile(candidate):
             try:
-                with open(candidate, "rb") as fh:
-                    raw = fh.read()
-            except OSError:
-                raw = b""
-            if b"[tool.torchpit" in raw or b"tool.torchpit" in raw:
-                return candidate
-            try:
-                tomllib.loads(raw.decode("utf-8", errors="replace"))
-            except tomllib.TOMLDecodeError:
+                if _torchpit_table(_read_toml(candidate, os.stat(candidate).st_mtime_ns)) is not None:
+                    return candidate
+            except (ConfigError, OSError):
                 return candidate
         parent = os.path.dirname(cur)
         if parent == cur:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from .source import split_lines
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BUDGET_S = 1.0
@@ -152,7 +154,7 @@ class JediInference:
 
 
 def _char_col(text: str, line: int, byte_col: int) -> int:
-    lines = text.splitlines()
+    lines = split_lines(text)  # not str.splitlines: a form feed does not end a line
     if 0 < line <= len(lines):
         return len(lines[line - 1].encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
     return byte_col

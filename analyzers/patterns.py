@@ -10,7 +10,8 @@ import ast
 from dataclasses import dataclass
 
 from . import torch_api
-from .semantic import SemanticModel, Value
+from .diagnostics import Related
+from .semantic import SemanticModel, Value, parent
 
 SOFTMAX = "softmax"
 LOG_SOFTMAX = "log_softmax"
@@ -125,25 +126,116 @@ def softmax_evidence(model: SemanticModel, expr: ast.AST) -> list[Evidence] | No
     return found
 
 
-# Tensor methods that rearrange values without changing them: probabilities stay probabilities.
-_SHAPE_METHODS = {
-    "view", "reshape", "permute", "transpose", "flatten", "squeeze", "unsqueeze", "contiguous",
-    "float", "double", "half", "to", "cuda", "cpu", "t", "view_as", "reshape_as",
-}
-_SHAPE_FUNCS = {"torch.flatten", "torch.reshape", "torch.permute", "torch.transpose", "torch.squeeze", "torch.unsqueeze"}
-
-
 def rearranged_operand(model: SemanticModel, node: ast.AST) -> ast.expr | None:
     """``x.view(-1, C)`` / ``x[:, :-1]`` / ``torch.flatten(x, 1)`` -> ``x`` (same values, new layout)."""
     if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
         return node.value
     if isinstance(node, ast.Call):
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr in _SHAPE_METHODS and model.qualified_name(func.value) is None and not model._is_self(func.value):
+        if isinstance(func, ast.Attribute) and func.attr in torch_api.REARRANGE_METHODS and model.qualified_name(func.value) is None and not model._is_self(func.value):
             return func.value
-        if model.call_name(node) in _SHAPE_FUNCS and node.args:
+        if model.call_name(node) in torch_api.REARRANGE_FUNCS and node.args:
             return node.args[0]
     return None
+
+
+# exp(log-probabilities) = probabilities; log(probabilities) = log-probabilities.
+_EXP_OF = {LOG_SOFTMAX: SOFTMAX, LOG_SIGMOID: SIGMOID}
+_LOG_OF = {SOFTMAX: LOG_SOFTMAX, SIGMOID: LOG_SIGMOID}
+
+
+def _domain_transform(model: SemanticModel, node: ast.AST) -> tuple[dict[str, str], ast.expr] | None:
+    """``torch.exp(x)`` / ``x.exp()`` / ``torch.log(x)`` / ``x.log()``: the kind mapping and ``x``."""
+    if not isinstance(node, ast.Call):
+        return None
+    name = model.call_name(node)
+    if name in torch_api.EXP_FUNCS and node.args and not node.keywords:
+        return _EXP_OF, node.args[0]
+    if name in torch_api.LOG_FUNCS and node.args and not node.keywords:
+        return _LOG_OF, node.args[0]
+    func = node.func
+    if name is None and isinstance(func, ast.Attribute) and func.attr in ("exp", "log") and not node.args and not node.keywords:
+        if model.qualified_name(func.value) is None and not model._is_self(func.value):
+            return (_EXP_OF if func.attr == "exp" else _LOG_OF), func.value
+    return None
+
+
+def _int_constant(node: ast.AST | None) -> int | None:
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
+        return -node.operand.value
+    return None
+
+
+def _mean_over(model: SemanticModel, node: ast.AST) -> tuple[ast.expr, int] | None:
+    """``torch.mean(x, dim=d)`` / ``x.mean(d)``: ``x`` and the constant ``d``."""
+    if not isinstance(node, ast.Call):
+        return None
+    name = model.call_name(node)
+    if name in torch_api.MEAN_FUNCS and node.args:
+        operand, dim = node.args[0], call_arg(node, 1, "dim")
+    elif name is None and isinstance(node.func, ast.Attribute) and node.func.attr == "mean" and not model._is_self(node.func.value) and model.qualified_name(node.func.value) is None:
+        operand, dim = node.func.value, call_arg(node, 0, "dim")
+    else:
+        return None
+    d = _int_constant(dim)
+    return (operand, d) if d is not None else None
+
+
+def _softmax_dim(e: Evidence) -> int | None:
+    """The dimension a softmax evidence normalises over, when written as a constant."""
+    node, m = e.value.node, e.value.model
+    if not isinstance(node, ast.Call):
+        return None
+    name = m.call_name(node)
+    if name in torch_api.SOFTMAX_FUNCS:
+        return _int_constant(call_arg(node, 1, "dim"))
+    if name in torch_api.SOFTMAX_MODULES or (name is None and isinstance(node.func, ast.Attribute) and node.func.attr == "softmax"):
+        return _int_constant(call_arg(node, 0, "dim"))
+    return None
+
+
+def _other_dim(a: int | None, b: int) -> bool:
+    """Two dimensions that are provably different (same sign, different values)."""
+    return a is not None and (a >= 0) == (b >= 0) and a != b
+
+
+def _concatenated(model: SemanticModel, node: ast.AST) -> list[ast.expr] | None:
+    """``torch.cat([a, b])`` / ``torch.stack((a, b), 1)``: the parts, when written out."""
+    if not isinstance(node, ast.Call) or model.call_name(node) not in torch_api.CONCAT_FUNCS:
+        return None
+    seq = call_arg(node, 0, "tensors")
+    if isinstance(seq, (ast.List, ast.Tuple)) and seq.elts and not any(isinstance(e, ast.Starred) for e in seq.elts):
+        return list(seq.elts)
+    if isinstance(seq, ast.Name):
+        return _appended_parts(model, seq)
+    return None
+
+
+def _appended_parts(model: SemanticModel, name: ast.Name) -> list[ast.expr] | None:
+    """``parts = []`` then ``parts.append(x)`` in the same function: the appended values. None
+    when the list may hold anything else (another value reaches the name, or it is changed
+    otherwise than by ``append``)."""
+    vals = model.values(name)
+    if len(vals) != 1 or vals[0].model is not model or not isinstance(vals[0].node, ast.List) or vals[0].node.elts:
+        return None
+    func = model.enclosing_function(vals[0].node)
+    if func is None or model.enclosing_function(name) is not func:
+        return None
+    parts: list[ast.expr] = []
+    for n in ast.walk(func):
+        if isinstance(n, ast.Name) and n.id == name.id and n is not name:
+            use = parent(n)
+            if isinstance(use, ast.Attribute) and use.attr == "append" and isinstance(call := parent(use), ast.Call) and call.func is use and len(call.args) == 1 and not call.keywords:
+                parts.append(call.args[0])
+            elif isinstance(use, ast.Attribute) and use.attr in ("extend", "insert", "__setitem__", "__iadd__"):
+                return None
+            elif isinstance(use, ast.Subscript) and not isinstance(use.ctx, ast.Load):
+                return None
+            elif isinstance(use, ast.AugAssign):
+                return None
+    return parts or None
 
 
 def activation_evidence(model: SemanticModel, expr: ast.AST, _depth: int = 0) -> list[Evidence] | None:
@@ -153,12 +245,46 @@ def activation_evidence(model: SemanticModel, expr: ast.AST, _depth: int = 0) ->
     out: list[Evidence] = []
     for v in model.values(expr):
         ev = _activation_of_value(v)
-        if ev is None and _depth < 4 and (inner := rearranged_operand(v.model, v.node)) is not None and v.model is model:
-            ev = activation_evidence(model, inner, _depth + 1)
+        if ev is None and _depth < 4:
+            ev = _derived_activation(v.model, v, _depth)
         if ev is None:
             return None
         out.extend(ev)
     return out or None
+
+
+def _derived_activation(model: SemanticModel, v: Value, depth: int) -> list[Evidence] | None:
+    """Activation evidence through an op that keeps or maps the value domain: a rearrangement
+    (``view``, ``permute``, ``[..]``), ``exp``/``log`` (log-probabilities <-> probabilities), or
+    a concatenation of parts that all carry evidence."""
+    if (inner := rearranged_operand(model, v.node)) is not None:
+        return activation_evidence(model, inner, depth + 1)
+    if (tr := _domain_transform(model, v.node)) is not None:
+        mapping, operand = tr
+        found = activation_evidence(model, operand, depth + 1)
+        if found is None or any(e.kind not in mapping for e in found):
+            return None
+        # exp(log_softmax(x)) is softmax(x): the evidence is the whole expression. Its operand is
+        # x only when the log_softmax is right there (a fix may then replace the expression by x).
+        if len(found) == 1 and found[0].via_model is None:
+            return [Evidence(mapping[found[0].kind], v, operand=found[0].operand)]
+        return [Evidence(mapping[e.kind], v) for e in found]
+    if (mean := _mean_over(model, v.node)) is not None:
+        # The mean of probability vectors over another dimension (the batch) is a probability vector.
+        operand, dim = mean
+        found = activation_evidence(model, operand, depth + 1)
+        if found and all(e.kind == SIGMOID or (e.kind == SOFTMAX and _other_dim(_softmax_dim(e), dim)) for e in found):
+            return [Evidence(e.kind, e.value, e.via_model) for e in found]  # no operand: no fix
+        return None
+    if (parts := _concatenated(model, v.node)) is not None:
+        out: list[Evidence] = []
+        for p in parts:
+            found = activation_evidence(model, p, depth + 1)
+            if found is None:
+                return None
+            out.extend(found)
+        return out
+    return None
 
 
 def _activation_of_value(v: Value, depth: int = 0) -> list[Evidence] | None:
@@ -415,13 +541,33 @@ def is_instance_of(model: SemanticModel, expr: ast.AST, qualnames: set[str], *, 
     return bool(types) and types <= qualnames
 
 
-def probabilities_via_parameter(model: SemanticModel, expr: ast.expr) -> tuple[ast.Call, ast.expr, list[Evidence]] | None:
-    """``def kd(p, q): F.kl_div(p, q)`` called as ``kd(F.softmax(s, 1), ...)``: the call site,
-    the argument, and the evidence that it is a softmax or sigmoid output (PIT102, PIT104)."""
-    from .callsites import through_parameter
+def probabilities_via_parameter(model: SemanticModel, expr: ast.expr) -> tuple[SemanticModel, ast.Call, ast.expr, list[Evidence]] | None:
+    """``def kd(p, q): F.kl_div(p, q)`` called as ``kd(F.softmax(s, 1), ...)``: the model of the
+    call site, the call, the argument, and the evidence that it is a softmax or sigmoid output
+    (PIT102, PIT104). Call sites are this file's, and, for a method, those of a base class in
+    another module of the project that calls it through ``self``."""
+    from .callsites import inherited_call_sites, through_parameter
 
-    def check(arg: ast.expr) -> list[Evidence] | None:
-        ev = activation_evidence(model, arg)
+    def probabilities(m: SemanticModel, arg: ast.expr) -> list[Evidence] | None:
+        ev = activation_evidence(m, arg)
         return ev if ev and {e.kind for e in ev} <= {SOFTMAX, SIGMOID} else None
 
-    return through_parameter(model, expr, check)  # type: ignore[return-value]
+    found = through_parameter(model, expr, lambda arg: probabilities(model, arg))
+    if found is not None:
+        return (model, *found)  # type: ignore[return-value]
+    vals = model.values(expr)
+    if len(vals) != 1 or vals[0].model is not model or not isinstance(vals[0].node, ast.arg):
+        return None
+    for other, call, arg in inherited_call_sites(model, vals[0].node):
+        ev = probabilities(other, arg)
+        if ev:
+            return other, call, arg, ev
+    return None
+
+
+def passed_here(ctx, where: SemanticModel, arg: ast.expr, message: str) -> Related:
+    """The related location of an argument at a call site, in this file or another module."""
+    if where is ctx.model:
+        return ctx.related(arg, message)
+    return Related(where.source.node_range(arg), message, path=where.path)
+

@@ -91,6 +91,8 @@ class Binding:
     value: ast.expr | None = None  # the expression assigned, when known element-wise
     qualname: str | None = None  # for imports: the module or object imported
     visible_from: tuple[int, int] = (0, 0)  # source position after which the binding holds
+    # ``a, b = f(x)``: the name holds element ``index`` of what ``expr`` evaluates to (a tuple).
+    unpacked: "tuple[ast.expr, int] | None" = None
 
 
 @dataclass
@@ -190,6 +192,7 @@ class SemanticModel:
         self._is_module_cache: dict[ast.ClassDef, tuple[bool, Reads | None]] = {}
         self._call_name_cache: dict[ast.AST, str | None] = {}
         self._values_cache: dict[tuple[ast.AST, bool], tuple[Value, ...]] = {}
+        self._unpacking: set[int] = set()  # unpacked bindings being followed (cycle guard)
         # Shared recognizers (patterns.py, indexing.py) memoise per node here: several rules
         # ask the same question of the same node.
         self.memo: dict[tuple[str, ast.AST], Any] = {}
@@ -440,7 +443,7 @@ class SemanticModel:
         for alias in node.names:
             if alias.name == "*":
                 continue
-            qual = f"{base}.{alias.name}" if base else alias.name
+            qual = f"{base}{alias.name}" if base.endswith(".") else f"{base}.{alias.name}" if base else alias.name
             scope.add(Binding(alias.asname or alias.name, "import", alias, node, scope, qualname=qual, visible_from=end_pos(node)))
         return scope
 
@@ -508,9 +511,14 @@ class SemanticModel:
             scope.add(Binding(target.id, kind, target, stmt, scope, value, visible_from=visible))
         elif isinstance(target, (ast.Tuple, ast.List)):
             elts = value.elts if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) else None
+            starred = any(isinstance(e, ast.Starred) for e in target.elts)
             for i, elt in enumerate(target.elts):
                 if isinstance(elt, ast.Starred):
                     elt = elt.value
+                if elts is None and value is not None and not starred and isinstance(elt, ast.Name) and kind in ("assign", "annassign"):
+                    # ``out, hidden = model(x)``: element i of whatever the call returns
+                    scope.add(Binding(elt.id, kind, elt, stmt, scope, None, visible_from=visible, unpacked=(value, i)))
+                    continue
                 self._bind_target(elt, elts[i] if elts else None, kind, stmt, scope, visible)
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and value is not None:
             func = self.enclosing_function_of_scope(scope)
@@ -622,19 +630,23 @@ class SemanticModel:
 
     def _reaching(self, bindings: list[Binding], at: ast.AST, use: tuple[int, int]) -> list[Binding]:
         out: list[Binding] = []
+        # The nearest earlier binding that runs on every path to the use.
+        dom = next((b for b in reversed(bindings) if b.kind != "param" and b.visible_from <= use and _dominates(b.stmt, at)), None)
         for b in reversed(bindings):
             if b.visible_from > use and not (b.kind == "param"):
-                # A later binding still reaches a use inside a loop that contains both.
-                if not _same_loop(b.stmt, at):
+                # A later binding still reaches a use inside a loop that contains both, through
+                # the back edge, unless a binding inside that loop runs before every such use.
+                loop = _common_loop(b.stmt, at)
+                if loop is None or (dom is not None and dom.stmt is not loop and any(a is loop for a in ancestors(dom.stmt))):
                     continue
             out.append(b)
             if b.kind == "param" or (b.visible_from <= use and _dominates(b.stmt, at)):
                 break
         return out
 
-    def qualified_name(self, expr: ast.AST | None) -> str | None:
+    def qualified_name(self, expr: ast.AST | None, _depth: int = 0) -> str | None:
         """``F.cross_entropy`` -> ``torch.nn.functional.cross_entropy``; None when unknown."""
-        if expr is None:
+        if expr is None or _depth > 4:
             return None
         parts: list[str] = []
         cur = expr
@@ -643,7 +655,7 @@ class SemanticModel:
             cur = cur.value
         if not isinstance(cur, ast.Name):
             return None
-        head = self._name_qualname(cur, 0)
+        head = self._name_qualname(cur, _depth)
         if head is None:
             return None
         return torch_api.canonical(".".join([head, *reversed(parts)]))
@@ -652,13 +664,18 @@ class SemanticModel:
         if depth > 4:
             return None
         bindings = self.lookup(name.id, name)
-        if len(bindings) != 1:
-            return None if bindings else _BUILTIN_QUALNAMES.get(name.id)
-        b = bindings[0]
+        if not bindings:
+            return _BUILTIN_QUALNAMES.get(name.id)
+        # Several bindings that may reach (`import torch` twice, `from torch.nn import functional
+        # as F` and `import torch.nn.functional as F`) name one thing when they agree.
+        quals = {self._binding_qualname(b, depth) for b in bindings}
+        return quals.pop() if len(quals) == 1 else None
+
+    def _binding_qualname(self, b: Binding, depth: int) -> str | None:
         if b.kind == "import":
             return b.qualname
         if b.kind in ("assign", "annassign") and isinstance(b.value, (ast.Name, ast.Attribute)):
-            return self.qualified_name(b.value) if depth < 4 else None  # `F = torch.nn.functional`
+            return self.qualified_name(b.value, depth + 1)  # `F = torch.nn.functional`
         return None
 
     def call_name(self, call: ast.AST) -> str | None:
@@ -703,6 +720,9 @@ class SemanticModel:
                 if b.value is not None and b.kind in ("assign", "annassign", "walrus", "with"):
                     self._values(b.value, depth + 1, out, seen, mod)
                     followed = True
+                elif b.unpacked is not None:
+                    self._unpacked_values(b, depth, out, mod)
+                    followed = True
                 else:
                     out.append(Value(b.node if b.kind != "param" else b.node, self))
                     followed = True
@@ -731,6 +751,38 @@ class SemanticModel:
                 self._values(r, depth + 1, out, seen, mod)
         else:
             out.append(Value(expr, self))
+
+    def _unpacked_values(self, b: Binding, depth: int, out: list[Value], mod: bool) -> None:
+        """``a, b = f(x)``: the values of element ``i`` of every tuple ``f(x)`` may return (a
+        local function's ``return x, y``, a module whose forward returns a tuple). Anything else
+        is unknown: the binding itself."""
+        assert b.unpacked is not None
+        expr, i = b.unpacked
+        if depth > MAX_VALUE_DEPTH // 2 or id(b) in self._unpacking:
+            out.append(Value(b.node, self))  # ``a, b = f(a, b)`` in a loop: the answer depends on itself
+            return
+        self._unpacking.add(id(b))
+        try:
+            self._unpack_into(b, expr, i, depth, out, mod)
+        finally:
+            self._unpacking.discard(id(b))
+
+    def _unpack_into(self, b: Binding, expr: ast.expr, i: int, depth: int, out: list[Value], mod: bool) -> None:
+        found: list[Value] = []
+        for v in self._values_list(expr, mod, depth + 1):
+            tuples = [v] if isinstance(v.node, (ast.Tuple, ast.List)) else None
+            if tuples is None and isinstance(v.node, ast.Call):
+                tuples = v.model.module_call_outputs(v.node)
+            if not tuples:
+                out.append(Value(b.node, self))
+                return
+            for t in tuples:
+                elts = getattr(t.node, "elts", None)
+                if not isinstance(t.node, (ast.Tuple, ast.List)) or elts is None or i >= len(elts) or any(isinstance(e, ast.Starred) for e in elts):
+                    out.append(Value(b.node, self))
+                    return
+                found.extend(t.model.values(elts[i], depth + 1, module_identity=mod))
+        out.extend(found or [Value(b.node, self)])
 
     def _instance_attr(self, expr: ast.Attribute, depth: int) -> list[ast.expr] | None:
         """``model.fc`` where ``model = Net()`` and Net (a local class) sets ``self.fc``."""
@@ -913,13 +965,17 @@ class SemanticModel:
 
     # ------------------------------------------------------------------ inference fallback
     def external_class(self, expr: ast.AST) -> tuple["SemanticModel", ClassInfo] | None:
-        """A class imported from another module of the user's project, found through jedi."""
-        if self.inference is None or not self._external or not isinstance(expr, (ast.Name, ast.Attribute)):
+        """A class imported from another module of the user's project: through the project's
+        own module index (``project.module_file``) first, then through jedi."""
+        if not self._external or not isinstance(expr, (ast.Name, ast.Attribute)):
             return None
         qual = self.qualified_name(expr)
         if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.")):
             return None  # only the user's own modules are worth a look
-        self.read_whole()  # jedi reads the whole text, and another module
+        self.read_whole()  # another module (and, for jedi, the whole text)
+        found = project_class(self.path, qual)
+        if found is not None or self.inference is None:
+            return found
         target = self.inference.goto(expr)
         if target is None:
             return None
@@ -955,6 +1011,31 @@ def _top_statement(node: ast.AST) -> ast.AST:
 
 _BUILTIN_QUALNAMES: dict[str, str] = {}
 _EXTERNAL_MODELS: dict[tuple[str, int], "SemanticModel | None"] = {}
+
+
+def project_class(importer: str | None, qual: str, depth: int = 0) -> tuple["SemanticModel", ClassInfo] | None:
+    """The class ``qual`` (``models.net.Net``, ``.resnet.ResNet``) names, when it is defined in a
+    module of the importer's project, also when that module re-exports it (``from .net import
+    Net`` in a package's ``__init__``)."""
+    from .project import module_file
+
+    stripped = qual.lstrip(".")
+    dots = qual[: len(qual) - len(stripped)]
+    if depth > 3 or not ("." in stripped or dots):
+        return None
+    head, _, name = stripped.rpartition(".")
+    module = dots + head  # ``from . import X``: the package's __init__ (module ".")
+    path = module_file(importer, module)
+    other = load_module_model(path) if path else None
+    if other is None:
+        return None
+    info = other.classes.get(name)
+    if info is not None and isinstance(parent(info.node), ast.Module):
+        return other, info
+    bindings = other.module_scope.bindings.get(name, [])
+    if len(bindings) == 1 and bindings[0].kind == "import" and bindings[0].qualname:
+        return project_class(path, bindings[0].qualname, depth + 1)
+    return None
 
 
 def load_module_model(path: str) -> "SemanticModel | None":
@@ -1057,7 +1138,8 @@ def _dominates(stmt: ast.AST, use: ast.AST) -> bool:
     return False
 
 
-def _same_loop(stmt: ast.AST, use: ast.AST) -> bool:
+def _common_loop(stmt: ast.AST, use: ast.AST) -> ast.AST | None:
+    """The innermost loop that contains both ``stmt`` and ``use``."""
     loops_b = {id(a) for a in ancestors(stmt) if isinstance(a, (ast.For, ast.AsyncFor, ast.While))}
-    return any(id(a) in loops_b for a in ancestors(use) if isinstance(a, (ast.For, ast.AsyncFor, ast.While)))
+    return next((a for a in ancestors(use) if isinstance(a, (ast.For, ast.AsyncFor, ast.While)) and id(a) in loops_b), None)
 

@@ -484,7 +484,10 @@ def _fact_of_method(model: SemanticModel, call: ast.Call, func: ast.Attribute, d
     if attr in _SAME_METHODS:
         return replace(inner, values=None, vmin=None, vmax=None) if attr not in ("cuda", "cpu", "contiguous", "clone", "detach", "requires_grad_", "pin_memory") else inner
     if attr == "squeeze" and inner.shape is not None:
-        d = int_value(model, call_arg(call, 0, "dim"))
+        dim = call_arg(call, 0, "dim")
+        if dim is None:  # squeeze(): every size-1 dimension goes; the dtype stays
+            return replace(inner, shape=None, values=None, image=False)
+        d = int_value(model, dim)
         if d is None:
             return None
         r = len(inner.shape)
@@ -575,6 +578,9 @@ def _fact_of_binop(model: SemanticModel, node: ast.BinOp, depth: int) -> TensorF
         if isinstance(node.op, ast.Div):
             # True division never gives integers (tensor or Python number alike).
             return TensorFact(dtype="float32").with_evidence(node, "`/` is true division: the result is floating point")
+        if isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)) and any(isinstance(_number(n), float) for n in (node.left, node.right)):
+            # A float literal promotes an int tensor (or an int) to floating point.
+            return TensorFact(dtype="float32").with_evidence(node, "arithmetic with a float scalar gives floating point")
         return None
     lnum = _number(node.left)
     rnum = _number(node.right)
@@ -594,6 +600,10 @@ def _fact_of_binop(model: SemanticModel, node: ast.BinOp, depth: int) -> TensorF
         elif left is not None and right is not None and left.shape == right.shape:
             dtype = left.dtype if left.dtype == right.dtype else ("float32" if left.is_float or right.is_float else None)
             return TensorFact(shape=left.shape, dtype=dtype, evidence=left.evidence)
+        elif (known := left if left is not None and left.is_float else right if right is not None and right.is_float else None) is not None:
+            # Type promotion: a floating-point operand makes the result floating point, whatever
+            # the other operand is (an int tensor, a Python number, another float tensor).
+            return TensorFact(dtype=known.dtype, evidence=known.evidence)
         else:
             return None
         if isinstance(num, float) and not t.is_float:

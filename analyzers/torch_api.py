@@ -112,6 +112,26 @@ RAW_SCORE_MODULES = {
 }
 RAW_SCORE_FUNCS = {"torch.nn.functional.linear", "torch.nn.functional.bilinear"}
 
+# Value-domain transforms: exp of log-probabilities gives probabilities, log of probabilities
+# gives log-probabilities (function form; the tensor methods ``.exp()`` / ``.log()`` too).
+EXP_FUNCS = {"torch.exp", "torch.special.exp"}
+LOG_FUNCS = {"torch.log"}
+# Tensor methods and functions that rearrange or copy values without changing them:
+# probabilities stay probabilities, indices stay indices.
+REARRANGE_METHODS = {
+    "view", "reshape", "permute", "transpose", "flatten", "squeeze", "unsqueeze", "contiguous",
+    "float", "double", "half", "bfloat16", "to", "cuda", "cpu", "t", "view_as", "reshape_as",
+    "resize", "resize_", "resize_as", "expand", "expand_as", "narrow", "movedim", "moveaxis",
+    "swapaxes", "swapdims", "unflatten", "clone", "detach", "squeeze_", "unsqueeze_",
+}
+REARRANGE_FUNCS = {
+    "torch.flatten", "torch.reshape", "torch.permute", "torch.transpose", "torch.squeeze",
+    "torch.unsqueeze", "torch.movedim", "torch.swapaxes", "torch.narrow", "torch.clone",
+}
+# Functions that join a sequence of tensors: the result holds the parts' values.
+CONCAT_FUNCS = {"torch.cat", "torch.concat", "torch.concatenate", "torch.stack"}
+MEAN_FUNCS = {"torch.mean"}
+
 # Index-taking ops: position of the index among the arguments of the function form
 # (``torch.index_select(input, dim, index)``) and of the method form (``x.index_select(dim, index)``),
 # the keyword name, and the position of ``dim`` in the method form (None: no dim).

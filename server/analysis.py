@@ -1,33 +1,36 @@
 """One analysis job: a snapshot of a document (or a notebook's cells) in, diagnostics out.
 
 :func:`run_job` is a pure function of its :class:`Job` (plus the file system's
-pyproject.toml and jedi's view of the environment). It runs in the worker pool, never on
-the event loop; the server decides whether its result is still current before publishing.
+pyproject.toml and jedi's view of the environment) and of the document's incremental
+parser and rule memo, which the session keeps (:class:`Parsers`). It runs in the worker
+pool, never on the event loop; the scheduler decides whether its result is still current
+before the session accepts it. The diagnostics come back in engine coordinates, per text
+document (a notebook's cells each get theirs, through ``analyzers/notebook.localize``);
+the session converts them to LSP once, with the probe's notes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Iterator
 
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
 from torchpit.analyzers.config import Config, ConfigError, load_config
-from torchpit.analyzers.diagnostics import Diagnostic, Edit, Fix, Related
+from torchpit.analyzers.diagnostics import Diagnostic
 from torchpit.analyzers.engine import analyze
 from torchpit.analyzers.incremental import IncrementalParser
 from torchpit.analyzers.inference import JediOptions
 from torchpit.analyzers.memo import RuleMemo
-from torchpit.analyzers.notebook import join_cells
+from torchpit.analyzers.notebook import join_cells, localize
 
-from .convert import Lines, path_to_uri, related_to_uris, to_lsp_diagnostic
+from .convert import Lines, related_to_uris
 from .settings import Settings
 
 log = logging.getLogger("torchpit.server")
@@ -42,7 +45,7 @@ class Cell:
 
 @dataclass(frozen=True)
 class Job:
-    key: str  # the text document's URI, or the notebook's
+    key: str  # the session's key of the text document, or of the notebook (uris.normalize_uri)
     token: int  # bumped on every change of the document or of the settings in force
     version: int | None  # the document's (or notebook's) version
     path: str | None  # file system path (None for untitled buffers)
@@ -51,10 +54,10 @@ class Job:
     encoding: str  # the negotiated position encoding
     text: str = ""  # a text document's text
     cells: tuple[Cell, ...] | None = None  # a notebook's code cells, in order
-    uri: str = ""  # the URI as the client sent it (key is its normalize_uri); what is published
+    uri: str = ""  # the document's URI as the client sent it (default: the key)
 
     @property
-    def sent_uri(self) -> str:
+    def client_uri(self) -> str:
         return self.uri or self.key
 
 
@@ -62,13 +65,13 @@ class Job:
 class DocResult:
     """The diagnostics of one text document (or notebook cell), in its own coordinates."""
 
-    uri: str
+    uri: str  # as the client sent it
     version: int | None
     text: str
     diagnostics: list[Diagnostic]
-    lsp: list[types.Diagnostic]  # what the client sees (with probe results, if any)
+    lines: Lines  # the text's lines and the codec, for every position conversion
+    lsp: list[types.Diagnostic] = field(default_factory=list)  # what the client sees: set by the session
     result_id: str = ""
-    plain: list[types.Diagnostic] | None = None  # the LSP diagnostics without probe results
 
 
 @dataclass
@@ -109,7 +112,10 @@ class DocumentState:
 
 class Parsers:
     """The incremental parser and rule memo of each open document (analyzers/incremental.py,
-    analyzers/memo.py), for the worker that analyses it.
+    analyzers/memo.py), for the worker that analyses it. The session owns one; with a
+    worker process, the process holds the table on the session's behalf
+    (:func:`worker_parsers`) and the session drops a closed document's entry through the
+    pool (:func:`forget_in_worker`).
 
     A document's state is used by one job at a time (its lock). Parsers are kept for the
     ``capacity`` most recently analysed documents (each holds its tree); rule memos, which
@@ -157,14 +163,29 @@ def _drop_memo(state: DocumentState) -> None:
             state.lock.release()
 
 
-PARSERS = Parsers()
+_WORKER_PARSERS: Parsers | None = None
 
 
-def run_job(job: Job) -> Outcome:
+def worker_parsers() -> Parsers:
+    """The table of a worker process (created there on first use)."""
+    global _WORKER_PARSERS
+    if _WORKER_PARSERS is None:
+        _WORKER_PARSERS = Parsers()
+    return _WORKER_PARSERS
+
+
+def forget_in_worker(key: str) -> None:
+    """Run in a worker process: drop a closed document's parser and memo."""
+    worker_parsers().forget(key)
+
+
+def run_job(job: Job, parsers: Parsers | None = None) -> Outcome:
+    """Analyse one snapshot. ``parsers`` is the session's table (thread pool); in a worker
+    process it is left out and the process's own table is used."""
     t0 = time.perf_counter()
     codec = PositionCodec(job.encoding)
     if not job.settings.enable:
-        targets = job.cells if job.cells is not None else (Cell(job.sent_uri, job.version, job.text),)
+        targets = job.cells if job.cells is not None else (Cell(job.client_uri, job.version, job.text),)
         return Outcome(job, {c.uri: _doc(c, [], codec) for c in targets})
     config, config_error = resolve_config(job.path, job.folder, job.settings)
     jedi = JediOptions(
@@ -174,18 +195,19 @@ def run_job(job: Job) -> Outcome:
         project_root=job.folder,
     )
     joined = join_cells([c.text for c in job.cells]) if job.cells is not None else None
-    with PARSERS.use(job.key, job.path) as state:
+    with (parsers or worker_parsers()).use(job.key, job.path) as state:
         memo = state.memo
         result = analyze(joined.text if joined else job.text, job.path, config, jedi=jedi, parser=state.parser, memo=memo)
         parse_mode = state.parser.stats.mode
         reused = (memo.stats.reused, memo.stats.units) if memo is not None else (0, 0)
     if job.cells is None or joined is None:
         diags = [related_to_uris(d, job.path) for d in result.diagnostics]
-        docs = {job.sent_uri: _doc(Cell(job.sent_uri, job.version, job.text), diags, codec)}
+        docs = {job.client_uri: _doc(Cell(job.client_uri, job.version, job.text), diags, codec)}
     else:
         per_cell: dict[int, list[Diagnostic]] = {i: [] for i in range(len(job.cells))}
+        cell_uri = lambda i: job.cells[i].uri  # noqa: E731 - related locations in other cells
         for d in result.diagnostics:
-            index, local = localize_to_cell(d, joined, job.cells, job.path)
+            index, local = localize(related_to_uris(d, job.path), joined, cell_uri)
             if index is not None:
                 per_cell[index].append(local)
         docs = {c.uri: _doc(c, per_cell[i], codec) for i, c in enumerate(job.cells)}
@@ -196,41 +218,4 @@ def run_job(job: Job) -> Outcome:
 
 
 def _doc(cell: Cell, diags: list[Diagnostic], codec: PositionCodec) -> DocResult:
-    lines = Lines(cell.text, codec)
-    lsp = [to_lsp_diagnostic(d, lines, cell.uri, cell.version) for d in diags]
-    return DocResult(cell.uri, cell.version, cell.text, diags, lsp)
-
-
-def localize_to_cell(diag: Diagnostic, joined: Any, cells: tuple[Cell, ...], path: str | None) -> tuple[int | None, Diagnostic]:
-    """A diagnostic of the joined notebook source in its cell's coordinates.
-
-    Related locations in other cells point at those cells' URIs; a fix whose edits leave
-    the diagnostic's cell is dropped (an edit cannot span two documents).
-    """
-    if not joined.line_map:
-        return None, diag
-    index, rng = joined.map_range(diag.range)
-    related = []
-    for r in diag.related:
-        if r.path is None:
-            r_index, r_rng = joined.map_range(r.range)
-            related.append(Related(r_rng, r.message, None if r_index == index else cells[r_index].uri))
-        else:
-            same = path is not None and os.path.abspath(r.path) == os.path.abspath(path)
-            related.append(Related(r.range, r.message, None if same else path_to_uri(r.path)))
-    fix = diag.fix
-    if fix is not None:
-        edits = []
-        for e in fix.edits:
-            e_index, e_rng = joined.map_range(e.range)
-            if e_index != index:
-                fix = None
-                break
-            edits.append(Edit(e_rng, e.new_text))
-        else:
-            fix = Fix(fix.message, fix.applicability, tuple(edits))
-    noqa = diag.noqa_line
-    if noqa is not None:
-        n_index, n_pos = joined.to_cell(type(diag.range.start)(noqa, 0))
-        noqa = n_pos.line if n_index == index else None
-    return index, replace(diag, range=rng, related=tuple(related), fix=fix, noqa_line=noqa)
+    return DocResult(cell.uri, cell.version, cell.text, diags, Lines(cell.text, codec))

@@ -6,8 +6,10 @@ The engine counts columns in code points; the client counts them in its position
 
 from __future__ import annotations
 
+import hashlib
 import os
-from typing import Any, Sequence
+from dataclasses import replace
+from typing import Any, Mapping, Sequence
 
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
@@ -91,13 +93,7 @@ class Lines:
         return types.TextEdit(range=self.to_client_range(edit.range), new_text=edit.new_text)
 
 
-def to_lsp_diagnostic(
-    diag: Diagnostic,
-    lines: Lines,
-    uri: str,
-    version: int | None,
-    extra_related: Sequence[types.DiagnosticRelatedInformation] = (),
-) -> types.Diagnostic:
+def to_lsp_diagnostic(diag: Diagnostic, lines: Lines, uri: str, version: int | None) -> types.Diagnostic:
     """One engine diagnostic (in this document's coordinates) as an LSP diagnostic.
 
     ``data`` carries what code actions need, so they do not recompute: the document version
@@ -110,7 +106,6 @@ def to_lsp_diagnostic(
         )
         for r in diag.related
     ]
-    related.extend(extra_related)
     is_rule = diag.is_rule
     return types.Diagnostic(
         range=lines.to_client_range(diag.range),
@@ -128,6 +123,28 @@ def to_lsp_diagnostic(
             "probe": diag.probe is not None,
         },
     )
+
+
+# Probe notes of a document: (rule code, start line of the diagnostic) -> what the probe found.
+ProbeNotes = Mapping[tuple[str, int], Sequence[str]]
+
+
+def with_probe_notes(diag: Diagnostic, notes: ProbeNotes | None) -> Diagnostic:
+    """The diagnostic with the probe's findings about it as related locations (on itself)."""
+    extra = (notes or {}).get((diag.code, diag.range.start.line))
+    if not extra:
+        return diag
+    return replace(diag, related=(*diag.related, *(Related(diag.range, f"probe {n}") for n in extra)))
+
+
+def to_lsp_diagnostics(diags: Sequence[Diagnostic], lines: Lines, uri: str, version: int | None, notes: ProbeNotes | None = None) -> list[types.Diagnostic]:
+    """What the client sees for one document: each diagnostic, with its probe notes, converted once."""
+    return [to_lsp_diagnostic(with_probe_notes(d, notes), lines, uri, version) for d in diags]
+
+
+def result_id(lsp: Sequence[types.Diagnostic]) -> str:
+    """A digest of what the client sees (pull diagnostics' result id)."""
+    return hashlib.sha1(repr(list(lsp)).encode()).hexdigest()[:16]
 
 
 def _foreign_range(rng: Range) -> types.Range:
@@ -154,8 +171,6 @@ def related_to_uris(diag: Diagnostic, own_path: str | None) -> Diagnostic:
     """Related locations in other files carry URIs; those in this file carry no path."""
     if not diag.related or all(r.path is None for r in diag.related):
         return diag
-    from dataclasses import replace
-
     own = os.path.abspath(own_path) if own_path else None
     related = tuple(
         r if r.path is None else Related(r.range, r.message, None if own and os.path.abspath(r.path) == own else path_to_uri(r.path))

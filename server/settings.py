@@ -16,6 +16,8 @@ from torchpit.analyzers.diagnostics import Severity
 
 RUN_ON_TYPE = "onType"
 RUN_ON_SAVE = "onSave"
+MODE_OPEN_FILES = "openFilesOnly"
+MODE_WORKSPACE = "workspace"
 PROBE_DEVICES = ("auto", "cpu", "cuda", "mps")
 DEFAULT_DEBOUNCE_MS = 120
 
@@ -39,6 +41,7 @@ class Settings:
     jedi: bool = True
     python_path: str | None = None
     probe: ProbeSettings = field(default_factory=ProbeSettings)
+    diagnostic_mode: str = MODE_OPEN_FILES  # workspace: `workspace/diagnostic` reports every file
 
     def apply_to(self, config: Config) -> Config:
         """The pyproject's configuration with the editor's select/ignore/severity on top.
@@ -63,11 +66,13 @@ class Settings:
             "jedi": self.jedi,
             "pythonPath": self.python_path,
             "probe": {"enable": self.probe.enable, "device": self.probe.device, "timeout": self.probe.timeout},
+            "diagnosticMode": self.diagnostic_mode,
         }
 
 
 _KEYS = {
     "enable", "select", "ignore", "severity", "run", "debounce", "jedi", "pythonPath", "probe",
+    "diagnosticMode",
 }
 _ALIASES = {"python_path": "pythonPath", "pythonpath": "pythonPath"}
 
@@ -125,6 +130,10 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
                 if not isinstance(value, str):
                     raise ConfigError(f"{where}: expected the path of a Python interpreter, got {value!r}")
                 values["python_path"] = value or None
+            elif key == "diagnosticMode":
+                if value not in (MODE_OPEN_FILES, MODE_WORKSPACE):
+                    raise ConfigError(f"{where}: expected {MODE_OPEN_FILES!r} or {MODE_WORKSPACE!r}, got {value!r}")
+                values["diagnostic_mode"] = value
             elif key == "probe":
                 probe, probe_problems = _parse_probe(value, settings.probe)
                 values["probe"] = probe

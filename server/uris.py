@@ -1,15 +1,10 @@
-"""One spelling of a URI for every table the server keys on.
+"""One spelling for every URI the server keys on.
 
-Clients may percent-encode the same URI differently: VS Code sends a notebook cell as
-``vscode-notebook-cell:/nb.ipynb#W1sdnNjb2RlLXJlbW90ZQ%3D%3D`` while pygls' workspace stores
-its documents (and a cell's notebook) under the *unquoted* URI (``...#W1s...==``). A lookup
-with the URI as sent then misses. Every URI the server keys on goes through
-``normalize_uri``, the same normalisation pygls' ``Workspace`` applies
-(``urllib.parse.unquote``), so keys agree with pygls' whatever encoding the client chose.
-
-Keys only: what the server sends back (published diagnostics, workspace edits) and what it
-turns into a file path keeps the URI exactly as the client sent it, because unquoting can
-change what a URI means (``a%23b.py`` is a file name with ``#``, ``a#b.py`` has a fragment).
+Clients may percent-encode the same URI in different ways: VS Code sends notebook cell URIs
+such as ``vscode-notebook-cell:/nb.ipynb#W1sdnNjb2RlLXJlbW90ZQ%3D%3D``, while pygls' workspace
+stores documents under the unquoted form (``...==``). Every lookup of a document goes through
+:func:`normalize_uri`, so the two spellings name one document. What is sent back to the client
+(diagnostics, edits) keeps the URI as the client sent it.
 """
 
 from __future__ import annotations
@@ -18,5 +13,7 @@ from urllib.parse import unquote
 
 
 def normalize_uri(uri: str) -> str:
-    """The key for ``uri``: percent-escapes decoded, as pygls' workspace keys its documents."""
+    """The key of ``uri``: percent-encoding decoded, as pygls' ``Workspace`` does
+    (``pygls.workspace.Workspace`` keys its documents by ``urllib.parse.unquote(uri)``;
+    ``pygls.uris.urlparse`` decodes each part the same way)."""
     return unquote(uri)

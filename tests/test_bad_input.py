@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from torchpit.analyzers.engine import analyze
 
@@ -131,3 +134,189 @@ def test_unreadable_directory_does_not_stop_the_run(torchpit_cmd, tmp_path):
     finally:
         os.chmod(locked, 0o755)
     assert "ok.py:4:28: PIT101" in r.stdout
+
+
+def test_coding_cookie_python_rejects_is_pit002(torchpit_cmd, tmp_path):
+    # Python refuses to run both files (an unknown codec may be one a package registers, such as
+    # future_fstrings): each is a PIT002, and the UTF-8 text is still analysed, so nothing is lost.
+    unknown = b"# coding: no-such-codec\n" + PITFALL.encode()
+    (tmp_path / "unknown.py").write_bytes(unknown)
+    (tmp_path / "bom.py").write_bytes(b"\xef\xbb\xbf# -*- coding: latin-1 -*-\n" + PITFALL.encode())
+    (tmp_path / "good.py").write_text(PITFALL)
+    r = run(torchpit_cmd, "check", ".", "--no-cache", "--format", "json", cwd=tmp_path)
+    found = {(Path(d["filename"]).name, d["code"]): d["message"] for d in json.loads(r.stdout)}
+    assert sorted(found) == [("bom.py", "PIT002"), ("bom.py", "PIT101"), ("good.py", "PIT101"), ("unknown.py", "PIT002"), ("unknown.py", "PIT101")]
+    assert found[("unknown.py", "PIT002")].endswith("analysed as UTF-8")
+    assert "coding declaration (PEP 263) is rejected: unknown encoding: no-such-codec" in found[("unknown.py", "PIT002")]
+    assert "UTF-8 BOM but its coding declaration names another encoding" in found[("bom.py", "PIT002")]
+    fixed = run(torchpit_cmd, "check", ".", "--fix", cwd=tmp_path)
+    assert fixed.returncode == 1 and "Traceback" not in fixed.stderr
+    assert (tmp_path / "unknown.py").read_bytes() == unknown  # not rewritten
+
+
+def test_pyproject_not_utf8_is_exit_2_naming_file_and_byte(torchpit_cmd, tmp_path):
+    (tmp_path / "pyproject.toml").write_bytes(b'[tool.torchpit]\nignore = ["PIT101"]  # caf\xe9\n')  # Latin-1
+    (tmp_path / "a.py").write_text(PITFALL)
+    r = run(torchpit_cmd, "check", ".", "--no-cache", cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr == (
+        f"torchpit: error: {tmp_path / 'pyproject.toml'}: not UTF-8: byte 0xe9 at offset 42 is invalid (a TOML file is UTF-8)\n"
+    )
+    assert r.stdout == ""
+
+
+def test_tool_torchpit_that_is_not_a_table_is_an_error(torchpit_cmd, tmp_path):
+    (tmp_path / "a.py").write_text(PITFALL)
+    for body in ('[tool]\ntorchpit = "yes"\n', "tool = {torchpit = [1]}\n"):
+        (tmp_path / "pyproject.toml").write_text(body)
+        r = run(torchpit_cmd, "check", ".", "--no-cache", cwd=tmp_path)
+        assert r.returncode == 2, (body, r.stdout)
+        assert f"{tmp_path / 'pyproject.toml'}: [tool.torchpit] must be a table, got " in r.stderr
+    # a pyproject.toml without tool.torchpit is not torchpit's configuration: defaults apply
+    (tmp_path / "pyproject.toml").write_text('[tool.other]\ntorchpit = "yes"\n')
+    assert run(torchpit_cmd, "check", ".", "--no-cache", cwd=tmp_path).returncode == 1
+
+
+CODE_CELL = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": PITFALL.splitlines(keepends=True)}
+MALFORMED_NOTEBOOKS = {
+    "source_number": ({"cells": [dict(CODE_CELL, source=["x = 1\n", 5])]}, "cell 1: 'source' item 2 is a number, not a string"),
+    "source_null": ({"cells": [CODE_CELL, dict(CODE_CELL, source=[None])]}, "cell 2: 'source' item 1 is null, not a string"),
+    "source_object": ({"cells": [dict(CODE_CELL, source={"a": 1})]}, "cell 1: 'source' is an object, not a string or an array of strings"),
+    "metadata_list": ({"cells": [CODE_CELL], "metadata": []}, "'metadata' is an array, not an object"),
+    "language_info_list": ({"cells": [CODE_CELL], "metadata": {"language_info": ["python"]}}, "'metadata.language_info' is an array"),
+    "cell_not_object": ({"cells": ["import torch", CODE_CELL]}, "cell 1 is a string, not an object"),
+    "cell_metadata_list": ({"cells": [dict(CODE_CELL, metadata=[1])]}, "cell 1: 'metadata' is an array, not an object"),
+    "cell_type_missing": ({"cells": [{"source": "x = 1\n"}]}, "cell 1: 'cell_type' is null, not a string"),
+    "cells_not_list": ({"cells": {"0": CODE_CELL}}, "'cells' is an object, not an array"),
+    "top_level_list": ([CODE_CELL], "the top level is an array, not an object"),
+}
+
+
+@pytest.mark.parametrize("mode", [(), ("--fix",), ("--diff",)], ids=["check", "fix", "diff"])
+def test_malformed_notebook_is_pit002_and_other_files_analyzed(torchpit_cmd, tmp_path, mode):
+    for name, (data, _) in MALFORMED_NOTEBOOKS.items():
+        (tmp_path / f"{name}.ipynb").write_text(json.dumps(data))
+    (tmp_path / "ok.py").write_text(PITFALL)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    r = run(torchpit_cmd, "check", ".", "--no-cache", *mode, cwd=tmp_path)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 1, r.stderr
+    for name in MALFORMED_NOTEBOOKS:
+        assert (tmp_path / f"{name}.ipynb").read_bytes() == before[f"{name}.ipynb"]  # never rewritten
+    if mode:
+        assert (mode == ("--fix",)) == ((tmp_path / "ok.py").read_bytes() != before["ok.py"])
+        return
+    for name, (_, problem) in MALFORMED_NOTEBOOKS.items():
+        assert f"{name}.ipynb:1:1: PIT002 {name}.ipynb: not a valid notebook ({problem}" in r.stdout, name
+    assert "ok.py:4:28: PIT101" in r.stdout
+
+
+def test_notebook_structure_is_validated_in_one_place():
+    # What the batch mode, its fixes and any other reader share (analyzers/notebook.py).
+    from torchpit.analyzers.notebook import NotebookError, read_notebook
+
+    for name, (data, problem) in MALFORMED_NOTEBOOKS.items():
+        with pytest.raises(NotebookError, match=re.escape(problem)):
+            read_notebook(json.dumps(data))
+    with pytest.raises(NotebookError, match="nested too deeply"):
+        read_notebook("[" * 100_000 + "]" * 100_000)
+    nb = read_notebook(json.dumps({"cells": [{"cell_type": "markdown", "source": "# t"}, CODE_CELL], "metadata": {"language_info": None}}))
+    assert nb.cells == [PITFALL] and nb.cell_numbers == [2] and nb.code_cells == [CODE_CELL]
+
+
+@pytest.fixture
+def fifo():
+    """Make a FIFO and watch it: ``opened`` is set when anyone opens it for reading. The watcher
+    then opens it for writing and closes it, so a reader gets end-of-file instead of blocking
+    for ever (the tests fail on a reader; they do not hang)."""
+    import threading
+
+    stop = threading.Event()
+    threads = []
+
+    def make(path: Path) -> threading.Event:
+        os.mkfifo(path)
+        opened = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO while no reader has it open
+                except OSError:
+                    stop.wait(0.02)
+                    continue
+                opened.set()
+                os.close(fd)
+
+        t = threading.Thread(target=watch, daemon=True)
+        t.start()
+        threads.append(t)
+        return opened
+
+    yield make
+    stop.set()
+    for t in threads:
+        t.join(5)
+
+
+def test_special_files_in_a_tree_are_skipped_without_opening_them(torchpit_cmd, tmp_path, fifo):
+    import socket
+
+    (tmp_path / "ok.py").write_text(PITFALL)
+    pipe = fifo(tmp_path / "pipe.py")  # opening it for reading blocks until a writer comes: for ever
+    gitignore = fifo(tmp_path / ".gitignore")
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(tmp_path / "sock.py"))
+        r = run(torchpit_cmd, "check", ".", "--no-cache", "--format", "json", cwd=tmp_path)
+        cached = run(torchpit_cmd, "check", ".", cwd=tmp_path)  # the cache reads files too
+    finally:
+        sock.close()
+    assert not pipe.is_set() and not gitignore.is_set()
+    assert r.returncode == 1, r.stderr
+    assert [(Path(d["filename"]).name, d["code"]) for d in json.loads(r.stdout)] == [("ok.py", "PIT101")]
+    assert cached.returncode == 1 and "sock.py" not in cached.stdout + cached.stderr
+
+
+def test_special_file_named_directly_is_a_usage_error(torchpit_cmd, tmp_path, fifo):
+    pipe = fifo(tmp_path / "pipe.py")
+    (tmp_path / "ok.py").write_text(PITFALL)
+    r = run(torchpit_cmd, "check", "ok.py", "pipe.py", "--no-cache", cwd=tmp_path)
+    assert not pipe.is_set()
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr == "torchpit: error: pipe.py: not a regular file (a named pipe); give files or folders\n"
+    r = run(torchpit_cmd, "check", os.devnull, "--no-cache", cwd=tmp_path)
+    assert r.returncode == 2 and f"{os.devnull}: not a regular file (a device)" in r.stderr
+
+
+def test_check_file_never_opens_a_fifo_for_reading(tmp_path, fifo):
+    from torchpit.analyzers.config import Config
+    from torchpit.batch import check_file
+
+    pipe = fifo(tmp_path / "pipe.py")  # e.g. a file replaced by a FIFO after discovery
+    (diag,) = check_file(str(tmp_path / "pipe.py"), Config()).diagnostics
+    assert not pipe.is_set()
+    assert (diag.code, diag.message) == ("PIT002", f"cannot read {tmp_path / 'pipe.py'}: not a regular file (a named pipe)")
+
+
+def test_unreadable_directory_is_named_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
+    # Tests run as root, for whom chmod 000 changes nothing: the listing fails as it would.
+    from torchpit import cli
+
+    (tmp_path / "ok.py").write_text(PITFALL)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "x.py").write_text(PITFALL)
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if os.path.abspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["check", ".", "--no-cache"]) == 1
+    out, err = capsys.readouterr()
+    assert "ok.py:4:28: PIT101" in out and "x.py" not in out
+    assert err == f"torchpit: warning: {os.path.join('.', 'locked')}: cannot read the folder (Permission denied); skipped\n"

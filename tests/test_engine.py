@@ -167,7 +167,9 @@ def test_jedi_follows_a_model_defined_in_another_module(tmp_path):
     off = analyze(text, str(train), Config(), JediOptions(enabled=False))
     assert [d.code for d in on.diagnostics] == ["PIT101"]
     assert on.diagnostics[0].related[0].path == str(pkg / "models.py")
-    assert off.diagnostics == []
+    # The project's own modules resolve through the engine's module index: jedi is not needed.
+    assert [d.code for d in off.diagnostics] == ["PIT101"]
+    assert off.diagnostics[0].related[0].path == str(pkg / "models.py")
 
 
 @pytest.mark.parametrize("layer, expected", [("nn.Conv2d(1, 4, 3)", []), ("nn.Dropout(0.5)", ["PIT203"])])
@@ -226,3 +228,125 @@ def test_an_analysis_leaves_nothing_for_the_cycle_collector():
             gc.enable()
     assert left < 50 * len(texts), left
     assert gc.isenabled() == was  # analyze() restores the collector's state
+
+
+def _write(root, files):
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(textwrap.dedent(text))
+
+
+PROJECT_MODEL = """
+    import torch.nn as nn
+
+    class Scorer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = nn.Sequential(nn.Linear(8, 3), nn.Softmax(dim=-1))
+            self.aux = nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.head(x), self.aux(x)
+"""
+
+TRAIN_SCRIPT = """
+    import torch.nn as nn
+    {import_line}
+
+    criterion = nn.CrossEntropyLoss()
+
+    def step(batch, labels, aux_labels):
+        net = Scorer().cuda()
+        scores, aux = net(batch)
+        return criterion(scores, labels) + criterion(aux, aux_labels)
+"""
+
+
+@pytest.mark.parametrize(
+    "layout, script, import_line",
+    [
+        # a marker at the root; an absolute import of a package module from a script in a subfolder
+        ({"pyproject.toml": "", "nets/__init__.py": "", "nets/scoring.py": PROJECT_MODEL}, "scripts/train.py", "from nets.scoring import Scorer"),
+        # no marker: the import resolves from an ancestor of the script, as `python -m` would
+        ({"models/scoring.py": PROJECT_MODEL}, "training/run.py", "from models.scoring import Scorer"),
+        # a relative import inside a package, and a re-export through the package's __init__
+        ({"setup.py": "", "pkg/__init__.py": "from .impl import Scorer\n", "pkg/impl.py": PROJECT_MODEL}, "pkg/train.py", "from . import Scorer"),
+        ({".git/HEAD": "", "pkg/__init__.py": "", "pkg/impl.py": PROJECT_MODEL}, "pkg/sub/train.py", "from ..impl import Scorer"),
+    ],
+)
+def test_project_modules_resolve_without_jedi(tmp_path, layout, script, import_line):
+    """A model class of the project, its forward returning a tuple unpacked at the call: only
+    the element that ends in a softmax is reported."""
+    _write(tmp_path, {**layout, script: TRAIN_SCRIPT.format(import_line=import_line)})
+    train = tmp_path / script
+    result = analyze(train.read_text(), str(train), Config(), JediOptions(enabled=False))
+    assert [(d.code, d.range.start.line + 1) for d in result.diagnostics] == [("PIT101", 10)]
+
+
+def test_an_unresolvable_project_import_stays_unknown(tmp_path):
+    _write(tmp_path, {"pyproject.toml": "", "train.py": TRAIN_SCRIPT.format(import_line="from nowhere.scoring import Scorer")})
+    train = tmp_path / "train.py"
+    result = analyze(train.read_text(), str(train), Config(), JediOptions(enabled=False))
+    assert result.diagnostics == []
+
+
+BASE_LOSS = """
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class ClusterLoss(nn.Module):
+        def forward(self, z, centroids):
+            q = F.{norm}(z @ centroids.T, dim=1)
+            return self.penalty(spread=q.mean(dim=0))
+
+        def penalty(self, spread):
+            return -(spread * spread.log()).sum()
+"""
+
+SUBCLASS_LOSS = """
+    import torch.nn.functional as F
+    from losses.base import ClusterLoss
+
+    class PriorClusterLoss(ClusterLoss):
+        def __init__(self, prior):
+            super().__init__()
+            self.prior = prior
+
+        def penalty(self, spread):
+            return F.kl_div(spread, self.prior, reduction="sum")
+"""
+
+
+@pytest.mark.parametrize("norm, expected", [("softmax", [("PIT104", 11)]), ("log_softmax", [])])
+def test_a_hook_overridden_in_another_module_sees_what_the_base_class_passes(tmp_path, norm, expected):
+    """The base class (another module) calls self.penalty(...) with the batch mean of a softmax;
+    the subclass's override hands it to kl_div as the input."""
+    _write(tmp_path, {"setup.cfg": "", "losses/__init__.py": "", "losses/base.py": BASE_LOSS.format(norm=norm), "losses/prior.py": SUBCLASS_LOSS})
+    sub = tmp_path / "losses" / "prior.py"
+    result = analyze(sub.read_text(), str(sub), Config(), JediOptions(enabled=False))
+    assert [(d.code, d.range.start.line + 1) for d in result.diagnostics] == expected
+    if expected:
+        assert result.diagnostics[0].related[0].path == str(tmp_path / "losses" / "base.py")
+
+
+def test_values_that_depend_on_themselves_stay_unknown():
+    """Loop-carried names (``node = node.parent``, ``key, value = value.split('=')``) used to
+    recurse without end in the qualified-name and tuple-unpacking lookups."""
+    text = textwrap.dedent(
+        """
+        import torch.nn.functional as F
+
+        def walk(node, steps, values, y):
+            for _ in range(steps):
+                node = node.parent
+                node.visit()
+            for value in values:
+                key, value = value.split("=")
+                F.interpolate(value, size=(2, 2))
+            return F.cross_entropy(node, y)
+        """
+    )
+    result = analyze(text, "t.py", Config(), JediOptions(enabled=False))
+    assert result.rule_errors == [] and result.diagnostics == []

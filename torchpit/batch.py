@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import json
 import os
+import stat
+import sys
 import tokenize
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -20,7 +23,7 @@ from torchpit.analyzers.diagnostics import Diagnostic
 from torchpit.analyzers.engine import analyze, unreadable
 from torchpit.analyzers.fixes import fix_until_stable, parses, unified_diff, write_atomic
 from torchpit.analyzers.inference import JediOptions
-from torchpit.analyzers.notebook import NotebookError, map_diagnostic, read_notebook
+from torchpit.analyzers.notebook import Notebook, NotebookError, map_diagnostic, read_notebook
 
 PY_SUFFIXES = (".py", ".pyi")
 NB_SUFFIX = ".ipynb"
@@ -89,7 +92,40 @@ class FileResult:
 
 
 class UsageError(Exception):
-    """Exit code 2: a path that does not exist, a broken configuration."""
+    """Exit code 2: a path that does not exist or is a special file (a FIFO, a socket, a device)."""
+
+
+# ---------------------------------------------------------------------- special files
+class NotARegularFile(OSError):
+    """A named pipe, a socket or a device: torchpit never reads one (reading a FIFO blocks)."""
+
+
+def special_kind(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is, when it is neither a regular file nor a folder."""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else "not a regular file"
+
+
+def read_bytes(path: str) -> bytes:
+    """A regular file's content. Raises OSError, and :class:`NotARegularFile` for a special file,
+    which is never opened for reading (and a FIFO swapped in meanwhile does not block the open)."""
+    kind = special_kind(os.stat(path).st_mode)
+    if kind is None:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with open(fd, "rb") as fh:
+            kind = special_kind(os.fstat(fd).st_mode)
+            if kind is None:
+                return fh.read()
+    raise NotARegularFile(f"not a regular file ({kind})")
+
+
+def _warn(message: str) -> None:
+    print(f"torchpit: warning: {message}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------- discovery
@@ -101,8 +137,7 @@ def _is_venv(path: str) -> bool:
 def _gitignore(directory: str) -> pathspec.GitIgnoreSpec | None:
     path = os.path.join(directory, ".gitignore")
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return pathspec.GitIgnoreSpec.from_lines(fh)
+        return pathspec.GitIgnoreSpec.from_lines(read_bytes(path).decode("utf-8", errors="replace").splitlines())
     except OSError:
         return None
 
@@ -140,20 +175,34 @@ def _ignored_by_git(path: str, root: str, is_dir: bool) -> bool:
     return False
 
 
-def discover(paths: Iterable[str], config_for: Callable[[str], Config]) -> list[str]:
-    """The files to analyze under ``paths``. Raises UsageError for a path that does not exist."""
+def discover(paths: Iterable[str], config_for: Callable[[str], Config], warn: Callable[[str], None] = _warn) -> list[str]:
+    """The files to analyze under ``paths``.
+
+    Raises UsageError for a path that does not exist or is a special file (a FIFO, a socket, a
+    device). In folders, special files are skipped without being opened, and a folder that
+    cannot be listed is skipped with a warning (``warn``).
+    """
     out: list[str] = []
     seen: set[str] = set()
+
+    def unlisted(exc: OSError) -> None:
+        warn(f"{exc.filename}: cannot read the folder ({exc.strerror or exc}); skipped")
+
     for given in paths:
-        if not os.path.exists(given):
-            raise UsageError(f"{given}: no such file or directory")
-        if os.path.isfile(given):
+        try:
+            mode = os.stat(given).st_mode
+        except OSError:
+            raise UsageError(f"{given}: no such file or directory") from None
+        if not stat.S_ISDIR(mode):
+            kind = special_kind(mode)
+            if kind is not None:
+                raise UsageError(f"{given}: not a regular file ({kind}); give files or folders")
             if given not in seen:
                 seen.add(given)
                 out.append(given)
             continue
         root = given
-        for dirpath, dirnames, filenames in os.walk(root, onerror=None):
+        for dirpath, dirnames, filenames in os.walk(root, onerror=unlisted):
             config = config_for(dirpath)
             keep = []
             for d in sorted(dirnames):
@@ -168,7 +217,7 @@ def discover(paths: Iterable[str], config_for: Callable[[str], Config]) -> list[
                 if not f.endswith((*PY_SUFFIXES, NB_SUFFIX)):
                     continue
                 full = os.path.join(dirpath, f)
-                if _excluded(full, config, False):
+                if _is_special(full) or _excluded(full, config, False):
                     continue
                 if config.respect_gitignore and _ignored_by_git(full, root, False):
                     continue
@@ -176,6 +225,14 @@ def discover(paths: Iterable[str], config_for: Callable[[str], Config]) -> list[
                     seen.add(full)
                     out.append(full)
     return out
+
+
+def _is_special(path: str) -> bool:
+    """A FIFO, socket or device (a dangling link is not: reading it reports the problem)."""
+    try:
+        return special_kind(os.stat(path).st_mode) is not None
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------------- reading
@@ -186,12 +243,27 @@ class SourceText:
     newline: str | None = None
 
 
+class EncodingDeclarationError(LookupError):
+    """A coding cookie Python rejects: an unknown encoding, or one that contradicts a UTF-8 BOM."""
+
+
 def read_python(raw: bytes) -> SourceText:
-    """Decode Python source as the interpreter does (UTF-8 or the PEP 263 coding cookie)."""
+    """Decode Python source as the interpreter does (UTF-8 or the PEP 263 coding cookie).
+
+    Raises UnicodeDecodeError (naming the byte), LookupError (a codec that is not a text
+    encoding) or EncodingDeclarationError, wherever Python itself would refuse the file.
+    """
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
-    except SyntaxError:
-        encoding = "utf-8"  # no usable cookie: decoding as UTF-8 names the offending byte
+    except SyntaxError as exc:
+        # Either the first lines are not UTF-8 (decoding as UTF-8 names the offending byte)
+        # or, the text being UTF-8, the cookie is what Python rejects.
+        raw.decode("utf-8")  # raises UnicodeDecodeError
+        if raw.startswith(codecs.BOM_UTF8):
+            reason = "it starts with a UTF-8 BOM but its coding declaration names another encoding"
+        else:
+            reason = f"its coding declaration (PEP 263) is rejected: {exc.msg}"
+        raise EncodingDeclarationError(f"{reason}; Python refuses to run this file") from None
     return SourceText(raw.decode(encoding), encoding)  # raises UnicodeDecodeError
 
 
@@ -209,16 +281,23 @@ def check_file(path: str, config: Config, fix_mode: FixMode = FixMode(), jedi_py
     """Analyze one file; apply fixes if asked. Never raises for a bad file: it becomes a diagnostic."""
     result = FileResult(path, notebook=path.endswith(NB_SUFFIX))
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        raw = read_bytes(path)
     except OSError as exc:
         result.diagnostics.append(unreadable(path, f"cannot read {path}: {exc.strerror or exc}"))
         return result
     jedi = JediOptions(enabled=config.jedi, budget_s=config.jedi_timeout, python_path=jedi_python, project_root=config.root)
     if result.notebook:
         return _check_notebook(path, raw, config, jedi, result, fix_mode)
+    declared: list = []
     try:
         src = read_python(raw)
+    except EncodingDeclarationError as exc:
+        # The text is UTF-8 but its cookie names a codec this Python does not know (often one a
+        # package registers, such as future_fstrings): say so, and analyse it as UTF-8 so that
+        # nothing else is lost. No fix is written into such a file.
+        declared.append(unreadable(path, _decode_error(path, exc) + "; analysed as UTF-8"))
+        src = SourceText(raw.decode("utf-8-sig", errors="replace"))
+        fix_mode = FixMode()
     except (UnicodeError, LookupError) as exc:
         result.diagnostics.append(unreadable(path, _decode_error(path, exc)))
         return result
@@ -234,7 +313,7 @@ def check_file(path: str, config: Config, fix_mode: FixMode = FixMode(), jedi_py
                 write_atomic(path, fixed.text, src.encoding)
                 text = fixed.text
     analysis = analyze(text, path, config, jedi)
-    result.diagnostics = analysis.diagnostics
+    result.diagnostics = declared + analysis.diagnostics
     result.rule_errors = [str(e) for e in analysis.rule_errors]
     return result
 
@@ -255,13 +334,12 @@ def _check_notebook(path: str, raw: bytes, config: Config, jedi: JediOptions, re
     return result
 
 
-def _fix_notebook(path: str, raw: bytes, nb, result: FileResult, fix_mode: FixMode) -> None:
+def _fix_notebook(path: str, raw: bytes, nb: Notebook, result: FileResult, fix_mode: FixMode) -> None:
     """Apply fixes cell by cell; magics stay as they are, and the joined result must parse."""
     from torchpit.analyzers.fixes import apply_edits, apply_fixes
     from torchpit.analyzers.notebook import join_cells, neutralize_magics
 
-    data = json.loads(raw.decode("utf-8"))
-    code_cells = [c for c in data["cells"] if c.get("cell_type") == "code"]
+    code_cells = nb.code_cells  # the validated JSON of read_notebook, rewritten in place
     by_cell: dict[int, list[Diagnostic]] = {}
     for d in result.diagnostics:
         if d.cell is not None and d.fix is not None:
@@ -277,7 +355,7 @@ def _fix_notebook(path: str, raw: bytes, nb, result: FileResult, fix_mode: FixMo
         return
     for index in by_cell:
         code_cells[index]["source"] = new_cells[index].splitlines(keepends=True)
-    new_raw = json.dumps(data, indent=1, ensure_ascii=False) + ("\n" if raw.endswith(b"\n") else "")
+    new_raw = json.dumps(nb.data, indent=1, ensure_ascii=False) + ("\n" if raw.endswith(b"\n") else "")
     result.fixed = len(applied)
     if fix_mode.diff:
         result.diff = unified_diff(path, raw.decode("utf-8"), new_raw)
@@ -380,8 +458,7 @@ def run_check(paths: list[str], options: RunOptions) -> Iterator[FileResult]:
     for f in files:
         if cache is not None:
             try:
-                with open(f, "rb") as fh:
-                    key = Cache.key(fh.read(), f, configs[f])
+                key = Cache.key(read_bytes(f), f, configs[f])
             except OSError:
                 key = None
             if key is not None:

@@ -5,7 +5,7 @@ import ast
 from .. import torch_api
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Related, Severity
-from ..patterns import LOG_SIGMOID, LOG_SOFTMAX, SIGMOID, SOFTMAX, Evidence, activation_evidence, loss_call, probabilities_via_parameter
+from ..patterns import LOG_SIGMOID, LOG_SOFTMAX, SIGMOID, SOFTMAX, Evidence, activation_evidence, loss_call, passed_here, probabilities_via_parameter
 from ..probes import arg_spec, call_spec
 from ..rewrites import append_keyword, log_softmax_fix
 from ..rule import Rule
@@ -79,7 +79,7 @@ class KlDivInputNotLogProbabilities(Rule):
             ev = activation_evidence(ctx.model, inp)
             via = None
             if not ev and (via := probabilities_via_parameter(ctx.model, inp)) is not None:
-                ev = via[2]
+                ev = via[3]
             if ev and {e.kind for e in ev} <= {SOFTMAX, SIGMOID}:
                 what = "/".join(sorted({_NAMES[e.kind] for e in ev}))
                 message = (
@@ -93,7 +93,7 @@ class KlDivInputNotLogProbabilities(Rule):
                 )
                 related = [_related(e, ctx) for e in ev]
                 if via is not None:
-                    related.insert(0, ctx.related(via[1], f"passed as `{ctx.text(inp)}` here"))
+                    related.insert(0, passed_here(ctx, via[0], via[2], f"passed as `{ctx.text(inp)}` here"))
                 fix = log_softmax_fix(ctx, inp, ev, "Use log_softmax for the input") if via is None else None
                 ctx.report(inp, message, fix=fix, related=related, probe=probe)
         if target is not None and log_target is not None:

@@ -5,7 +5,7 @@ import ast
 from .. import torch_api
 from ..context import Context
 from ..diagnostics import Applicability, Fix, FixAvailability, Related, Severity
-from ..patterns import LOG_SIGMOID, LOG_SOFTMAX, RAW_SCORES, SIGMOID, SOFTMAX, Evidence, activation_evidence, loss_call, raw_score_evidence, probabilities_via_parameter
+from ..patterns import LOG_SIGMOID, LOG_SOFTMAX, RAW_SCORES, SIGMOID, SOFTMAX, Evidence, activation_evidence, loss_call, raw_score_evidence, passed_here, probabilities_via_parameter
 from ..rewrites import log_softmax_fix
 from ..rule import Rule
 
@@ -72,7 +72,7 @@ class NllLossWithoutLogSoftmax(Rule):
         evidence = activation_evidence(ctx.model, inp)
         via = None
         if evidence is None and (via := probabilities_via_parameter(ctx.model, inp)) is not None:
-            evidence = via[2]
+            evidence = via[3]
         if evidence is not None:
             kinds = {e.kind for e in evidence}
             if kinds <= {LOG_SOFTMAX, LOG_SIGMOID}:
@@ -86,7 +86,7 @@ class NllLossWithoutLogSoftmax(Rule):
             )
             related = [_related(e, ctx) for e in evidence]
             if via is not None:
-                related.insert(0, ctx.related(via[1], f"passed as `{ctx.text(inp)}` here"))
+                related.insert(0, passed_here(ctx, via[0], via[2], f"passed as `{ctx.text(inp)}` here"))
             ctx.report(inp, message, fix=log_softmax_fix(ctx, inp, evidence, "Use log_softmax") if via is None else None, related=related)
             return
         raw = raw_score_evidence(ctx.model, inp)

@@ -216,6 +216,25 @@ def change_doc(client: LanguageClient, uri: str, version: int, text: str) -> Non
     )
 
 
+def change_cell(client: LanguageClient, nb_uri: str, version: int, cell_uri: str, cell_version: int, changes: list) -> None:
+    """A ``notebookDocument/didChange`` that edits one cell's text."""
+    client.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(
+            notebook_document=types.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=version),
+            change=types.NotebookDocumentChangeEvent(
+                cells=types.NotebookDocumentCellChanges(
+                    text_content=[
+                        types.NotebookDocumentCellContentChanges(
+                            document=types.VersionedTextDocumentIdentifier(uri=cell_uri, version=cell_version),
+                            changes=changes,
+                        )
+                    ]
+                )
+            ),
+        )
+    )
+
+
 @pytest.fixture
 def fast_settings() -> dict[str, Any]:
     return {"debounce": 0}

@@ -10,7 +10,7 @@ import sys
 import pytest
 from lsprotocol import types
 
-from .conftest import PIT301_SRC, SERVER_CMD, codes, open_doc, uri_of, wait_diags, wait_until
+from .conftest import PIT301_SRC, change_cell, SERVER_CMD, codes, open_doc, uri_of, wait_diags, wait_until
 
 CELLS = [
     "%matplotlib inline\nimport torch.nn as nn\nimport torch.nn.functional as F",
@@ -30,23 +30,6 @@ def notebook_params(nb_uri: str, version: int = 1, cell_uri=lambda nb_uri, i: f"
     return types.DidOpenNotebookDocumentParams(
         notebook_document=types.NotebookDocument(uri=nb_uri, notebook_type="jupyter-notebook", version=version, cells=cells),
         cell_text_documents=docs,
-    )
-
-
-def cell_text_change(nb_uri: str, cell_uri: str, text: str, version: int = 2) -> types.DidChangeNotebookDocumentParams:
-    """The notebook change that replaces one cell's text (the notebook and the cell at ``version``)."""
-    return types.DidChangeNotebookDocumentParams(
-        notebook_document=types.VersionedNotebookDocumentIdentifier(uri=nb_uri, version=version),
-        change=types.NotebookDocumentChangeEvent(
-            cells=types.NotebookDocumentCellChanges(
-                text_content=[
-                    types.NotebookDocumentCellContentChanges(
-                        document=types.VersionedTextDocumentIdentifier(uri=cell_uri, version=version),
-                        changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
-                    )
-                ]
-            )
-        ),
     )
 
 
@@ -74,7 +57,7 @@ async def test_notebook_cells_get_their_own_diagnostics(start, tmp_path):
 
     # edit cell 2: its diagnostics go, cell 3's stay
     n = len(client.publishes)
-    client.notebook_document_did_change(cell_text_change(nb_uri, f"{nb_uri}#cell2", "loss = F.cross_entropy(model(x), y)"))
+    change_cell(client, nb_uri, 2, f"{nb_uri}#cell2", 2, [types.TextDocumentContentChangeWholeDocument(text="loss = F.cross_entropy(model(x), y)")])
     await wait_until(lambda: any(p.uri == f"{nb_uri}#cell2" for p in client.publishes[n:]), what="cell republish")
     assert client.diagnostics[f"{nb_uri}#cell2"] == [] or not client.diagnostics[f"{nb_uri}#cell2"]
     assert codes(client.diagnostics[f"{nb_uri}#cell3"]) == ["PIT301"]
@@ -117,7 +100,7 @@ async def test_vscode_cell_uris_with_escapes(start, tmp_path):
     assert "PIT101" in hov.contents.value
 
     n = len(client.publishes)
-    client.notebook_document_did_change(cell_text_change(nb_uri, cell2, "loss = F.cross_entropy(model(x), y)"))
+    change_cell(client, nb_uri, 2, cell2, 2, [types.TextDocumentContentChangeWholeDocument(text="loss = F.cross_entropy(model(x), y)")])
     await wait_until(lambda: any(p.uri == cell2 and not p.diagnostics for p in client.publishes[n:]), what="cell 2 fixed")
     client.notebook_document_did_close(
         types.DidCloseNotebookDocumentParams(

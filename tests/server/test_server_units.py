@@ -11,6 +11,7 @@ from torchpit.server.actions import noqa_edit, wants
 from torchpit.server.analysis import Cell, Job, run_job
 from torchpit.server.convert import Lines, fix_from_data
 from torchpit.server.hover import noqa_codes_at
+from torchpit.server.session import Session
 from torchpit.server.settings import RUN_ON_SAVE, Settings, extract_section, parse_settings
 
 from .conftest import PIT101_SRC
@@ -105,6 +106,7 @@ def test_notebook_job_maps_diagnostics_and_fixes_to_cells():
     (d,) = out.docs["nb#1"].diagnostics
     assert d.code == "PIT101" and d.range.start == Position(1, 23)
     assert d.fix.edits[0].range.start == Position(1, 23) and d.noqa_line == 1
+    Session.render(out.docs["nb#1"], None)  # the one conversion to LSP, done by the session
     assert out.docs["nb#1"].lsp[0].data["version"] == 1
 
 
@@ -126,15 +128,3 @@ def test_probe_command_arguments():
 
     with pytest.raises(ValueError):
         probe_target((42,))
-
-
-def test_normalize_uri_matches_pygls_workspace_keys():
-    from pygls.workspace import Workspace
-
-    from torchpit.server.uris import normalize_uri
-
-    ws = Workspace(None)
-    sent = "vscode-notebook-cell:/home/me/my%20nb.ipynb#W1sdnNjb2RlLXJlbW90ZQ%3D%3D"
-    ws.put_text_document(types.TextDocumentItem(uri=sent, language_id="python", version=1, text=""))
-    assert list(ws.text_documents) == [normalize_uri(sent)]
-    assert normalize_uri(sent) == normalize_uri(normalize_uri(sent)) == "vscode-notebook-cell:/home/me/my nb.ipynb#W1sdnNjb2RlLXJlbW90ZQ=="

@@ -1,0 +1,224 @@
+"""When analyses run: debounce, supersession, the worker pool, staleness.
+
+Every edit (and every settings change) bumps the unit's token (:meth:`Scheduler.supersede`);
+work queued for an older token is cancelled before it starts, a running one is dropped when
+it ends. An outcome is handed to ``on_outcome`` only if its token is still the unit's, the
+unit is still open and in sync: a result computed for a version that has since changed is
+never published. Analyses run in one worker (a thread, or a spawned process with
+``--pool process``), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+import logging
+import multiprocessing
+from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
+
+from pygls.exceptions import JsonRpcInvalidParams
+
+from .analysis import DocResult, Job, Outcome, forget_in_worker, run_job
+from .session import Session, Unit
+from .background import init_worker
+
+QUIET_AFTER_S = 0.5  # no analysis for this long: the background worker may go on
+
+T = TypeVar("T")
+
+log = logging.getLogger("torchpit.server")
+
+
+@dataclass
+class _Inflight:
+    token: int
+    future: asyncio.Future
+    cf: concurrent.futures.Future  # the pool's future, to cancel queued work
+
+
+class Scheduler:
+    def __init__(
+        self,
+        session: Session,
+        pool: str,
+        on_outcome: Callable[[Unit, Outcome], None],
+        on_error: Callable[[Job, BaseException], None],
+    ) -> None:
+        self.session = session
+        self.pool_kind = pool
+        self.pool: concurrent.futures.Executor = (
+            # spawn, not fork: forking a process that has threads (pygls' reader) can deadlock the child
+            concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            if pool == "process"
+            else concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="torchpit-analysis")
+        )
+        self.on_outcome = on_outcome
+        self.on_error = on_error
+        self.settings_ready: asyncio.Event | None = None  # set once the settings are read (initialized)
+        self._pending: dict[str, asyncio.Task] = {}  # unit key -> the debounced run
+        self._inflight: dict[str, _Inflight] = {}
+        self._tokens: dict[str, int] = {}  # unit key -> current token, read by the worker thread
+        self._gc_frozen = False
+        self._background: concurrent.futures.ProcessPoolExecutor | None = None
+        self._quiet: Any = None  # a multiprocessing Event, set while no analysis runs
+        self._quiet_timer: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------------ tokens
+    def supersede(self, unit: Unit) -> None:
+        """The unit changed: older work is stale."""
+        unit.token += 1
+        self._tokens[unit.key] = unit.token
+        running = self._inflight.get(unit.key)
+        if running is not None:
+            running.cf.cancel()  # drops it if it has not started; a running one is dropped when done
+
+    def opened(self, unit: Unit) -> None:
+        self.supersede(unit)
+        unit.save_token = unit.token
+
+    def forget(self, unit: Unit) -> None:
+        """The unit was closed: cancel its work and drop its parser in the worker."""
+        self._tokens.pop(unit.key, None)
+        pending = self._pending.pop(unit.key, None)
+        if pending is not None:
+            pending.cancel()
+        running = self._inflight.pop(unit.key, None)
+        if running is not None:
+            running.cf.cancel()
+        if self.pool_kind == "process":
+            try:
+                self.pool.submit(forget_in_worker, unit.key)
+            except RuntimeError:  # shut down
+                pass
+
+    def current(self, unit: Unit, token: int) -> bool:
+        return self.session.units.get(unit.key) is unit and unit.token == token and self.session.in_sync(unit)
+
+    # ------------------------------------------------------------------ running
+    def schedule(self, unit: Unit, delay: float) -> None:
+        """Analyse the unit after ``delay`` seconds (a later call replaces this one)."""
+        pending = self._pending.get(unit.key)
+        if pending is not None and not pending.done():
+            pending.cancel()
+        self._pending[unit.key] = asyncio.ensure_future(self._debounced(unit, delay))
+
+    async def _debounced(self, unit: Unit, delay: float) -> None:
+        if self.settings_ready is not None and not self.settings_ready.is_set():
+            try:
+                await asyncio.wait_for(self.settings_ready.wait(), 5)
+            except asyncio.TimeoutError:
+                pass
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await self.analyze(unit)
+
+    def _run_in_thread(self, job: Job) -> Outcome | None:
+        """In the worker thread: skip work that was superseded while it waited in the queue."""
+        if self._tokens.get(job.key) != job.token:
+            return None
+        outcome = run_job(job, self.session.parsers)
+        if not self._gc_frozen:
+            # What the first analysis loaded (jedi, parso, typeshed stubs, torch's stubs) lives as
+            # long as the server: out of the collector's sight, its passes stay short.
+            self._gc_frozen = True
+            gc.collect()
+            gc.freeze()
+        return outcome
+
+    async def analyze(self, unit: Unit) -> Outcome | None:
+        """The outcome for the unit's current token (joining a run already under way)."""
+        if not self.session.in_sync(unit) or self.session.units.get(unit.key) is not unit:
+            return None
+        running = self._inflight.get(unit.key)
+        if running is not None and running.token == unit.token and not running.future.done():
+            return await asyncio.shield(running.future)
+        job = self.session.make_job(unit)
+        self._busy()
+        cf = self.pool.submit(run_job, job) if self.pool_kind == "process" else self.pool.submit(self._run_in_thread, job)
+        fut = asyncio.wrap_future(cf)
+        self._inflight[unit.key] = _Inflight(job.token, fut, cf)
+        fut.add_done_callback(lambda f: self._done(unit, job, f))
+        return await asyncio.shield(fut)
+
+    def _done(self, unit: Unit, job: Job, fut: asyncio.Future) -> None:
+        running = self._inflight.get(unit.key)
+        if running is not None and running.future is fut:
+            del self._inflight[unit.key]
+        if not self._inflight:
+            self._idle_soon()
+        if fut.cancelled():
+            return
+        exc = fut.exception()
+        if exc is not None:
+            self.on_error(job, exc)
+            return
+        outcome: Outcome | None = fut.result()
+        if outcome is None or unit.outcome is outcome or not self.current(unit, job.token):
+            return  # superseded: a newer version (or newer settings) is being analysed
+        self.on_outcome(unit, outcome)
+
+    async def fresh_result(self, uri: str) -> DocResult | None:
+        """The result of the document's current version (analysing it now if needed); None
+        while the document is out of sync. Raises InvalidParams for a document not open."""
+        session = self.session
+        unit = session.unit_for(uri)
+        if unit is None:
+            raise JsonRpcInvalidParams(f"document not open: {uri}")
+        key = session.key_of(uri)
+        for _ in range(5):
+            if not session.in_sync(unit):
+                return None
+            if session.is_current(unit) and key in unit.results:
+                return unit.results[key]
+            try:
+                outcome = await self.analyze(unit)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and getattr(task, "cancelling", lambda: 1)():
+                    raise  # this request was cancelled
+                continue  # the analysis was superseded by an edit: analyse the new version
+            if outcome is not None and self.current(unit, outcome.job.token) and unit.result_token != unit.token:
+                self.on_outcome(unit, outcome)  # the done-callback may not have run yet
+            if session.units.get(unit.key) is not unit:
+                raise JsonRpcInvalidParams(f"document closed: {uri}")
+        if key in unit.results and session.in_sync(unit):
+            return unit.results[key]
+        raise JsonRpcInvalidParams(f"document not analysed: {uri}")
+
+    # ------------------------------------------------------------------ the background worker
+    async def background(self, fn: Callable[[Any], T], arg: Any) -> T:
+        """Run ``fn(arg)`` in the background worker (workspace diagnostics): a process of its
+        own, at the lowest priority, started on first use. It can wait for quiet
+        (``background.wait_for_quiet``): no analysis of an open document for a moment."""
+        if self._background is None:
+            ctx = multiprocessing.get_context("spawn")
+            self._quiet = ctx.Event()
+            self._quiet.set()
+            self._background = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=init_worker, initargs=(self._quiet,))
+        return await asyncio.wrap_future(self._background.submit(fn, arg))
+
+    def _busy(self) -> None:
+        if self._quiet_timer is not None:
+            self._quiet_timer.cancel()
+            self._quiet_timer = None
+        if self._quiet is not None:
+            self._quiet.clear()
+
+    def _idle_soon(self) -> None:
+        if self._quiet is None:
+            return
+        if self._quiet_timer is not None:
+            self._quiet_timer.cancel()
+        self._quiet_timer = asyncio.get_running_loop().call_later(QUIET_AFTER_S, self._idle)
+
+    def _idle(self) -> None:
+        self._quiet_timer = None
+        if not self._inflight and self._quiet is not None:
+            self._quiet.set()
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self._background is not None:
+            self._background.shutdown(wait=False, cancel_futures=True)
