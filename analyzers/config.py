@@ -140,15 +140,28 @@ def validate_selector(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{where}: expected a rule code or name, got {value!r}")
     sel = value.strip()
-    if SELECTOR_RE.match(sel.upper()):
-        return sel.upper()
+    from .diagnostics import BUILTIN_CODES
     from .registry import all_rules, rule_by_code
 
+    codes = [r.code for r in all_rules()]
+    if SELECTOR_RE.match(sel.upper()) and (sel.upper() == "ALL" or any(c.startswith(sel.upper()) for c in codes)):
+        return sel.upper()  # ALL, a rule's code, or a prefix of one: PIT999 selects nothing and is an error
+    if any(c.startswith(sel.upper()) for c in BUILTIN_CODES):
+        raise ConfigError(f"{where}: {value!r} is not a rule: PIT001-PIT004 report a problem with the input and are always shown")
     if rule_by_code(sel) is not None:
         return sel.lower()
-    known = [r.code for r in all_rules()] + [r.name for r in all_rules()]
-    hint = difflib.get_close_matches(sel, known, n=1)
-    raise ConfigError(f"{where}: unknown rule selector {value!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    if SELECTOR_RE.match(sel.upper()):
+        prefixes = sorted({c[: len(sel)] for c in codes})
+        up = sel.upper()
+        swaps = {up[:i] + up[i + 1] + up[i] + up[i + 2 :] for i in range(len(up) - 1)}
+        swapped = [p for p in prefixes if p in swaps]  # two neighbouring digits swapped: PIT310
+        hint = swapped[:1] or difflib.get_close_matches(sel.upper(), prefixes, n=1)
+    else:
+        hint = difflib.get_close_matches(sel, codes + [r.name for r in all_rules()], n=1)
+    raise ConfigError(
+        f"{where}: unknown rule selector {value!r}"
+        + (f" (did you mean {hint[0]!r}?)" if hint else " (no rule has this code or name; see `torchpit rules`)")
+    )
 
 
 def _selectors(value: Any, where: str) -> tuple[str, ...]:

@@ -118,13 +118,14 @@ class Related:
     range: Range
     message: str
     path: str | None = None  # None: the same file
+    cell: int | None = field(default=None, compare=False)  # 1-based notebook cell, batch mode only
 
     def to_dict(self) -> dict[str, Any]:
-        return {"range": self.range.to_dict(), "message": self.message, "path": self.path}
+        return {"range": self.range.to_dict(), "message": self.message, "path": self.path, "cell": self.cell}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Related":
-        return cls(Range.from_dict(d["range"]), d["message"], d.get("path"))
+        return cls(Range.from_dict(d["range"]), d["message"], d.get("path"), d.get("cell"))
 
 
 # Codes that are not rules: problems with the input itself.

@@ -164,13 +164,19 @@ def read_notebook(raw: str) -> Notebook:
     return Notebook(cells, numbers, join_cells(cells), data, code_cells)
 
 
-def localize(diag: Diagnostic, joined: JoinedCells, cell_ref: Callable[[int], str | None] | None = None) -> tuple[int | None, Diagnostic]:
+def localize(
+    diag: Diagnostic,
+    joined: JoinedCells,
+    cell_ref: Callable[[int], str | None] | None = None,
+    cell_number: Callable[[int], int] | None = None,
+) -> tuple[int | None, Diagnostic]:
     """A diagnostic of the joined source in its cell's coordinates: (cell index, diagnostic).
 
     The one cell mapping, used by the batch mode and the language server. Related locations
     in the same cell stay without a path; those in another cell are moved to that cell and
     named by ``cell_ref(index)`` (the server passes the cell's URI; None leaves them
-    unnamed); those in other files are kept. A fix whose edits leave the diagnostic's cell is
+    unnamed), and carry ``cell_number(index)`` (the batch mode's 1-based cell number, as
+    Jupyter shows it); those in other files are kept. A fix whose edits leave the diagnostic's cell is
     dropped (an edit cannot span two cells), and so is a ``# noqa`` line in another cell.
     The index is None when there are no cells.
     """
@@ -183,7 +189,8 @@ def localize(diag: Diagnostic, joined: JoinedCells, cell_ref: Callable[[int], st
             related.append(r)
             continue
         r_index, r_rng = joined.map_range(r.range)
-        related.append(Related(r_rng, r.message, None if r_index == index or cell_ref is None else cell_ref(r_index)))
+        uri = None if r_index == index or cell_ref is None else cell_ref(r_index)
+        related.append(Related(r_rng, r.message, uri, cell_number(r_index) if cell_number is not None else None))
     fix = diag.fix
     if fix is not None:
         mapped = [joined.map_range(e.range) for e in fix.edits]
@@ -200,5 +207,5 @@ def localize(diag: Diagnostic, joined: JoinedCells, cell_ref: Callable[[int], st
 
 def map_diagnostic(diag: Diagnostic, nb: Notebook) -> Diagnostic:
     """A diagnostic on the joined source, moved to its cell (``cell`` is 1-based, as Jupyter shows)."""
-    index, local = localize(diag, nb.joined)
+    index, local = localize(diag, nb.joined, cell_number=lambda i: nb.cell_numbers[i])
     return local if index is None else replace(local, cell=nb.cell_numbers[index])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -23,7 +24,7 @@ from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
 from torchpit.analyzers.config import Config, ConfigError, load_config
-from torchpit.analyzers.diagnostics import Diagnostic
+from torchpit.analyzers.diagnostics import BUILTIN_CODES, TOO_COMPLEX, Diagnostic, Range, Severity
 from torchpit.analyzers.engine import analyze
 from torchpit.analyzers.incremental import IncrementalParser
 from torchpit.analyzers.inference import JediOptions
@@ -31,6 +32,7 @@ from torchpit.analyzers.memo import RuleMemo
 from torchpit.analyzers.notebook import join_cells, localize
 
 from .convert import Lines, related_to_uris
+from .memory import TRIMMER
 from .settings import Settings
 
 log = logging.getLogger("torchpit.server")
@@ -85,6 +87,7 @@ class Outcome:
     error: str | None = None  # the analysis itself failed (a bug): logged, nothing published
     parse_mode: str = "full"  # how the text was parsed: full | region (incremental) | unchanged
     reused: tuple[int, int] = (0, 0)  # top-level statements whose per-node findings were reused, of all
+    notice: str | None = None  # shown to the user once (a document too large to analyse)
 
 
 def resolve_config(path: str | None, folder: str | None, settings: Settings) -> tuple[Config, str | None]:
@@ -149,8 +152,10 @@ class Parsers:
     def forget(self, key: str) -> None:
         with self._lock:
             state = self._states.pop(key, None)
-            if state is not None:
-                _drop_memo(state)
+            if state is None:
+                return
+            _drop_memo(state)
+        TRIMMER.request()  # hand what the document held back to the system, once things are quiet
 
 
 def _drop_memo(state: DocumentState) -> None:
@@ -187,6 +192,9 @@ def run_job(job: Job, parsers: Parsers | None = None) -> Outcome:
     if not job.settings.enable:
         targets = job.cells if job.cells is not None else (Cell(job.client_uri, job.version, job.text),)
         return Outcome(job, {c.uri: _doc(c, [], codec) for c in targets})
+    size = too_large(job)
+    if size is not None:
+        return _not_analysed(job, size, codec, parsers)
     config, config_error = resolve_config(job.path, job.folder, job.settings)
     jedi = JediOptions(
         enabled=job.settings.jedi and config.jedi,
@@ -215,6 +223,38 @@ def run_job(job: Job, parsers: Parsers | None = None) -> Outcome:
     timings = dict(result.timings)
     timings["job"] = time.perf_counter() - t0
     return Outcome(job, docs, errors, config_error, config.source, timings, parse_mode=parse_mode, reused=reused)
+
+
+def too_large(job: Job) -> int | None:
+    """The document's size in UTF-8 bytes when it is above ``maxFileSize``, else None."""
+    limit = job.settings.max_file_size
+    texts = [c.text for c in job.cells] if job.cells is not None else [job.text]
+    chars = sum(len(t) for t in texts)
+    if not limit or chars * 4 <= limit:  # a code point is at most 4 bytes
+        return None
+    size = chars if chars > limit else sum(len(t.encode("utf-8", "surrogatepass")) for t in texts)
+    return size if size > limit else None
+
+
+def _not_analysed(job: Job, size: int, codec: PositionCodec, parsers: Parsers | None) -> Outcome:
+    """A document above ``maxFileSize``: its state is dropped and one information
+    diagnostic (PIT003) says why it has no findings."""
+    (parsers or worker_parsers()).forget(job.key)
+    limit = job.settings.max_file_size
+    name = os.path.basename(job.path or job.key)
+    message = f"torchpit did not analyse this file: it is {_mb(size)}, above the torchpit.maxFileSize setting ({_mb(limit)})"
+    diag = Diagnostic(TOO_COMPLEX, BUILTIN_CODES[TOO_COMPLEX], message, Range.of(0, 0, 0, 0), Severity.INFO)
+    targets = job.cells if job.cells is not None else (Cell(job.client_uri, job.version, job.text),)
+    docs = {}
+    for i, c in enumerate(targets):
+        head = Lines(c.text[: c.text.find("\n") + 1], codec)  # position 0:0 needs the first line only
+        docs[c.uri] = DocResult(c.uri, c.version, c.text, [diag] if i == 0 else [], head)
+    notice = f"torchpit: {name} is larger than torchpit.maxFileSize ({_mb(limit)}): it is not analysed"
+    return Outcome(job, docs, parse_mode="skipped (too large)", notice=notice)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
 
 
 def _doc(cell: Cell, diags: list[Diagnostic], codec: PositionCodec) -> DocResult:

@@ -16,13 +16,11 @@ import logging
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 
 import torchpit
 
-from . import actions, handlers
+from . import actions, handlers, transport
 from .handlers import diagnostics
 from .handlers.notebooks import SYNC_OPTIONS
 from .scheduler import Scheduler
@@ -32,41 +30,9 @@ from .sync import SessionSync
 log = logging.getLogger("torchpit.server")
 
 
-class _Malformed:
-    """A request whose params did not match the LSP schema: answered with InvalidParams."""
-
-    jsonrpc = "2.0"
-
-    def __init__(self, msg_id: Any, method: str, error: JsonRpcException) -> None:
-        self.id = msg_id
-        self.method = method
-        self.error = error
-
-
-class TorchpitProtocol(LanguageServerProtocol):
-    """pygls' protocol, except that a request with malformed params gets an error response
-    (pygls would only log it, leaving the client waiting forever)."""
-
-    def structure_message(self, data: dict[str, Any]):
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            if isinstance(data, dict) and "id" in data and "method" in data:
-                cause = exc.__cause__
-                detail = f"{exc.message}: {cause}" if cause else exc.message
-                return _Malformed(data["id"], data["method"], JsonRpcInvalidParams(f"invalid params for {data['method']}: {detail}"))
-            raise
-
-    def handle_message(self, message: Any):
-        if isinstance(message, _Malformed):
-            log.warning("malformed %s request: %s", message.method, message.error.message)
-            self._send_response(message.id, None, message.error.to_response_error())
-            return None
-        return super().handle_message(message)
-
-
-class SessionProtocol(SessionSync, TorchpitProtocol):
-    """The protocol the server runs: the session keeps the documents' texts (``sync.py``)."""
+class SessionProtocol(SessionSync, transport.TorchpitProtocol):
+    """The protocol the server runs: the frame reader and JSON-RPC checks of ``transport.py``,
+    and the session keeps the documents' texts (``sync.py``)."""
 
 
 class TorchpitServer(LanguageServer):
@@ -88,6 +54,12 @@ class TorchpitServer(LanguageServer):
         self.probe_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="torchpit-probe")
         self.shown: set[str] = set()
         self.shutdown_requested = False
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        transport.serve_io(self, stdin, stdout)  # a reader that survives bad frames (transport.py)
+
+    def start_tcp(self, host: str, port: int) -> None:
+        transport.serve_tcp(self, host, port)
 
     # ------------------------------------------------------------------ capabilities
     @property

@@ -80,6 +80,7 @@ class Accepted:
     cleared: list[str]  # client URIs whose diagnostics are withdrawn (cells that left the notebook)
     rule_errors: list[str]  # not logged before
     config_error: str | None
+    notice: str | None = None  # shown once (a document above maxFileSize)
 
 
 @dataclass
@@ -300,7 +301,7 @@ class Session:
         current = {doc.uri for doc in outcome.docs.values()}
         cleared = sorted(unit.published - current)
         unit.published = current
-        return Accepted(list(outcome.docs.values()), cleared, errors, outcome.config_error)
+        return Accepted(list(outcome.docs.values()), cleared, errors, outcome.config_error, outcome.notice)
 
     def withdraw(self, unit: Unit) -> list[str]:
         """Forget the unit's results (its text is out of sync): the URIs to clear."""

@@ -19,7 +19,8 @@ RUN_ON_SAVE = "onSave"
 MODE_OPEN_FILES = "openFilesOnly"
 MODE_WORKSPACE = "workspace"
 PROBE_DEVICES = ("auto", "cpu", "cuda", "mps")
-DEFAULT_DEBOUNCE_MS = 120
+DEFAULT_DEBOUNCE_MS = 150
+DEFAULT_MAX_FILE_SIZE = 1_000_000  # bytes (UTF-8): above it a document is not analysed
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Settings:
     python_path: str | None = None
     probe: ProbeSettings = field(default_factory=ProbeSettings)
     diagnostic_mode: str = MODE_OPEN_FILES  # workspace: `workspace/diagnostic` reports every file
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE  # 0: no limit
 
     def apply_to(self, config: Config) -> Config:
         """The pyproject's configuration with the editor's select/ignore/severity on top.
@@ -67,14 +69,15 @@ class Settings:
             "pythonPath": self.python_path,
             "probe": {"enable": self.probe.enable, "device": self.probe.device, "timeout": self.probe.timeout},
             "diagnosticMode": self.diagnostic_mode,
+            "maxFileSize": self.max_file_size,
         }
 
 
 _KEYS = {
     "enable", "select", "ignore", "severity", "run", "debounce", "jedi", "pythonPath", "probe",
-    "diagnosticMode",
+    "diagnosticMode", "maxFileSize",
 }
-_ALIASES = {"python_path": "pythonPath", "pythonpath": "pythonPath"}
+_ALIASES = {"python_path": "pythonPath", "pythonpath": "pythonPath", "max_file_size": "maxFileSize"}
 
 
 def _selectors(value: Any, where: str) -> tuple[str, ...]:
@@ -134,6 +137,10 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
                 if value not in (MODE_OPEN_FILES, MODE_WORKSPACE):
                     raise ConfigError(f"{where}: expected {MODE_OPEN_FILES!r} or {MODE_WORKSPACE!r}, got {value!r}")
                 values["diagnostic_mode"] = value
+            elif key == "maxFileSize":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ConfigError(f"{where}: expected a size in bytes (0 for no limit), got {value!r}")
+                values["max_file_size"] = value
             elif key == "probe":
                 probe, probe_problems = _parse_probe(value, settings.probe)
                 values["probe"] = probe

@@ -33,7 +33,7 @@ def test_non_utf8_and_unreadable_files_are_reported_and_others_still_analyzed(to
 
 def test_coding_cookie_is_honoured(torchpit_cmd, tmp_path):
     (tmp_path / "cookie.py").write_bytes(b"# -*- coding: latin-1 -*-\nname = '\xe9t\xe9'\n" + PITFALL.encode())
-    r = run(torchpit_cmd, "check", "cookie.py", "--no-cache", cwd=tmp_path)
+    r = run(torchpit_cmd, "check", "cookie.py", "--no-cache", "--output-format", "concise", cwd=tmp_path)
     assert "PIT101" in r.stdout and "PIT002" not in r.stdout
 
 
@@ -88,7 +88,7 @@ def test_notebook_with_magics_is_analyzed(torchpit_cmd, tmp_path):
     r = run(torchpit_cmd, "check", "nb.ipynb", "--no-cache", "--format", "json", cwd=tmp_path)
     data = json.loads(r.stdout)
     assert [(d["code"], d["cell"], d["location"]["row"]) for d in data] == [("PIT101", 3, 2)]
-    text = run(torchpit_cmd, "check", "nb.ipynb", "--no-cache", cwd=tmp_path).stdout
+    text = run(torchpit_cmd, "check", "nb.ipynb", "--no-cache", "--output-format", "concise", cwd=tmp_path).stdout
     assert "nb.ipynb:cell 3:2:24: PIT101" in text
     fixed = run(torchpit_cmd, "check", "nb.ipynb", "--fix", cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stdout
@@ -99,7 +99,7 @@ def test_notebook_with_magics_is_analyzed(torchpit_cmd, tmp_path):
 def test_broken_notebook_is_a_clear_diagnostic(torchpit_cmd, tmp_path):
     (tmp_path / "bad.ipynb").write_text("{not json")
     (tmp_path / "ok.py").write_text(PITFALL)
-    r = run(torchpit_cmd, "check", ".", "--no-cache", cwd=tmp_path)
+    r = run(torchpit_cmd, "check", ".", "--no-cache", "--output-format", "concise", cwd=tmp_path)
     assert "bad.ipynb:1:1: PIT002 bad.ipynb: not a valid notebook (JSON error at line 1" in r.stdout
     assert "ok.py:4:28: PIT101" in r.stdout
 
@@ -130,7 +130,7 @@ def test_unreadable_directory_does_not_stop_the_run(torchpit_cmd, tmp_path):
     (locked / "x.py").write_text(PITFALL)
     os.chmod(locked, 0)
     try:
-        r = run(torchpit_cmd, "check", ".", "--no-cache", cwd=tmp_path)
+        r = run(torchpit_cmd, "check", ".", "--no-cache", "--output-format", "concise", cwd=tmp_path)
     finally:
         os.chmod(locked, 0o755)
     assert "ok.py:4:28: PIT101" in r.stdout
@@ -198,7 +198,7 @@ def test_malformed_notebook_is_pit002_and_other_files_analyzed(torchpit_cmd, tmp
         (tmp_path / f"{name}.ipynb").write_text(json.dumps(data))
     (tmp_path / "ok.py").write_text(PITFALL)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    r = run(torchpit_cmd, "check", ".", "--no-cache", *mode, cwd=tmp_path)
+    r = run(torchpit_cmd, "check", ".", "--no-cache", "--output-format", "concise", *mode, cwd=tmp_path)
     assert "Traceback" not in r.stderr, r.stderr
     assert r.returncode == 1, r.stderr
     for name in MALFORMED_NOTEBOOKS:
@@ -316,7 +316,7 @@ def test_unreadable_directory_is_named_and_the_run_goes_on(tmp_path, monkeypatch
 
     monkeypatch.setattr(os, "scandir", scandir)
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["check", ".", "--no-cache"]) == 1
+    assert cli.main(["check", ".", "--no-cache", "--output-format", "concise"]) == 1
     out, err = capsys.readouterr()
     assert "ok.py:4:28: PIT101" in out and "x.py" not in out
     assert err == f"torchpit: warning: {os.path.join('.', 'locked')}: cannot read the folder (Permission denied); skipped\n"

@@ -35,20 +35,26 @@ def run(cmd: list[str], *args: str, cwd: Path) -> subprocess.CompletedProcess[st
     return subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
+def make_project(root: Path) -> Path:
+    (root / "pkg").mkdir()
+    (root / "pkg" / "buggy.py").write_text(BUGGY)
+    (root / "pkg" / "clean.py").write_text(CLEAN)
+    return root
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "buggy.py").write_text(BUGGY)
-    (tmp_path / "pkg" / "clean.py").write_text(CLEAN)
-    return tmp_path
+    return make_project(tmp_path)
 
 
-def test_text_output_and_exit_codes(torchpit_cmd, project):
-    r = run(torchpit_cmd, "check", "pkg", "--no-cache", cwd=project)
+def test_concise_output_and_exit_codes(torchpit_cmd, project):
+    r = run(torchpit_cmd, "check", "pkg", "--no-cache", "--output-format", "concise", cwd=project)
     assert r.returncode == 1, r.stderr
     assert "pkg/buggy.py:11:24: PIT301 [*]" in r.stdout
     assert "pkg/buggy.py:15:28: PIT101 [*]" in r.stdout
-    assert "Found 2 errors." in r.stdout
+    assert "Found 2 findings: 2 warnings." in r.stdout
+    old_name = run(torchpit_cmd, "check", "pkg", "--no-cache", "--format", "text", cwd=project)
+    assert old_name.stdout == r.stdout  # --format text: the old flag and name still give the one-line form
     clean = run(torchpit_cmd, "check", "pkg/clean.py", "--no-cache", cwd=project)
     assert clean.returncode == 0 and "All checks passed!" in clean.stdout
     assert run(torchpit_cmd, "check", "pkg", "--exit-zero", "--no-cache", cwd=project).returncode == 0
@@ -104,7 +110,7 @@ def test_fix_writes_safe_fixes_and_diff_writes_nothing(torchpit_cmd, project):
     assert target.read_text() == BUGGY
     fixed = run(torchpit_cmd, "check", "pkg", "--fix", cwd=project)
     assert fixed.returncode == 0, fixed.stdout
-    assert "Fixed 2 errors." in fixed.stdout
+    assert fixed.stdout == "Found 2 findings (2 fixed, 0 remaining).\n"  # the summary, once
     text = target.read_text()
     assert "F.dropout(x, p=0.5, training=self.training)" in text
     assert "F.cross_entropy(model(x), y)" in text
@@ -193,4 +199,58 @@ def test_check_probe_attaches_observations(torchpit_cmd, project):
     assert res["rule"] == "PIT301" and res["status"] == "confirmed"
     assert "of activations in eval mode" in res["summary"]
     text = run(torchpit_cmd, "check", "pkg", "--probe", "--probe-device", "cpu", "--no-cache", cwd=project)
-    assert "probe PIT101 [confirmed]: on your torch" in text.stdout
+    blocks = text.stdout.split("\n\n")
+    pit101 = next(b for b in blocks if b.startswith("PIT101"))
+    assert "\nprobe [confirmed]: on your torch" in pit101  # under the finding it confirms
+    concise = run(torchpit_cmd, "check", "pkg", "--probe", "--probe-device", "cpu", "--no-cache", "--output-format", "concise", cwd=project)
+    lines = concise.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if ": PIT101" in line)
+    assert lines[at + 1].startswith("    probe [confirmed]: on your torch")
+
+
+# ---------------------------------------------------------------------- strictness (issue 15)
+@pytest.mark.parametrize("option", ["--select", "--ignore", "--extend-select"])
+def test_unknown_rule_code_on_the_command_line_is_exit_2(torchpit_cmd, project, option):
+    r = run(torchpit_cmd, "check", "pkg", option, "PIT999", "--no-cache", cwd=project)
+    assert r.returncode == 2, r.stdout  # PIT999 used to select nothing: "All checks passed!", exit 0
+    assert "unknown rule selector 'PIT999'" in r.stderr and "All checks passed" not in r.stdout
+    typo = run(torchpit_cmd, "check", "pkg", option, "PIT1O1", "--no-cache", cwd=project)
+    assert typo.returncode == 2 and "(did you mean 'PIT101'?)" in typo.stderr
+    builtin = run(torchpit_cmd, "check", "pkg", option, "PIT002", "--no-cache", cwd=project)
+    assert builtin.returncode == 2 and "'PIT002' is not a rule" in builtin.stderr
+
+
+def test_unknown_rule_code_in_per_file_ignores_is_exit_2(torchpit_cmd, project):
+    (project / "pyproject.toml").write_text('[tool.torchpit]\nper-file-ignores = {"pkg/buggy.py" = ["PIT3", "PIT310"]}\n')
+    r = run(torchpit_cmd, "check", "pkg", "--no-cache", cwd=project)
+    assert r.returncode == 2
+    assert "per-file-ignores.'pkg/buggy.py': unknown rule selector 'PIT310' (did you mean 'PIT301'?)" in r.stderr
+    assert str(project / "pyproject.toml") in r.stderr
+
+
+def test_unknown_code_in_noqa_is_a_warning_naming_the_comment(torchpit_cmd, project):
+    (project / "pkg" / "buggy.py").write_text(BUGGY.replace("dim=1), y)", "dim=1), y)  # noqa: PIT999, E501"))
+    r = run(torchpit_cmd, "check", "pkg/buggy.py", "--no-cache", "--output-format", "concise", cwd=project)
+    assert r.returncode == 1
+    assert "PIT101" in r.stdout  # PIT999 suppresses nothing
+    assert (
+        "torchpit: warning: pkg/buggy.py:15:60: unknown rule code PIT999 in `# noqa: PIT999, E501`: it suppresses nothing"
+        in r.stderr
+    )
+    assert "E501" not in r.stderr.replace("# noqa: PIT999, E501", "")  # other linters' codes are not ours to judge
+    cached = run(torchpit_cmd, "check", "pkg/buggy.py", cwd=project)
+    again = run(torchpit_cmd, "check", "pkg/buggy.py", cwd=project)  # served from the cache: still warned
+    assert "unknown rule code PIT999" in cached.stderr and "unknown rule code PIT999" in again.stderr
+    (project / "pkg" / "buggy.py").write_text(BUGGY.replace("dim=1), y)", "dim=1), y)  # noqa: PIT101"))
+    clean = run(torchpit_cmd, "check", "pkg/buggy.py", "--no-cache", cwd=project)
+    assert clean.stderr == "" and "PIT101" not in clean.stdout
+
+
+@pytest.mark.parametrize("code", ["PIT001", "PIT002", "PIT003", "PIT004"])
+def test_explain_builtin_codes(torchpit_cmd, project, code):
+    from torchpit.analyzers.diagnostics import BUILTIN_CODES
+
+    r = run(torchpit_cmd, "explain", code.lower(), cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"# {BUILTIN_CODES[code]} ({code})\n")
+    assert "## What it means" in r.stdout and "## What to do" in r.stdout

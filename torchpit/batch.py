@@ -24,6 +24,7 @@ from torchpit.analyzers.engine import analyze, unreadable
 from torchpit.analyzers.fixes import fix_until_stable, parses, unified_diff, write_atomic
 from torchpit.analyzers.inference import JediOptions
 from torchpit.analyzers.notebook import Notebook, NotebookError, map_diagnostic, read_notebook
+from torchpit.noqa import unknown_noqa_warnings
 
 PY_SUFFIXES = (".py", ".pyi")
 NB_SUFFIX = ".ipynb"
@@ -39,11 +40,15 @@ class Overrides:
     ignore: tuple[str, ...] = ()
     jedi: bool | None = None
     config_file: str | None = None
+    exclude: tuple[str, ...] | None = None  # replaces the configuration's (and the default) list
+    extend_exclude: tuple[str, ...] = ()
 
     def apply(self, config: Config) -> Config:
-        out = config.with_overrides(select=self.select, extend_select=self.extend_select, jedi=self.jedi)
+        out = config.with_overrides(select=self.select, extend_select=self.extend_select, jedi=self.jedi, exclude=self.exclude)
         if self.ignore:
             out = out.with_overrides(ignore=(*out.ignore, *self.ignore))
+        if self.extend_exclude:
+            out = out.with_overrides(extend_exclude=(*out.extend_exclude, *self.extend_exclude))
         return out
 
 
@@ -67,7 +72,11 @@ class FileResult:
     lines: int = 0
     cached: bool = False
     fixed: int = 0
+    fixed_codes: list[str] = field(default_factory=list)  # the code of each fix applied (or shown by --diff)
     diff: str = ""
+    fixed_text: str | None = None  # with FixMode.diff: the whole fixed file (stdin --fix prints it)
+    # Problems with the file's directives, such as an unknown code in `# noqa: PIT999`.
+    warnings: list[str] = field(default_factory=list)
     # `check --probe`: probe results (ProbeResult.to_dict()) by index into `diagnostics`.
     probes: dict[int, list[dict]] = field(default_factory=dict)
 
@@ -75,6 +84,7 @@ class FileResult:
         return {
             "diagnostics": [d.to_dict() for d in self.diagnostics],
             "rule_errors": self.rule_errors,
+            "warnings": self.warnings,
             "notebook": self.notebook,
             "lines": self.lines,
         }
@@ -88,7 +98,14 @@ class FileResult:
             bool(data.get("notebook")),
             int(data.get("lines", 0)),
             cached=True,
+            warnings=list(data.get("warnings", [])),
         )
+
+
+def diff_name(path: str) -> str:
+    """``path`` as diff headers and messages show it: relative to the working folder, no ``./``."""
+    rel = os.path.relpath(path)
+    return os.path.normpath(path) if rel.startswith("..") else rel
 
 
 class UsageError(Exception):
@@ -279,12 +296,18 @@ def _decode_error(path: str, exc: Exception) -> str:
 # ---------------------------------------------------------------------- one file
 def check_file(path: str, config: Config, fix_mode: FixMode = FixMode(), jedi_python: str | None = None) -> FileResult:
     """Analyze one file; apply fixes if asked. Never raises for a bad file: it becomes a diagnostic."""
-    result = FileResult(path, notebook=path.endswith(NB_SUFFIX))
     try:
         raw = read_bytes(path)
     except OSError as exc:
+        result = FileResult(path, notebook=path.endswith(NB_SUFFIX))
         result.diagnostics.append(unreadable(path, f"cannot read {path}: {exc.strerror or exc}"))
         return result
+    return check_source(path, raw, config, fix_mode, jedi_python)
+
+
+def check_source(path: str, raw: bytes, config: Config, fix_mode: FixMode = FixMode(), jedi_python: str | None = None) -> FileResult:
+    """Analyze the content ``raw`` of ``path`` (a file's bytes, or stdin's with ``--stdin-filename``)."""
+    result = FileResult(path, notebook=path.endswith(NB_SUFFIX))
     jedi = JediOptions(enabled=config.jedi, budget_s=config.jedi_timeout, python_path=jedi_python, project_root=config.root)
     if result.notebook:
         return _check_notebook(path, raw, config, jedi, result, fix_mode)
@@ -307,14 +330,17 @@ def check_file(path: str, config: Config, fix_mode: FixMode = FixMode(), jedi_py
         fixed = fix_until_stable(text, lambda t: analyze(t, path, config, jedi).diagnostics, unsafe=fix_mode.unsafe)
         if fixed.applied and fixed.text != text and parses(fixed.text):
             result.fixed = len(fixed.applied)
+            result.fixed_codes = [d.code for d in fixed.applied]
             if fix_mode.diff:
-                result.diff = unified_diff(path, text, fixed.text)
+                result.diff = unified_diff(diff_name(path), text, fixed.text)
+                result.fixed_text = fixed.text
             else:
                 write_atomic(path, fixed.text, src.encoding)
                 text = fixed.text
     analysis = analyze(text, path, config, jedi)
     result.diagnostics = declared + analysis.diagnostics
     result.rule_errors = [str(e) for e in analysis.rule_errors]
+    result.warnings = unknown_noqa_warnings(analysis.source, diff_name(path))
     return result
 
 
@@ -329,9 +355,14 @@ def _check_notebook(path: str, raw: bytes, config: Config, jedi: JediOptions, re
     result.lines = nb.joined.text.count("\n")
     result.diagnostics = [map_diagnostic(d, nb) for d in analysis.diagnostics]
     result.rule_errors = [str(e) for e in analysis.rule_errors]
+    result.warnings = unknown_noqa_warnings(analysis.source, diff_name(path), nb)
     if fix_mode.active:
         _fix_notebook(path, raw, nb, result, fix_mode)
     return result
+
+
+def _eol(cell: str) -> str:
+    return cell if cell.endswith("\n") else cell + "\n"
 
 
 def _fix_notebook(path: str, raw: bytes, nb: Notebook, result: FileResult, fix_mode: FixMode) -> None:
@@ -357,8 +388,13 @@ def _fix_notebook(path: str, raw: bytes, nb: Notebook, result: FileResult, fix_m
         code_cells[index]["source"] = new_cells[index].splitlines(keepends=True)
     new_raw = json.dumps(nb.data, indent=1, ensure_ascii=False) + ("\n" if raw.endswith(b"\n") else "")
     result.fixed = len(applied)
+    result.fixed_codes = [d.code for d in applied]
     if fix_mode.diff:
-        result.diff = unified_diff(path, raw.decode("utf-8"), new_raw)
+        name = diff_name(path)
+        result.diff = "".join(  # per cell, as ruff shows a notebook's changes; not a diff of the JSON
+            unified_diff(f"{name}:cell {nb.cell_numbers[i]}", _eol(nb.cells[i]), _eol(new_cells[i])) for i in sorted(by_cell) if new_cells[i] != nb.cells[i]
+        )
+        result.fixed_text = new_raw
     else:
         write_atomic(path, new_raw)
         fixed_ids = {id(x) for x in applied}

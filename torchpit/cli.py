@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Sequence
 
@@ -29,6 +28,89 @@ def _selectors(value: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+CHECK_EXAMPLES = """\
+examples:
+  torchpit check                          analyze the current folder
+  torchpit check src/ --select PIT1       only the loss rules (PIT101..PIT105)
+  torchpit check --output-format concise  one line per finding
+  torchpit check --fix --show-fixes       apply the safe fixes and list them
+  torchpit check - --stdin-filename train.py < train.py
+  torchpit check --write-baseline .torchpit-baseline.json   record today's findings
+  torchpit check --baseline .torchpit-baseline.json         report only new ones
+
+exit codes: 0 no findings, 1 findings, 2 usage, configuration or I/O error.
+"""
+
+
+class _ExampleFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help text wrapped as usual, with its "Example: ..." on a line of its own, never broken."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        body, sep, example = text.partition(" Example: ")
+        lines = super()._split_lines(body, width)
+        return lines + [f"example: {example}"] if sep else lines
+
+
+def _add_check_parser(sub) -> None:
+    from torchpit.formats import FORMATS
+
+    check = sub.add_parser(
+        "check",
+        help="analyze files and folders",
+        description="Analyze Python files and notebooks for PyTorch pitfalls.",
+        epilog=CHECK_EXAMPLES,
+        formatter_class=_ExampleFormatter,
+    )
+    add = check.add_argument
+    add("paths", nargs="*", metavar="PATH", help="files or folders to analyze, or - for stdin (default: .). Example: torchpit check src/ notebooks/")
+    g = check.add_argument_group("rule selection")
+    g.add_argument("--select", type=_selectors, metavar="RULES", help="comma-separated codes, prefixes or names; replaces the configuration's selection. Example: --select PIT1,PIT301")
+    g.add_argument("--extend-select", type=_selectors, metavar="RULES", help="rules to add to the selection. Example: --extend-select PIT4")
+    g.add_argument("--ignore", type=_selectors, default=(), metavar="RULES", help="rules to switch off. Example: --ignore PIT207,missing-eval-mode")
+    g = check.add_argument_group("files")
+    g.add_argument("--exclude", type=_patterns, metavar="PATTERNS", help="comma-separated gitignore-style patterns not to analyze, replacing the configuration's and the "
+                        "defaults (.venv, build, ...). Example: --exclude 'legacy/,*_pb2.py'")
+    g.add_argument("--extend-exclude", type=_patterns, default=(), metavar="PATTERNS", help="patterns to exclude on top of those. Example: --extend-exclude 'tests/data/'")
+    g.add_argument("--stdin-filename", metavar="PATH", help="with PATH -, the name of the file read from stdin (for the configuration, per-file-ignores and the "
+                        "output). Example: torchpit check - --stdin-filename src/train.py < src/train.py")
+    g.add_argument("--config", help="use this pyproject.toml instead of the nearest one. Example: --config ci/pyproject.toml")
+    g = check.add_argument_group("output")
+    g.add_argument("--output-format", "--format", dest="output_format", choices=FORMATS, default="full", metavar="FORMAT",
+                   help="full (default: the source lines with the flagged range underlined), concise (one line per finding; "
+                        "'text' is its old name), json, json-lines, sarif, github (workflow annotations), junit, gitlab (Code Quality). "
+                        "Example: --output-format sarif")
+    g.add_argument("--output-file", "-o", metavar="FILE", help="write the output to FILE instead of stdout. Example: -o torchpit.sarif")
+    g.add_argument("--color", choices=["auto", "always", "never"], default="auto", help="colour the text output: auto (default) colours on a terminal unless NO_COLOR is set, or when "
+                        "FORCE_COLOR is set. Example: --color never")
+    g.add_argument("--statistics", action="store_true", help="count findings per rule instead of listing them (JSON with --output-format json). Example: torchpit check --statistics")
+    g.add_argument("--show-fixes", action="store_true", help="list the fixes applied (with --fix) or that --fix would apply, per file and rule. Example: torchpit check --fix --show-fixes")
+    g.add_argument("--quiet", "-q", action="store_true", help="print findings only, no summary. Example: torchpit check -q")
+    g.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings. Example: torchpit check --exit-zero")
+    g = check.add_argument_group("fixes")
+    g.add_argument("--fix", action="store_true", help="apply the safe fixes, then report what is left. Example: torchpit check --fix")
+    g.add_argument("--unsafe-fixes", action="store_true", help="also apply (with --fix) or show the fixes that may change behaviour. Example: --fix --unsafe-fixes")
+    g.add_argument("--fix-only", action="store_true", help="apply the fixes and report only what was fixed; exit 0 unless something failed. Example: torchpit check --fix-only")
+    g.add_argument("--diff", action="store_true", help="print the changes the fixes would make, write nothing; exit 1 if there are any. Example: torchpit check --diff")
+    g.add_argument("--add-noqa", action="store_true", help="append '# noqa: CODE' to every line with a finding (existing noqa comments are extended). Example: torchpit check --add-noqa src/")
+    g = check.add_argument_group("adoption")
+    g.add_argument("--write-baseline", metavar="FILE", help="record every current finding in FILE and exit 0. Example: --write-baseline .torchpit-baseline.json")
+    g.add_argument("--baseline", metavar="FILE", help="report only findings not recorded in FILE (matched on code, file and the flagged line's text, so "
+                        "moving lines does not bring them back). Example: --baseline .torchpit-baseline.json")
+    g = check.add_argument_group("running")
+    g.add_argument("--watch", "-w", action="store_true", help="check again whenever a file changes (Ctrl-C stops). Example: torchpit check --watch src/")
+    g.add_argument("--no-jedi", action="store_true", help="no type inference across modules (faster). Example: torchpit check --no-jedi")
+    g.add_argument("--no-cache", action="store_true", help="do not read or write the result cache. Example: torchpit check --no-cache")
+    g.add_argument("--cache-dir", help="where the cache lives (default: .torchpit_cache, or $TORCHPIT_CACHE_DIR). Example: --cache-dir /tmp/tp-cache")
+    g.add_argument("--jobs", "-j", type=int, help="worker processes (default: one per CPU). Example: -j 4")
+    g.add_argument("--probe", action="store_true", help="confirm findings by running the rule's probe on your torch (needs torch). Example: torchpit check --probe")
+    g.add_argument("--probe-device", default="auto", choices=["auto", "cuda", "mps", "cpu"], help="device for --probe (default: auto). Example: --probe-device cpu")
+    check.set_defaults(func=cmd_check)
+
+
+def _patterns(value: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in value.split(",") if p.strip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="torchpit",
@@ -36,34 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"torchpit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    check = sub.add_parser("check", help="analyze files and folders", description="Analyze Python files and notebooks.")
-    check.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or folders (default: .)")
-    check.add_argument("--format", choices=["text", "json", "sarif", "github"], default="text", help="output format")
-    check.add_argument("--fix", action="store_true", help="apply safe fixes")
-    check.add_argument("--unsafe-fixes", action="store_true", help="also apply (with --fix) or show unsafe fixes")
-    check.add_argument("--diff", action="store_true", help="print the changes fixes would make; write nothing")
-    check.add_argument("--statistics", action="store_true", help="count findings per rule")
-    check.add_argument("--select", type=_selectors, help="comma-separated rule codes, prefixes or names (replaces the configuration's)")
-    check.add_argument("--extend-select", type=_selectors, help="rules to add to the selection")
-    check.add_argument("--ignore", type=_selectors, default=(), help="rules to switch off")
-    check.add_argument("--no-jedi", action="store_true", help="no type inference across modules (faster)")
-    check.add_argument("--no-cache", action="store_true", help="do not read or write the result cache")
-    check.add_argument("--cache-dir", help="where the cache lives (default: .torchpit_cache, or $TORCHPIT_CACHE_DIR)")
-    check.add_argument("--config", help="use this pyproject.toml instead of the nearest one")
-    check.add_argument("--jobs", "-j", type=int, help="worker processes (default: one per CPU)")
-    check.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
-    check.add_argument("--probe", action="store_true", help="confirm findings with the probe (needs torch)")
-    check.add_argument("--probe-device", default="auto", help="device for --probe: auto|cuda|mps|cpu")
-    check.add_argument("--quiet", "-q", action="store_true", help="print findings only, no summary")
-    check.set_defaults(func=cmd_check)
+    _add_check_parser(sub)
 
     rules = sub.add_parser("rules", help="list every rule")
     rules.add_argument("--format", choices=["text", "json"], default="text")
     rules.set_defaults(func=cmd_rules)
 
-    explain = sub.add_parser("explain", help="print a rule's documentation")
-    explain.add_argument("rule", help="a code (PIT101) or name (softmax-before-cross-entropy)")
+    explain = sub.add_parser("explain", help="print what a code means (a rule, or PIT001-PIT004)")
+    explain.add_argument("rule", help="a code (PIT101, PIT001) or a rule name (softmax-before-cross-entropy)")
     explain.set_defaults(func=cmd_explain)
 
     # `torchpit server ARGS` hands ARGS to the server's own parser (see main()); this entry
@@ -85,74 +147,15 @@ def _err(message: str) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from torchpit import formats
-    from torchpit.analyzers.config import ConfigError
-    from torchpit.batch import FixMode, Overrides, RunOptions, UsageError, run_check
+    from torchpit.check_command import CheckRequest, UsageProblem, run_once, watch
 
-    if args.config and not os.path.isfile(args.config):
-        return _err(f"{args.config}: no such configuration file")
-    options = RunOptions(
-        overrides=Overrides(
-            select=args.select,
-            extend_select=args.extend_select,
-            ignore=tuple(args.ignore or ()),
-            jedi=False if args.no_jedi else None,
-            config_file=args.config,
-        ),
-        fix_mode=FixMode(fix=args.fix, unsafe=args.unsafe_fixes, diff=args.diff),
-        use_cache=not args.no_cache,
-        cache_dir=args.cache_dir,
-        jobs=args.jobs,
-    )
     try:
-        results = sorted(run_check(args.paths, options), key=lambda r: r.path)
-    except (UsageError, ConfigError) as exc:
+        request = CheckRequest.from_args(args)
+    except UsageProblem as exc:
         return _err(str(exc))
-    for r in results:
-        for message in r.rule_errors:
-            print(f"torchpit: warning: {message}", file=sys.stderr)
-    if args.probe:
-        from torchpit.probe_attach import attach_probe_results
-
-        problem = attach_probe_results(results, device=args.probe_device)
-        if problem:
-            print(f"torchpit: probe unavailable: {problem}", file=sys.stderr)
-    fixed = sum(r.fixed for r in results)
-    if args.diff:
-        diffs = [r.diff for r in results if r.diff]
-        sys.stdout.write("".join(diffs))
-        if not args.quiet:
-            print(f"Would fix {fixed} error{'s' if fixed != 1 else ''}." if fixed else "No fixes available.", file=sys.stderr)
-        return 1 if diffs and not args.exit_zero else 0
-    out = sys.stdout
-    if args.format == "json":
-        out.write(formats.format_json(results) + "\n")
-    elif args.format == "sarif":
-        out.write(formats.format_sarif(results) + "\n")
-    elif args.format == "github":
-        text = formats.format_github(results)
-        if text:
-            out.write(text + "\n")
-    else:
-        text = "" if args.statistics else formats.format_text(results, unsafe=args.unsafe_fixes)
-        if text:
-            out.write(text + "\n")
-        if args.probe:
-            from torchpit.probe_attach import format_probe_text
-
-            probe_text = format_probe_text(results)
-            if probe_text:
-                out.write(probe_text + "\n")
-        if args.statistics:
-            stats = formats.statistics(results, unsafe=args.unsafe_fixes)
-            if stats:
-                out.write(stats + "\n")
-        if not args.quiet:
-            line = formats.summary(results, unsafe=args.unsafe_fixes, fixed=fixed)
-            if line:
-                out.write(line + "\n")
-    found = any(r.diagnostics for r in results)
-    return 1 if found and not args.exit_zero else 0
+    if args.watch:
+        return watch(request)
+    return run_once(request)
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -184,12 +187,12 @@ def cmd_rules(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from torchpit.analyzers.registry import rule_by_code
+    from torchpit.explain import explain
 
-    rule = rule_by_code(args.rule)
-    if rule is None:
+    text = explain(args.rule)
+    if text is None:
         return _err(f"unknown rule {args.rule!r} (see `torchpit rules`)")
-    sys.stdout.write(rule.markdown())
+    sys.stdout.write(text)
     return 0
 
 

@@ -1,80 +1,29 @@
-"""Output formats of ``torchpit check``: text, json, sarif, github."""
+"""Machine-readable output formats of ``torchpit check``: json, json-lines, sarif, github, junit, gitlab.
+
+The text formats (``full``, ``concise``) are in :mod:`torchpit.render`.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections import Counter
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
+from xml.sax.saxutils import quoteattr
 
 from torchpit import DOCS_URL, __version__
-from torchpit.analyzers.diagnostics import BUILTIN_CODES, Applicability, Diagnostic, Severity
-from torchpit.analyzers.registry import all_rules, rule_by_code
+from torchpit.analyzers.diagnostics import BUILTIN_CODES, Diagnostic, Severity
+from torchpit.analyzers.registry import all_rules
 
-from .batch import FileResult
+from .batch import FileResult, diff_name
+from .render import Sources, iter_findings
 
-FORMATS = ("text", "json", "sarif", "github")
+# "text" is the old name of "full", kept so that scripts written for it still work.
+FORMATS = ("full", "concise", "text", "json", "json-lines", "sarif", "github", "junit", "gitlab")
 
 
 def rule_url(code: str) -> str | None:
     return f"{DOCS_URL}/{code}.md" if code not in BUILTIN_CODES else None
-
-
-def _display_path(path: str) -> str:
-    rel = os.path.relpath(path)
-    return path if rel.startswith("..") else rel
-
-
-def _fixable(d: Diagnostic, unsafe: bool) -> bool:
-    return d.fix is not None and (d.fix.applicability is Applicability.SAFE or (unsafe and d.fix.applicability is Applicability.UNSAFE))
-
-
-def iter_findings(results: Iterable[FileResult]) -> Iterable[tuple[FileResult, Diagnostic]]:
-    for r in results:
-        for d in r.diagnostics:
-            yield r, d
-
-
-# ---------------------------------------------------------------------- text
-def format_text(results: Sequence[FileResult], *, unsafe: bool = False, show_fixes: bool = True) -> str:
-    lines = []
-    for r, d in iter_findings(results):
-        where = _display_path(r.path)
-        if d.cell is not None:
-            where += f":cell {d.cell}"
-        mark = " [*]" if show_fixes and _fixable(d, unsafe) else ""
-        lines.append(f"{where}:{d.range.start.line + 1}:{d.range.start.col + 1}: {d.code}{mark} {d.message}")
-    return "\n".join(lines)
-
-
-def summary(results: Sequence[FileResult], *, unsafe: bool = False, fixed: int = 0) -> str:
-    total = sum(len(r.diagnostics) for r in results)
-    out = []
-    if fixed:
-        out.append(f"Fixed {fixed} error{'s' if fixed != 1 else ''}.")
-    if total == 0:
-        out.append("All checks passed!" if not fixed else "")
-        return "\n".join(x for x in out if x)
-    noun = "error" if total == 1 else "errors"
-    out.append(f"Found {total} {noun}" + (f" ({fixed} fixed, {total} remaining)." if fixed else "."))
-    safe = sum(1 for _, d in iter_findings(results) if _fixable(d, False))
-    only_unsafe = sum(1 for _, d in iter_findings(results) if d.fix and d.fix.applicability is Applicability.UNSAFE)
-    if safe:
-        out.append(f"[*] {safe} fixable with the `--fix` option.")
-    if only_unsafe and not unsafe:
-        out.append(f"({only_unsafe} hidden fix{'es' if only_unsafe != 1 else ''} can be enabled with the `--unsafe-fixes` option.)")
-    return "\n".join(out)
-
-
-def statistics(results: Sequence[FileResult], *, unsafe: bool = False) -> str:
-    counts = Counter(d.code for _, d in iter_findings(results))
-    fixable = {d.code for _, d in iter_findings(results) if _fixable(d, unsafe)}
-    rows = []
-    for code, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        rule = rule_by_code(code)
-        name = rule.name if rule else BUILTIN_CODES.get(code, "")
-        rows.append(f"{n:>5}\t{code}\t{'[*]' if code in fixable else '[ ]'} {name}")
-    return "\n".join(rows)
 
 
 # ---------------------------------------------------------------------- json (ruff's field names)
@@ -103,7 +52,8 @@ def diagnostic_json(path: str, d: Diagnostic) -> dict[str, Any]:
         "name": d.name,
         "noqa_row": (d.noqa_line + 1) if d.noqa_line is not None else None,
         "related": [
-            {"message": r.message, "filename": r.path or path, "location": _loc(r.range.start.line, r.range.start.col)} for r in d.related
+            {"message": r.message, "filename": r.path or path, "location": _loc(r.range.start.line, r.range.start.col), "cell": r.cell}
+            for r in d.related
         ],
         "severity": d.severity.value,
         "url": rule_url(d.code),
@@ -111,15 +61,24 @@ def diagnostic_json(path: str, d: Diagnostic) -> dict[str, Any]:
     }
 
 
-def format_json(results: Sequence[FileResult]) -> str:
+def _json_items(results: Sequence[FileResult]) -> list[dict[str, Any]]:
     out = []
     for r in results:
         for i, d in enumerate(r.diagnostics):
             item = diagnostic_json(os.path.abspath(r.path), d)
             if i in r.probes:
-                item["probe_results"] = r.probes[i]
+                item["probe_results"] = r.probes[i]  # `check --probe`: the observations, in the finding
             out.append(item)
-    return json.dumps(out, indent=2)
+    return out
+
+
+def format_json(results: Sequence[FileResult]) -> str:
+    return json.dumps(_json_items(results), indent=2)
+
+
+def format_json_lines(results: Sequence[FileResult]) -> str:
+    """One JSON object per line (ruff's ``json-lines``), the same objects as ``json``."""
+    return "\n".join(json.dumps(item) for item in _json_items(results))
 
 
 # ---------------------------------------------------------------------- sarif 2.1.0
@@ -150,7 +109,7 @@ def format_sarif(results: Sequence[FileResult]) -> str:
             "endLine": d.range.end.line + 1,
             "endColumn": d.range.end.col + 1,
         }
-        uri = _display_path(r.path).replace(os.sep, "/")
+        uri = diff_name(r.path).replace(os.sep, "/")
         item: dict[str, Any] = {
             "ruleId": d.code,
             "level": _SARIF_LEVEL[d.severity],
@@ -211,7 +170,7 @@ def format_github(results: Sequence[FileResult]) -> str:
         props = ",".join(
             [
                 f"title={_escape_prop(f'torchpit ({d.code})')}",
-                f"file={_escape_prop(_display_path(r.path))}",
+                f"file={_escape_prop(diff_name(r.path))}",
                 f"line={d.range.start.line + 1}",
                 f"col={d.range.start.col + 1}",
                 f"endLine={d.range.end.line + 1}",
@@ -221,3 +180,61 @@ def format_github(results: Sequence[FileResult]) -> str:
         where = f"cell {d.cell}: " if d.cell is not None else ""
         out.append(f"::{level} {props}::{_escape_data(f'{where}{d.code} {d.message}')}")
     return "\n".join(out)
+
+
+# ---------------------------------------------------------------------- junit xml
+def format_junit(results: Sequence[FileResult]) -> str:
+    """JUnit XML as CI test reports read it: a test suite per file, a failed test case per finding."""
+    total = sum(len(r.diagnostics) for r in results)
+    out = ['<?xml version="1.0" encoding="UTF-8"?>', f'<testsuites name="torchpit" tests="{total}" failures="{total}" errors="0">']
+    for r in results:
+        if not r.diagnostics:
+            continue
+        name = diff_name(r.path)
+        out.append(f'  <testsuite name={quoteattr(name)} tests="{len(r.diagnostics)}" disabled="0" errors="0" failures="{len(r.diagnostics)}" package="org.torchpit">')
+        for d in r.diagnostics:
+            where = f"cell {d.cell}: " if d.cell is not None else ""
+            line, col = d.range.start.line + 1, d.range.start.col + 1
+            out.append(f'    <testcase name={quoteattr(f"org.torchpit.{d.code}")} classname={quoteattr(name)} line="{line}" column="{col}">')
+            text = f"{where}line {line}, col {col}, {d.message}"
+            out.append(f"      <failure message={quoteattr(d.message)}>{_xml_text(text)}</failure>")
+            out.append("    </testcase>")
+        out.append("  </testsuite>")
+    out.append("</testsuites>")
+    return "\n".join(out)
+
+
+def _xml_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---------------------------------------------------------------------- gitlab code quality
+_GITLAB_SEVERITY = {Severity.ERROR: "major", Severity.WARNING: "minor", Severity.INFO: "info", Severity.HINT: "info"}
+
+
+def format_gitlab(results: Sequence[FileResult], sources: Sources) -> str:
+    """GitLab Code Quality JSON. A fingerprint stays the same while the flagged line's text does."""
+    out = []
+    seen: dict[str, int] = {}
+    for r, d in iter_findings(results):
+        path = diff_name(r.path).replace(os.sep, "/")
+        text = sources.line(r.path, d.cell, d.range.start.line).strip()
+        base = hashlib.sha256(f"{d.code}\0{path}\0{d.cell or ''}\0{text}".encode()).hexdigest()[:16]
+        n = seen.get(base, 0)
+        seen[base] = n + 1
+        out.append(
+            {
+                "check_name": d.code,
+                "description": f"{d.code} {d.message}" if d.cell is None else f"cell {d.cell}: {d.code} {d.message}",
+                "severity": _GITLAB_SEVERITY[d.severity],
+                "fingerprint": base if n == 0 else f"{base}-{n}",
+                "location": {
+                    "path": path,
+                    "positions": {
+                        "begin": {"line": d.range.start.line + 1, "column": d.range.start.col + 1},
+                        "end": {"line": d.range.end.line + 1, "column": d.range.end.col + 1},
+                    },
+                },
+            }
+        )
+    return json.dumps(out, indent=2)

@@ -21,31 +21,25 @@ def attach_probe_results(results: Sequence[FileResult], device: str = "auto") ->
         return message
     codes = sorted({d.code for r in results for d in r.diagnostics if probe.probes_for_rule(d.code)})
     by_rule: dict[str, list[dict]] = {}
-    for res in probe.run_rule_probes(codes, device=device) if codes else []:
-        by_rule.setdefault(res.rule, []).append(res.to_dict())
+    try:
+        for res in probe.run_rule_probes(codes, device=device) if codes else []:
+            by_rule.setdefault(res.rule, []).append(res.to_dict())
+    except probe.TorchUnavailableError as exc:  # e.g. --probe-device cuda on a machine without one
+        return str(exc)
     for r in results:
         for i, d in enumerate(r.diagnostics):
             found = list(by_rule.get(d.code, []))
             if d.probe:
                 try:
                     found.append(probe.run_call_probe(d.probe, device=device).to_dict())
-                except (probe.SpecError, ValueError) as exc:
-                    found.append({"rule": d.code, "status": "unavailable", "summary": f"call probe not run: {exc}"})
+                except (probe.SpecError, ValueError, probe.TorchUnavailableError):
+                    found.append({"rule": d.code, "status": "unavailable", "summary": CALL_NOT_REBUILT})
             if found:
                 r.probes[i] = found
     return None
 
 
-def format_probe_text(results: Sequence[FileResult]) -> str:
-    """One line per probe result, after the findings; each rule's probe is shown once."""
-    lines, shown = [], set()
-    for r in results:
-        for i, found in sorted(r.probes.items()):
-            d = r.diagnostics[i]
-            for res in found:
-                key = (res.get("probe"), res.get("status"), res.get("summary"))
-                if key in shown:
-                    continue
-                shown.add(key)
-                lines.append(f"probe {d.code} [{res.get('status')}]: {res.get('summary')}")
-    return "\n".join(lines)
+# What the user reads when this very call cannot be replayed (the spec's details are internal).
+CALL_NOT_REBUILT = (
+    "this very call could not be replayed on sample tensors: torchpit could not rebuild its arguments"
+)

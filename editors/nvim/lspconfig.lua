@@ -21,7 +21,7 @@ if not configs.torchpit then
         config.init_options = config.settings.torchpit
       end,
     },
-    docs = { description = 'torchpit: catches PyTorch pitfalls. `pip install torchpit`.' },
+    docs = { description = 'torchpit: catches PyTorch pitfalls. Install it from its repository: `pip install .` in a clone.' },
   }
 end
 

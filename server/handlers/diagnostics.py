@@ -37,6 +37,8 @@ def on_outcome(ls: "TorchpitServer", unit: Unit, outcome: Outcome) -> None:
         ls.log_to_client(f"torchpit: {message}", types.MessageType.Error)
     if accepted.config_error:
         ls.show_once(f"torchpit: {accepted.config_error} (using the default configuration)", types.MessageType.Error)
+    if accepted.notice and accepted.notice not in ls.shown:
+        ls.show_once(accepted.notice, types.MessageType.Info)  # a document above maxFileSize: once, not per keystroke
     for uri in accepted.cleared:  # cells that left the notebook
         publish(ls, uri, [])
     for doc in accepted.docs:

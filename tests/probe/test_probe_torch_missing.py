@@ -37,13 +37,13 @@ def test_torch_status_says_what_to_install(python_without_torch: str) -> None:
     ok, message = torch_status(python=python_without_torch)
     assert not ok
     assert message == (f"torch is not installed for {python_without_torch}; "
-                       "install it with: pip install 'torchpit[probe]'")
+                       "install it with: pip install torch")
 
 
 def test_probes_raise_one_line_when_torch_is_missing(python_without_torch: str) -> None:
-    with pytest.raises(TorchUnavailableError, match=r"pip install 'torchpit\[probe\]'"):
+    with pytest.raises(TorchUnavailableError, match=r"install it with: pip install torch$"):
         run_rule_probes(["PIT207"], device="cpu", python=python_without_torch)
-    with pytest.raises(TorchUnavailableError, match=r"pip install 'torchpit\[probe\]'"):
+    with pytest.raises(TorchUnavailableError, match=r"install it with: pip install torch$"):
         run_call_probe(SPEC, device="cpu", python=python_without_torch)
 
 

@@ -25,7 +25,7 @@ from torchpit.probe.result import ERROR
 from torchpit.probe.spec import parse_call_spec
 
 RESULT_MARKER = "@@torchpit-probe-result@@"
-INSTALL_HINT = "pip install 'torchpit[probe]'"
+INSTALL_HINT = "pip install torch"
 DEVICES = ("auto", "cuda", "mps", "cpu")
 
 

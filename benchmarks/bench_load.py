@@ -1,0 +1,151 @@
+"""Keystroke latency of the torchpit server under load: many open documents, several edited
+at a time, for a while. Does the latency stay what it was at the start?
+
+It opens ``--docs`` generated training scripts (~300 lines each) and waits for their
+diagnostics; then ``--editors`` simulated typists each type into a document (one character
+per ``didChange``, waiting for the publish of that version before the next; a new document
+every ``--switch`` characters) for ``--duration`` seconds. Latency is ``didChange`` ->
+``publishDiagnostics`` of that version. Prints p50/p95 over the first and the last fifth of
+the run and per sixth of it, with the server's CPU time per edit (which, unlike wall time,
+other processes on the machine hardly move), and its resident memory at the start and the end.
+
+    python benchmarks/bench_load.py [--duration 30] [--docs 200] [--editors 4] [--debounce 0] [--profile PATH]
+
+The issue's figures were for ``--duration 120``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_latency import Client, percentile  # noqa: E402
+from training_script import make_training_script  # noqa: E402
+
+TYPED = "value = compute(step, 3)  # note\n"
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_s(pid: int) -> float:
+    """The CPU time (user + system) the process has used: unlike wall time, hardly moved by
+    other processes competing for the CPUs."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+async def sample_cpu(pid: int, stop_at: float, out: list[tuple[float, float]]) -> None:
+    while True:
+        out.append((time.perf_counter(), cpu_s(pid)))
+        if time.perf_counter() >= stop_at:
+            return
+        await asyncio.sleep(0.25)
+
+
+async def typist(client: Client, docs: list[tuple[str, str]], switch: int, stop_at: float, out: list[tuple[float, float]]) -> None:
+    versions = {uri: 1 for uri, _ in docs}
+    ends = {uri: (text.count("\n"), 0) for uri, text in docs}  # where the typist types: the end
+    i = 0
+    while time.perf_counter() < stop_at:
+        uri = docs[(i // switch) % len(docs)][0]
+        ch = TYPED[i % len(TYPED)]
+        line, col = ends[uri]
+        versions[uri] += 1
+        count = len(client.publishes.get(uri, []))
+        t0 = time.perf_counter()
+        client.notify("textDocument/didChange", {
+            "textDocument": {"uri": uri, "version": versions[uri]},
+            "contentChanges": [{"range": {"start": {"line": line, "character": col}, "end": {"line": line, "character": col}}, "text": ch}],
+        })
+        t1, _ = await client.wait_publish(uri, versions[uri], count)
+        out.append((t0, (t1 - t0) * 1000))
+        ends[uri] = (line + 1, 0) if ch == "\n" else (line, col + 1)
+        i += 1
+
+
+def summary(samples: list[tuple[float, float]], cpu: list[tuple[float, float]] | None = None) -> str:
+    values = [ms for _, ms in samples]
+    if not values:
+        return "no samples"
+    out = f"n={len(values):>5}  p50 {statistics.median(values):6.1f} ms  p95 {percentile(values, 0.95):6.1f} ms  max {max(values):6.1f} ms"
+    if cpu:
+        t0, t1 = samples[0][0], samples[-1][0]
+        inside = [c for t, c in cpu if t0 <= t <= t1]
+        if len(inside) >= 2 and len(values) > 1:
+            out += f"  server CPU {(inside[-1] - inside[0]) * 1000 / len(values):5.1f} ms/edit"
+    return out
+
+
+async def run(args: argparse.Namespace) -> dict:
+    root = Path(tempfile.mkdtemp(prefix="torchpit-load-"))
+    profile = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())] if args.profile else []
+    client = Client([sys.executable, *profile, "-m", "torchpit.server"], {"debounce": args.debounce})
+    samples: list[tuple[float, float]] = []
+    cpu: list[tuple[float, float]] = []  # (time, server CPU seconds)
+    try:
+        await client.start(root)
+        docs = []
+        t_open = time.perf_counter()
+        for i in range(args.docs):
+            p = root / f"module_{i:03d}.py"
+            text = make_training_script(args.lines, idx=i)
+            p.write_text(text)
+            docs.append((client.open(p, text), text))
+        for uri, _ in docs:
+            await client.wait_publish(uri, 1, 0, timeout=900)
+        open_s = time.perf_counter() - t_open
+        rss_start = client.rss_mb()
+        t_start = time.perf_counter()
+        stop_at = t_start + args.duration
+        assert client.proc is not None
+        sampler = asyncio.ensure_future(sample_cpu(client.proc.pid, stop_at + 5, cpu))
+        await asyncio.gather(*(typist(client, docs[w :: args.editors], args.switch, stop_at, samples) for w in range(args.editors)))
+        sampler.cancel()
+        rss_end = client.rss_mb()
+    finally:
+        await client.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    samples.sort()
+    fifth = args.duration / 5
+    first = [s for s in samples if s[0] - t_start < fifth]
+    last = [s for s in samples if s[0] - t_start >= args.duration - fifth]
+    print(f"{args.docs} documents ({args.lines} lines) opened in {open_s:.1f} s; {args.editors} typists for {args.duration:.0f} s, "
+          f"debounce {args.debounce} ms")
+    print(f"first fifth: {summary(first, cpu)}")
+    print(f"last fifth:  {summary(last, cpu)}")
+    window = max(args.duration / 6, 1.0)
+    k = 0
+    while k * window < args.duration:
+        part = [s for s in samples if k * window <= s[0] - t_start < (k + 1) * window]
+        print(f"  {k * window:5.0f}-{(k + 1) * window:<5.0f}s {summary(part, cpu)}")
+        k += 1
+    print(f"all:         {summary(samples, cpu)}")
+    print(f"RSS: {rss_start:.0f} MB at the start, {rss_end:.0f} MB at the end")
+    return {"first_p95": percentile([ms for _, ms in first], 0.95) if first else None, "last_p95": percentile([ms for _, ms in last], 0.95) if last else None}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds of typing (the issue's run: 120)")
+    parser.add_argument("--docs", type=int, default=200)
+    parser.add_argument("--lines", type=int, default=300)
+    parser.add_argument("--editors", type=int, default=4, help="documents edited at a time")
+    parser.add_argument("--switch", type=int, default=40, help="characters typed in a document before the next")
+    parser.add_argument("--debounce", type=int, default=0)
+    parser.add_argument("--profile", metavar="PATH", help="run the server under cProfile, writing its stats here")
+    asyncio.run(run(parser.parse_args()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
