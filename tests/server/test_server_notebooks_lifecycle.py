@@ -20,10 +20,10 @@ CELLS = [
 ]
 
 
-def notebook_params(nb_uri: str, version: int = 1):
+def notebook_params(nb_uri: str, version: int = 1, cell_uri=lambda nb_uri, i: f"{nb_uri}#cell{i}"):
     cells, docs = [], []
     for i, src in enumerate(CELLS):
-        uri = f"{nb_uri}#cell{i}"
+        uri = cell_uri(nb_uri, i)
         markdown = i == 1
         cells.append(types.NotebookCell(kind=types.NotebookCellKind.Markup if markdown else types.NotebookCellKind.Code, document=uri))
         docs.append(types.TextDocumentItem(uri=uri, language_id="markdown" if markdown else "python", version=1, text=src))
@@ -69,6 +69,54 @@ async def test_notebook_cells_get_their_own_diagnostics(start, tmp_path):
         )
     )
     await wait_until(lambda: not client.diagnostics[f"{nb_uri}#cell3"], what="cells cleared")
+
+
+def vscode_cell_uri(nb_uri: str, i: int) -> str:
+    """A cell URI as VS Code sends it: the fragment is base64 with its ``=`` padding
+    percent-encoded (pygls stores the document under the unquoted URI)."""
+    return nb_uri.replace("file:", "vscode-notebook-cell:", 1) + f"#W{i}sZmlsZQ%3D%3D"
+
+
+async def test_vscode_cell_uris_with_escapes(start, tmp_path):
+    """Regression: cells whose URI holds %3D%3D got no diagnostics and every request on them
+    failed with "document not analysed" (-32602)."""
+    client = await start(init_options={"debounce": 0}, notebooks=True)
+    nb_uri = uri_of(tmp_path / "my notebooks" / "explore.ipynb")
+    assert "%20" in nb_uri
+    cell2, cell3 = vscode_cell_uri(nb_uri, 2), vscode_cell_uri(nb_uri, 3)
+    client.notebook_document_did_open(notebook_params(nb_uri, cell_uri=vscode_cell_uri))
+    diags2 = await wait_diags(client, cell2)  # published under the URI as sent
+    assert codes(diags2) == ["PIT101"] and codes(await wait_diags(client, cell3)) == ["PIT301"]
+    assert "==" not in "".join(p.uri for p in client.publishes)
+
+    acts = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=cell2), range=diags2[0].range, context=types.CodeActionContext(diagnostics=diags2)
+        )
+    )
+    change = acts[0].edit.document_changes[0]
+    assert change.text_document.uri == cell2 and change.edits[0].new_text == "logits"
+    hov = await client.text_document_hover_async(types.HoverParams(text_document=types.TextDocumentIdentifier(uri=cell2), position=diags2[0].range.start))
+    assert "PIT101" in hov.contents.value
+
+    n = len(client.publishes)
+    change_cell(client, nb_uri, 2, cell2, 2, [types.TextDocumentContentChangeWholeDocument(text="loss = F.cross_entropy(model(x), y)")])
+    await wait_until(lambda: any(p.uri == cell2 and not p.diagnostics for p in client.publishes[n:]), what="cell 2 fixed")
+    client.notebook_document_did_close(
+        types.DidCloseNotebookDocumentParams(
+            notebook_document=types.NotebookDocumentIdentifier(uri=nb_uri),
+            cell_text_documents=[types.TextDocumentIdentifier(uri=vscode_cell_uri(nb_uri, i)) for i in range(4)],
+        )
+    )
+    await wait_until(lambda: not client.diagnostics[cell3], what="cells cleared")
+
+
+async def test_vscode_cell_uris_pulled(start, tmp_path):
+    client = await start(init_options={"debounce": 0}, notebooks=True, pull=True)
+    nb_uri = uri_of(tmp_path / "pulled.ipynb")
+    client.notebook_document_did_open(notebook_params(nb_uri, cell_uri=vscode_cell_uri))
+    params = types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=vscode_cell_uri(nb_uri, 3)))
+    assert codes((await client.text_document_diagnostic_async(params)).items) == ["PIT301"]
 
 
 def command_of(action):

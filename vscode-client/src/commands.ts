@@ -44,3 +44,17 @@ export function answerText(result: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** The URI scheme of the read-only rule documentation ("Explain Rule"). */
+export const RULE_DOC_SCHEME = "torchpit-rule";
+
+/** The path of a rule's documentation: `PIT101` -> `PIT101.md` (the `.md` makes it markdown). */
+export function ruleDocPath(rule: string): string {
+  return `${encodeURIComponent(rule)}.md`;
+}
+
+/** The rule of a documentation path: `PIT101.md` -> `PIT101`; undefined for any other path. */
+export function ruleOfDocPath(docPath: string): string | undefined {
+  const match = /^\/?([^/]+)\.md$/.exec(docPath);
+  return match ? decodeURIComponent(match[1]) : undefined;
+}

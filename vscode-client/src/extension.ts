@@ -1,15 +1,30 @@
 // The VS Code client: launches `python -m torchpit server`, configures it and relays commands.
 // All analysis happens in the server; the decisions made here live in the pure modules.
 import * as os from "os";
+import * as readline from "readline";
 import * as vscode from "vscode";
 import {
+  CloseAction,
   DidChangeConfigurationNotification,
+  type ErrorHandler,
   ExecuteCommandRequest,
   LanguageClient,
   type LanguageClientOptions,
+  State,
 } from "vscode-languageclient/node";
-import { answerText, normalizeRule, ruleCode, ruleCodes } from "./commands";
+import {
+  answerText,
+  normalizeRule,
+  RULE_DOC_SCHEME,
+  ruleCode,
+  ruleCodes,
+  ruleDocPath,
+  ruleOfDocPath,
+} from "./commands";
+import { interpreterProblem } from "./interpreter";
 import { bundledLibsPath, chooseInterpreter, serverCommand, type InterpreterSource } from "./launch";
+import { Lifecycle } from "./lifecycle";
+import { StderrClassifier, tracing } from "./logging";
 import { needsRestart, readLaunchSettings, readServerSettings, SECTION, type ServerSettings } from "./settings";
 
 /** The part of the Python extension's API (`ms-python.python` exports) used here. */
@@ -29,22 +44,54 @@ const DOCUMENT_SELECTOR = [
 
 let extensionContext: vscode.ExtensionContext;
 let log: vscode.LogOutputChannel;
+let traceOutput: TraceOutput;
 let environments: PythonEnvironments | undefined;
-let client: LanguageClient | undefined;
 let interpreterSource: InterpreterSource | undefined;
-let lifecycle: Promise<void> = Promise.resolve();
+const ruleDocs = new Map<string, string>();
+/** Problems already shown in a dialog: each is said once, and logged every time. */
+const shownProblems = new Set<string>();
+
+const lifecycle = new Lifecycle<LanguageClient>({
+  create: createClient,
+  problem(message) {
+    log.error(message);
+    if (!shownProblems.has(message)) {
+      shownProblems.add(message);
+      void vscode.window.showErrorMessage(message);
+    }
+  },
+  failed(what, error) {
+    log.error(what === "start" ? `The server did not start: ${String(error)}` : `Stopping the server failed: ${String(error)}`);
+    if (what === "start") {
+      void vscode.window.showErrorMessage("torchpit: the server did not start. See torchpit: Show Logs.");
+    }
+  },
+});
+
+/** The running client, if any. */
+function runningClient(): LanguageClient | undefined {
+  const client = lifecycle.client;
+  return client?.isRunning() ? client : undefined;
+}
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   extensionContext = context;
   log = vscode.window.createOutputChannel("torchpit", { log: true });
+  traceOutput = new TraceOutput("torchpit Trace");
   environments = await pythonEnvironments();
   context.subscriptions.push(
     log,
+    traceOutput,
     vscode.commands.registerCommand("torchpit.restart", restart),
     vscode.commands.registerCommand("torchpit.showLogs", () => log.show()),
     vscode.commands.registerCommand("torchpit.explainRule", explainRule),
     vscode.commands.registerCommand("torchpit.confirmWithProbe", runProbe),
+    vscode.workspace.registerTextDocumentContentProvider(RULE_DOC_SCHEME, {
+      provideTextDocumentContent: (uri) => ruleDocs.get(ruleOfDocPath(uri.path) ?? "") ?? "",
+    }),
     vscode.workspace.onDidChangeConfiguration(onConfigurationChange),
+    // In Restricted Mode the workspace's torchpit.interpreter is ignored; trust brings it in.
+    vscode.workspace.onDidGrantWorkspaceTrust(() => void restart()),
   );
   if (environments) {
     context.subscriptions.push(
@@ -58,8 +105,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   await restart();
 }
 
-export function deactivate(): Promise<void> | undefined {
-  return client?.stop();
+export function deactivate(): Promise<void> {
+  return lifecycle.stop();
 }
 
 async function pythonEnvironments(): Promise<PythonEnvironments | undefined> {
@@ -83,22 +130,88 @@ function serverSettings(scope: vscode.Uri | undefined): ServerSettings {
   return readServerSettings(vscode.workspace.getConfiguration(SECTION, scope));
 }
 
-/** Stops the server if it runs and starts it again; calls are queued, never overlapped. */
+/** Stops the server if it runs (or drops the client of a failed start) and starts it again. */
 function restart(): Promise<void> {
-  lifecycle = lifecycle.then(async () => {
-    if (client) {
-      await client.stop();
-      client = undefined;
-    }
-    await start();
-  });
-  return lifecycle.catch((error: unknown) => {
-    log.error(`The server did not start: ${String(error)}`);
-    void vscode.window.showErrorMessage("torchpit: the server did not start. See torchpit: Show Logs.");
-  });
+  return lifecycle.restart();
 }
 
-async function start(): Promise<void> {
+/**
+ * Sends the protocol trace to its own output channel whenever `torchpit.trace.server` is on.
+ * vscode-languageclient traces only while the trace channel's log level is Trace, so this
+ * channel reports Trace while the setting is on (and Off otherwise), whatever the window's
+ * log level is.
+ */
+class TraceOutput implements vscode.LogOutputChannel {
+  private readonly changed = new vscode.EventEmitter<vscode.LogLevel>();
+  readonly onDidChangeLogLevel = this.changed.event;
+  logLevel: vscode.LogLevel = vscode.LogLevel.Off;
+  private channel: vscode.OutputChannel | undefined;
+
+  constructor(readonly name: string) {
+    this.refresh();
+  }
+
+  /** Re-reads `torchpit.trace.server`; the client follows through onDidChangeLogLevel. */
+  refresh(): void {
+    const level = tracing(vscode.workspace.getConfiguration(SECTION).get<string>("trace.server"))
+      ? vscode.LogLevel.Trace
+      : vscode.LogLevel.Off;
+    if (level !== this.logLevel) {
+      this.logLevel = level;
+      this.changed.fire(level);
+    }
+  }
+
+  private get out(): vscode.OutputChannel {
+    this.channel ??= vscode.window.createOutputChannel(this.name);
+    return this.channel;
+  }
+
+  trace(message: string): void {
+    this.out.appendLine(message);
+  }
+  debug(message: string): void {
+    this.out.appendLine(message);
+  }
+  info(message: string): void {
+    this.out.appendLine(message);
+  }
+  warn(message: string): void {
+    this.out.appendLine(message);
+  }
+  error(error: string | Error): void {
+    this.out.appendLine(String(error));
+  }
+  append(value: string): void {
+    this.out.append(value);
+  }
+  appendLine(value: string): void {
+    this.out.appendLine(value);
+  }
+  replace(value: string): void {
+    this.out.replace(value);
+  }
+  clear(): void {
+    this.channel?.clear();
+  }
+  show(columnOrPreserveFocus?: vscode.ViewColumn | boolean, preserveFocus?: boolean): void {
+    this.out.show(typeof columnOrPreserveFocus === "boolean" ? columnOrPreserveFocus : preserveFocus);
+  }
+  hide(): void {
+    this.channel?.hide();
+  }
+  dispose(): void {
+    this.changed.dispose();
+    this.channel?.dispose();
+  }
+}
+
+/**
+ * A client for the server on the interpreter the settings pick, or why it cannot start: the
+ * interpreter is missing or older than Python 3.10 (the bundled libraries would fail to import,
+ * and the client would restart the server into the same ImportError five times).
+ */
+async function createClient(): Promise<LanguageClient | string> {
   const folder = vscode.workspace.workspaceFolders?.[0];
   const launch = readLaunchSettings(vscode.workspace.getConfiguration(SECTION, folder?.uri), {
     workspaceFolder: folder?.uri.fsPath,
@@ -111,16 +224,39 @@ async function start(): Promise<void> {
     bundledLibsPath(extensionContext.extensionPath),
     process.env,
   );
+  const problem = await interpreterProblem(interpreter.command, command.env);
+  if (problem !== undefined) {
+    return problem;
+  }
   interpreterSource = interpreter.source;
   log.info(
     `Starting the server (${launch.importStrategy}, interpreter from ${interpreter.source}): ` +
       [command.command, ...command.args].join(" "),
   );
+  const stderr = new StderrClassifier();
+  // vscode-languageclient restarts a server that exits, up to five times in three minutes. One
+  // that never got running (it exits at start) would only fail the same way again: the
+  // lifecycle reports it once, and Restart Server or a settings change tries again.
+  let everRan = false;
+  let fallback: ErrorHandler | undefined;
+  const errorHandler: ErrorHandler = {
+    error: (error, message, count) => fallback!.error(error, message, count),
+    closed: () => (everRan ? fallback!.closed() : { action: CloseAction.DoNotRestart, handled: true }),
+  };
 
   const clientOptions: LanguageClientOptions = {
     documentSelector: DOCUMENT_SELECTOR,
     outputChannel: log,
-    traceOutputChannel: log,
+    traceOutputChannel: traceOutput,
+    errorHandler,
+    stdioOptions: {
+      stdout: (input, channel) => {
+        readline.createInterface({ input, crlfDelay: Infinity }).on("line", (line) => channel.info(line));
+      },
+      stderr: (input, channel) => {
+        readline.createInterface({ input, crlfDelay: Infinity }).on("line", (line) => stderr.write(line, channel));
+      },
+    },
     initializationOptions: serverSettings(folder?.uri),
     middleware: {
       workspace: {
@@ -138,19 +274,27 @@ async function start(): Promise<void> {
       },
     },
   };
-  client = new LanguageClient(
+  const client = new LanguageClient(
     "torchpit",
     "torchpit",
     { command: command.command, args: command.args, options: { env: command.env } },
     clientOptions,
   );
-  await client.start();
+  fallback = client.createDefaultErrorHandler();
+  client.onDidChangeState((event) => {
+    everRan ||= event.newState === State.Running;
+  });
+  return client;
 }
 
 function onConfigurationChange(event: vscode.ConfigurationChangeEvent): void {
+  if (event.affectsConfiguration(`${SECTION}.trace.server`)) {
+    traceOutput.refresh();
+  }
+  const client = runningClient();
   if (needsRestart((section) => event.affectsConfiguration(section))) {
     void restart();
-  } else if (event.affectsConfiguration(SECTION) && client?.isRunning()) {
+  } else if (event.affectsConfiguration(SECTION) && client) {
     const folder = vscode.workspace.workspaceFolders?.[0];
     void client.sendNotification(DidChangeConfigurationNotification.type, {
       settings: { [SECTION]: serverSettings(folder?.uri) },
@@ -159,7 +303,8 @@ function onConfigurationChange(event: vscode.ConfigurationChangeEvent): void {
 }
 
 function executeServerCommand(command: string, args: unknown[]): Promise<unknown> {
-  if (!client?.isRunning()) {
+  const client = runningClient();
+  if (!client) {
     void vscode.window.showWarningMessage("torchpit: the server is not running.");
     return Promise.resolve(undefined);
   }
@@ -196,13 +341,27 @@ async function explainRule(code?: string): Promise<void> {
     void vscode.window.showWarningMessage(`torchpit: no documentation for ${rule}.`);
     return;
   }
-  const document = await vscode.workspace.openTextDocument({ language: "markdown", content: markdown });
-  await vscode.commands.executeCommand("markdown.showPreview", document.uri);
+  // A read-only virtual document: nothing to save, no Untitled tab.
+  ruleDocs.set(rule, markdown);
+  const uri = vscode.Uri.from({ scheme: RULE_DOC_SCHEME, path: ruleDocPath(rule) });
+  await vscode.commands.executeCommand("markdown.showPreview", uri);
 }
 
 /** `torchpit.confirmWithProbe`: the server's `torchpit.runProbe` with the given arguments, or for the torchpit finding under the cursor. */
 async function runProbe(...args: unknown[]): Promise<void> {
   const editor = vscode.window.activeTextEditor;
+  if (!serverSettings(editor?.document.uri ?? vscode.workspace.workspaceFolders?.[0]?.uri).probe.enable) {
+    const open = "Open Settings";
+    const answer = await vscode.window.showInformationMessage(
+      "torchpit: the probe is off. Set torchpit.probe.enable to true to let it run torch experiments.",
+      open,
+    );
+    if (answer === open) {
+      await vscode.commands.executeCommand("workbench.action.openSettings", "torchpit.probe.enable");
+    }
+    return;
+  }
+  const client = runningClient();
   let target = args;
   if (target.length === 0 && editor && client) {
     const position = editor.selection.active;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { answerText, normalizeRule, ruleCode, ruleCodes } from "../src/commands";
+import { answerText, normalizeRule, ruleCode, ruleCodes, ruleDocPath, ruleOfDocPath } from "../src/commands";
 
 test("rule codes come from torchpit diagnostics only", () => {
   assert.equal(ruleCode({ source: "torchpit", code: "PIT101" }), "PIT101");
@@ -29,4 +29,12 @@ test("command answers: a string or a MarkupContent", () => {
   assert.equal(answerText({ kind: "markdown", value: "# PIT101" }), "# PIT101");
   assert.equal(answerText(null), undefined);
   assert.equal(answerText({ kind: "markdown" }), undefined);
+});
+
+test("rule documentation paths round-trip", () => {
+  assert.equal(ruleDocPath("PIT101"), "PIT101.md");
+  assert.equal(ruleOfDocPath("PIT101.md"), "PIT101");
+  assert.equal(ruleOfDocPath("/PIT101.md"), "PIT101");
+  assert.equal(ruleOfDocPath(`/${ruleDocPath("softmax before/after")}`), "softmax before/after");
+  assert.equal(ruleOfDocPath("/a/b.txt"), undefined);
 });

@@ -121,3 +121,11 @@ test("only launch settings need a restart", () => {
   assert.equal(needsRestart(changed("torchpit.select")), false);
   assert.equal(needsRestart(changed("torchpit.probe.enable")), false);
 });
+
+test("Restricted Mode: limited support, the workspace's interpreter setting restricted", () => {
+  const { capabilities } = JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")) as {
+    capabilities?: { untrustedWorkspaces?: { supported: unknown; restrictedConfigurations?: string[] } };
+  };
+  assert.equal(capabilities?.untrustedWorkspaces?.supported, "limited");
+  assert.deepEqual(capabilities?.untrustedWorkspaces?.restrictedConfigurations, ["torchpit.interpreter"]);
+});
