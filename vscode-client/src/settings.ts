@@ -3,6 +3,7 @@
 
 export type ImportStrategy = "fromEnvironment" | "useBundled";
 export type RunMode = "onType" | "onSave";
+export type DiagnosticMode = "openFilesOnly" | "workspace";
 
 export interface ProbeSettings {
   enable: boolean;
@@ -21,6 +22,8 @@ export interface ServerSettings {
   jedi: boolean;
   pythonPath: string | null;
   probe: ProbeSettings;
+  diagnosticMode: DiagnosticMode;
+  maxFileSize: number;
 }
 
 /** What decides how the server process is started; a change needs a restart. */
@@ -72,6 +75,8 @@ export function readServerSettings(config: ConfigurationReader): ServerSettings 
       device: config.get("probe.device", "auto"),
       timeout: config.get("probe.timeout", 60),
     },
+    diagnosticMode: oneOf(config.get("diagnosticMode", "openFilesOnly"), ["openFilesOnly", "workspace"] as const, "openFilesOnly"),
+    maxFileSize: Math.max(0, config.get("maxFileSize", 1000000)),
   };
 }
 

@@ -35,6 +35,8 @@ test("defaults are the server's defaults", () => {
     jedi: true,
     pythonPath: null,
     probe: { enable: false, device: "auto", timeout: 60 },
+    diagnosticMode: "openFilesOnly",
+    maxFileSize: 1000000,
   });
 });
 
@@ -51,6 +53,8 @@ test("package.json declares every server setting with the same default", () => {
     "probe.enable": defaults.probe.enable,
     "probe.device": defaults.probe.device,
     "probe.timeout": defaults.probe.timeout,
+    diagnosticMode: defaults.diagnosticMode,
+    maxFileSize: defaults.maxFileSize,
   };
   for (const [key, value] of Object.entries(flat)) {
     assert.deepEqual(properties[`torchpit.${key}`]?.default, value, `torchpit.${key}`);
@@ -73,6 +77,8 @@ test("user values become the server's settings object", () => {
       "probe.enable": true,
       "probe.device": "cuda",
       "probe.timeout": 5,
+      diagnosticMode: "workspace",
+      maxFileSize: 0,
     }),
   );
   assert.deepEqual(settings, {
@@ -85,12 +91,15 @@ test("user values become the server's settings object", () => {
     jedi: false,
     pythonPath: null,
     probe: { enable: true, device: "cuda", timeout: 5 },
+    diagnosticMode: "workspace",
+    maxFileSize: 0,
   });
 });
 
 test("invalid values fall back to defaults", () => {
-  const settings = readServerSettings(section({ run: "sometimes", debounce: -5, select: "PIT1", severity: null }));
+  const settings = readServerSettings(section({ run: "sometimes", debounce: -5, select: "PIT1", severity: null, diagnosticMode: "everything" }));
   assert.equal(settings.run, "onType");
+  assert.equal(settings.diagnosticMode, "openFilesOnly");
   assert.equal(settings.debounce, 0);
   assert.deepEqual(settings.select, []);
   assert.deepEqual(settings.severity, {});
