@@ -954,12 +954,40 @@ class SemanticModel:
         return any(self.is_no_grad_context(d) for d in getattr(func, "decorator_list", ()))
 
     def under_no_grad(self, node: ast.AST) -> bool:
-        """Lexically under ``with torch.no_grad()`` or in a function decorated with it."""
+        """Lexically under ``with torch.no_grad()`` or in a function decorated with it, or after
+        ``stack.enter_context(torch.no_grad())`` in the body of ``with ExitStack() as stack``."""
         for anc in ancestors(node):
-            if isinstance(anc, (ast.With, ast.AsyncWith)) and any(self.is_no_grad_context(i.context_expr) for i in anc.items):
-                if _inside_field(node, anc, "body"):
+            if isinstance(anc, (ast.With, ast.AsyncWith)) and _inside_field(node, anc, "body"):
+                if any(self.is_no_grad_context(i.context_expr) for i in anc.items) or self._entered_no_grad(anc, node):
                     return True
             if isinstance(anc, FUNCTION_TYPES) and self.function_is_no_grad(anc):
+                return True
+        return False
+
+    def _entered_no_grad(self, w: ast.With | ast.AsyncWith, node: ast.AST) -> bool:
+        """``with ExitStack() as stack:`` whose body, before ``node`` and on every path to it,
+        calls ``stack.enter_context(torch.no_grad())``."""
+        names = {
+            i.optional_vars.id
+            for i in w.items
+            if isinstance(i.optional_vars, ast.Name)
+            and self.call_name(i.context_expr) in torch_api.EXIT_STACKS
+        }
+        if not names:
+            return False
+        for stmt in w.body:
+            if pos(stmt) >= pos(node) or any(a is stmt for a in ancestors(node)) or stmt is node:
+                break
+            call = stmt.value if isinstance(stmt, ast.Expr) else None
+            if (
+                isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute)
+                and call.func.attr == "enter_context"
+                and isinstance(call.func.value, ast.Name)
+                and call.func.value.id in names
+                and call.args
+                and self.is_no_grad_context(call.args[0])
+            ):
                 return True
         return False
 

@@ -59,6 +59,8 @@ CROSS_ENTROPY_FUNCS = {"torch.nn.functional.cross_entropy"}
 CROSS_ENTROPY_MODULES = {"torch.nn.CrossEntropyLoss"}
 
 NO_GRAD_CONTEXTS = {"torch.no_grad", "torch.inference_mode"}
+# Context-manager stacks whose ``enter_context(torch.no_grad())`` turns gradients off for the rest of the block.
+EXIT_STACKS = {"contextlib.ExitStack", "contextlib.AsyncExitStack"}
 
 DROPOUT_FUNCS = {
     "torch.nn.functional.dropout",

@@ -61,7 +61,8 @@ class EvalWithoutNoGrad(Rule):
     `validate` / `evaluate` / `test` / `predict` / `infer`, a loop over a loader named like
     `val_loader` / `test_loader`, or the code after `model.eval()`, that runs a model and never
     calls `backward()`, and is not under `torch.no_grad()` / `torch.inference_mode()` (a `with`
-    block, or a decorator on the function, or on every caller of the function in the file).
+    block, `stack.enter_context(torch.no_grad())` in a `with ExitStack() as stack:` block, or a
+    decorator on the function, or on every caller of the function in the file).
     It is reported only where the forward pass runs repeatedly (in a loop, or in a function
     called from a loop of the file): a single forward (one batch of samples after training, a
     smoke test under `__main__`) costs one pass's memory once, and is not reported.
