@@ -258,10 +258,53 @@ class Flow:
                     return True
         if func is None or _depth >= MAX_CALLER_DEPTH or id(func) in _seen:
             return False
+        seen = _seen | {id(func)}
         calls = self.callers_of(func)
         if not calls:
-            return False
-        return all(self.no_grad_at(c, _depth + 1, _seen | {id(func)}) for c in calls)
+            # Passed as a callback (``run_eval(step)``): gradients are off where the receiving
+            # function of this file calls it, on every such call.
+            calls = self.callback_calls(func)
+            return bool(calls) and all(self.no_grad_at(c, _depth + 1, seen) for c in calls)
+        return all(self.no_grad_at(c, _depth + 1, seen) for c in calls)
+
+    def callback_calls(self, func: FunctionNode) -> list[ast.Call]:
+        """Where ``func``, handed as an argument to a function of this file, is called there
+        (``def run_eval(fn): ... fn(batch)``). [] when any hand-over goes somewhere we cannot
+        follow (a library, ``*args``, a parameter stored away)."""
+        m = self.model
+        m.read_whole()  # every call of the file is looked at
+        out: list[ast.Call] = []
+        for site in m.all_nodes(ast.Call):
+            if not isinstance(site, ast.Call):
+                continue
+            passed = [(i, None) for i, a in enumerate(site.args) if self._names_function(a, func)]
+            passed += [(None, k.arg) for k in site.keywords if self._names_function(k.value, func)]
+            if not passed:
+                continue
+            target = self.callee(site)
+            if target is None:
+                return []
+            params = [*target.args.posonlyargs, *target.args.args]
+            if params and isinstance(parent(target), ast.ClassDef) and isinstance(site.func, ast.Attribute):
+                params = params[1:]  # self
+            for index, keyword in passed:
+                name = params[index].arg if index is not None and index < len(params) else keyword
+                if name is None:
+                    return []
+                uses = [n for n in ast.walk(target) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)]
+                called = [u for u in uses if isinstance(parent(u), ast.Call) and parent(u).func is u]
+                if not called or len(called) != len(uses):
+                    return []  # stored, passed on or returned: its calls are elsewhere
+                out.extend(parent(u) for u in called)  # type: ignore[misc]
+        return out
+
+    def _names_function(self, expr: ast.AST, func: FunctionNode) -> bool:
+        if isinstance(expr, ast.Name) and expr.id == func.name:
+            return [b.node for b in self.model.lookup(expr.id, expr)] == [func]
+        if isinstance(expr, ast.Attribute) and expr.attr == func.name and self.model._is_self(expr.value):
+            cls = self.model.enclosing_class(expr)
+            return cls is not None and self.model.find_method(cls, expr.attr) is func
+        return False
 
     def _opaque_with(self, node: ast.AST) -> bool:
         """Under a ``with`` whose context we cannot see (``with ctx:``) or that speaks of grad."""

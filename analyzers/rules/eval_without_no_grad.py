@@ -62,9 +62,10 @@ class EvalWithoutNoGrad(Rule):
     `val_loader` / `test_loader`, or the code after `model.eval()`, that runs a model and never
     calls `backward()`, and is not under `torch.no_grad()` / `torch.inference_mode()` (a `with`
     block, `stack.enter_context(torch.no_grad())` in a `with ExitStack() as stack:` block, or a
-    decorator on the function, or on every caller of the function in the file).
+    decorator on the function, or on every caller of the function in the file, also when the
+    function is handed as a callback to a function of the file that calls it only there).
     It is reported only where the forward pass runs repeatedly (in a loop, or in a function
-    called from a loop of the file): a single forward (one batch of samples after training, a
+    called, directly or as a callback, from a loop of the file): a single forward (one batch of samples after training, a
     smoke test under `__main__`) costs one pass's memory once, and is not reported.
 
     ## Why is this bad?
@@ -166,7 +167,9 @@ class EvalWithoutNoGrad(Rule):
                 return True
         if func is None or depth >= 3:
             return False
-        return any(EvalWithoutNoGrad._repeated(c, ctx, depth + 1) for c in ctx.model.flow.callers_of(func))
+        flow = ctx.model.flow
+        callers = flow.callers_of(func) or flow.callback_calls(func)
+        return any(EvalWithoutNoGrad._repeated(c, ctx, depth + 1) for c in callers)
 
     @staticmethod
     def _region_label(region: EvalRegion) -> str:
