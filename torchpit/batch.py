@@ -280,6 +280,10 @@ def read_python(raw: bytes) -> SourceText:
             reason = "it starts with a UTF-8 BOM but its coding declaration names another encoding"
         else:
             reason = f"its coding declaration (PEP 263) is rejected: {exc.msg}"
+            if "unknown encoding" in exc.msg:
+                # A codec a package registers at start-up (future_fstrings) is unknown here, but
+                # may be known where the file runs.
+                raise EncodingDeclarationError(f"{reason}; Python refuses to run this file unless a package registers that codec") from None
         raise EncodingDeclarationError(f"{reason}; Python refuses to run this file") from None
     return SourceText(raw.decode(encoding), encoding)  # raises UnicodeDecodeError
 
