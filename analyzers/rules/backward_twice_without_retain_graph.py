@@ -95,22 +95,24 @@ class BackwardTwiceWithoutRetainGraph(Rule):
 
     ## Example
     ```python
-    fake = G(z)
-    d_loss = bce(D(fake), zeros) + bce(D(real), ones)
-    d_loss.backward()
-    opt_d.step()
-    g_loss = bce(D(fake), ones)
-    g_loss.backward()  # goes through G's graph again
+    def gan_step(G, D, bce, real, z, zeros, ones, opt_d, opt_g):
+        fake = G(z)
+        d_loss = bce(D(fake), zeros) + bce(D(real), ones)
+        d_loss.backward()
+        opt_d.step()
+        g_loss = bce(D(fake), ones)
+        g_loss.backward()  # goes through G's graph again
     ```
 
     ## Use instead
     ```python
-    fake = G(z)
-    d_loss = bce(D(fake.detach()), zeros) + bce(D(real), ones)
-    d_loss.backward()
-    opt_d.step()
-    g_loss = bce(D(fake), ones)
-    g_loss.backward()
+    def gan_step(G, D, bce, real, z, zeros, ones, opt_d, opt_g):
+        fake = G(z)
+        d_loss = bce(D(fake.detach()), zeros) + bce(D(real), ones)
+        d_loss.backward()
+        opt_d.step()
+        g_loss = bce(D(fake), ones)
+        g_loss.backward()
     ```
     For several losses over one graph, backpropagate their sum once: `(loss_a + loss_b).backward()`.
 

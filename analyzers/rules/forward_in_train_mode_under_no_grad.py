@@ -31,22 +31,33 @@ class ForwardInTrainModeUnderNoGrad(Rule):
 
     ## Example
     ```python
-    model.train()
-    for x, y in loader:
-        with torch.no_grad():
-            pseudo = model(unlabeled).argmax(1)
-        ...
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Flatten(), nn.LazyLinear(10))
+
+    def train(loader, optimizer):
+        model.train()
+        for (x, y), u in loader:
+            with torch.no_grad():
+                pseudo = model(u).argmax(1)
+            loss = F.cross_entropy(model(x), y) + F.cross_entropy(model(u), pseudo)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
     ```
 
     ## Use instead
     ```python
-    model.train()
-    for x, y in loader:
-        model.eval()
-        with torch.no_grad():
-            pseudo = model(unlabeled).argmax(1)
-        model.train()
-        ...
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Flatten(), nn.LazyLinear(10))
+
+    def train(loader, optimizer):
+        for (x, y), u in loader:
+            model.eval()
+            with torch.no_grad():
+                pseudo = model(u).argmax(1)
+            model.train()
+            loss = F.cross_entropy(model(x), y) + F.cross_entropy(model(u), pseudo)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
     ```
 
     ## Fix safety

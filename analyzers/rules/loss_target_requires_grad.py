@@ -65,19 +65,27 @@ class LossTargetRequiresGrad(Rule):
 
     ## Example
     ```python
+    policy_net = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Linear(64, 2))
     target_net = copy.deepcopy(policy_net)
-    q = policy_net(states).gather(1, actions)
-    y = rewards + gamma * target_net(next_states).max(1)[0]
-    loss = F.mse_loss(q, y)
+    optimizer = torch.optim.Adam(policy_net.parameters())
+
+    def td_loss(states, actions, rewards, next_states, gamma=0.99):
+        q = policy_net(states).gather(1, actions)
+        y = rewards + gamma * target_net(next_states).max(1)[0]
+        return F.mse_loss(q, y)
     ```
 
     ## Use instead
     ```python
+    policy_net = nn.Sequential(nn.Linear(4, 64), nn.ReLU(), nn.Linear(64, 2))
     target_net = copy.deepcopy(policy_net)
-    q = policy_net(states).gather(1, actions)
-    with torch.no_grad():
-        y = rewards + gamma * target_net(next_states).max(1)[0]
-    loss = F.mse_loss(q, y)
+    optimizer = torch.optim.Adam(policy_net.parameters())
+
+    def td_loss(states, actions, rewards, next_states, gamma=0.99):
+        q = policy_net(states).gather(1, actions)
+        with torch.no_grad():
+            y = rewards + gamma * target_net(next_states).max(1)[0]
+        return F.mse_loss(q, y)
     ```
     Or `y.detach()`. If gradients through both sides are intended, say so with `# noqa: PIT103`.
 

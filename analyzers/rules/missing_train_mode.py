@@ -31,23 +31,27 @@ class MissingTrainMode(Rule):
 
     ## Example
     ```python
-    for epoch in range(epochs):
-        for x, y in train_loader:
-            optimizer.zero_grad()
-            criterion(model(x), y).backward()
-            optimizer.step()
-        model.eval()
-        validate(model, val_loader)
+    def fit(model, train_loader, val_loader, optimizer, epochs):
+        for epoch in range(epochs):
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            model.eval()
+            validate(model, val_loader)
     ```
 
     ## Use instead
     ```python
-    for epoch in range(epochs):
-        model.train()
-        for x, y in train_loader:
-            ...
-        model.eval()
-        validate(model, val_loader)
+    def fit(model, train_loader, val_loader, optimizer, epochs):
+        for epoch in range(epochs):
+            model.train()
+            for x, y in train_loader:
+                optimizer.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            model.eval()
+            validate(model, val_loader)
     ```
 
     ## Fix safety

@@ -29,20 +29,22 @@ class RetainGraphWithoutReuse(Rule):
 
     ## Example
     ```python
-    for x, y in loader:
-        optimizer.zero_grad()
-        loss = criterion(model(x), y)
-        loss.backward(retain_graph=True)
-        optimizer.step()
+    def train(model, loader, optimizer):
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward(retain_graph=True)
+            optimizer.step()
     ```
 
     ## Use instead
     ```python
-    for x, y in loader:
-        optimizer.zero_grad()
-        loss = criterion(model(x), y)
-        loss.backward()
-        optimizer.step()
+    def train(model, loader, optimizer):
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
     ```
 
     ## Fix safety

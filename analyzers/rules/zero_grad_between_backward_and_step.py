@@ -27,18 +27,24 @@ class ZeroGradBetweenBackwardAndStep(Rule):
 
     ## Example
     ```python
-    loss = criterion(model(x), y)
-    loss.backward()
-    optimizer.zero_grad()
-    optimizer.step()
+    def train(model, loader):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x, y in loader:
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.zero_grad()
+            optimizer.step()
     ```
 
     ## Use instead
     ```python
-    optimizer.zero_grad()
-    loss = criterion(model(x), y)
-    loss.backward()
-    optimizer.step()
+    def train(model, loader):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
     ```
 
     ## Fix safety
