@@ -70,8 +70,9 @@ class Group:
 
 # ---------------------------------------------------------------------------- groups
 _CLAUSE = re.compile(r"(?:else|elif|except|finally)\b")
-# At column 0 these start a statement even after an unclosed bracket or a line continuation:
-# none of them can be part of an expression, so no valid file has one there.
+# At column 0 these start a statement even after an unclosed bracket: none of them can be
+# part of an expression, so no valid file has one there. (After a line continuation they
+# can: a line that is only a backslash joins the next one.)
 _STATEMENT_ONLY = re.compile(r"(?:async[ \t]+def|def|class|import)\b")
 _CODE = re.compile(r"""[#'"()\[\]{}\\]""")
 _STRING_END = {
@@ -97,7 +98,7 @@ def group_starts(lines: list[str], first: int = 0) -> Iterator[int]:
     pending = False  # the last logical line began with a decorator
     for i in range(first, len(lines)):
         line = lines[i]
-        if quote is None and (depth or cont) and _STATEMENT_ONLY.match(line):
+        if quote is None and depth and _STATEMENT_ONLY.match(line):
             depth, cont = 0, False
         if quote is None and not depth and not cont:
             stripped = line.lstrip(" \t\f")

@@ -11,7 +11,8 @@ import pytest
 
 from torchpit.analyzers.engine import analyze
 from torchpit.analyzers.incremental import IncrementalParser
-from torchpit.analyzers.parsing import parse_source
+from torchpit.analyzers.parsing import group_starts, parse_group, parse_source, split_groups, statement_start
+from torchpit.analyzers.source import split_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 # Real Python to edit: this project's own sources and examples (fetched repositories are not
@@ -233,3 +234,28 @@ def test_an_unclosed_bracket_is_confined_to_its_statement() -> None:
     parser = IncrementalParser()
     parser.parse(text.replace("x = F.softmax(\n", "x = 1\n"))
     assert [d.code for d in analyze(text, parser=parser).diagnostics] == codes
+
+
+TRICKY_VALID = [
+    "x = 1\n\\\nclass A:\n    pass\n",  # a line that is only a backslash joins the class line
+    "@dec\n\n@other(\n  1)\ndef f():\n    pass\n",
+    "if x:\n    pass\nelif y:\n    pass\nelse:\n    pass\ntry:\n    pass\nexcept* E:\n    pass\nfinally:\n    pass\n",
+    's = """\ndef not_a_def():\n"""\nt = \'\\\nclass\'\n',
+    "x = [\n1,\n]\ny = (1 +\n2)\n",
+    "z = 1 + \\\n  2\nf(r'\\'', \"#\")  # ( [\nw = 2\n",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_VALID + [p.read_text(encoding="utf-8") for p in SOURCES], ids=lambda t: t[:12])
+def test_in_a_file_that_parses_every_group_starts_a_statement(text: str) -> None:
+    """What makes the incremental result exact: every group start of a valid file is a
+    top-level statement's first line, and each group parses on its own to the same trees."""
+    lines = split_lines(text)
+    tree = ast.parse(text)
+    firsts = {statement_start(s) - 1 for s in tree.body}
+    starts = list(group_starts(lines))
+    assert set(starts) <= firsts
+    for g in split_groups(lines, list(tree.body)):
+        alone = parse_group(lines, g.start, g.end, "x")
+        assert alone is not None and not alone.errors
+        assert [_dump(s) for s in alone.stmts] == [_dump(s) for s in g.stmts]
