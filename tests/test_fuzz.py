@@ -45,3 +45,31 @@ def test_the_edits_cover_what_breaks_incremental_analysis() -> None:
         unclosed += any(u in inserted for u in fuzz.UNCLOSED)
         text = e.text
     assert multi > 20 and wide > 5 and unclosed > 10
+
+
+async def test_one_syntax_error_is_one_diagnostic_in_the_server_and_in_check(tmp_path: Path) -> None:
+    """Issue 14: `a    b` in an import's brackets gave four PIT001 in the editor, one in
+    `torchpit check`. Typed into from a valid version, and opened afresh: one, at line 2."""
+    import subprocess
+
+    broken = "from x import (\n    a    b,\n    c,\n)\n"
+    path = tmp_path / "imports.py"
+    path.write_text(broken)
+    check = subprocess.run([sys.executable, "-m", "torchpit", "check", "--no-cache", str(path)], capture_output=True, text=True, timeout=120)
+    assert check.stdout.count("PIT001") == 1 and "imports.py:2:" in check.stdout, check.stdout
+    client = fuzz.FuzzClient([sys.executable, "-m", "torchpit.server"], fuzz.SETTINGS)
+    await client.start(tmp_path)
+    try:
+        session = fuzz.Session(client, tmp_path, random.Random(0), fuzz.Counts(), 60)
+        typed = session.open("typed.py", "from x import (\n    a,\n    c,\n)\n")
+        opened = session.open("opened.py", broken)
+        typed.version += 1
+        typed.versions[typed.version] = typed.text = broken
+        client.notify("textDocument/didChange", {"textDocument": {"uri": typed.uri, "version": typed.version}, "contentChanges": [{"text": broken}]})
+        for doc in (typed, opened):
+            await client.wait_publish(doc.uri, doc.version, 0, timeout=60)
+        got = {p["uri"]: p for _, p in client.log if p.get("version") == {typed.uri: typed.version, opened.uri: 1}.get(p["uri"])}
+        for doc in (typed, opened):
+            assert [(d["code"], d["range"]["start"]["line"]) for d in got[doc.uri]["diagnostics"]] == [("PIT001", 1)]
+    finally:
+        await client.stop()
