@@ -259,3 +259,14 @@ def test_in_a_file_that_parses_every_group_starts_a_statement(text: str) -> None
         alone = parse_group(lines, g.start, g.end, "x")
         assert alone is not None and not alone.errors
         assert [_dump(s) for s in alone.stmts] == [_dump(s) for s in g.stmts]
+
+
+def test_a_lone_surrogate_is_a_finding_not_a_traceback() -> None:
+    """A client can send a lone UTF-16 surrogate (JSON "\\ud800"); ast.parse raises
+    UnicodeEncodeError on it. Both modes report that the file cannot be analyzed."""
+    text = 'x = "\ud800"\n'
+    parser = IncrementalParser()
+    parser.parse("x = 1\n")
+    for result in (analyze(text), analyze(text, parser=parser)):
+        assert [d.code for d in result.diagnostics] == ["PIT003"]
+        assert "surrogates not allowed" in result.diagnostics[0].message
