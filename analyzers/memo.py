@@ -33,20 +33,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Hashable, Sequence
 
 from .diagnostics import Diagnostic, Edit, Position, Range, Related
+from .parsing import statement_start
 from .reads import Reads, tokens
 from .semantic import ModuleScope
 
 if TYPE_CHECKING:
     from .engine import Fragment, Unit
     from .source import SourceFile
-
-
-def statement_start(stmt: ast.stmt) -> int:
-    """The first line (1-based) of a top-level statement, its decorators included."""
-    line = stmt.lineno
-    for d in getattr(stmt, "decorator_list", ()):
-        line = min(line, d.lineno)
-    return line
 
 
 @dataclass

@@ -119,6 +119,7 @@ class Client:
                     result = [self.settings if (i.get("section") in ("torchpit", None)) else None for i in msg["params"]["items"]]
                 self._send({"jsonrpc": "2.0", "id": msg["id"], "result": result})
             elif "method" in msg:
+                self.on_notification(msg, now)
                 if msg["method"] == "textDocument/publishDiagnostics":
                     p = msg["params"]
                     self.publishes.setdefault(p["uri"], []).append((now, p.get("version"), len(p["diagnostics"])))
@@ -130,6 +131,9 @@ class Client:
                         fut.set_exception(RuntimeError(msg["error"]))
                     else:
                         fut.set_result(msg.get("result"))
+
+    def on_notification(self, msg: dict[str, Any], now: float) -> None:
+        """Every notification from the server, as it arrives (benchmarks/fuzz.py looks at them)."""
 
     async def wait_publish(self, uri: str, version: int | None, after_count: int, timeout: float = 120) -> tuple[float, int]:
         """The time of the first publish for ``uri`` after ``after_count`` earlier ones that is for

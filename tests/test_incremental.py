@@ -11,7 +11,8 @@ import pytest
 
 from torchpit.analyzers.engine import analyze
 from torchpit.analyzers.incremental import IncrementalParser
-from torchpit.analyzers.parsing import parse_source
+from torchpit.analyzers.parsing import group_starts, parse_group, parse_source, split_groups, statement_start
+from torchpit.analyzers.source import split_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 # Real Python to edit: this project's own sources and examples (fetched repositories are not
@@ -140,3 +141,132 @@ def test_edits_across_statement_boundaries(versions: list[str]) -> None:
         result = parser.parse(text)
     assert not result.errors
     assert _dump(result.tree) == _dump(ast.parse(versions[-1]))
+
+
+def _parse_view(result) -> tuple:
+    return (_dump(result.tree) if result.tree is not None else None, result.errors, sorted(result.masked_lines), result.fatal)
+
+
+# Edits that leave a file broken the way half-typed code is: brackets, strings and blocks
+# opened and not closed, decorators and headers without their statement, text at column 0.
+BROKEN = ["from .resnet import (", "x = (", "y = [1,", '"""', "'''", "s = 'abc", "@decorator", "def g(:", "class K(",
+          "if x:", "else:", "    a    b,", ")", "]", "\\", "import torch", "for i in range(3):", "return (",
+          "lambda: (", "f(x", "# a comment", "é = 1", "x = '中文'  # 😀", "z = \"😀"]
+
+
+def _broken_edit(rng: random.Random, text: str) -> str:
+    lines = text.split("\n")
+    i = rng.randrange(len(lines))
+    op = rng.random()
+    if op < 0.35:
+        lines.insert(i, rng.choice(BROKEN))
+    elif op < 0.55:
+        cut = rng.randrange(len(lines[i]) + 1)
+        lines[i] = lines[i][:cut] + rng.choice(BROKEN) + lines[i][cut:]
+    elif op < 0.7:
+        del lines[i : i + rng.randrange(1, 4)]
+    elif op < 0.85:
+        lines[i:i] = [rng.choice(BROKEN), lines[rng.randrange(len(lines))]]
+    else:
+        return _edit(rng, text)
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_version_is_the_batch_parse_of_its_text(seed: int) -> None:
+    """Whatever the edits before, broken syntax included, the incremental parser's result is
+    parse_source's for the same text: the same tree, the same errors, the same masked lines.
+    (Before, a region was recovered on its own and kept its errors as the history left them:
+    two files with the same text could show different errors.)"""
+    rng = random.Random(100 + seed)
+    compared = broken = 0
+    for path in rng.sample(SOURCES, min(8, len(SOURCES))):
+        text = path.read_text(encoding="utf-8")
+        parser = IncrementalParser(str(path))
+        history = [text]
+        for _ in range(25):
+            roll = rng.random()
+            if roll < 0.3:
+                text = rng.choice(history)  # an undo, or a paste of an older version
+            elif roll < 0.7:
+                text = _broken_edit(rng, text)
+            else:
+                text = _edit(rng, text)
+            history.append(text)
+            got = _parse_view(parser.parse(text))
+            want = _parse_view(parse_source(text, str(path)))
+            assert got == want, f"{path.name}: version {len(history)} differs from the batch parse of its text"
+            compared += 1
+            broken += bool(want[1])
+    assert broken > 40
+
+
+def test_a_syntax_error_is_one_diagnostic_in_the_editor_and_in_the_batch_mode() -> None:
+    """One real error, one diagnostic, opened or typed into: the import's bracket is not
+    reported as never closed, nor its last lines as unexpected."""
+    text = "from x import (\n    a    b,\n    c,\n)\n"
+    typed = IncrementalParser("m.py")
+    typed.parse("from x import (\n    a,\n    c,\n)\n")
+    for parsed in (parse_source(text), IncrementalParser("m.py").parse(text), typed.parse(text)):
+        assert [(e.line, e.message) for e in parsed.errors] == [(1, "SyntaxError: invalid syntax")]
+    diags = [(d.code, d.range.start.line) for d in analyze(text, "m.py").diagnostics]
+    assert diags == [("PIT001", 1)]
+
+
+def test_the_file_on_disk_does_not_move_an_error(tmp_path) -> None:
+    """For a SyntaxError, CPython reads the line back from the file named in the parse to
+    place the column; the editor's text is not the file on disk."""
+    path = tmp_path / "m.py"
+    path.write_text("import torch\n\n\ndef f():\n    return 1\n")
+    edited = "import torch\n\n\ndef f():\n    return 1\n\n                return True\n"
+    assert parse_source(edited, str(path)).errors == parse_source(edited).errors
+    parser = IncrementalParser(str(path))
+    parser.parse(path.read_text())
+    assert parser.parse(edited).errors == parse_source(edited).errors
+
+
+def test_an_unclosed_bracket_is_confined_to_its_statement() -> None:
+    """An unclosed bracket ends at the next `def`, `class` or `import` at column 0, in both
+    modes: the functions after it keep their trees and findings."""
+    text = "import torch.nn.functional as F\n\nx = F.softmax(\n\n\ndef g(logits, y):\n    return F.cross_entropy(F.softmax(logits, dim=1), y)\n"
+    codes = [d.code for d in analyze(text).diagnostics]
+    assert codes == ["PIT001", "PIT101"]
+    parser = IncrementalParser()
+    parser.parse(text.replace("x = F.softmax(\n", "x = 1\n"))
+    assert [d.code for d in analyze(text, parser=parser).diagnostics] == codes
+
+
+TRICKY_VALID = [
+    "x = 1\n\\\nclass A:\n    pass\n",  # a line that is only a backslash joins the class line
+    "@dec\n\n@other(\n  1)\ndef f():\n    pass\n",
+    "if x:\n    pass\nelif y:\n    pass\nelse:\n    pass\ntry:\n    pass\nexcept* E:\n    pass\nfinally:\n    pass\n",
+    's = """\ndef not_a_def():\n"""\nt = \'\\\nclass\'\n',
+    "x = [\n1,\n]\ny = (1 +\n2)\n",
+    "z = 1 + \\\n  2\nf(r'\\'', \"#\")  # ( [\nw = 2\n",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_VALID + [p.read_text(encoding="utf-8") for p in SOURCES], ids=lambda t: t[:12])
+def test_in_a_file_that_parses_every_group_starts_a_statement(text: str) -> None:
+    """What makes the incremental result exact: every group start of a valid file is a
+    top-level statement's first line, and each group parses on its own to the same trees."""
+    lines = split_lines(text)
+    tree = ast.parse(text)
+    firsts = {statement_start(s) - 1 for s in tree.body}
+    starts = list(group_starts(lines))
+    assert set(starts) <= firsts
+    for g in split_groups(lines, list(tree.body)):
+        alone = parse_group(lines, g.start, g.end, "x")
+        assert alone is not None and not alone.errors
+        assert [_dump(s) for s in alone.stmts] == [_dump(s) for s in g.stmts]
+
+
+def test_a_lone_surrogate_is_a_finding_not_a_traceback() -> None:
+    """A client can send a lone UTF-16 surrogate (JSON "\\ud800"); ast.parse raises
+    UnicodeEncodeError on it. Both modes report that the file cannot be analyzed."""
+    text = 'x = "\ud800"\n'
+    parser = IncrementalParser()
+    parser.parse("x = 1\n")
+    for result in (analyze(text), analyze(text, parser=parser)):
+        assert [d.code for d in result.diagnostics] == ["PIT003"]
+        assert "surrogates not allowed" in result.diagnostics[0].message

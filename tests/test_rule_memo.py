@@ -1,5 +1,8 @@
 """Reused findings and answers (analyzers/memo.py) equal a fresh analysis of every version.
 
+The rule (issue 14): the result of any sequence of edits is the analysis of the final text, a
+fresh ``analyze()`` with no incremental parser and no memo, broken syntax included.
+
 The language server analyses each version of a document with its incremental parser and its
 rule memo: unchanged top-level statements keep their nodes, their part of the semantic model,
 the loop model's answers about them, and the per-node rules' findings, unless something
@@ -39,6 +42,9 @@ _LINES = [
     "with torch.no_grad():", "x = F.softmax(x, dim=1)", "import torch.nn.functional as F", "def train(model):",
     "requires_grad = False", "pass", "Embedding = 1", "return x", "F = None", "out = model(x)",
 ]
+# Half-typed code whose error is not confined to its line (issue 14: after such an edit, a
+# finding of the previous version survived).
+_BROKEN = ["from .resnet import (", "x = F.interpolate(", '"""', "@torch.no_grad()", "def f(:", "if x:", "else:", "y = [1,"]
 
 
 def edit(rng: random.Random, text: str) -> str:
@@ -63,8 +69,10 @@ def edit(rng: random.Random, text: str) -> str:
     elif op < 0.8:
         cut = len(lines[i]) // 2
         lines[i] = lines[i][:cut] + rng.choice(["x", "(", ")", ":", " ", "#", "1", ".eval()"]) + lines[i][cut:]
-    else:  # at the line's indentation, or at module level
+    elif op < 0.9:  # at the line's indentation, or at module level
         lines.insert(i, ("" if rng.random() < 0.3 else indent) + rng.choice(_LINES))
+    else:  # broken syntax that reaches past its line: an unclosed bracket or string, a header
+        lines[i:i] = [("" if rng.random() < 0.5 else indent) + rng.choice(_BROKEN)] + (["# a comment"] if rng.random() < 0.5 else [])
     return "\n".join(lines)
 
 
@@ -81,14 +89,14 @@ def differential(files: list[Path], seed: int, n_files: int, n_edits: int) -> tu
         text = path.read_text(encoding="utf-8", errors="replace")
         if parse_source(text).errors:
             continue
-        with_memo, without, memo = IncrementalParser(str(path)), IncrementalParser(str(path)), RuleMemo()
+        parser, memo = IncrementalParser(str(path)), RuleMemo()
         history: list[str] = []
         for k in range(n_edits + 1):
             if k:
                 text = rng.choice(history) if rng.random() < 0.3 else edit(rng, text)
             history.append(text)
-            a = analyze(text, str(path), jedi=NO_JEDI, parser=with_memo, memo=memo)
-            b = analyze(text, str(path), jedi=NO_JEDI, parser=without)
+            a = analyze(text, str(path), jedi=NO_JEDI, parser=parser, memo=memo)
+            b = analyze(text, str(path), jedi=NO_JEDI)  # fresh: the batch mode's parse, no memo
             compared += 1
             reused += memo.stats.reused
             if _dicts(a) != _dicts(b):
@@ -108,6 +116,31 @@ def test_random_edits_reuse_nothing_stale(seed: int) -> None:
     assert not mismatches, mismatches
     assert compared > 500
     assert reused > compared  # several statements reused per version on average
+
+
+RESNET = """\
+from .resnet import (
+# the backbone
+import torch
+import torch.nn.functional as F
+from torchvision.io import read_image
+
+
+def load(path):
+    return F.interpolate(read_image(path), size=(224, 224))
+"""
+
+
+def test_lines_typed_after_an_unclosed_import_leave_no_finding_behind() -> None:
+    """The issue's case: an unclosed `from .resnet import (`, lines inserted after the comment
+    below it, anywhere; each version is what a fresh analysis of its text gives."""
+    lines = RESNET.split("\n")
+    for i in range(1, len(lines)):
+        typed = "\n".join([*lines[:i], "x = 1", "y = 2", *lines[i:]])
+        versions = [RESNET, typed, RESNET]
+        got = _memo_run(versions)
+        assert got == _fresh(versions), f"two lines inserted at line {i}"
+        assert "PIT403" in [d["code"] for d in got[1]]
 
 
 def _memo_run(versions: list[str], path: str = "m.py") -> list[list[dict]]:
