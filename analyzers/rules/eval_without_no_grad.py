@@ -133,7 +133,7 @@ class EvalWithoutNoGrad(Rule):
                 continue  # one forward pass (a smoke test, one sample): the cost does not add up
             done.add(id(region.target))
             model = flow.is_model_forward(forwards[0]) or "the model"
-            where = self._where(region)
+            where, label = self._where(region)
             # Reported on the forward pass, where a maintainer adds the no_grad; the region
             # (loop, function, or the code after eval()) and the other forwards are related.
             ctx.report(
@@ -142,17 +142,18 @@ class EvalWithoutNoGrad(Rule):
                 f"comes (measured: 801 MiB vs 64 MiB peak under no_grad, 12.5x). Wrap it in `with torch.no_grad():` "
                 f"(or decorate the function with @torch.no_grad())",
                 fix=self._fix(region, ctx),
-                related=[ctx.related(region.target, self._region_label(region))]
+                related=[ctx.related(region.target, label)]
                 + [ctx.related(c, "forward pass here") for c in forwards[1:3]],
             )
 
     @staticmethod
-    def _where(region: EvalRegion) -> str:
+    def _where(region: EvalRegion) -> tuple[str, str]:
+        """How the message names the region, and the label of its related location."""
         if region.kind == "function" and region.func is not None:
-            return f"evaluation in {region.func.name}()"
+            return f"evaluation in {region.func.name}()", f"evaluation function {region.func.name}()"
         if region.kind == "loop":
-            return "this evaluation loop"
-        return "code after .eval()"
+            return "this evaluation loop", "evaluation loop"
+        return "code after .eval()", "after .eval()"
 
     @staticmethod
     def _repeated(call: ast.AST, ctx: Context, depth: int = 0) -> bool:
@@ -170,14 +171,6 @@ class EvalWithoutNoGrad(Rule):
         flow = ctx.model.flow
         callers = flow.callers_of(func) or flow.callback_calls(func)
         return any(EvalWithoutNoGrad._repeated(c, ctx, depth + 1) for c in callers)
-
-    @staticmethod
-    def _region_label(region: EvalRegion) -> str:
-        if region.kind == "function" and region.func is not None:
-            return f"evaluation function {region.func.name}()"
-        if region.kind == "loop":
-            return "evaluation loop"
-        return "after .eval()"
 
     @staticmethod
     def _frozen(call: ast.Call, ctx: Context) -> bool:
