@@ -5,7 +5,8 @@ A plain JSON-RPC client over stdio (``bench_latency.Client``) starts ``python -m
 torchpit.server``, opens real-looking files (the examples and the rules' test fixtures) and
 notebooks made of them, and edits them at random: characters, tokens, pasted blocks of other
 files, unclosed brackets and strings, deleted spans and lines, undos (a whole-document change),
-several changes in one ``didChange``, emoji and CJK text, so that UTF-16 positions matter.
+several changes in one ``didChange``, emoji and CJK text, so that UTF-16 positions matter, and
+the characters where ``str.splitlines`` and LSP disagree on line ends (form feed, ``\v``, U+2028).
 Edits go in bursts of one to five without waiting, as a person types.
 
 For every ``publishDiagnostics`` of a text document, the published diagnostics must equal
@@ -53,9 +54,9 @@ from pygls.workspace.position_codec import PositionCodec  # noqa: E402
 
 from torchpit.analyzers.engine import analyze  # noqa: E402
 from torchpit.analyzers.inference import JediOptions  # noqa: E402
-from torchpit.analyzers.notebook import join_cells  # noqa: E402
-from server.analysis import Cell, _doc, localize_to_cell, resolve_config  # noqa: E402
-from server.convert import related_to_uris  # noqa: E402
+from torchpit.analyzers.notebook import join_cells, localize  # noqa: E402
+from server.analysis import resolve_config  # noqa: E402
+from server.convert import Lines, related_to_uris, to_lsp_diagnostics  # noqa: E402
 from server.settings import parse_settings  # noqa: E402
 
 SETTINGS = {"debounce": 0, "jedi": False}
@@ -64,6 +65,9 @@ _CONVERTER = get_converter()
 
 # What is typed: characters, wide ones among them (two UTF-16 units for the emoji).
 CHARS = list("abcxyz_ ()[]{}:.,=+-*/#'\"\n\t0123456789") + ["é", "中", "文", "😀", "🔥", "\n    ", "\n        "]
+# Characters Python's str.splitlines ends a line at and LSP does not (a form feed, \v, U+2028):
+# the server's copy of the text must keep them inside their line (issue 14).
+CHARS += ["\f", "\v", "\u2028", "\r\n"]
 TOKENS = [
     "torch", "model.eval()", "model.train()", "optimizer.zero_grad()", "loss.backward()", "with torch.no_grad():",
     "F.softmax(x, dim=1)", "import torch\n", "import torch.nn.functional as F\n", "def f(", "class K(", "@torch.no_grad()\n",
@@ -149,16 +153,16 @@ def batch_result(texts: list[str], uris: list[str], path: str, folder: str, note
     if not notebook:
         result = analyze(texts[0], path, config, jedi=JediOptions(enabled=False))
         diags = [related_to_uris(d, path) for d in result.diagnostics]
-        return {uris[0]: _plain(_doc(Cell(uris[0], version, texts[0]), diags, codec).lsp)}
+        return {uris[0]: _plain(to_lsp_diagnostics(diags, Lines(texts[0], codec), uris[0], version))}
     joined = join_cells(texts)
-    cells = tuple(Cell(u, None, t) for u, t in zip(uris, texts))
     result = analyze(joined.text, path, config, jedi=JediOptions(enabled=False))
-    per_cell: dict[int, list[Any]] = {i: [] for i in range(len(cells))}
+    per_cell: dict[int, list[Any]] = {i: [] for i in range(len(texts))}
     for d in result.diagnostics:
-        index, local = localize_to_cell(d, joined, cells, path)
+        index, local = localize(related_to_uris(d, path), joined, lambda i: uris[i])
         if index is not None:
             per_cell[index].append(local)
-    return {c.uri: _plain(_doc(c, per_cell[i], codec).lsp) for i, c in enumerate(cells)}
+    # the server's published cell diagnostics carry no version (a notebook's cells have none)
+    return {u: _plain(to_lsp_diagnostics(per_cell[i], Lines(t, codec), u, None)) for i, (u, t) in enumerate(zip(uris, texts))}
 
 
 def _without_version(diags: list[Any]) -> list[Any]:

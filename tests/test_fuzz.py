@@ -55,7 +55,7 @@ async def test_one_syntax_error_is_one_diagnostic_in_the_server_and_in_check(tmp
     broken = "from x import (\n    a    b,\n    c,\n)\n"
     path = tmp_path / "imports.py"
     path.write_text(broken)
-    check = subprocess.run([sys.executable, "-m", "torchpit", "check", "--no-cache", str(path)], capture_output=True, text=True, timeout=120)
+    check = subprocess.run([sys.executable, "-m", "torchpit", "check", "--no-cache", "--output-format", "concise", str(path)], capture_output=True, text=True, timeout=120)
     assert check.stdout.count("PIT001") == 1 and "imports.py:2:" in check.stdout, check.stdout
     client = fuzz.FuzzClient([sys.executable, "-m", "torchpit.server"], fuzz.SETTINGS)
     await client.start(tmp_path)
