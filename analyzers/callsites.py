@@ -105,7 +105,7 @@ def inherited_call_sites(model: SemanticModel, param: ast.arg) -> list[tuple[Sem
     for base in cls_node.bases:
         qual = model.qualified_name(base)
         found = project_class(model.path, qual) if qual else None
-        if found is None:
+        if not isinstance(found, tuple):
             continue
         model.read_whole()  # another module
         other, info = found

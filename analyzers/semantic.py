@@ -998,12 +998,14 @@ class SemanticModel:
         if not self._external or not isinstance(expr, (ast.Name, ast.Attribute)):
             return None
         qual = self.qualified_name(expr)
-        if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.")):
-            return None  # only the user's own modules are worth a look
+        if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.")) or qual.split(".")[0] in torch_api.NO_MODEL_PACKAGES:
+            return None  # only the user's own modules (and model libraries) are worth a look
         self.read_whole()  # another module (and, for jedi, the whole text)
         found = project_class(self.path, qual)
+        if found == NOT_A_CLASS:
+            return None  # the project's module says what it is: jedi would say the same, slower
         if found is not None or self.inference is None:
-            return found
+            return found  # type: ignore[return-value]
         # one jedi query per imported name: every use of it names the same class
         key = ("external_class", qual)
         if key in self.file_memo:
@@ -1046,10 +1048,15 @@ _BUILTIN_QUALNAMES: dict[str, str] = {}
 _EXTERNAL_MODELS: dict[tuple[str, int], "SemanticModel | None"] = {}
 
 
-def project_class(importer: str | None, qual: str, depth: int = 0) -> tuple["SemanticModel", ClassInfo] | None:
+NOT_A_CLASS = "not a class"  # project_class's answer for a name the project binds to something else
+
+
+def project_class(importer: str | None, qual: str, depth: int = 0) -> "tuple[SemanticModel, ClassInfo] | str | None":
     """The class ``qual`` (``models.net.Net``, ``.resnet.ResNet``) names, when it is defined in a
     module of the importer's project, also when that module re-exports it (``from .net import
-    Net`` in a package's ``__init__``)."""
+    Net`` in a package's ``__init__``, or ``from .layers import *``). ``NOT_A_CLASS`` when the
+    project's module binds the name to something else (a function, a variable): no need to ask
+    jedi. None when the project's modules do not tell."""
     from .project import module_file
 
     stripped = qual.lstrip(".")
@@ -1068,6 +1075,14 @@ def project_class(importer: str | None, qual: str, depth: int = 0) -> tuple["Sem
     bindings = other.module_scope.bindings.get(name, [])
     if len(bindings) == 1 and bindings[0].kind == "import" and bindings[0].qualname:
         return project_class(path, bindings[0].qualname, depth + 1)
+    if bindings:
+        return NOT_A_CLASS if all(b.kind in ("def", "assign", "annassign") for b in bindings) else None
+    for stmt in other._tree.body:  # ``from .layers import *``: the name may come from there
+        if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names):
+            base = "." * stmt.level + (stmt.module or "")
+            found = project_class(path, f"{base}{name}" if base.endswith(".") else f"{base}.{name}", depth + 1)
+            if found is not None:
+                return found
     return None
 
 

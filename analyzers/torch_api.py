@@ -9,6 +9,7 @@ public spelling that the sets below use.
 from __future__ import annotations
 
 import re
+import sys
 
 _MODULES_RE = re.compile(r"^torch\.nn\.modules\.[a-z_]+\.")
 _ALIASES = {
@@ -41,6 +42,13 @@ def canonical(qualname: str | None) -> str | None:
 
 
 MODULE_BASES = {"torch.nn.Module", "pytorch_lightning.LightningModule"}
+
+# Top-level packages that define no nn.Module a training script builds: the standard library and
+# common numeric / data libraries. Asking jedi where their names are defined is time wasted.
+NO_MODEL_PACKAGES = frozenset(sys.stdlib_module_names) | {
+    "numpy", "scipy", "pandas", "sklearn", "PIL", "cv2", "matplotlib", "onnxruntime", "onnx",
+    "tqdm", "yaml", "requests", "h5py", "tensorboardX", "wandb", "absl", "einops", "functorch",
+}
 
 SOFTMAX_FUNCS = {
     "torch.softmax",

@@ -350,3 +350,27 @@ def test_values_that_depend_on_themselves_stay_unknown():
     )
     result = analyze(text, "t.py", Config(), JediOptions(enabled=False))
     assert result.rule_errors == [] and result.diagnostics == []
+
+
+def test_project_modules_answer_without_jedi_for_names_that_are_not_classes(tmp_path, monkeypatch):
+    """A name the project's module binds to a function (here through a star import), or one the
+    standard library holds, is not a model class: jedi, the slow path, is not asked."""
+    from torchpit.analyzers import inference
+
+    _write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "from .layers import *\n", "pkg/layers.py": "def make_head(n):\n    return n\n"})
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(
+        """
+        import torch.nn.functional as F
+        from collections import OrderedDict
+        from pkg import make_head
+
+        def step(x, y):
+            head, table = make_head(3), OrderedDict()
+            return F.cross_entropy(head(x), y) + F.cross_entropy(table(x), y)
+        """
+    ))
+    asked = []
+    monkeypatch.setattr(inference.JediInference, "goto", lambda self, node: asked.append(node) or None)
+    analyze(script.read_text(), str(script), Config(), JediOptions(enabled=True, budget_s=5, project_root=str(tmp_path)))
+    assert asked == []
