@@ -254,3 +254,14 @@ def test_explain_builtin_codes(torchpit_cmd, project, code):
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(f"# {BUILTIN_CODES[code]} ({code})\n")
     assert "## What it means" in r.stdout and "## What to do" in r.stdout
+
+
+def test_full_output_shows_evidence_only_where_it_is_not_the_flagged_range(torchpit_cmd, tmp_path):
+    """`F.cross_entropy(F.softmax(x))`: the softmax is the flagged argument itself, so no second
+    snippet repeats it; through a variable, the softmax's own line is shown as related."""
+    (tmp_path / "inline.py").write_text("import torch.nn.functional as F\n\ndef f(x, y):\n    return F.cross_entropy(F.softmax(x, dim=1), y)\n")
+    (tmp_path / "via.py").write_text("import torch.nn.functional as F\n\ndef f(x, y):\n    p = F.softmax(x, dim=1)\n    return F.cross_entropy(p, y)\n")
+    inline = run(torchpit_cmd, "check", "inline.py", "--no-cache", "--color", "never", cwd=tmp_path)
+    via = run(torchpit_cmd, "check", "via.py", "--no-cache", "--color", "never", cwd=tmp_path)
+    assert "PIT101" in inline.stdout and ":::" not in inline.stdout and "softmax applied here" not in inline.stdout
+    assert "::: via.py:4:9" in via.stdout and "softmax applied here" in via.stdout

@@ -213,6 +213,8 @@ def format_full_one(r: FileResult, d: Diagnostic, sources: Sources, *, unsafe: b
             where = f"{diff_name(r.path)}:cell {rel.cell}:{rel.range.start.line + 1}:{rel.range.start.col + 1}"
             rel_lines = sources.lines(r.path, rel.cell)
         else:
+            if rel.range == d.range:
+                continue  # the evidence is the flagged range itself: its snippet is above
             where = location(r, d, rel.range)
             rel_lines = lines
         out.append(style.gutter(f"{pad} |"))
