@@ -689,19 +689,23 @@ class Flow:
         return out
 
     def _trains(self, root: ast.AST) -> bool:
-        return any(e.kind in (BACKWARD, STEP, GRAD) for e in self.events(root)) or _wants_grad(root)
+        return any(e.kind in (BACKWARD, STEP, GRAD) for e in self.events(root)) or self.kept("wants_grad", root, lambda: _wants_grad(root))
+
+    def calls_in(self, root: ast.AST) -> list[ast.Call]:
+        """The calls in a function's or loop's body (kept while the body is unchanged)."""
+        return self.kept("calls_in", root, lambda: _calls_in(root.body))  # type: ignore[attr-defined]
 
     @file_fact
     def eval_regions(self) -> list[EvalRegion]:
         regions: list[EvalRegion] = []
         seen_forwards: set[int] = set()
         for kind, func, root in self.eval_roots:
-            fw = [c for c in _calls_in(root.body) if self.is_model_forward(c)]
+            fw = [c for c in self.calls_in(root) if self.is_model_forward(c)]
             if fw:
                 self._add_regions(regions, kind, func, fw, seen_forwards, within=root)
         for kind, func, root in self.called_eval_roots:
             # known by what they do: only the forwards that run under no_grad are its evaluation
-            fw = [c for c in _calls_in(root.body) if self.is_model_forward(c) and _result_used(c) and self.no_grad_at(c)]
+            fw = [c for c in self.calls_in(root) if self.is_model_forward(c) and _result_used(c) and self.no_grad_at(c)]
             if fw:
                 self._add_regions(regions, kind, func, fw, seen_forwards, within=root)
         return regions
@@ -754,7 +758,7 @@ class Flow:
                 managed = managed or e.kind in (EVAL, MODE)
                 if e.kind == FORWARD and e.chain and not managed and e.subject and not e.subject.startswith("<") and id(e.site) not in direct:
                     sites.setdefault(id(e.site), (e.chain[0], e.subject, e.node))
-            for c in _calls_in(root.body):
+            for c in self.calls_in(root):
                 g = self.generates(c)
                 if g is not None:
                     sites.setdefault(id(c), (c, g, c))
