@@ -727,13 +727,16 @@ class Flow:
                 continue  # a method of the model itself: its callers decide its mode
             if self._is_test_file() and f.name.startswith("test"):
                 continue
-            if not any(self.trains_around(c) for c in self.callers_of(f)):
-                continue  # (asked first: it is cheap where nothing around trains)
-            if not self._trains(f) and any(
-                e.kind == FORWARD and _result_used(e.site) and (e.no_grad or self.no_grad_at(e.node)) for e in self.events(f)
-            ):
+            if self.kept("called_eval_root", f, lambda: self._is_called_eval_root(f)):  # noqa: B023 (called at once)
                 out.append(("function", f, f))
         return out
+
+    def _is_called_eval_root(self, f: FunctionNode) -> bool:
+        if not any(self.trains_around(c) for c in self.callers_of(f)):
+            return False  # (asked first: it is cheap where nothing around trains)
+        return not self._trains(f) and any(
+            e.kind == FORWARD and _result_used(e.site) and (e.no_grad or self.no_grad_at(e.node)) for e in self.events(f)
+        )
 
     def trains_around(self, call: ast.Call) -> bool:
         """``call`` runs in a function (or at the top level of a file) one run of which trains."""
