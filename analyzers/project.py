@@ -11,19 +11,19 @@ through :func:`module_file` before it asks jedi, which then serves only installe
   running the script from there (``python -m training.train``) would.
 
 Only files that exist are returned; anything else is unknown (None), and an unknown never
-produces a finding. Answers are cached per directory; the cache is bounded.
+produces a finding. Nothing is cached here: a language server runs for hours while modules are
+added and removed, and a lookup is a few ``stat`` calls (the models of the files found are
+cached by path and mtime in ``semantic.load_module_model``).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 MAX_ANCESTORS = 4  # how far up an absolute import is looked for when there is no root marker
 
 
-@functools.lru_cache(maxsize=4096)
 def project_root(directory: str) -> str | None:
     """The nearest ancestor of ``directory`` (itself included) that holds a root marker."""
     cur = os.path.abspath(directory)
@@ -44,7 +44,6 @@ def _as_file(base: str, parts: list[str]) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=4096)
 def _module_file(directory: str, dotted: str) -> str | None:
     level = len(dotted) - len(dotted.lstrip("."))
     parts = [p for p in dotted[level:].split(".") if p]

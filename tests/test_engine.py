@@ -374,3 +374,15 @@ def test_project_modules_answer_without_jedi_for_names_that_are_not_classes(tmp_
     monkeypatch.setattr(inference.JediInference, "goto", lambda self, node: asked.append(node) or None)
     analyze(script.read_text(), str(script), Config(), JediOptions(enabled=True, budget_s=5, project_root=str(tmp_path)))
     assert asked == []
+
+
+def test_a_module_added_later_is_found_by_the_next_analysis(tmp_path):
+    """The language server runs for hours: a project module created after one analysis must be
+    resolved by the next one (no stale answer from an earlier lookup)."""
+    _write(tmp_path, {"pyproject.toml": "", "nets/__init__.py": ""})
+    _write(tmp_path, {"train.py": TRAIN_SCRIPT.format(import_line="from nets.scoring import Scorer")})
+    script = tmp_path / "train.py"
+    before = analyze(script.read_text(), str(script), Config(), JediOptions(enabled=False))
+    _write(tmp_path, {"nets/scoring.py": PROJECT_MODEL})
+    after = analyze(script.read_text(), str(script), Config(), JediOptions(enabled=False))
+    assert before.diagnostics == [] and [d.code for d in after.diagnostics] == ["PIT101"]
