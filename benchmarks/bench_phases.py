@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_latency import TYPED  # noqa: E402
 from training_script import make_training_script  # noqa: E402
 
-from torchpit.analyzers.config import Config  # noqa: E402
-from torchpit.analyzers.engine import analyze  # noqa: E402
-from torchpit.analyzers.incremental import IncrementalParser  # noqa: E402
-from torchpit.analyzers.inference import JediOptions  # noqa: E402
-from torchpit.analyzers.memo import RuleMemo  # noqa: E402
+from torchpit.analyzers.engine.config import Config  # noqa: E402
+from torchpit.analyzers.engine.analysis import analyze  # noqa: E402
+from torchpit.analyzers.syntax.incremental import IncrementalParser  # noqa: E402
+from torchpit.analyzers.semantic.inference import JediOptions  # noqa: E402
+from torchpit.analyzers.engine.memo import RuleMemo  # noqa: E402
 
 
 def typed_versions(edits: int) -> Iterator[str]:

@@ -52,9 +52,9 @@ from bench_latency import Client  # noqa: E402
 from lsprotocol.converters import get_converter  # noqa: E402
 from pygls.workspace.position_codec import PositionCodec  # noqa: E402
 
-from torchpit.analyzers.engine import analyze  # noqa: E402
-from torchpit.analyzers.inference import JediOptions  # noqa: E402
-from torchpit.analyzers.notebook import join_cells, localize  # noqa: E402
+from torchpit.analyzers.engine.analysis import analyze  # noqa: E402
+from torchpit.analyzers.semantic.inference import JediOptions  # noqa: E402
+from torchpit.analyzers.syntax.notebook import join_cells, localize  # noqa: E402
 from server.analysis import resolve_config  # noqa: E402
 from server.convert import Lines, related_to_uris, to_lsp_diagnostics  # noqa: E402
 from server.settings import parse_settings  # noqa: E402

@@ -11,9 +11,9 @@ from typing import Callable, Sequence
 
 from lsprotocol import types
 
-from torchpit.analyzers.diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Range
-from torchpit.analyzers.fixes import apply_fixes
-from torchpit.analyzers.source import NOQA_RE
+from torchpit.analyzers.core.diagnostics import Applicability, Diagnostic, Edit, Fix, Position, Range
+from torchpit.analyzers.engine.fixes import apply_fixes
+from torchpit.analyzers.syntax.source import NOQA_RE
 
 from .analysis import DocResult
 from .convert import SOURCE, Lines, fix_from_data

@@ -23,13 +23,13 @@ from typing import Iterator
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
-from torchpit.analyzers.config import Config, ConfigError, load_config
-from torchpit.analyzers.diagnostics import BUILTIN_CODES, TOO_COMPLEX, Diagnostic, Range, Severity
-from torchpit.analyzers.engine import analyze
-from torchpit.analyzers.incremental import IncrementalParser
-from torchpit.analyzers.inference import JediOptions
-from torchpit.analyzers.memo import RuleMemo
-from torchpit.analyzers.notebook import join_cells, localize
+from torchpit.analyzers.engine.config import Config, ConfigError, load_config
+from torchpit.analyzers.core.diagnostics import BUILTIN_CODES, TOO_COMPLEX, Diagnostic, Range, Severity
+from torchpit.analyzers.engine.analysis import analyze
+from torchpit.analyzers.syntax.incremental import IncrementalParser
+from torchpit.analyzers.semantic.inference import JediOptions
+from torchpit.analyzers.engine.memo import RuleMemo
+from torchpit.analyzers.syntax.notebook import join_cells, localize
 
 from .convert import Lines, related_to_uris
 from .memory import TRIMMER
@@ -114,8 +114,8 @@ class DocumentState:
 
 
 class Parsers:
-    """The incremental parser and rule memo of each open document (analyzers/incremental.py,
-    analyzers/memo.py), for the worker that analyses it. The session owns one; with a
+    """The incremental parser and rule memo of each open document (analyzers/syntax/incremental.py,
+    analyzers/engine/memo.py), for the worker that analyses it. The session owns one; with a
     worker process, the process holds the table on the session's behalf
     (:func:`worker_parsers`) and the session drops a closed document's entry through the
     pool (:func:`forget_in_worker`).

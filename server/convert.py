@@ -16,8 +16,8 @@ from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace.position_codec import PositionCodec
 
 import torchpit
-from torchpit.analyzers.diagnostics import Diagnostic, Edit, Fix, Position, Range, Related, Severity
-from torchpit.analyzers.source import split_lines
+from torchpit.analyzers.core.diagnostics import Diagnostic, Edit, Fix, Position, Range, Related, Severity
+from torchpit.analyzers.syntax.source import split_lines
 
 SOURCE = "torchpit"
 

@@ -7,9 +7,9 @@ from typing import Mapping, Sequence
 
 from lsprotocol import types
 
-from torchpit.analyzers.diagnostics import Position, Range
-from torchpit.analyzers.registry import rule_by_code
-from torchpit.analyzers.source import NOQA_RE
+from torchpit.analyzers.core.diagnostics import Position, Range
+from torchpit.analyzers.engine.registry import rule_by_code
+from torchpit.analyzers.syntax.source import NOQA_RE
 
 from .analysis import DocResult
 from .convert import Lines

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from torchpit.analyzers.diagnostics import Diagnostic
+from torchpit.analyzers.core.diagnostics import Diagnostic
 
 from .settings import ProbeSettings
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from torchpit.analyzers.config import Config, ConfigError, parse_severity_map, validate_selector
-from torchpit.analyzers.diagnostics import Severity
+from torchpit.analyzers.engine.config import Config, ConfigError, parse_severity_map, validate_selector
+from torchpit.analyzers.core.diagnostics import Severity
 
 RUN_ON_TYPE = "onType"
 RUN_ON_SAVE = "onSave"

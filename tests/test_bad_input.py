@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from torchpit.analyzers.engine import analyze
+from torchpit.analyzers.engine.analysis import analyze
 
 PITFALL = "import torch.nn.functional as F\n\ndef f(x, y):\n    return F.cross_entropy(F.softmax(x, dim=1), y)\n"
 
@@ -212,8 +212,8 @@ def test_malformed_notebook_is_pit002_and_other_files_analyzed(torchpit_cmd, tmp
 
 
 def test_notebook_structure_is_validated_in_one_place():
-    # What the batch mode, its fixes and any other reader share (analyzers/notebook.py).
-    from torchpit.analyzers.notebook import NotebookError, read_notebook
+    # What the batch mode, its fixes and any other reader share (analyzers/syntax/notebook.py).
+    from torchpit.analyzers.syntax.notebook import NotebookError, read_notebook
 
     for name, (data, problem) in MALFORMED_NOTEBOOKS.items():
         with pytest.raises(NotebookError, match=re.escape(problem)):
@@ -290,7 +290,7 @@ def test_special_file_named_directly_is_a_usage_error(torchpit_cmd, tmp_path, fi
 
 
 def test_check_file_never_opens_a_fifo_for_reading(tmp_path, fifo):
-    from torchpit.analyzers.config import Config
+    from torchpit.analyzers.engine.config import Config
     from torchpit.batch import check_file
 
     pipe = fifo(tmp_path / "pipe.py")  # e.g. a file replaced by a FIFO after discovery

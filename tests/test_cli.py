@@ -156,7 +156,7 @@ def test_parallel_run_matches_serial(project, monkeypatch):
 
 
 def test_rules_and_explain(torchpit_cmd, project):
-    from torchpit.analyzers.registry import rule_by_code
+    from torchpit.analyzers.engine.registry import rule_by_code
 
     rules = run(torchpit_cmd, "rules", cwd=project)
     assert rules.returncode == 0 and "PIT101  softmax-before-cross-entropy" in rules.stdout
@@ -248,7 +248,7 @@ def test_unknown_code_in_noqa_is_a_warning_naming_the_comment(torchpit_cmd, proj
 
 @pytest.mark.parametrize("code", ["PIT001", "PIT002", "PIT003", "PIT004"])
 def test_explain_builtin_codes(torchpit_cmd, project, code):
-    from torchpit.analyzers.diagnostics import BUILTIN_CODES
+    from torchpit.analyzers.core.diagnostics import BUILTIN_CODES
 
     r = run(torchpit_cmd, "explain", code.lower(), cwd=project)
     assert r.returncode == 0, r.stderr

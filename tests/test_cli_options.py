@@ -124,7 +124,7 @@ def test_add_noqa_silences_every_current_finding(torchpit_cmd, project):
 
 
 def test_add_noqa_leaves_a_line_where_a_comment_would_change_the_program():
-    from torchpit.analyzers.engine import analyze
+    from torchpit.analyzers.engine.analysis import analyze
     from torchpit.noqa import add_noqa_to_text
 
     source = 'import torch.nn.functional as F\n\ndef f(x, y):\n    return F.cross_entropy(F.softmax(x, dim=1), y) + \\\n        0\n'

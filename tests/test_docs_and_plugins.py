@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from torchpit.analyzers.registry import all_rules
-from torchpit.analyzers.rule import DOC_SECTIONS
+from torchpit.analyzers.engine.registry import all_rules
+from torchpit.analyzers.rules.rule import DOC_SECTIONS
 from torchpit.docgen import ROOT, stale_files
 
 

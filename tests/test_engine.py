@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from torchpit.analyzers import engine
-from torchpit.analyzers.config import Config, ConfigError, config_from_table, load_config
-from torchpit.analyzers.diagnostics import Severity
-from torchpit.analyzers.engine import analyze
-from torchpit.analyzers.inference import JediOptions
-from torchpit.analyzers.registry import all_rules
-from torchpit.analyzers.rule import DOC_SECTIONS
+from torchpit.analyzers.engine import analysis as engine
+from torchpit.analyzers.engine.config import Config, ConfigError, config_from_table, load_config
+from torchpit.analyzers.core.diagnostics import Severity
+from torchpit.analyzers.engine.analysis import analyze
+from torchpit.analyzers.semantic.inference import JediOptions
+from torchpit.analyzers.engine.registry import all_rules
+from torchpit.analyzers.rules.rule import DOC_SECTIONS
 
 LINE = "    return F.cross_entropy(F.softmax(x, dim=1), y)"
 HEAD = "import torch.nn.functional as F\n\ndef f(x, y):\n"
@@ -78,7 +78,7 @@ def test_bad_configuration_is_named(table, message):
 
 
 def test_a_crashing_rule_is_isolated(monkeypatch):
-    from torchpit.analyzers.rules.functional_dropout_without_training import FunctionalDropoutWithoutTraining
+    from torchpit.analyzers.rules.pitfalls.functional_dropout_without_training import FunctionalDropoutWithoutTraining
 
     def boom(self, node, ctx):
         raise RuntimeError("boom")
@@ -355,7 +355,7 @@ def test_values_that_depend_on_themselves_stay_unknown():
 def test_project_modules_answer_without_jedi_for_names_that_are_not_classes(tmp_path, monkeypatch):
     """A name the project's module binds to a function (here through a star import), or one the
     standard library holds, is not a model class: jedi, the slow path, is not asked."""
-    from torchpit.analyzers import inference
+    from torchpit.analyzers.semantic import inference
 
     _write(tmp_path, {"pyproject.toml": "", "pkg/__init__.py": "from .layers import *\n", "pkg/layers.py": "def make_head(n):\n    return n\n"})
     script = tmp_path / "train.py"

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from torchpit.analyzers.engine import analyze
-from torchpit.analyzers.fixes import apply_fixes
-from torchpit.analyzers.inference import JediOptions
+from torchpit.analyzers.engine.analysis import analyze
+from torchpit.analyzers.engine.fixes import apply_fixes
+from torchpit.analyzers.semantic.inference import JediOptions
 
 from .conftest import FIXTURES, ROOT
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import stat
 
-from torchpit.analyzers.diagnostics import Applicability, Diagnostic, Edit, Fix, Range
-from torchpit.analyzers.fixes import apply_fixes, write_atomic
+from torchpit.analyzers.core.diagnostics import Applicability, Diagnostic, Edit, Fix, Range
+from torchpit.analyzers.engine.fixes import apply_fixes, write_atomic
 
 TEXT = "a = f(x)\nb = g(y)\n"
 
@@ -49,7 +49,7 @@ def test_write_atomic_keeps_mode_and_leaves_no_temp_files(tmp_path):
 
 
 def test_positions_survive_form_feeds_and_crlf():
-    from torchpit.analyzers.engine import analyze
+    from torchpit.analyzers.engine.analysis import analyze
 
     text = "import torch.nn.functional as F\r\n\x0c\r\ns = 'a\u2028b'\r\ndef f(x, y):\r\n    return F.cross_entropy(F.softmax(x, dim=1), y)\r\n"
     d = analyze(text, "t.py").diagnostics

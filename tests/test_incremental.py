@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from torchpit.analyzers.engine import analyze
-from torchpit.analyzers.incremental import IncrementalParser
-from torchpit.analyzers.parsing import group_starts, parse_group, parse_source, split_groups, statement_start
-from torchpit.analyzers.source import split_lines
+from torchpit.analyzers.engine.analysis import analyze
+from torchpit.analyzers.syntax.incremental import IncrementalParser
+from torchpit.analyzers.syntax.parsing import group_starts, parse_group, parse_source, split_groups, statement_start
+from torchpit.analyzers.syntax.source import split_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 # Real Python to edit: this project's own sources and examples (fetched repositories are not

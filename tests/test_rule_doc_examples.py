@@ -8,10 +8,10 @@ import re
 
 import pytest
 
-from torchpit.analyzers.config import Config
-from torchpit.analyzers.engine import analyze
-from torchpit.analyzers.inference import JediOptions
-from torchpit.analyzers.registry import all_rules
+from torchpit.analyzers.engine.config import Config
+from torchpit.analyzers.engine.analysis import analyze
+from torchpit.analyzers.semantic.inference import JediOptions
+from torchpit.analyzers.engine.registry import all_rules
 
 CODE_BLOCK = re.compile(r"```python\n(.*?)```", re.S)
 # The imports every example assumes (the docs leave them out, as ruff's do).

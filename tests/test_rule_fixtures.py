@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from torchpit.analyzers.engine import analyze
-from torchpit.analyzers.fixes import apply_fixes
-from torchpit.analyzers.inference import JediOptions
+from torchpit.analyzers.engine.analysis import analyze
+from torchpit.analyzers.engine.fixes import apply_fixes
+from torchpit.analyzers.semantic.inference import JediOptions
 
 from .conftest import FIXTURES, ROOT
 
@@ -82,7 +82,7 @@ def test_fixture(path: Path, update_snapshots: bool) -> None:
 
 
 def test_every_rule_has_fixtures() -> None:
-    from torchpit.analyzers.registry import all_rules
+    from torchpit.analyzers.engine.registry import all_rules
 
     for rule in all_rules():
         files = list((FIXTURES / rule.code).glob("*.py"))

@@ -1,4 +1,4 @@
-"""Reused findings and answers (analyzers/memo.py) equal a fresh analysis of every version.
+"""Reused findings and answers (analyzers/engine/memo.py) equal a fresh analysis of every version.
 
 The rule (issue 14): the result of any sequence of edits is the analysis of the final text, a
 fresh ``analyze()`` with no incremental parser and no memo, broken syntax included.
@@ -6,7 +6,7 @@ fresh ``analyze()`` with no incremental parser and no memo, broken syntax includ
 The language server analyses each version of a document with its incremental parser and its
 rule memo: unchanged top-level statements keep their nodes, their part of the semantic model,
 the loop model's answers about them, and the per-node rules' findings, unless something
-those were computed from changed (analyzers/reads.py). These tests edit files and compare,
+those were computed from changed (analyzers/syntax/reads.py). These tests edit files and compare,
 version by version, against ``analyze()`` without a memo.
 
 A longer run over any folder of Python files:
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from torchpit.analyzers.engine import analyze
-from torchpit.analyzers.incremental import IncrementalParser
-from torchpit.analyzers.inference import JediOptions
-from torchpit.analyzers.memo import RuleMemo
-from torchpit.analyzers.parsing import parse_source
+from torchpit.analyzers.engine.analysis import analyze
+from torchpit.analyzers.syntax.incremental import IncrementalParser
+from torchpit.analyzers.semantic.inference import JediOptions
+from torchpit.analyzers.engine.memo import RuleMemo
+from torchpit.analyzers.syntax.parsing import parse_source
 
 ROOT = Path(__file__).resolve().parents[1]
 # Files with findings of every rule, and near misses: the rules' own fixtures and the examples.
@@ -260,7 +260,7 @@ def test_unchanged_statements_are_reused() -> None:
 
 
 def test_a_changed_selection_starts_afresh() -> None:
-    from torchpit.analyzers.config import Config
+    from torchpit.analyzers.engine.config import Config
 
     parser, memo = IncrementalParser("m.py"), RuleMemo()
     analyze(SOFTMAX, "m.py", jedi=NO_JEDI, parser=parser, memo=memo)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import ast
 import textwrap
 
-from torchpit.analyzers.engine import traverse
-from torchpit.analyzers.parsing import parse_source
-from torchpit.analyzers.patterns import softmax_evidence
-from torchpit.analyzers.semantic import SemanticModel
-from torchpit.analyzers.source import SourceFile
+from torchpit.analyzers.engine.analysis import traverse
+from torchpit.analyzers.syntax.parsing import parse_source
+from torchpit.analyzers.facts.patterns import softmax_evidence
+from torchpit.analyzers.semantic.model import SemanticModel
+from torchpit.analyzers.syntax.source import SourceFile
 
 
 def build(code: str) -> SemanticModel:

@@ -1,4 +1,4 @@
-"""Optimizer and module state across modules of a project (analyzers/state.py).
+"""Optimizer and module state across modules of a project (analyzers/facts/state.py).
 
 The fixture runner analyzes one file at a time; these tests write small projects of several
 modules to a temporary folder and analyze the training script, with jedi off, so that what
@@ -11,9 +11,9 @@ import textwrap
 
 import pytest
 
-from torchpit.analyzers.config import Config
-from torchpit.analyzers.engine import analyze
-from torchpit.analyzers.inference import JediOptions
+from torchpit.analyzers.engine.config import Config
+from torchpit.analyzers.engine.analysis import analyze
+from torchpit.analyzers.semantic.inference import JediOptions
 
 TRAIN = """
 import torch

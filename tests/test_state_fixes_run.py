@@ -12,9 +12,9 @@ import json
 import subprocess
 import sys
 
-from torchpit.analyzers.engine import analyze
-from torchpit.analyzers.fixes import apply_fixes
-from torchpit.analyzers.inference import JediOptions
+from torchpit.analyzers.engine.analysis import analyze
+from torchpit.analyzers.engine.fixes import apply_fixes
+from torchpit.analyzers.semantic.inference import JediOptions
 
 from .conftest import FIXTURES
 

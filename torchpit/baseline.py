@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
-from torchpit.analyzers.fixes import write_atomic
+from torchpit.analyzers.engine.fixes import write_atomic
 
 from .batch import FileResult, UsageError, diff_name
 from .render import Sources, iter_findings

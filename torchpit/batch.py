@@ -18,12 +18,12 @@ from typing import Callable, Iterable, Iterator
 import pathspec
 
 from torchpit import __version__
-from torchpit.analyzers.config import Config, ConfigError, load_config
-from torchpit.analyzers.diagnostics import Diagnostic
-from torchpit.analyzers.engine import analyze, unreadable
-from torchpit.analyzers.fixes import fix_until_stable, parses, unified_diff, write_atomic
-from torchpit.analyzers.inference import JediOptions
-from torchpit.analyzers.notebook import Notebook, NotebookError, map_diagnostic, read_notebook
+from torchpit.analyzers.engine.config import Config, ConfigError, load_config
+from torchpit.analyzers.core.diagnostics import Diagnostic
+from torchpit.analyzers.engine.analysis import analyze, unreadable
+from torchpit.analyzers.engine.fixes import fix_until_stable, parses, unified_diff, write_atomic
+from torchpit.analyzers.semantic.inference import JediOptions
+from torchpit.analyzers.syntax.notebook import Notebook, NotebookError, map_diagnostic, read_notebook
 from torchpit.noqa import unknown_noqa_warnings
 
 PY_SUFFIXES = (".py", ".pyi")
@@ -371,8 +371,8 @@ def _eol(cell: str) -> str:
 
 def _fix_notebook(path: str, raw: bytes, nb: Notebook, result: FileResult, fix_mode: FixMode) -> None:
     """Apply fixes cell by cell; magics stay as they are, and the joined result must parse."""
-    from torchpit.analyzers.fixes import apply_edits, apply_fixes
-    from torchpit.analyzers.notebook import join_cells, neutralize_magics
+    from torchpit.analyzers.engine.fixes import apply_edits, apply_fixes
+    from torchpit.analyzers.syntax.notebook import join_cells, neutralize_magics
 
     code_cells = nb.code_cells  # the validated JSON of read_notebook, rewritten in place
     by_cell: dict[int, list[Diagnostic]] = {}

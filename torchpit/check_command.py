@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import IO, Callable
 
 from torchpit import formats, render
-from torchpit.analyzers.config import ConfigError
-from torchpit.analyzers.fixes import write_atomic
+from torchpit.analyzers.engine.config import ConfigError
+from torchpit.analyzers.engine.fixes import write_atomic
 from torchpit.batch import FileResult, FixMode, Overrides, RunOptions, UsageError, check_source, config_loader, discover, run_check
 
 TEXT_FORMATS = ("full", "concise", "text")

@@ -14,7 +14,7 @@ from torchpit import __version__
 
 
 def _selectors(value: str) -> tuple[str, ...]:
-    from torchpit.analyzers.config import ConfigError, validate_selector
+    from torchpit.analyzers.engine.config import ConfigError, validate_selector
 
     out = []
     for part in value.split(","):
@@ -159,7 +159,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from torchpit.analyzers.registry import all_rules
+    from torchpit.analyzers.engine.registry import all_rules
 
     rules = all_rules()
     if args.format == "json":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torchpit.analyzers import diagnostics as d
+from torchpit.analyzers.core import diagnostics as d
 
 # The codes that are not rules report a problem with the input, or with torchpit itself.
 BUILTIN_DOCS = {
@@ -40,7 +40,7 @@ BUILTIN_DOCS = {
 
 def explain(code: str) -> str | None:
     """Markdown for a rule code or name, or a built-in code; None when unknown."""
-    from torchpit.analyzers.registry import rule_by_code
+    from torchpit.analyzers.engine.registry import rule_by_code
 
     rule = rule_by_code(code)
     if rule is not None:

@@ -21,9 +21,9 @@ class Flake8Plugin:
         self.lines = lines
 
     def run(self) -> Iterator[tuple[int, int, str, type]]:
-        from torchpit.analyzers.config import ConfigError, load_config
-        from torchpit.analyzers.engine import analyze
-        from torchpit.analyzers.registry import all_rules
+        from torchpit.analyzers.engine.config import ConfigError, load_config
+        from torchpit.analyzers.engine.analysis import analyze
+        from torchpit.analyzers.engine.registry import all_rules
 
         try:
             config = load_config(self.filename) if self.filename not in ("stdin", "-") else None

@@ -12,8 +12,8 @@ from typing import Any, Sequence
 from xml.sax.saxutils import quoteattr
 
 from torchpit import DOCS_URL, __version__
-from torchpit.analyzers.diagnostics import BUILTIN_CODES, Diagnostic, Severity
-from torchpit.analyzers.registry import all_rules
+from torchpit.analyzers.core.diagnostics import BUILTIN_CODES, Diagnostic, Severity
+from torchpit.analyzers.engine.registry import all_rules
 
 from .batch import FileResult, diff_name
 from .render import Sources, iter_findings

@@ -11,11 +11,11 @@ import difflib
 import json
 from typing import Iterable, Sequence
 
-from torchpit.analyzers.diagnostics import BUILTIN_CODES, Diagnostic
-from torchpit.analyzers.fixes import parses
-from torchpit.analyzers.notebook import Notebook, join_cells, neutralize_magics
-from torchpit.analyzers.registry import all_rules
-from torchpit.analyzers.source import NOQA_RE, SourceFile, split_lines
+from torchpit.analyzers.core.diagnostics import BUILTIN_CODES, Diagnostic
+from torchpit.analyzers.engine.fixes import parses
+from torchpit.analyzers.syntax.notebook import Notebook, join_cells, neutralize_magics
+from torchpit.analyzers.engine.registry import all_rules
+from torchpit.analyzers.syntax.source import NOQA_RE, SourceFile, split_lines
 
 OWN_PREFIX = "PIT"
 

@@ -15,9 +15,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import IO, Iterable, Sequence
 
-from torchpit.analyzers.diagnostics import BUILTIN_CODES, Applicability, Diagnostic, Range, Severity
-from torchpit.analyzers.registry import rule_by_code
-from torchpit.analyzers.source import split_lines
+from torchpit.analyzers.core.diagnostics import BUILTIN_CODES, Applicability, Diagnostic, Range, Severity
+from torchpit.analyzers.engine.registry import rule_by_code
+from torchpit.analyzers.syntax.source import split_lines
 
 from .batch import NB_SUFFIX, EncodingDeclarationError, FileResult, diff_name, read_bytes, read_python
 
@@ -99,7 +99,7 @@ class Sources:
         return lines[line] if 0 <= line < len(lines) else ""
 
     def _read(self, path: str, cell: int | None) -> list[str]:
-        from torchpit.analyzers.notebook import NotebookError, read_notebook
+        from torchpit.analyzers.syntax.notebook import NotebookError, read_notebook
 
         try:
             raw = self.given[path] if path in self.given else read_bytes(path)

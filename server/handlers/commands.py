@@ -64,7 +64,7 @@ def cmd_debug_info(ls, *args: Any) -> dict:
             "timingsMs": {k: round(v * 1000, 2) for k, v in (o.timings if o else {}).items()},
             "ruleErrors": o.rule_errors if o else [],
             "parse": o.parse_mode if o else None,
-            # top-level statements whose per-node rule findings were reused (analyzers/memo.py)
+            # top-level statements whose per-node rule findings were reused (analyzers/engine/memo.py)
             "reusedStatements": f"{o.reused[0]}/{o.reused[1]}" if o else None,
         }
         if o:

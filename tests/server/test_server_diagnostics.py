@@ -230,8 +230,8 @@ async def test_typing_is_parsed_incrementally_and_matches_a_fresh_analysis(start
     """Type a statement one character at a time (range edits, as editors send them) into one
     function of a file with pitfalls in others: every publish equals the CLI's analysis of
     that version (a whole-file parse), and the server parsed only the edited region and
-    checked only the edited statement again (analyzers/memo.py)."""
-    from torchpit.analyzers.engine import analyze
+    checked only the edited statement again (analyzers/engine/memo.py)."""
+    from torchpit.analyzers.engine.analysis import analyze
 
     client = await start(init_options={"debounce": 0})
     text = BOTH_SRC

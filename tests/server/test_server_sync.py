@@ -9,7 +9,7 @@ import pytest
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
-from torchpit.analyzers.engine import analyze
+from torchpit.analyzers.engine.analysis import analyze
 from torchpit.server.text import ChangeError, apply_change, apply_changes
 from torchpit.server.uris import normalize_uri
 
@@ -203,7 +203,7 @@ async def test_notebook_cells_with_percent_encoded_uris(start, tmp_path):
 
 
 def test_notebook_cells_end_their_lines_where_lsp_does():
-    from torchpit.analyzers.diagnostics import Position
+    from torchpit.analyzers.core.diagnostics import Position
     from torchpit.server.analysis import Cell, Job, run_job
     from torchpit.server.settings import Settings
 

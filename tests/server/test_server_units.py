@@ -5,8 +5,8 @@ from __future__ import annotations
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
-from torchpit.analyzers.config import Config
-from torchpit.analyzers.diagnostics import Position, Severity
+from torchpit.analyzers.engine.config import Config
+from torchpit.analyzers.core.diagnostics import Position, Severity
 from torchpit.server.actions import noqa_edit, wants
 from torchpit.server.analysis import Cell, Job, run_job
 from torchpit.server.convert import Lines, fix_from_data

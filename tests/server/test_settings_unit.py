@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torchpit.analyzers.config import Config
+from torchpit.analyzers.engine.config import Config
 from torchpit.server.settings import parse_settings
 
 

@@ -1,0 +1,239 @@
+"""What a document's analysis keeps from one version to the next (the language server).
+
+The language server keeps one :class:`RuleMemo` per document being typed in, next to its
+incremental parser. The parser reuses the tree of every top-level statement outside the
+edited region (the same node objects, moved by the change in line count). For each such
+statement the memo keeps:
+
+- its *fragment* (``engine.Fragment``): its nodes by type and its part of the semantic model,
+  which the traversal adopts instead of walking the statement again;
+- the per-node rules' findings on it, with what their check read beyond the statement
+  (``analyzers/syntax/reads.py``);
+- the loop model's answers about its nodes (``persistent``: events, call resolution, ...),
+  each with what it read.
+
+A finding or an answer is dropped when something it read may have changed:
+
+- a statement that was replaced, added or removed binds a name it looked up, or mentions a
+  name whose call sites (or module-level reads) it counted;
+- a substring it looked for in the whole text appeared or disappeared;
+- it read the whole file.
+
+Positions in kept findings are relative to the top-level statement that holds each line (the
+finding's own statement, or one its chain of evidence points into), so they follow their
+statement when lines above it are inserted or removed. A finding with a line outside every
+statement is not kept. tests/test_rule_memo.py checks that the result equals a fresh analysis.
+"""
+
+from __future__ import annotations
+
+import ast
+from bisect import bisect_right
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Callable, Hashable, Sequence
+
+from ..core.diagnostics import Diagnostic, Edit, Position, Range, Related
+from ..syntax.parsing import statement_start
+from ..syntax.reads import Reads, tokens
+from ..semantic.model import ModuleScope
+
+if TYPE_CHECKING:
+    from ..semantic.build import Fragment, Unit
+    from ..syntax.source import SourceFile
+
+
+@dataclass
+class _Statement:
+    stmt: ast.stmt
+    names: set[str]
+    lines: list[str]  # its source lines, for the names it mentions
+    _tokens: set[str] | None = None
+
+    @property
+    def tokens(self) -> set[str]:
+        if self._tokens is None:
+            self._tokens = tokens(self.lines)
+        return self._tokens
+
+
+@dataclass
+class _Entry:
+    reads: Reads
+    # Each finding with, per line it uses, the statement holding that line and the line's
+    # offset from the statement's first line.
+    findings: list[tuple[Diagnostic, dict[int, tuple[ast.stmt, int]]]]
+
+
+@dataclass
+class MemoStats:
+    units: int = 0  # top-level statements of the last version
+    reused: int = 0  # of which the per-node rules' findings were reused
+
+
+class RuleMemo:
+    """What one document's analysis keeps between its versions (see module docs)."""
+
+    def __init__(self) -> None:
+        self._key: Hashable = None
+        self._statements: dict[int, _Statement] = {}
+        self._entries: dict[int, _Entry] = {}
+        self._starts: list[int] = []
+        self._units: list["Unit"] = []
+        # Answers of the loop model (flow.events, flow.callee) kept across versions:
+        # (kind, *ids of nodes) -> (nodes, value, reads, their top-level statements); see
+        # SemanticModel.remember_across_versions.
+        self.persistent: dict[tuple, tuple[tuple[ast.AST, ...], object, Reads | None, tuple[ast.AST, ...]]] = {}
+        # Each statement's nodes by type and part of the semantic model (engine.traverse), and
+        # the module scope those parts hang from: one for the document's lifetime.
+        self._fragments: dict[int, "Fragment"] = {}
+        self._wanted: frozenset[type] = frozenset()
+        self._module_scope: ModuleScope | None = None
+        self.stats = MemoStats()
+
+    def module_scope(self, tree: ast.Module) -> ModuleScope:
+        """The document's module scope, emptied for a new version (``tree``)."""
+        if self._module_scope is None:
+            self._module_scope = ModuleScope(tree, None)
+        self._module_scope.node = tree
+        self._module_scope.bindings = {}
+        return self._module_scope
+
+    def fragments(self, wanted: frozenset[type]) -> dict[int, "Fragment"]:
+        """The statements' fragments, for a traversal collecting the node types ``wanted``."""
+        if wanted != self._wanted:
+            self._wanted = wanted
+            self._fragments = {}
+        return self._fragments
+
+    def begin(self, key: Hashable, units: Sequence["Unit"], source: "SourceFile") -> None:
+        """A new version was traversed: drop what its edit may have changed."""
+        if key != self._key:
+            self._key = key
+            self._statements = {}
+            self._entries = {}
+            self.persistent = {}
+        current = {id(u.stmt): u for u in units}
+        binds: set[str] = set()
+        mentions: set[str] = set()
+        need_tokens = any(e.reads.mentions for e in self._entries.values()) or any(
+            r is not None and r.mentions for _, _, r, _ in self.persistent.values()
+        )
+        new_statements: dict[int, _Statement] = {}
+        for sid, u in current.items():
+            old = self._statements.get(sid)
+            if old is not None:
+                new_statements[sid] = old
+                continue
+            start = statement_start(u.stmt)
+            info = _Statement(u.stmt, u.names, source.lines[start - 1 : (u.stmt.end_lineno or start)])
+            new_statements[sid] = info
+            binds |= info.names
+            if need_tokens:
+                mentions |= info.tokens
+        for sid, info in self._statements.items():
+            if sid not in current:
+                binds |= info.names
+                if need_tokens:
+                    mentions |= info.tokens
+        checked: dict[str, bool] = {}
+        self._entries = {
+            sid: e
+            for sid, e in self._entries.items()
+            if sid in current
+            and not e.reads.invalidated_by(binds, mentions, source.text, checked)
+            and all(id(anchor) in current for _, lines in e.findings for anchor, _ in lines.values())
+        }
+        self.persistent = {
+            key: kept
+            for key, kept in self.persistent.items()
+            if all(id(top) in current for top in kept[3]) and (kept[2] is None or not kept[2].invalidated_by(binds, mentions, source.text, checked))
+        }
+        kept_fragments = {}
+        for sid, frag in self._fragments.items():
+            if sid in current:
+                kept_fragments[sid] = frag
+            else:
+                _release(frag)
+        self._fragments = kept_fragments
+        self._statements = new_statements
+        self._units = list(units)
+        self._starts = [statement_start(u.stmt) - 1 for u in units]
+        self.stats = MemoStats(units=len(units))
+
+    def release(self) -> None:
+        """Break the reference cycles of what is kept (scopes and their bindings), so that
+        reference counting frees it when the document is closed or its memo is dropped, even
+        after the server froze it out of the cyclic collector's sight (``gc.freeze``)."""
+        for frag in self._fragments.values():
+            _release(frag)
+        if self._module_scope is not None:
+            self._module_scope.bindings = {}
+        self._fragments = {}
+        self._entries = {}
+        self._statements = {}
+        self.persistent = {}
+        self._units = []
+
+    def reuse(self, unit: "Unit") -> list[Diagnostic] | None:
+        """The findings kept for ``unit``, moved to where its lines are now; None if none."""
+        entry = self._entries.get(id(unit.stmt))
+        if entry is None:
+            return None
+        self.stats.reused += 1
+        out = []
+        for diag, lines in entry.findings:
+            # The stored finding keeps the lines it had when it was made; each maps to its
+            # anchor statement's first line now plus the same offset.
+            moved = {old: statement_start(anchor) - 1 + offset for old, (anchor, offset) in lines.items()}
+            out.append(diag if all(k == v for k, v in moved.items()) else _move(diag, moved.__getitem__))
+        return out
+
+    def store(self, unit: "Unit", findings: Sequence[Diagnostic], reads: Reads) -> None:
+        """Keep ``unit``'s findings and what its check read (unless a line can't be placed)."""
+        kept: list[tuple[Diagnostic, dict[int, tuple[ast.stmt, int]]]] = []
+        for diag in findings:
+            lines: dict[int, tuple[ast.stmt, int]] = {}
+            for line in _lines_of(diag):
+                i = bisect_right(self._starts, line) - 1
+                if i < 0:
+                    return
+                u = self._units[i]
+                if line > (u.stmt.end_lineno or 0) - 1:
+                    return  # between statements (a comment line): not kept
+                lines[line] = (u.stmt, line - self._starts[i])
+            kept.append((diag, lines))
+        self._entries[id(unit.stmt)] = _Entry(reads, kept)
+
+
+def _release(frag: "Fragment") -> None:
+    """A statement's fragment is no longer used: break its scope <-> binding cycles."""
+    for scope in frag.record.scopes.values():
+        scope.bindings.clear()
+    frag.record.module_bindings.clear()
+
+
+def _lines_of(d: Diagnostic) -> set[int]:
+    out = {d.range.start.line, d.range.end.line}
+    if d.noqa_line is not None:
+        out.add(d.noqa_line)
+    for r in d.related:
+        if r.path is not None:
+            out.add(-1)  # evidence in another file: never kept
+        out.update((r.range.start.line, r.range.end.line))
+    if d.fix is not None:
+        for e in d.fix.edits:
+            out.update((e.range.start.line, e.range.end.line))
+    return out
+
+
+def _move(d: Diagnostic, f: Callable[[int], int]) -> Diagnostic:
+    def rng(r: Range) -> Range:
+        return Range(Position(f(r.start.line), r.start.col), Position(f(r.end.line), r.end.col))
+
+    return replace(
+        d,
+        range=rng(d.range),
+        noqa_line=f(d.noqa_line) if d.noqa_line is not None else None,
+        related=tuple(Related(rng(r.range), r.message, r.path) for r in d.related),
+        fix=replace(d.fix, edits=tuple(Edit(rng(e.range), e.new_text) for e in d.fix.edits)) if d.fix is not None else None,
+    )

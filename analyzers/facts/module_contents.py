@@ -1,0 +1,151 @@
+"""Which batch-norm layers a module object holds, computed from how it is built.
+
+Follows the construction of a module: a torch.nn batch-norm layer itself; ``nn.Sequential`` /
+``nn.ModuleList`` arguments, also ``*layers`` where ``layers`` is a list literal or is filled by
+``layers.append(...)``; the ``self.x = ...`` attributes of a local or project ``nn.Module``
+class (and its local bases); a helper method or function that returns one of these; a class
+passed as a parameter (``block`` in ``ResNet(BasicBlock, ...)``), through what the file's call
+sites pass. Answers the construction node of one batch-norm layer that proves it, or None
+(none found, or unknown).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ..semantic.callsites import call_site_arguments, calls_named
+from .flow import BN_CLASSES, flow_of
+from ..semantic.model import FUNCTION_TYPES, ClassInfo, SemanticModel
+from ..syntax.tree import parent
+
+MAX_DEPTH = 6
+_CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList"}
+
+
+def batch_norm_in(model: SemanticModel, expr: ast.AST, depth: int = 0) -> tuple[SemanticModel, ast.Call] | None:
+    """A batch-norm layer inside the module ``expr`` holds: (its model, its construction)."""
+    if depth > MAX_DEPTH:
+        return None
+    if model._is_self(expr):
+        cls = model.enclosing_class(expr)
+        return _in_class(model, cls, depth + 1) if cls is not None else None
+    for v in model.values(expr, module_identity=True):
+        found = _in_node(v.model, v.node, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _in_node(model: SemanticModel, node: ast.AST, depth: int) -> tuple[SemanticModel, ast.Call] | None:
+    if depth > MAX_DEPTH:
+        return None
+    if isinstance(node, ast.arg):
+        for _, arg in _param_arguments(model, node) or ():
+            found = batch_norm_in(model, arg, depth + 1)
+            if found is not None:
+                return found
+        return None
+    if not isinstance(node, ast.Call):
+        return None
+    name = model.call_name(node)
+    if name in BN_CLASSES:
+        if any(k.arg == "track_running_stats" and isinstance(k.value, ast.Constant) and k.value.value is False for k in node.keywords):
+            return None
+        return model, node
+    if name in _CONTAINERS:
+        for a in node.args:
+            items = _list_items(model, a.value) if isinstance(a, ast.Starred) else [a]
+            if isinstance(a, (ast.List, ast.Tuple)):
+                items = list(a.elts)
+            for item in items:
+                found = batch_norm_in(model, item, depth + 1) if not isinstance(item, ast.Call) else _in_node(model, item, depth + 1)
+                if found is not None:
+                    return found
+        return None
+    cls = _class_called(model, node.func)
+    if cls is not None:
+        return _in_class(cls[0], cls[1], depth + 1)
+    if name is not None and not name.startswith("torch.nn."):
+        facts = flow_of(model).model_class_facts(node)  # zoo models (torchvision) known to hold batch norm
+        if facts is not None and facts[0]:
+            return model, node
+    return None
+
+
+def _class_called(model: SemanticModel, func: ast.AST) -> tuple[SemanticModel, ClassInfo] | None:
+    """The module class a constructor call runs: local, from the project, or a class parameter."""
+    cls = model.local_class_of(func)
+    if cls is not None:
+        return model, cls
+    if isinstance(func, ast.Name):
+        for b in model.lookup(func.id, func):
+            if b.kind == "param" and isinstance(b.node, ast.arg):
+                for _, arg in _param_arguments(model, b.node) or ():
+                    found = _class_called(model, arg)
+                    if found is not None:
+                        return found
+                return None
+    if isinstance(func, (ast.Name, ast.Attribute)):
+        return model.external_class(func)
+    return None
+
+
+def _in_class(model: SemanticModel, cls: ClassInfo, depth: int) -> tuple[SemanticModel, ast.Call] | None:
+    if depth > MAX_DEPTH or not model.is_nn_module(cls):
+        return None
+    for values in cls.attrs.values():
+        for value in values:
+            found = _in_node(model, value, depth + 1) if isinstance(value, ast.Call) else None
+            if found is None and isinstance(value, ast.Call):
+                returns = model.local_call_returns(value)
+                for r in returns or ():
+                    for v in model.values(r, module_identity=True):
+                        found = found or _in_node(v.model, v.node, depth + 1)
+            if found is not None:
+                return found
+    for base in model.base_classes(cls):
+        found = _in_class(model, base, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _list_items(model: SemanticModel, name: ast.AST) -> list[ast.expr]:
+    """The items of a list built in one function: its literal and what ``.append`` adds."""
+    if not isinstance(name, ast.Name):
+        return []
+    items: list[ast.expr] = []
+    func = model.enclosing_function(name)
+    for b in model.lookup(name.id, name):
+        if isinstance(b.value, (ast.List, ast.Tuple)):
+            items.extend(b.value.elts)
+    for call in calls_named(model, "append"):
+        f = call.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == name.id and call.args:
+            if model.enclosing_function(call) is func:
+                items.append(call.args[0])
+    return items
+
+
+def _param_arguments(model: SemanticModel, param: ast.arg) -> list[tuple[ast.Call, ast.expr]] | None:
+    """What call sites pass to ``param``: of a function or method, or of a class's ``__init__``
+    (the calls that construct the class)."""
+    args_node = parent(param)
+    func = parent(args_node) if args_node is not None else None
+    if isinstance(func, FUNCTION_TYPES) and func.name == "__init__" and isinstance(parent(func), ast.ClassDef):
+        cls_node = parent(func)
+        positional = [*func.args.posonlyargs, *func.args.args]
+        if param not in positional:
+            return None
+        index = positional.index(param) - 1
+        out = []
+        for call in calls_named(model, cls_node.name):  # type: ignore[union-attr]
+            if not isinstance(call.func, ast.Name) or [b.node for b in model.lookup(call.func.id, call.func)] != [cls_node]:
+                continue
+            arg = next((k.value for k in call.keywords if k.arg == param.arg), None)
+            if arg is None and 0 <= index < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args[: index + 1]):
+                arg = call.args[index]
+            if arg is not None:
+                out.append((call, arg))
+        return out
+    return call_site_arguments(model, param)

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import ast
+
+from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
+from ...facts.flow import EVAL, MODE, TRAIN, text_of
+from ..rule import Context, Rule
+from ...semantic.model import _dominates
+from ...syntax.tree import parent, pos
+
+
+class ForwardInTrainModeUnderNoGrad(Rule):
+    """
+    ## What it does
+    Checks for a forward pass inside `torch.no_grad()` (or `inference_mode()`) of a model with
+    batch norm whose mode at that point is train: `model.train()` ran before it in the same
+    function and `model.eval()` did not, or the model is never put in eval mode anywhere in the
+    file (modules start in train mode). Typical cases: computing features or statistics,
+    pseudo-labels, or an EMA teacher's targets inside the training loop.
+
+    It stays silent when the forward's output is thrown away (`net(x)` as a statement: the
+    forward runs for its statistics, as in batch-norm re-estimation) and in a function that
+    resets or sets the statistics itself (`reset_running_stats()`, `momentum`, `running_mean`).
+
+    ## Why is this bad?
+    `no_grad` turns off gradients, not training behaviour. In train mode batch norm normalises
+    with the batch's statistics and updates its running statistics with data that were not
+    meant to train them. Measured on torch 2.13 (CPU) and 2.11 (H100): `running_mean` changes on
+    a train-mode forward even under `torch.no_grad()`; in eval mode it does not. Dropout also
+    stays on, so teacher targets and pseudo-labels are noisy.
+
+    ## Example
+    ```python
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Flatten(), nn.LazyLinear(10))
+
+    def train(loader, optimizer):
+        model.train()
+        for (x, y), u in loader:
+            with torch.no_grad():
+                pseudo = model(u).argmax(1)
+            loss = F.cross_entropy(model(x), y) + F.cross_entropy(model(u), pseudo)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    ```
+
+    ## Use instead
+    ```python
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.Flatten(), nn.LazyLinear(10))
+
+    def train(loader, optimizer):
+        for (x, y), u in loader:
+            model.eval()
+            with torch.no_grad():
+                pseudo = model(u).argmax(1)
+            model.train()
+            loss = F.cross_entropy(model(x), y) + F.cross_entropy(model(u), pseudo)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    ```
+
+    ## Fix safety
+    The fix puts `model.eval()` before the `with` block and `model.train()` after it. It is
+    unsafe: some methods (self-training schemes, BN re-estimation after pruning) update batch
+    norm statistics under `no_grad` on purpose.
+
+    ## References
+    - [torch.nn.BatchNorm2d](https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html)
+    - [torch.no_grad](https://pytorch.org/docs/stable/generated/torch.no_grad.html)
+    """
+
+    code = "PIT303"
+    name = "forward-in-train-mode-under-no-grad"
+    summary = "Forward pass under no_grad of a batch-norm model in train mode updates its running statistics"
+    severity = Severity.WARNING
+    fix_availability = FixAvailability.SOMETIMES
+    whole_file = True
+
+    def check_file(self, ctx: Context) -> None:
+        if not any(t in ctx.source.text for t in ("no_grad", "inference_mode")):
+            return  # cheap pre-check: nothing to find
+        flow = ctx.flow
+        m = ctx.model
+        eval_forwards = {id(c) for r in flow.eval_regions for c in r.forwards}
+        for node in flow.nodes(ast.With, ast.AsyncWith):
+            if not isinstance(node, (ast.With, ast.AsyncWith)) or not any(m.is_no_grad_context(i.context_expr) for i in node.items):
+                continue
+            func = m.enclosing_function(node)
+            if func is not None and _touches_bn_stats(func):
+                continue  # re-estimating batch-norm statistics on purpose (SWA update_bn, after pruning)
+            for call in _calls(node.body):
+                if id(call) in eval_forwards:
+                    continue
+                if isinstance(parent(call), ast.Expr):
+                    continue  # the output is thrown away: the forward runs for its statistics (BN re-estimation)
+                subject = flow.is_model_forward(call)
+                if subject is None:
+                    continue
+                target = call.func.value if isinstance(call.func, ast.Attribute) and call.func.attr in ("forward",) else call.func
+                facts = flow.model_class_facts(target)
+                if facts is None or not facts[0]:
+                    continue
+                why = self._train_mode(call, subject, node, ctx)
+                if why is None:
+                    continue
+                ctx.report(
+                    call,
+                    f"{subject}(...) under no_grad while {subject} is in train mode ({why[0]}): its batch norm layers still "
+                    f"update their running statistics (measured: running_mean changes even under torch.no_grad()). "
+                    f"Call {subject}.eval() before and {subject}.train() after",
+                    fix=self._fix(node, subject, ctx),
+                    related=[ctx.related(why[1], why[0])] if why[1] is not None else [],
+                )
+                break
+
+    @staticmethod
+    def _train_mode(call: ast.Call, subject: str, with_node: ast.AST, ctx: Context):
+        flow = ctx.flow
+        switches = flow.mode_switches(subject)
+        func = ctx.model.enclosing_function(call)
+        if not any(flow.classify(s, {})[0] in (EVAL, MODE) for s in switches):
+            return ("it is never put in eval mode in this file", None)
+        before = [s for s in switches if ctx.model.enclosing_function(s) is func and pos(s) < pos(call)]
+        if not before:
+            return None
+        last = max(before, key=pos)
+        kind = flow.classify(last, {})[0]
+        stmt = ctx.model.statement_of(last)
+        if kind == TRAIN and stmt is not None and _dominates(stmt, call) and not any(
+            flow.classify(s, {})[0] in (EVAL, MODE) and ctx.model.enclosing_function(s) is func and pos(last) < pos(s) for s in switches
+        ):
+            # an eval() inside a helper called between them would put it in eval mode
+            for e in flow.events(func) if func is not None else []:
+                if e.kind in (EVAL, MODE) and e.chain and pos(last) < pos(e.chain[0]) < pos(call):
+                    return None
+            return (f"{text_of(last.func)}() runs before it", last)
+        return None
+
+    @staticmethod
+    def _fix(with_node: ast.AST, subject: str, ctx: Context) -> Fix | None:
+        src = ctx.source
+        first, last = with_node.lineno - 1, (with_node.end_lineno or with_node.lineno) - 1
+        indent = src.indentation(first)
+        if not src.line_text(first).lstrip().startswith(("with", "async")):
+            return None
+        from ...core.diagnostics import Edit, Range
+
+        end_col = len(src.line_text(last))
+        edits = [Edit(Range.of(first, 0, first, 0), f"{indent}{subject}.eval()\n")]
+        ends = with_node.body[-1]
+        flow = ctx.flow
+        trained = any(
+            isinstance(c, ast.Call) and flow.is_model_forward(c) == subject and not flow.no_grad_at(c) for c in flow.nodes(ast.Call)
+        )
+        if trained and not isinstance(ends, (ast.Return, ast.Raise, ast.Continue, ast.Break)):
+            edits.append(Edit(Range.of(last, end_col, last, end_col), f"\n{indent}{subject}.train()"))
+            message = f"Call {subject}.eval() before the no_grad block and {subject}.train() after it"
+        else:
+            message = f"Call {subject}.eval() before the no_grad block"
+        return Fix(message, Applicability.UNSAFE, tuple(edits))
+
+
+def _calls(stmts):
+    out = []
+    stack = list(stmts)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(n, ast.Call):
+            out.append(n)
+        stack.extend(ast.iter_child_nodes(n))
+    return sorted(out, key=pos)
+
+
+def _touches_bn_stats(func: ast.AST) -> bool:
+    for n in ast.walk(func):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("reset_running_stats", "update_bn"):
+            return True
+        if isinstance(n, ast.Attribute) and n.attr in ("momentum", "running_mean", "running_var") and isinstance(n.ctx, ast.Store):
+            return True
+    return False

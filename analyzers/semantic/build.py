@@ -1,0 +1,167 @@
+"""Building the semantic model: the single traversal of a file, and the models of the
+project's other modules.
+
+``traverse`` walks a parsed file once: it annotates parents, builds the
+:class:`~.model.SemanticModel` and buckets nodes by type for the rules. ``load_module_model``
+gives another module's model (no rules run), for the questions that cross a module boundary.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass
+from weakref import ref as _weakref
+
+from ..syntax.parsing import parse_source
+from ..syntax.source import SourceFile
+from ..syntax.tree import FIELD, PARENT, child_fields
+from .model import SemanticModel, StatementRecord
+
+
+@dataclass
+class Unit:
+    """One top-level statement: the rules' per-node checks run, and are memoised, per unit."""
+
+    stmt: ast.stmt
+    start: dict[type, int]  # where its nodes begin in each bucket (a pre-order walk keeps them together)
+    end: dict[type, int]
+    names: set[str]  # module-level names it binds, and def/class names anywhere in it
+
+
+@dataclass
+class Fragment:
+    """A top-level statement's nodes by type and what it added to the semantic model, kept by
+    the language server so that the next version need not walk the statement again."""
+
+    stmt: ast.stmt
+    nodes: dict[type, list[ast.AST]]
+    record: StatementRecord
+
+
+def traverse(
+    tree: ast.Module,
+    model: SemanticModel,
+    wanted: set[type],
+    units: list[Unit] | None = None,
+    fragments: dict[int, Fragment] | None = None,
+) -> dict[type, list[ast.AST]]:
+    """The single traversal: annotate parents, build the semantic model, bucket nodes by type.
+
+    Walks one top-level statement at a time and, with ``units``, notes where each one's
+    nodes lie in the buckets. With ``fragments`` (the language server's, per document), an
+    unchanged statement (the same node objects, from the incremental parser) is not walked
+    again: its nodes and its part of the model are taken from the fragment, and a statement
+    that is walked leaves one. Iterative (no recursion), so a 1,000-deep expression cannot
+    overflow the stack.
+    """
+    buckets: dict[type, list[ast.AST]] = {t: [] for t in wanted}
+    visitors = model.visitor_table()
+    module_bucket = buckets.get(ast.Module)
+    if module_bucket is not None:
+        module_bucket.append(tree)
+    ref = _weakref(tree)
+    scope = model.module_scope
+    for name in child_fields(ast.Module):  # body, type_ignores
+        for item in getattr(tree, name, None) or ():
+            if not isinstance(item, ast.AST):
+                continue
+            setattr(item, PARENT, ref)
+            setattr(item, FIELD, name)
+            if name != "body":
+                _walk(item, scope, buckets, visitors)
+                continue
+            start = {t: len(v) for t, v in buckets.items()} if units is not None or fragments is not None else {}
+            frag = fragments.get(id(item)) if fragments is not None else None
+            if frag is not None and frag.stmt is item:
+                for tp, nodes in frag.nodes.items():
+                    buckets[tp].extend(nodes)
+                model.adopt(frag.record, item.lineno)
+                rec = frag.record
+            else:
+                rec = model.begin_statement(item)  # type: ignore[arg-type]
+                _walk(item, scope, buckets, visitors)
+                if fragments is not None:
+                    fragments[id(item)] = Fragment(
+                        item,  # type: ignore[arg-type]
+                        {t: v[start[t] :] for t, v in buckets.items() if len(v) > start[t]},
+                        rec,
+                    )
+            if units is not None:
+                units.append(Unit(item, start, {t: len(v) for t, v in buckets.items()}, rec.names))  # type: ignore[arg-type]
+    model.end_statements()
+    model.finish()
+    return buckets
+
+
+def _walk(root: ast.AST, root_scope: object, buckets: dict[type, list[ast.AST]], visitors: dict) -> None:
+    stack: list[tuple[ast.AST, object]] = [(root, root_scope)]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        node, scope = pop()
+        tp = type(node)
+        bucket = buckets.get(tp)
+        if bucket is not None:
+            bucket.append(node)
+        handler = visitors.get(tp)
+        inner = handler(node, scope) if handler is not None else scope  # type: ignore[arg-type]
+        scoped = _SCOPE_BODY_FIELDS.get(tp) if inner is not scope else None
+        children: list[tuple[ast.AST, object]] = []
+        ref = _weakref(node)
+        for name in child_fields(tp):
+            value = getattr(node, name, None)
+            if value is None:
+                continue
+            child_scope = inner if scoped is None or name in scoped else scope
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        setattr(item, PARENT, ref)
+                        setattr(item, FIELD, name)
+                        children.append((item, child_scope))
+            elif isinstance(value, ast.AST):
+                setattr(value, PARENT, ref)
+                setattr(value, FIELD, name)
+                children.append((value, child_scope))
+        children.reverse()
+        push(children)
+
+
+_SCOPE_BODY_FIELDS = {
+    ast.FunctionDef: {"body", "args"},
+    ast.AsyncFunctionDef: {"body", "args"},
+    ast.ClassDef: {"body"},
+    ast.Lambda: {"body", "args"},
+    ast.Module: {"body"},
+    ast.ListComp: {"elt", "generators"},
+    ast.SetComp: {"elt", "generators"},
+    ast.GeneratorExp: {"elt", "generators"},
+    ast.DictComp: {"key", "value", "generators"},
+}
+
+
+_EXTERNAL_MODELS: dict[tuple[str, int], "SemanticModel | None"] = {}
+
+
+def load_module_model(path: str) -> "SemanticModel | None":
+    """The semantic model of another file (no rules run), cached by path and mtime."""
+    try:
+        stat = os.stat(path)
+        if stat.st_size > 2_000_000:
+            return None
+        key = (path, stat.st_mtime_ns)
+        if key in _EXTERNAL_MODELS:
+            return _EXTERNAL_MODELS[key]
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    parsed = parse_source(text, path)
+    model = None
+    if parsed.tree is not None:
+        model = SemanticModel(parsed.tree, path, None, SourceFile(text, path), loader=load_module_model)
+        traverse(parsed.tree, model, set())
+    if len(_EXTERNAL_MODELS) > 256:
+        _EXTERNAL_MODELS.clear()
+    _EXTERNAL_MODELS[key] = model
+    return model
