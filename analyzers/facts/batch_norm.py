@@ -216,20 +216,28 @@ def freezes_batch_norm(site: ast.AST, m: SemanticModel):
             it = anc.iter
             if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in ("parameters", "named_parameters"):
                 owner = it.func.value
-                if isinstance(owner, ast.Attribute) and _bn_fragment(owner.attr):
+                if _is_batch_norm_layer(m, owner):
                     return ("layer", text_of(owner), None)
         if isinstance(anc, FUNCTION_TYPES):
             break
     if isinstance(site, ast.Call):
         owner = site.func.value
-        if isinstance(owner, ast.Attribute) and _bn_fragment(owner.attr) and not owner.attr.lower().startswith("norm"):
+        if _is_batch_norm_layer(m, owner):
             return ("layer", text_of(owner), None)
     if isinstance(site, ast.Assign):
         t = next(t for t in site.targets if isinstance(t, ast.Attribute))
         owner = t.value
-        if isinstance(owner, ast.Attribute) and owner.attr in ("weight", "bias") and isinstance(owner.value, ast.Attribute) and _bn_fragment(owner.value.attr):
+        if isinstance(owner, ast.Attribute) and owner.attr in ("weight", "bias") and _is_batch_norm_layer(m, owner.value):
             return ("layer", text_of(owner.value), None)
     return None
+
+
+def _is_batch_norm_layer(m: SemanticModel, expr: ast.AST) -> bool:
+    """``expr`` (``self.bn1``, ``layer``) is a batch-norm layer: every value the model finds for it
+    is a construction of a batch-norm class. Its name proves nothing (``self.bn`` may be a
+    Linear); no value found is unknown, and unknown is not batch norm."""
+    values = m.values(expr)
+    return bool(values) and all(isinstance(v.node, ast.Call) and v.model.call_name(v.node) in BN_CLASSES for v in values)
 
 
 def evaluates_batch_norm_somewhere(m: SemanticModel) -> bool:
