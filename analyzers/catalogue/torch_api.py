@@ -41,6 +41,10 @@ def canonical(qualname: str | None) -> str | None:
     return qualname
 
 
+# The private bases of torch's batch-norm classes (``torch.nn.modules.batchnorm._BatchNorm``),
+# which ``isinstance`` tests use to catch every batch norm at once.
+BATCH_NORM_BASES = {"torch.nn._BatchNorm", "torch.nn._NormBase"}
+
 MODULE_BASES = {"torch.nn.Module", "pytorch_lightning.LightningModule"}
 
 # Top-level packages that define no nn.Module a training script builds: the standard library and

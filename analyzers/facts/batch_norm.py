@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 
+from ..catalogue import torch_api
 from ..semantic.model import COMPREHENSIONS, FUNCTION_TYPES, SemanticModel
 from ..syntax.tree import ancestors, parent
 from .flow import BN_CLASSES, flow_of, text_of
@@ -21,11 +22,8 @@ def _isinstance_bn(test: ast.AST, m: SemanticModel) -> str | None:
     for n in ast.walk(test):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "isinstance" and len(n.args) == 2:
             classes = n.args[1].elts if isinstance(n.args[1], ast.Tuple) else [n.args[1]]
-            for c in classes:
-                q = m.qualified_name(c) or ""
-                t = text_of(c) or ""
-                if q in BN_CLASSES or "BatchNorm" in t or q.endswith("_BatchNorm") or q.endswith("_NormBase"):
-                    return text_of(n.args[0])
+            if any(_is_batch_norm_class(m, c) for c in classes):
+                return text_of(n.args[0])
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("find", "startswith", "__contains__") and n.args:
             a = n.args[0]
             if isinstance(a, ast.Constant) and isinstance(a.value, str) and "BatchNorm" in a.value:
@@ -38,6 +36,23 @@ def _isinstance_bn(test: ast.AST, m: SemanticModel) -> str | None:
                 if "__class__" in t or "__name__" in t or "type(" in t:
                     return t.split(".")[0].replace("type(", "").rstrip(")")
     return None
+
+
+def _is_batch_norm_class(m: SemanticModel, expr: ast.AST, depth: int = 0) -> bool:
+    """``expr`` names a batch-norm class: torch's (or their private bases ``_BatchNorm``,
+    ``_NormBase``), or a class of this file or the project whose bases are."""
+    if depth > 4:
+        return False
+    q = m.qualified_name(expr)
+    if q in BN_CLASSES or q in torch_api.BATCH_NORM_BASES:
+        return True
+    found = m.local_class_of(expr)
+    owner = m
+    if found is None and isinstance(expr, (ast.Name, ast.Attribute)):
+        ext = m.external_class(expr)
+        if ext is not None:
+            owner, found = ext
+    return found is not None and any(_is_batch_norm_class(owner, b, depth + 1) for b in found.node.bases)
 
 
 def _module_of_classname(expr: ast.AST, m: SemanticModel) -> str | None:
