@@ -108,10 +108,14 @@ def is_tensor_method(q: str | None) -> bool:
 TENSOR_GETITEM = tensor_method("__getitem__")
 
 
+_LR_SCHEDULER_NAME = LR_SCHEDULER.rsplit(".", 1)[1]
+_SWA_UTILS_NAME = SWA_UTILS.rsplit(".", 1)[1]
+
+
 def optimizer_class(q: str | None) -> bool:
-    """An optimizer class of ``torch.optim`` (not a scheduler, not ``swa_utils``)."""
+    """An optimizer class of ``torch.optim``: a name directly under it, not a scheduler, not ``swa_utils``."""
     return (
-        q is not None and q.startswith(OPTIM) and LR_SCHEDULER not in q and SWA_UTILS not in q
+        q is not None and q.startswith(OPTIM) and _LR_SCHEDULER_NAME not in q and _SWA_UTILS_NAME not in q
         and q.count(".") == OPTIM.count(".")
     )
 

@@ -457,10 +457,10 @@ def _instance_types(model: SemanticModel, expr: ast.AST, _depth: int, jedi: bool
         node = v.node
         if isinstance(node, ast.Call):
             q = v.model.call_name(node)
-            if q is not None and q.startswith("torch."):
+            if torch_api.in_torch(q):
                 names.add(q)
                 continue
-            if q is not None and not q.startswith(("torch", "builtins")):
+            if q is not None and not q.startswith((torch_api.TORCH_ROOT, "builtins")):
                 ask_jedi = True  # built by a function imported from another module
                 continue
         elif isinstance(node, ast.arg):
@@ -468,12 +468,12 @@ def _instance_types(model: SemanticModel, expr: ast.AST, _depth: int, jedi: bool
             default = _param_default(v.model, node)
             if default is not None:
                 q = v.model.call_name(default) if isinstance(default, ast.Call) else None
-                if q is None or not q.startswith("torch."):
+                if q is None or not torch_api.in_torch(q):
                     return set()
                 declared.add(q)  # def train(..., criterion=nn.CrossEntropyLoss())
             elif node.annotation is not None:
                 q = v.model.qualified_name(node.annotation)
-                if q is not None and q.startswith("torch.nn.") and q[9:10].isupper():
+                if torch_api.nn_class(q):
                     declared.add(q)  # def train(..., criterion: nn.CrossEntropyLoss)
             passed = _types_passed_to(v.model, node, _depth)
             if passed is None and not declared:
