@@ -3,7 +3,9 @@ from __future__ import annotations
 import ast
 
 from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
-from ...facts.flow import BN_CLASSES, flow_of, text_of
+from ...catalogue import torch_api
+from ...catalogue.torch_api import BN_CLASSES
+from ...facts.flow import flow_of, text_of
 from ...facts.freezing import Freeze, freezes
 from ...facts.grad import module_objects
 from ...facts.module_contents import batch_norm_in
@@ -115,7 +117,7 @@ def _converter(m, call: ast.Call):
     plainly not a converter (a torch call, the freezing helper itself)."""
     f = call.func
     q = m.call_name(call)
-    if q is not None and q.startswith(("torch.", "builtins.")):
+    if q is not None and q.startswith((torch_api.TORCH, "builtins.")):
         return None
     if isinstance(f, ast.Name):
         bs = m.lookup(f.id, f)
