@@ -123,6 +123,57 @@ class TensorFunction(Record):
 
 
 @dataclass(frozen=True)
+class Dtype(Record):
+    """A spelling of a dtype under ``torch`` (``torch.float32``, ``torch.long``), or a legacy
+    tensor type (``tensor_type``: ``torch.FloatTensor``, also under ``torch.cuda``): ``dtype``,
+    the canonical dtype it names."""
+
+    dtype: str
+    tensor_type: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.qualname.rsplit(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class TensorMember(Record):
+    """A method or attribute of tensors (``qualname``: ``torch.Tensor.<name>``).
+
+    ``keeps_shape_and_dtype``: the result has the receiver's shape and dtype; ``casts_to``: a
+    method without arguments that converts to that dtype (``x.long()``); ``grad_free``: its result
+    never requires grad; ``no_graph``: its result holds no autograd graph (``loss.item()``);
+    ``rearranges``: it moves or copies values without changing them; ``attribute``: an attribute
+    that is a view of the tensor (``x.T``); ``ema_update``: an in-place update that an
+    exponential moving average of weights is written with (``ema.mul_(d).add_(p)``)."""
+
+    keeps_shape_and_dtype: bool = False
+    casts_to: str | None = None
+    grad_free: bool = False
+    no_graph: bool = False
+    rearranges: bool = False
+    attribute: bool = False
+    ema_update: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.qualname.rsplit(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class ModuleMethod(Record):
+    """A method of ``nn.Module`` (``qualname``: ``torch.nn.Module.<name>``): ``returns_self``,
+    the module itself (``model.to(device)``); ``grad_free``: its result never requires grad."""
+
+    returns_self: bool = False
+    grad_free: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.qualname.rsplit(".", 1)[1]
+
+
+@dataclass(frozen=True)
 class IndexOp(Record):
     """A tensor method that takes an index tensor (``qualname``: ``torch.Tensor.<method>``).
 

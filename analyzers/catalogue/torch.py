@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
-from .records import Domain, Effect, GradCall, GradContext, IndexOp, Namespace, Record, TensorFunction, Wrapper
+from .records import (
+    Domain, Dtype, Effect, GradCall, GradContext, IndexOp, ModuleMethod, Namespace, Record, TensorFunction, TensorMember,
+    Wrapper,
+)
 
 E = Effect
 
@@ -133,15 +136,78 @@ INDEX_OPS: list[Record] = [
 # Deprecated autograd wrapper (``Variable(x, volatile=True)``), under the spellings code uses.
 VARIABLE = ("torch.autograd.Variable", "torch.autograd.variable.Variable", "torch.Variable")
 
-# Tensor methods that rearrange or copy values without changing them: probabilities stay
-# probabilities, indices stay indices.
-REARRANGE_METHODS = frozenset({
+# Spellings of dtypes under ``torch`` (numpy's share them: ``np.float32``), and legacy tensor types.
+_DTYPES = {
+    "float": "float32", "float32": "float32", "float64": "float64", "double": "float64",
+    "float16": "float16", "half": "float16", "bfloat16": "bfloat16",
+    "long": "int64", "int64": "int64", "int": "int32", "int32": "int32", "int16": "int16",
+    "short": "int16", "int8": "int8", "uint8": "uint8", "bool": "bool",
+}
+_TENSOR_TYPES = {
+    "FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16", "LongTensor": "int64",
+    "IntTensor": "int32", "ByteTensor": "uint8", "BoolTensor": "bool",
+}
+DTYPES: list[Record] = [
+    *(Dtype(f"torch.{name}", dtype) for name, dtype in _DTYPES.items()),
+    *(Dtype(f"torch.{name}", dtype, tensor_type=True) for name, dtype in _TENSOR_TYPES.items()),
+]
+
+# Tensor members, by what they do.
+_KEEPS_SHAPE_AND_DTYPE = {
+    "cuda", "cpu", "contiguous", "clone", "detach", "requires_grad_", "pin_memory", "abs", "neg", "relu", "sigmoid",
+    "tanh", "exp", "floor", "ceil", "round", "trunc", "sqrt", "clamp", "clip", "clamp_", "mul", "add", "sub",
+}
+_CASTS = {
+    "float": "float32", "double": "float64", "half": "float16", "bfloat16": "bfloat16",
+    "long": "int64", "int": "int32", "short": "int16", "byte": "uint8", "char": "int8", "bool": "bool",
+}
+# Results that never require grad (integer results, Python values, detached copies).
+_GRAD_FREE = {
+    "detach", "detach_", "item", "numpy", "tolist", "argmax", "argmin", "argsort", "long", "int", "bool",
+    "byte", "short", "char", "size", "dim", "numel", "nonzero", "eq", "ne", "lt", "gt", "le", "ge",
+    "sign", "round", "floor", "ceil", "requires_grad_", "__len__", "isnan", "isinf", "isfinite", "multinomial",
+}
+# Results that hold no autograd graph (a value logged this way keeps no graph alive).
+_NO_GRAPH = {
+    "detach", "item", "numpy", "tolist", "size", "dim", "numel", "data",
+    "argmax", "argmin", "argsort", "long", "int", "bool", "byte", "eq", "ne", "gt", "lt", "ge", "le", "sign", "nonzero",
+}
+# Rearrange or copy values without changing them: probabilities stay probabilities, indices stay indices.
+_REARRANGES = {
     "view", "reshape", "permute", "transpose", "flatten", "squeeze", "unsqueeze", "contiguous",
     "float", "double", "half", "bfloat16", "to", "cuda", "cpu", "t", "view_as", "reshape_as",
     "resize", "resize_", "resize_as", "expand", "expand_as", "narrow", "movedim", "moveaxis",
     "swapaxes", "swapdims", "unflatten", "clone", "detach", "squeeze_", "unsqueeze_",
-})
+}
+_VIEW_ATTRIBUTES = {"T", "mT", "real", "imag", "values"}
+_EMA_UPDATES = {"copy_", "mul_", "add_", "lerp_", "sub_", "addcmul_"}
 
-RECORDS: list[Record] = NAMESPACES + FUNCTIONS + ACTIVATIONS + GRAD + WRAPPERS + INDEX_OPS
+TENSOR_MEMBERS: list[Record] = [
+    TensorMember(
+        f"torch.Tensor.{name}",
+        keeps_shape_and_dtype=name in _KEEPS_SHAPE_AND_DTYPE,
+        casts_to=_CASTS.get(name),
+        grad_free=name in _GRAD_FREE,
+        no_graph=name in _NO_GRAPH,
+        rearranges=name in _REARRANGES,
+        attribute=name in _VIEW_ATTRIBUTES,
+        ema_update=name in _EMA_UPDATES,
+    )
+    for name in sorted(
+        _KEEPS_SHAPE_AND_DTYPE | set(_CASTS) | _GRAD_FREE | _NO_GRAPH | _REARRANGES | _VIEW_ATTRIBUTES | _EMA_UPDATES
+    )
+]
 
-__all__ = ["RECORDS", "REARRANGE_METHODS", "VARIABLE", "Domain"]
+MODULE_METHODS: list[Record] = [
+    *(ModuleMethod(f"torch.nn.Module.{name}", returns_self=True) for name in (
+        "to", "cuda", "cpu", "train", "eval", "half", "float", "double", "bfloat16", "requires_grad_", "apply",
+        "to_empty", "share_memory",
+    )),
+    *(ModuleMethod(f"torch.nn.Module.{name}", grad_free=True) for name in ("parameters", "named_parameters", "state_dict")),
+]
+
+RECORDS: list[Record] = (
+    NAMESPACES + FUNCTIONS + ACTIVATIONS + GRAD + WRAPPERS + INDEX_OPS + DTYPES + TENSOR_MEMBERS + MODULE_METHODS
+)
+
+__all__ = ["RECORDS", "VARIABLE", "Domain"]

@@ -12,8 +12,8 @@ from .aliases import canonical, spellings
 from .index import lookup, of_kind
 from .packages import EXIT_STACKS, LIBRARY_ROOTS, NO_MODEL_PACKAGES
 from .records import (
-    Activation, Domain, Effect, GradCall, GradContext, Hook, ImageMaker, IndexOp, Layer, Loss, ModelFactory,
-    ModuleBase, Namespace, Record, Resize, TensorFunction, Wrapper, ZooModel, Generate,
+    Activation, Domain, Dtype, Effect, GradCall, GradContext, Hook, ImageMaker, IndexOp, Layer, Loss, ModelFactory,
+    ModuleBase, ModuleMethod, Namespace, Record, Resize, TensorFunction, TensorMember, Wrapper, ZooModel, Generate,
 )
 
 __all__ = ["canonical", "EXIT_STACKS", "LIBRARY_ROOTS", "NO_MODEL_PACKAGES"]
@@ -229,7 +229,6 @@ GRAD_FREE_FUNCS = _names(TensorFunction, lambda r: r.grad_free)
 EXP_FUNCS = _effect(Effect.EXP)
 LOG_FUNCS = _effect(Effect.LOG)
 REARRANGE_FUNCS = _effect(Effect.REARRANGE)
-REARRANGE_METHODS = torch.REARRANGE_METHODS
 CONCAT_FUNCS = _effect(Effect.CONCAT)
 MEAN_FUNCS = _effect(Effect.MEAN)
 ELEMENTWISE_FUNCS = _effect(Effect.ELEMENTWISE)
@@ -243,6 +242,23 @@ RANK_KEEPING_TRANSFORMS = frozenset(q.rsplit(".", 1)[1] for q in _effect(Effect.
 # (``torch.index_select(input, dim, index)``) and of the method form (``x.index_select(dim, index)``),
 # the keyword name, and the position of ``dim`` in the method form (None: no dim).
 INDEX_OPS = {r.method: (r.function_index_arg, r.method_index_arg, r.index_kw, r.method_dim_arg) for r in of_kind(IndexOp)}
+
+# ---------------------------------------------------------------- tensor members, dtypes
+def _members(test) -> frozenset[str]:
+    return frozenset(r.name for r in of_kind(TensorMember) if test(r))
+
+
+REARRANGE_METHODS = _members(lambda r: r.rearranges)
+SAME_SHAPE_METHODS = _members(lambda r: r.keeps_shape_and_dtype)  # keep shape and dtype
+CAST_METHODS = {r.name: r.casts_to for r in of_kind(TensorMember) if r.casts_to}
+# Methods whose result never requires grad: of tensors, and of modules (``model.parameters()``).
+GRAD_FREE_METHODS = _members(lambda r: r.grad_free) | {r.name for r in of_kind(ModuleMethod) if r.grad_free}
+NO_GRAPH_METHODS = _members(lambda r: r.no_graph)
+VIEW_ATTRIBUTES = _members(lambda r: r.attribute)
+EMA_UPDATE_METHODS = _members(lambda r: r.ema_update)
+MODULE_RETURNING_METHODS = frozenset(r.name for r in of_kind(ModuleMethod) if r.returns_self)
+DTYPE_NAMES = {r.name: r.dtype for r in of_kind(Dtype) if not r.tensor_type}  # torch.<name> / numpy.<name>
+TENSOR_TYPES = {r.name: r.dtype for r in of_kind(Dtype) if r.tensor_type}  # torch[.cuda].<name>
 
 # ---------------------------------------------------------------- grad mode, autograd
 NO_GRAD_CONTEXTS = _names(GradContext, lambda r: r.enables is False)
