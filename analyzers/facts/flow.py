@@ -1109,11 +1109,7 @@ def flow_of(model: SemanticModel) -> Flow:
 
 
 # ---------------------------------------------------------------------- autograd graphs
-_NO_GRAPH_METHODS = {
-    "detach", "item", "numpy", "tolist", "size", "dim", "numel", "data",
-    # integer / boolean results carry no graph
-    "argmax", "argmin", "argsort", "long", "int", "bool", "byte", "eq", "ne", "gt", "lt", "ge", "le", "sign", "nonzero",
-}
+_NO_GRAPH_METHODS = torch_api.NO_GRAPH_METHODS
 
 
 @dataclass

@@ -37,14 +37,9 @@ MAX_DEPTH = 14
 YES, NO, UNKNOWN = "yes", "no", "unknown"
 
 # Ops whose result never requires grad (integer results, Python values, detached copies).
-_STOP_METHODS = {
-    "detach", "detach_", "item", "numpy", "tolist", "argmax", "argmin", "argsort", "long", "int", "bool",
-    "byte", "short", "char", "size", "dim", "numel", "nonzero", "eq", "ne", "lt", "gt", "le", "ge",
-    "sign", "round", "floor", "ceil", "requires_grad_", "parameters", "named_parameters", "state_dict",
-    "__len__", "isnan", "isinf", "isfinite", "multinomial",
-}
+_STOP_METHODS = torch_api.GRAD_FREE_METHODS
 _NO_BUILTINS = {"len", "int", "float", "bool", "str", "range", "isinstance", "round"}
-_TENSOR_ATTRS = {"T", "mT", "real", "imag", "values"}
+_TENSOR_ATTRS = torch_api.VIEW_ATTRIBUTES
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from ..catalogue import torch_api
 from .grad import module_objects
 from ..semantic.model import SemanticModel, Value
 
-_EMA_METHODS = {"copy_", "mul_", "add_", "lerp_", "sub_", "addcmul_"}
+_EMA_METHODS = torch_api.EMA_UPDATE_METHODS
 
 
 @dataclass

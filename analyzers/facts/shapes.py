@@ -26,18 +26,10 @@ MAX_DEPTH = 10
 FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64"}
 INT_DTYPES = {"int8", "int16", "int32", "int64", "uint8"}
 
-_DTYPE_NAMES = {
-    "float": "float32", "float32": "float32", "float64": "float64", "double": "float64",
-    "float16": "float16", "half": "float16", "bfloat16": "bfloat16",
-    "long": "int64", "int64": "int64", "int": "int32", "int32": "int32", "int16": "int16",
-    "short": "int16", "int8": "int8", "uint8": "uint8", "bool": "bool",
-}
-_CAST_METHODS = {
-    "float": "float32", "double": "float64", "half": "float16", "bfloat16": "bfloat16",
-    "long": "int64", "int": "int32", "short": "int16", "byte": "uint8", "char": "int8", "bool": "bool",
-}
+_DTYPE_NAMES = torch_api.DTYPE_NAMES
+_CAST_METHODS = torch_api.CAST_METHODS
 # Methods that keep shape and dtype.
-_SAME_METHODS = {"cuda", "cpu", "contiguous", "clone", "detach", "requires_grad_", "pin_memory", "abs", "neg", "relu", "sigmoid", "tanh", "exp", "floor", "ceil", "round", "trunc", "sqrt", "clamp", "clip", "clamp_", "mul", "add", "sub"}
+_SAME_METHODS = torch_api.SAME_SHAPE_METHODS
 _SAME_FUNCS = torch_api.ELEMENTWISE_FUNCS
 _IMAGE_READERS = torch_api.IMAGE_READERS
 _TO_TENSOR_TRANSFORMS = torch_api.TO_TENSOR_TRANSFORMS
@@ -214,10 +206,7 @@ def _literal_nested(node: ast.AST) -> tuple[tuple[int, ...], list[object]] | Non
     return None
 
 
-_TENSOR_TYPES = {
-    "FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16", "LongTensor": "int64",
-    "IntTensor": "int32", "ByteTensor": "uint8", "BoolTensor": "bool",
-}
+_TENSOR_TYPES = torch_api.TENSOR_TYPES
 
 
 def dtype_of_expr(model: SemanticModel, expr: ast.AST | None) -> str | None:
