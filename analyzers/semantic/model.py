@@ -1033,7 +1033,7 @@ _BUILTIN_QUALNAMES: dict[str, str] = {}
 NOT_A_CLASS = "not a class"  # project_class's answer for a name the project binds to something else
 
 
-_MODULE_RETURNING_METHODS = {"to", "cuda", "cpu", "train", "eval", "half", "float", "double", "bfloat16", "requires_grad_", "apply", "to_empty", "share_memory"}
+_MODULE_RETURNING_METHODS = torch_api.MODULE_RETURNING_METHODS
 
 
 def _first_param(func: ast.AST) -> str | None:
