@@ -21,6 +21,9 @@ ACTIVATIONS: list[Record] = [
     Activation(f"{F}.sigmoid", Domain.PROBS, elementwise=True),
     Activation("torch.special.expit", Domain.PROBS, elementwise=True),
     Activation(f"{F}.logsigmoid", Domain.LOG_PROBS, elementwise=True),
+    Activation("torch.Tensor.softmax", Domain.PROBS, method=True),
+    Activation("torch.Tensor.log_softmax", Domain.LOG_PROBS, method=True),
+    Activation("torch.Tensor.sigmoid", Domain.PROBS, elementwise=True, method=True),
 ]
 
 LAYERS: list[Record] = [

@@ -78,11 +78,13 @@ class Loss(Record):
 @dataclass(frozen=True)
 class Activation(Record):
     """A normalisation of scores: ``produces`` its output's domain; ``elementwise``: each value
-    on its own (sigmoid), else along ``dim``; ``module``: an ``nn.Module`` class."""
+    on its own (sigmoid), else along ``dim``; ``module``: an ``nn.Module`` class; ``method``: a
+    tensor method (``torch.Tensor.softmax``)."""
 
     produces: Domain
     elementwise: bool = False
     module: bool = False
+    method: bool = False
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,14 @@ VARIABLE = frozenset(torch.VARIABLE)
 
 # ---------------------------------------------------------------- activations
 def _act(domain: Domain, elementwise: bool, module: bool) -> frozenset[str]:
-    return _names(Activation, lambda r: r.produces is domain and r.elementwise is elementwise and r.module is module)
+    return _names(Activation, lambda r: r.produces is domain and r.elementwise is elementwise and r.module is module and not r.method)
+
+
+def _act_methods(domain: Domain, elementwise: bool) -> frozenset[str]:
+    return frozenset(
+        r.qualname.rsplit(".", 1)[1] for r in of_kind(Activation)
+        if r.method and r.produces is domain and r.elementwise is elementwise
+    )
 
 
 SOFTMAX_FUNCS = _act(Domain.PROBS, False, False)
@@ -157,6 +164,9 @@ SIGMOID_FUNCS = _act(Domain.PROBS, True, False)
 SIGMOID_MODULES = _act(Domain.PROBS, True, True)
 LOGSIGMOID_FUNCS = _act(Domain.LOG_PROBS, True, False)
 LOGSIGMOID_MODULES = _act(Domain.LOG_PROBS, True, True)
+SOFTMAX_METHODS = _act_methods(Domain.PROBS, False)  # x.softmax(dim)
+LOG_SOFTMAX_METHODS = _act_methods(Domain.LOG_PROBS, False)
+SIGMOID_METHODS = _act_methods(Domain.PROBS, True)
 
 # ---------------------------------------------------------------- losses
 def _loss(qualname: str) -> Loss:
