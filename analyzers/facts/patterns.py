@@ -56,7 +56,11 @@ _ACTIVATION_MODULES = (
     (torch_api.SIGMOID_MODULES, SIGMOID),
     (torch_api.LOGSIGMOID_MODULES, LOG_SIGMOID),
 )
-_ACTIVATION_METHODS = {"softmax": SOFTMAX, "log_softmax": LOG_SOFTMAX, "sigmoid": SIGMOID}
+_ACTIVATION_METHODS = {
+    **dict.fromkeys(torch_api.SOFTMAX_METHODS, SOFTMAX),
+    **dict.fromkeys(torch_api.LOG_SOFTMAX_METHODS, LOG_SOFTMAX),
+    **dict.fromkeys(torch_api.SIGMOID_METHODS, SIGMOID),
+}
 
 
 def activation_kind_of_call(model: SemanticModel, node: ast.AST) -> tuple[str, ast.expr | None] | None:
