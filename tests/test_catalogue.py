@@ -24,7 +24,8 @@ from torchpit.analyzers import catalogue
 from torchpit.analyzers.catalogue import index, torch_api
 from torchpit.analyzers.catalogue.packages import LIBRARY_ROOTS
 from torchpit.analyzers.catalogue.records import (
-    Activation, Domain, Effect, GradContext, IndexOp, Layer, Loss, Namespace, Record, TensorFunction, ZooModel,
+    Activation, Domain, Dtype, Effect, GradContext, IndexOp, Layer, Loss, ModuleMethod, Namespace, Record,
+    TensorFunction, TensorMember, ZooModel,
 )
 
 ANALYZERS = Path(__file__).resolve().parents[1] / "analyzers"
@@ -149,6 +150,24 @@ def test_records_are_complete_for_their_kind():
     for kind in (Loss, Activation, Layer, TensorFunction, IndexOp, GradContext, ZooModel):
         assert [f.name for f in fields(kind)][0] == "qualname"
         assert catalogue.of_kind(kind), kind
+
+
+def test_dtypes_and_tensor_members():
+    dtypes = {r.dtype for r in catalogue.of_kind(Dtype) if not r.tensor_type}
+    for r in catalogue.of_kind(Dtype):  # each names a dtype that is spelled as itself too (torch.float32)
+        assert catalogue.lookup(f"torch.{r.dtype}", Dtype).dtype == r.dtype, r  # type: ignore[union-attr]
+    for r in catalogue.of_kind(TensorMember):
+        assert torch_api.is_tensor_method(r.qualname)
+        assert r.casts_to is None or r.casts_to in dtypes, r
+        assert any((r.keeps_shape_and_dtype, r.casts_to, r.grad_free, r.no_graph, r.rearranges, r.attribute, r.ema_update)), r
+        if r.casts_to is not None:  # a cast changes the dtype, so it does not keep it
+            assert not r.keeps_shape_and_dtype, r
+    for r in catalogue.of_kind(ModuleMethod):
+        assert r.qualname.startswith("torch.nn.Module.") and (r.returns_self or r.grad_free), r
+    assert {"softmax", "log_softmax", "sigmoid"} == (
+        torch_api.SOFTMAX_METHODS | torch_api.LOG_SOFTMAX_METHODS | torch_api.SIGMOID_METHODS
+    )
+    assert not any(torch_api.is_tensor_method(q) for q in torch_api.SOFTMAX_FUNCS | torch_api.SIGMOID_FUNCS)
 
 
 def test_lookup():
