@@ -1,191 +1,290 @@
-"""Qualified names of the torch API the rules reason about, and their canonical spellings.
+"""The sets and predicates the analysis asks, derived from the records of the catalogue.
 
-The semantic model resolves ``F.cross_entropy``, ``nn.functional.cross_entropy`` and
-``torch.nn.functional.cross_entropy`` to one qualified name; jedi reports definitions where
-they live (``torch.nn.modules.loss.CrossEntropyLoss``). ``canonical`` folds both onto the
-public spelling that the sets below use.
+Fact modules and rules ask here (or ``lookup`` a record) instead of spelling library names
+themselves: each set below is computed from the records of the data modules, so adding an API
+is adding its record.
 """
 
 from __future__ import annotations
 
-import re
-import sys
+from . import nn, pil, torch
+from .aliases import canonical, spellings
+from .index import lookup, of_kind
+from .packages import EXIT_STACKS, LIBRARY_ROOTS, NO_MODEL_PACKAGES
+from .records import (
+    Activation, Domain, Dtype, Effect, GradCall, GradContext, Hook, ImageMaker, IndexOp, Layer, Loss, ModelFactory,
+    ModuleBase, ModuleMethod, Namespace, Record, Resize, TensorFunction, TensorMember, Wrapper, ZooModel, Generate,
+)
 
-_MODULES_RE = re.compile(r"^torch\.nn\.modules\.[a-z_]+\.")
-_ALIASES = {
-    "torch.nn.functional.F": "torch.nn.functional",
-    "torch._C._nn": "torch.nn.functional",
-    "torch.autograd.variable.Variable": "torch.autograd.Variable",
-    "torch.autograd.grad_mode.no_grad": "torch.no_grad",
-    "torch.autograd.grad_mode.inference_mode": "torch.inference_mode",
-    "torch.autograd.grad_mode.enable_grad": "torch.enable_grad",
-    "torch.autograd.grad_mode.set_grad_enabled": "torch.set_grad_enabled",
-    "torch.autograd.no_grad": "torch.no_grad",
-    "torch.autograd.inference_mode": "torch.inference_mode",
-    "torch.nn.modules.module.Module": "torch.nn.Module",
-    "torch.nn.parameter.Parameter": "torch.nn.Parameter",
-    "lightning.pytorch.LightningModule": "pytorch_lightning.LightningModule",
-    "lightning.LightningModule": "pytorch_lightning.LightningModule",
-    "pytorch_lightning.core.module.LightningModule": "pytorch_lightning.LightningModule",
-    "pytorch_lightning.core.lightning.LightningModule": "pytorch_lightning.LightningModule",
-}
+__all__ = ["canonical", "EXIT_STACKS", "LIBRARY_ROOTS", "NO_MODEL_PACKAGES"]
 
 
-def canonical(qualname: str | None) -> str | None:
-    if qualname is None:
-        return None
-    if qualname in _ALIASES:
-        return _ALIASES[qualname]
-    if qualname.startswith("torch.nn.modules."):
-        return _MODULES_RE.sub("torch.nn.", qualname)
-    return qualname
+def _names(kind: type[Record], test=lambda r: True) -> frozenset[str]:
+    return frozenset(r.qualname for r in of_kind(kind) if test(r))
 
 
-# The private bases of torch's batch-norm classes (``torch.nn.modules.batchnorm._BatchNorm``),
-# which ``isinstance`` tests use to catch every batch norm at once.
-BATCH_NORM_BASES = {"torch.nn._BatchNorm", "torch.nn._NormBase"}
+def _ns(qualname: str) -> str:
+    """The prefix of names under the namespace ``qualname`` (which must have a record)."""
+    rec = lookup(qualname, Namespace)
+    assert rec is not None, qualname
+    return rec.qualname + "."
 
-MODULE_BASES = {"torch.nn.Module", "pytorch_lightning.LightningModule"}
 
-# Top-level packages that define no nn.Module a training script builds: the standard library and
-# common numeric / data libraries. Asking jedi where their names are defined is time wasted.
-NO_MODEL_PACKAGES = frozenset(sys.stdlib_module_names) | {
-    "numpy", "scipy", "pandas", "sklearn", "PIL", "cv2", "matplotlib", "onnxruntime", "onnx",
-    "tqdm", "yaml", "requests", "h5py", "tensorboardX", "wandb", "absl", "einops", "functorch",
-}
+# ---------------------------------------------------------------- namespaces
+TORCH_ROOT = lookup("torch", Namespace).qualname  # type: ignore[union-attr]  # the module name ``import torch`` binds
+TORCH = _ns("torch")
+NN = _ns("torch.nn")
+FUNCTIONAL = _ns("torch.nn.functional")
+OPTIM = _ns("torch.optim")
+LR_SCHEDULER = lookup("torch.optim.lr_scheduler", Namespace).qualname  # type: ignore[union-attr]
+SWA_UTILS = lookup("torch.optim.swa_utils", Namespace).qualname  # type: ignore[union-attr]
+DISTRIBUTED = _ns("torch.distributed")
+TENSOR = _ns("torch.Tensor")
+TORCHVISION = _ns("torchvision")
+TRANSFORMS = _ns("torchvision.transforms")
+NUMPY = _ns("numpy")
 
-SOFTMAX_FUNCS = {
-    "torch.softmax",
-    "torch.nn.functional.softmax",
-    "torch.special.softmax",
-}
-LOG_SOFTMAX_FUNCS = {
-    "torch.log_softmax",
-    "torch.nn.functional.log_softmax",
-    "torch.special.log_softmax",
-}
-SOFTMAX_MODULES = {"torch.nn.Softmax", "torch.nn.Softmax2d"}
-LOG_SOFTMAX_MODULES = {"torch.nn.LogSoftmax"}
 
-CROSS_ENTROPY_FUNCS = {"torch.nn.functional.cross_entropy"}
-CROSS_ENTROPY_MODULES = {"torch.nn.CrossEntropyLoss"}
+def in_torch(q: str | None) -> bool:
+    """A name under ``torch`` (``torch.nn.Linear``, ``torch.cat``)."""
+    return q is not None and q.startswith(TORCH)
 
-NO_GRAD_CONTEXTS = {"torch.no_grad", "torch.inference_mode"}
-# Context-manager stacks whose ``enter_context(torch.no_grad())`` turns gradients off for the rest of the block.
-EXIT_STACKS = {"contextlib.ExitStack", "contextlib.AsyncExitStack"}
 
-DROPOUT_FUNCS = {
-    "torch.nn.functional.dropout",
-    "torch.nn.functional.dropout1d",
-    "torch.nn.functional.dropout2d",
-    "torch.nn.functional.dropout3d",
-    "torch.nn.functional.alpha_dropout",
-    "torch.nn.functional.feature_alpha_dropout",
-}
+def torch_family(q: str | None) -> bool:
+    """A name of ``torch`` or of a package named after it (``torchvision``, ``torchaudio``)."""
+    return q is not None and q.startswith(TORCH_ROOT)
 
-SEQUENTIAL = "torch.nn.Sequential"
 
-SIGMOID_FUNCS = {"torch.sigmoid", "torch.nn.functional.sigmoid", "torch.special.expit"}
-SIGMOID_MODULES = {"torch.nn.Sigmoid"}
-LOGSIGMOID_FUNCS = {"torch.nn.functional.logsigmoid"}
-LOGSIGMOID_MODULES = {"torch.nn.LogSigmoid"}
+def in_nn(q: str | None) -> bool:
+    return q is not None and q.startswith(NN)
 
-NLL_LOSS_FUNCS = {"torch.nn.functional.nll_loss"}
-NLL_LOSS_MODULES = {"torch.nn.NLLLoss", "torch.nn.NLLLoss2d"}
-KL_DIV_FUNCS = {"torch.nn.functional.kl_div"}
-KL_DIV_MODULES = {"torch.nn.KLDivLoss"}
 
-# Losses that compare an input with a target of the same kind (regression, divergence); the
-# target is the argument at the given position (keyword ``target``, or ``y`` below).
-TARGET_LOSS_FUNCS = {
-    "torch.nn.functional.mse_loss": 1,
-    "torch.nn.functional.l1_loss": 1,
-    "torch.nn.functional.smooth_l1_loss": 1,
-    "torch.nn.functional.huber_loss": 1,
-    "torch.nn.functional.binary_cross_entropy": 1,
-    "torch.nn.functional.binary_cross_entropy_with_logits": 1,
-    "torch.nn.functional.kl_div": 1,
-    "torch.nn.functional.cosine_embedding_loss": 2,
-}
-TARGET_LOSS_MODULES = {
-    "torch.nn.MSELoss": 1,
-    "torch.nn.L1Loss": 1,
-    "torch.nn.SmoothL1Loss": 1,
-    "torch.nn.HuberLoss": 1,
-    "torch.nn.BCELoss": 1,
-    "torch.nn.BCEWithLogitsLoss": 1,
-    "torch.nn.KLDivLoss": 1,
-    "torch.nn.CosineEmbeddingLoss": 2,
-}
+def nn_class(q: str | None) -> bool:
+    """A class of ``torch.nn`` (``torch.nn.Linear``, ``torch.nn.CrossEntropyLoss``)."""
+    return q is not None and q.startswith(NN) and q[len(NN) : len(NN) + 1].isupper()
 
+
+def in_functional(q: str | None) -> bool:
+    return q is not None and q.startswith(FUNCTIONAL)
+
+
+def in_distributed(q: str | None) -> bool:
+    return q is not None and q.startswith(DISTRIBUTED)
+
+
+def in_numpy(q: str | None) -> bool:
+    return q is not None and q.startswith(NUMPY)
+
+
+def in_transforms(q: str | None) -> bool:
+    return q is not None and q.startswith(TRANSFORMS)
+
+
+def top_level_torch(q: str | None) -> str | None:
+    """``index_select`` for ``torch.index_select``: a function directly under ``torch``."""
+    if q is not None and q.startswith(TORCH) and q.count(".") == 1:
+        return q[len(TORCH) :]
+    return None
+
+
+def torch_member(q: str | None) -> str | None:
+    """The rest of a name under ``torch`` (``float32`` for ``torch.float32``)."""
+    return q[len(TORCH) :] if in_torch(q) else None
+
+
+def numpy_member(q: str | None) -> str | None:
+    return q[len(NUMPY) :] if in_numpy(q) else None
+
+
+def tensor_method(method: str) -> str:
+    """``torch.Tensor.<method>``."""
+    return TENSOR + method
+
+
+def is_tensor_method(q: str | None) -> bool:
+    return q is not None and q.startswith(TENSOR)
+
+
+TENSOR_GETITEM = tensor_method("__getitem__")
+
+
+_LR_SCHEDULER_NAME = LR_SCHEDULER.rsplit(".", 1)[1]
+_SWA_UTILS_NAME = SWA_UTILS.rsplit(".", 1)[1]
+
+
+def optimizer_class(q: str | None) -> bool:
+    """An optimizer class of ``torch.optim``: a name directly under it, not a scheduler, not ``swa_utils``."""
+    return (
+        q is not None and q.startswith(OPTIM) and _LR_SCHEDULER_NAME not in q and _SWA_UTILS_NAME not in q
+        and q.count(".") == OPTIM.count(".")
+    )
+
+
+def optimizer_class_named(q: str | None) -> bool:
+    """An optimizer class as a name under ``torch.optim`` starting with a capital (``torch.optim.Adam``)."""
+    return (
+        q is not None and q.startswith(OPTIM) and not q.startswith(LR_SCHEDULER)
+        and q[len(OPTIM) : len(OPTIM) + 1].isupper()
+    )
+
+
+_SHORT = tuple((r.qualname + ".", r.short + ".") for r in of_kind(Namespace) if r.short)
+
+
+def short(q: str) -> str:
+    """How messages spell ``q``: ``F.interpolate``, ``nn.Upsample``, ``transforms.Resize``, ``np.linspace``."""
+    for long, brief in sorted(_SHORT, key=lambda p: -len(p[0])):  # torch.nn.functional. before torch.nn.
+        q = q.replace(long, brief)
+    return q
+
+
+# ---------------------------------------------------------------- nn.Module bases, wrappers
+MODULE_BASES = _names(ModuleBase)
+MODULE_WRAPPERS = _names(Wrapper)
+PARAMETER = spellings(nn.PARAMETER)
+VARIABLE = frozenset(torch.VARIABLE)
+
+# ---------------------------------------------------------------- activations
+def _act(domain: Domain, elementwise: bool, module: bool) -> frozenset[str]:
+    return _names(Activation, lambda r: r.produces is domain and r.elementwise is elementwise and r.module is module and not r.method)
+
+
+def _act_methods(domain: Domain, elementwise: bool) -> frozenset[str]:
+    return frozenset(
+        r.qualname.rsplit(".", 1)[1] for r in of_kind(Activation)
+        if r.method and r.produces is domain and r.elementwise is elementwise
+    )
+
+
+SOFTMAX_FUNCS = _act(Domain.PROBS, False, False)
+LOG_SOFTMAX_FUNCS = _act(Domain.LOG_PROBS, False, False)
+SOFTMAX_MODULES = _act(Domain.PROBS, False, True)
+LOG_SOFTMAX_MODULES = _act(Domain.LOG_PROBS, False, True)
+SIGMOID_FUNCS = _act(Domain.PROBS, True, False)
+SIGMOID_MODULES = _act(Domain.PROBS, True, True)
+LOGSIGMOID_FUNCS = _act(Domain.LOG_PROBS, True, False)
+LOGSIGMOID_MODULES = _act(Domain.LOG_PROBS, True, True)
+SOFTMAX_METHODS = _act_methods(Domain.PROBS, False)  # x.softmax(dim)
+LOG_SOFTMAX_METHODS = _act_methods(Domain.LOG_PROBS, False)
+SIGMOID_METHODS = _act_methods(Domain.PROBS, True)
+
+# ---------------------------------------------------------------- losses
+def _loss(qualname: str) -> Loss:
+    rec = lookup(qualname, Loss)
+    assert rec is not None, qualname
+    return rec
+
+
+CROSS_ENTROPY = _loss("torch.nn.functional.cross_entropy").qualname
+CROSS_ENTROPY_FUNCS = frozenset({CROSS_ENTROPY})
+CROSS_ENTROPY_MODULES = frozenset(_loss(CROSS_ENTROPY).module_classes)
+NLL_LOSS_FUNCS = frozenset({_loss("torch.nn.functional.nll_loss").qualname})
+NLL_LOSS_MODULES = frozenset(_loss("torch.nn.functional.nll_loss").module_classes)
+KL_DIV = _loss("torch.nn.functional.kl_div").qualname
+KL_DIV_FUNCS = frozenset({KL_DIV})
+KL_DIV_MODULES = frozenset(_loss(KL_DIV).module_classes)
+
+# Losses that compare an input with a target of the same kind (regression, divergence): the
+# position of the target (keyword ``target``).
+TARGET_LOSS_FUNCS = {r.qualname: r.target_arg for r in of_kind(Loss) if r.compares_target}
+TARGET_LOSS_MODULES = {c: r.target_arg for r in of_kind(Loss) if r.compares_target for c in r.module_classes}
 # Losses whose gradient is the same whichever argument is "the target" (|a - b| and (a - b)^2 shapes).
-SYMMETRIC_LOSSES = {
-    "torch.nn.functional.mse_loss", "torch.nn.functional.l1_loss", "torch.nn.functional.smooth_l1_loss",
-    "torch.nn.functional.huber_loss", "torch.nn.MSELoss", "torch.nn.L1Loss", "torch.nn.SmoothL1Loss", "torch.nn.HuberLoss",
-}
+SYMMETRIC_LOSSES = frozenset(q for r in of_kind(Loss) if r.symmetric for q in (r.qualname, *r.module_classes))
 
-# Layers whose output is raw scores (no normalisation) when a forward ends in them.
-RAW_SCORE_MODULES = {
-    "torch.nn.Linear", "torch.nn.LazyLinear", "torch.nn.Bilinear",
-    "torch.nn.Conv1d", "torch.nn.Conv2d", "torch.nn.Conv3d",
-    "torch.nn.LazyConv1d", "torch.nn.LazyConv2d", "torch.nn.LazyConv3d",
-}
-RAW_SCORE_FUNCS = {"torch.nn.functional.linear", "torch.nn.functional.bilinear"}
+# ---------------------------------------------------------------- layers
+def _layers(test, module: bool) -> frozenset[str]:
+    return _names(Layer, lambda r: r.module is module and test(r))
 
-# Value-domain transforms: exp of log-probabilities gives probabilities, log of probabilities
-# gives log-probabilities (function form; the tensor methods ``.exp()`` / ``.log()`` too).
-EXP_FUNCS = {"torch.exp", "torch.special.exp"}
-LOG_FUNCS = {"torch.log"}
-# Tensor methods and functions that rearrange or copy values without changing them:
-# probabilities stay probabilities, indices stay indices.
-REARRANGE_METHODS = {
-    "view", "reshape", "permute", "transpose", "flatten", "squeeze", "unsqueeze", "contiguous",
-    "float", "double", "half", "bfloat16", "to", "cuda", "cpu", "t", "view_as", "reshape_as",
-    "resize", "resize_", "resize_as", "expand", "expand_as", "narrow", "movedim", "moveaxis",
-    "swapaxes", "swapdims", "unflatten", "clone", "detach", "squeeze_", "unsqueeze_",
-}
-REARRANGE_FUNCS = {
-    "torch.flatten", "torch.reshape", "torch.permute", "torch.transpose", "torch.squeeze",
-    "torch.unsqueeze", "torch.movedim", "torch.swapaxes", "torch.narrow", "torch.clone",
-}
-# Functions that join a sequence of tensors: the result holds the parts' values.
-CONCAT_FUNCS = {"torch.cat", "torch.concat", "torch.concatenate", "torch.stack"}
-MEAN_FUNCS = {"torch.mean"}
+
+BN_CLASSES = _layers(lambda r: r.has_batch_norm, True)
+BATCH_NORM_BASES = nn.BATCH_NORM_BASES
+DROPOUT_CLASSES = _layers(lambda r: r.has_dropout, True)
+DROPOUT_FUNCS = _layers(lambda r: r.has_dropout, False)
+PARAMETER_LAYERS = _layers(lambda r: r.has_parameters, True)
+RAW_SCORE_MODULES = _layers(lambda r: r.raw_scores, True)
+RAW_SCORE_FUNCS = _layers(lambda r: r.raw_scores, False)
+CONTAINERS = _layers(lambda r: r.container, True)
+SEQUENTIAL = lookup("torch.nn.Sequential", Layer).qualname  # type: ignore[union-attr]
+INTERPOLATE_FUNCS = _layers(lambda r: r.upsample, False)
+UPSAMPLE_MODULES = _layers(lambda r: r.upsample, True)
+UPSAMPLING_BILINEAR = lookup("torch.nn.UpsamplingBilinear2d", Layer).qualname  # type: ignore[union-attr]
+INTERPOLATE = lookup("torch.nn.functional.interpolate", Layer).qualname  # type: ignore[union-attr]
+EMBEDDING_MODULES = _layers(lambda r: r.embedding, True)
+EMBEDDING_FUNCS = _layers(lambda r: r.embedding, False)
+EMBEDDING = lookup("torch.nn.Embedding", Layer).qualname  # type: ignore[union-attr]
+RESIZE_SIZE_CALLS = {r.qualname: r.size_arg for r in of_kind(Resize)}  # calls whose size argument is (H, W)
+
+# ---------------------------------------------------------------- model zoos
+MODEL_FACTORY_PREFIXES = tuple(r.qualname + ("." if r.namespace else "") for r in of_kind(ModelFactory))
+
+
+def zoo_model(q: str | None) -> ZooModel | None:
+    """The family of a model-zoo constructor (``torchvision.models.resnet50``), when known."""
+    if q is None:
+        return None
+    return next((r for r in of_kind(ZooModel) if r.matches(q)), None)
+
+
+# ---------------------------------------------------------------- tensor functions
+def _effect(effect: Effect) -> frozenset[str]:
+    return _names(TensorFunction, lambda r: effect in r.effects)
+
+
+def effect_of(q: str | None, effect: Effect) -> TensorFunction | None:
+    """The record of ``q`` when it has ``effect``."""
+    rec = lookup(q, TensorFunction)
+    return rec if rec is not None and effect in rec.effects else None
+
+
+GRAD_FREE_FUNCS = _names(TensorFunction, lambda r: r.grad_free)
+EXP_FUNCS = _effect(Effect.EXP)
+LOG_FUNCS = _effect(Effect.LOG)
+REARRANGE_FUNCS = _effect(Effect.REARRANGE)
+CONCAT_FUNCS = _effect(Effect.CONCAT)
+MEAN_FUNCS = _effect(Effect.MEAN)
+ELEMENTWISE_FUNCS = _effect(Effect.ELEMENTWISE)
+CREATE_FUNCS = _effect(Effect.CREATE)
+IMAGE_READERS = {r.qualname: r.dtype for r in of_kind(TensorFunction) if Effect.READ_IMAGE in r.effects}
+TO_TENSOR_TRANSFORMS = {r.qualname: r.dtype for r in of_kind(TensorFunction) if Effect.TO_TENSOR in r.effects}
+COMPOSE = _effect(Effect.COMPOSE)
+RANK_KEEPING_TRANSFORMS = frozenset(q.rsplit(".", 1)[1] for q in _effect(Effect.KEEPS_RANK))
 
 # Index-taking ops: position of the index among the arguments of the function form
 # (``torch.index_select(input, dim, index)``) and of the method form (``x.index_select(dim, index)``),
 # the keyword name, and the position of ``dim`` in the method form (None: no dim).
-INDEX_OPS = {
-    "index_select": (2, 1, "index", 0),
-    "gather": (2, 1, "index", 0),
-    "scatter": (2, 1, "index", 0),
-    "scatter_": (None, 1, "index", 0),
-    "scatter_add": (2, 1, "index", 0),
-    "scatter_add_": (None, 1, "index", 0),
-    "scatter_reduce": (2, 1, "index", 0),
-    "scatter_reduce_": (None, 1, "index", 0),
-    "index_add": (2, 1, "index", 0),
-    "index_add_": (None, 1, "index", 0),
-    "index_copy": (2, 1, "index", 0),
-    "index_copy_": (None, 1, "index", 0),
-    "index_fill": (2, 1, "index", 0),
-    "index_fill_": (None, 1, "index", 0),
-    "take": (1, 0, "index", None),
-    "take_along_dim": (1, 0, "indices", None),
-}
+INDEX_OPS = {r.method: (r.function_index_arg, r.method_index_arg, r.index_kw, r.method_dim_arg) for r in of_kind(IndexOp)}
 
-INTERPOLATE_FUNCS = {"torch.nn.functional.interpolate", "torch.nn.functional.upsample", "torch.nn.functional.upsample_bilinear", "torch.nn.functional.upsample_nearest"}
-UPSAMPLE_MODULES = {"torch.nn.Upsample", "torch.nn.UpsamplingBilinear2d", "torch.nn.UpsamplingNearest2d"}
-EMBEDDING_MODULES = {"torch.nn.Embedding"}
-EMBEDDING_FUNCS = {"torch.nn.functional.embedding"}
-PIL_IMAGE_MAKERS = {"PIL.Image.open", "PIL.Image.new", "PIL.Image.fromarray", "PIL.Image.frombytes"}
-PIL_IMAGE_METHODS = {"convert", "resize", "crop", "rotate", "transpose", "copy", "filter", "quantize"}
-RESIZE_SIZE_CALLS = {  # calls whose size argument is (H, W): position of ``size``
-    "torch.nn.functional.interpolate": 1,
-    "torch.nn.functional.upsample": 1,
-    "torch.nn.Upsample": 0,
-    "torchvision.transforms.Resize": 0,
-    "torchvision.transforms.v2.Resize": 0,
-    "torchvision.transforms.functional.resize": 1,
-    "torchvision.transforms.v2.functional.resize": 1,
-}
+# ---------------------------------------------------------------- tensor members, dtypes
+def _members(test) -> frozenset[str]:
+    return frozenset(r.name for r in of_kind(TensorMember) if test(r))
+
+
+REARRANGE_METHODS = _members(lambda r: r.rearranges)
+SAME_SHAPE_METHODS = _members(lambda r: r.keeps_shape_and_dtype)  # keep shape and dtype
+CAST_METHODS = {r.name: r.casts_to for r in of_kind(TensorMember) if r.casts_to}
+# Methods whose result never requires grad: of tensors, and of modules (``model.parameters()``).
+GRAD_FREE_METHODS = _members(lambda r: r.grad_free) | {r.name for r in of_kind(ModuleMethod) if r.grad_free}
+NO_GRAPH_METHODS = _members(lambda r: r.no_graph)
+VIEW_ATTRIBUTES = _members(lambda r: r.attribute)
+EMA_UPDATE_METHODS = _members(lambda r: r.ema_update)
+MODULE_RETURNING_METHODS = frozenset(r.name for r in of_kind(ModuleMethod) if r.returns_self)
+DTYPE_NAMES = {r.name: r.dtype for r in of_kind(Dtype) if not r.tensor_type}  # torch.<name> / numpy.<name>
+TENSOR_TYPES = {r.name: r.dtype for r in of_kind(Dtype) if r.tensor_type}  # torch[.cuda].<name>
+
+# ---------------------------------------------------------------- grad mode, autograd
+NO_GRAD_CONTEXTS = _names(GradContext, lambda r: r.enables is False)
+# No-grad contexts that do nothing when their mode argument is False (``inference_mode(False)``).
+NO_GRAD_UNLESS_FALSE = _names(GradContext, lambda r: r.enables is False and r.mode_arg is not None)
+# Contexts whose mode argument turns gradients on or off (``set_grad_enabled(False)``).
+GRAD_MODE_SETTERS = _names(GradContext, lambda r: r.enables is None)
+BACKWARD_CALLS = {r.qualname: r for r in of_kind(GradCall) if r.computes == "backward"}
+GRAD_CALLS = {r.qualname: r for r in of_kind(GradCall) if r.computes == "grad"}
+
+# ---------------------------------------------------------------- images
+PIL_IMAGE_MAKERS = _names(ImageMaker)
+PIL_IMAGE_METHODS = pil.IMAGE_METHODS
+
+# ---------------------------------------------------------------- Lightning, Hugging Face
+LIGHTNING_TRAINING_HOOKS = frozenset(r.name for r in of_kind(Hook) if r.trains)
+LIGHTNING_GRAD_FREE_HOOKS = frozenset(r.name for r in of_kind(Hook) if r.per_batch and not r.grad_enabled)
+GENERATE_METHODS = frozenset(r.method for r in of_kind(Generate))

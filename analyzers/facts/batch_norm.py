@@ -10,7 +10,8 @@ import ast
 from ..catalogue import torch_api
 from ..semantic.model import COMPREHENSIONS, FUNCTION_TYPES, SemanticModel
 from ..syntax.tree import ancestors, parent
-from .flow import BN_CLASSES, flow_of, text_of
+from ..catalogue.torch_api import BN_CLASSES
+from .flow import flow_of, text_of
 from .freezing import Freeze
 from .grad import module_objects
 from .module_contents import batch_norm_in
@@ -132,7 +133,7 @@ def _converter(m: SemanticModel, call: ast.Call):
     plainly not a converter (a torch call, the freezing helper itself)."""
     f = call.func
     q = m.call_name(call)
-    if q is not None and q.startswith(("torch.", "builtins.")):
+    if q is not None and q.startswith((torch_api.TORCH, "builtins.")):
         return None
     if isinstance(f, ast.Name):
         bs = m.lookup(f.id, f)

@@ -60,17 +60,6 @@ EVAL_NAME_TOKENS = {
 }
 EVAL_LOADER_RE = re.compile(r"(?i)(?<![a-z])(val|valid|validation|test|testing|eval|evaluation|dev|holdout)(?![a-z])")
 _HOOK_RE = re.compile(r"^(validation_step|test_step|predict_step|.*_epoch_end|on_.*|.*_dataloader)$")
-BN_CLASSES = {
-    "torch.nn.BatchNorm1d", "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d", "torch.nn.SyncBatchNorm",
-    "torch.nn.LazyBatchNorm1d", "torch.nn.LazyBatchNorm2d", "torch.nn.LazyBatchNorm3d",
-}
-DROPOUT_CLASSES = {"torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d", "torch.nn.AlphaDropout"}
-# torchvision constructors of models that contain batch norm (all of their variants do).
-_TV_BN_RE = re.compile(
-    r"^torchvision\.models\.(.*\.)?(resnet\d+|resnext\w+|wide_resnet\w+|densenet\d+|vgg\d+_bn|inception_v3|googlenet|"
-    r"mobilenet_v[23]\w*|efficientnet\w*|regnet\w+|shufflenet\w+|mnasnet\w+|convnext\w*|fcn_\w+|deeplabv3\w*|"
-    r"fasterrcnn\w+|maskrcnn\w+|retinanet\w+|keypointrcnn\w+|r3d_18|r2plus1d_18|mc3_18)$"
-)
 
 
 # Node types the loop model asks the engine's traversal to collect (see Flow.nodes).
@@ -339,11 +328,11 @@ class Flow:
             return None
         func = node.func
         name = self.model.call_name(node)
-        if name and name.startswith("torch.distributed."):
+        if torch_api.in_distributed(name):
             return None  # distributed autograd: gradients live in a per-iteration context
-        if name in ("torch.autograd.backward",):
+        if name in torch_api.BACKWARD_CALLS:
             return BACKWARD, None, node.args[0] if node.args else keyword(node, "tensors")
-        if name in ("torch.autograd.grad",):
+        if name in torch_api.GRAD_CALLS:
             return GRAD, None, node.args[0] if node.args else keyword(node, "outputs")
         if not isinstance(func, ast.Attribute):
             if isinstance(func, ast.Name) and _ZERO_GRAD_NAME_RE.search(func.id):
@@ -402,7 +391,7 @@ class Flow:
             return True
         for v in self.model.values(recv):
             q = v.model.call_name(v.node) if isinstance(v.node, ast.Call) else None
-            if q and q.startswith("torch.optim.") and "lr_scheduler" not in q and q.count(".") == 2:
+            if q and torch_api.optimizer_class(q):
                 return True
         return False
 
@@ -563,7 +552,7 @@ class Flow:
         """``model.generate(...)`` (Hugging Face): forwards of ``model`` in whatever mode it is in
         (``generate`` turns gradients off itself, so this is no evaluation forward for PIT201)."""
         func = call.func
-        if isinstance(func, ast.Attribute) and func.attr == "generate" and not self.model._is_self(func.value):
+        if isinstance(func, ast.Attribute) and func.attr in torch_api.GENERATE_METHODS and not self.model._is_self(func.value):
             return self.kept("generates", call, lambda: self.model_text(func.value))
         return None
 
@@ -597,7 +586,7 @@ class Flow:
             if not isinstance(v.node, ast.Call):
                 return False
             q = v.model.call_name(v.node)
-            if q and q.startswith("torch.nn.") and q[9:10].isupper() and "Loss" not in q:
+            if torch_api.nn_class(q) and "Loss" not in q:
                 continue
             cls = v.model.local_class_of(v.node.func)
             if cls is None or not v.model.is_nn_module(cls):
@@ -621,9 +610,9 @@ class Flow:
         if not isinstance(node, ast.Call) or depth > 3:
             return None
         q = m.call_name(node)
-        if q in BN_CLASSES:
+        if q in torch_api.BN_CLASSES:
             return True, False
-        if q in DROPOUT_CLASSES:
+        if q in torch_api.DROPOUT_CLASSES:
             return False, True
         if q == "copy.deepcopy" and node.args:
             vals = m.values(node.args[0], module_identity=True)
@@ -631,19 +620,19 @@ class Flow:
             if not res or any(r is None for r in res):
                 return None
             return any(r[0] for r in res), any(r[1] for r in res)  # type: ignore[index]
-        if q and _TV_BN_RE.match(q):
-            return True, q.rsplit(".", 1)[-1].startswith(("vgg", "mobilenet", "efficientnet", "googlenet", "inception"))
+        if (zoo := torch_api.zoo_model(q)) is not None:
+            return zoo.has_batch_norm, zoo.has_dropout
         if q == torch_api.SEQUENTIAL:
             bn = drop = False
             for a in node.args:
                 f = self._construction_facts(a, m, depth + 1)
                 if f is None:
-                    if isinstance(a, ast.Call) and (m.call_name(a) or "").startswith("torch.nn."):
+                    if isinstance(a, ast.Call) and torch_api.in_nn(m.call_name(a)):
                         continue
                     return None
                 bn, drop = bn or f[0], drop or f[1]
             return bn, drop
-        if q and q.startswith("torch.nn.") and q[9:10].isupper():
+        if torch_api.nn_class(q):
             return False, False
         cls = m.local_class_of(node.func)
         if cls is None:
@@ -661,11 +650,11 @@ class Flow:
         for n in ast.walk(cls.node):
             if isinstance(n, ast.Call):
                 q = m.call_name(n)
-                if q in BN_CLASSES or (q and "batch_norm" in q):
+                if q in torch_api.BN_CLASSES or (q and "batch_norm" in q):
                     bn = True
-                elif q in DROPOUT_CLASSES or q in torch_api.DROPOUT_FUNCS:
+                elif q in torch_api.DROPOUT_CLASSES or q in torch_api.DROPOUT_FUNCS:
                     drop = True
-                elif q is None or not q.startswith("torch"):
+                elif q is None or not torch_api.torch_family(q):
                     sub = m.local_class_of(n.func)
                     if sub is not None and sub is not cls and m.is_nn_module(sub):
                         f = self.class_facts(sub, m) if sub.node is not cls.node else (False, False)
@@ -1120,11 +1109,7 @@ def flow_of(model: SemanticModel) -> Flow:
 
 
 # ---------------------------------------------------------------------- autograd graphs
-_NO_GRAPH_METHODS = {
-    "detach", "item", "numpy", "tolist", "size", "dim", "numel", "data",
-    # integer / boolean results carry no graph
-    "argmax", "argmin", "argsort", "long", "int", "bool", "byte", "eq", "ne", "gt", "lt", "ge", "le", "sign", "nonzero",
-}
+_NO_GRAPH_METHODS = torch_api.NO_GRAPH_METHODS
 
 
 @dataclass

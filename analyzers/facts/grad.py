@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from ..catalogue import torch_api
 from ..semantic.callsites import call_site_arguments
 from .freezing import class_freezes_itself, frozen_objects
 from ..semantic.model import ClassInfo, SemanticModel, Value
@@ -36,30 +37,9 @@ MAX_DEPTH = 14
 YES, NO, UNKNOWN = "yes", "no", "unknown"
 
 # Ops whose result never requires grad (integer results, Python values, detached copies).
-_STOP_METHODS = {
-    "detach", "detach_", "item", "numpy", "tolist", "argmax", "argmin", "argsort", "long", "int", "bool",
-    "byte", "short", "char", "size", "dim", "numel", "nonzero", "eq", "ne", "lt", "gt", "le", "ge",
-    "sign", "round", "floor", "ceil", "requires_grad_", "parameters", "named_parameters", "state_dict",
-    "__len__", "isnan", "isinf", "isfinite", "multinomial",
-}
-_STOP_FUNCS = {
-    "torch.argmax", "torch.argmin", "torch.argsort", "torch.zeros_like", "torch.ones_like", "torch.empty_like",
-    "torch.randn_like", "torch.rand_like", "torch.full_like", "torch.eq", "torch.sign", "torch.round", "torch.floor",
-    "torch.ceil", "torch.nn.functional.one_hot", "torch.tensor", "torch.as_tensor", "torch.from_numpy",
-    "torch.randint", "torch.randperm", "torch.arange", "torch.zeros", "torch.ones", "torch.randn", "torch.rand",
-    "torch.empty", "torch.full", "torch.eye", "torch.linspace", "torch.multinomial", "torch.isnan", "torch.isinf",
-}
+_STOP_METHODS = torch_api.GRAD_FREE_METHODS
 _NO_BUILTINS = {"len", "int", "float", "bool", "str", "range", "isinstance", "round"}
-_TENSOR_ATTRS = {"T", "mT", "real", "imag", "values"}
-# torch.nn layers with parameters: an instance's output requires grad unless frozen.
-_PARAM_LAYERS = {
-    "Linear", "LazyLinear", "Bilinear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
-    "ConvTranspose3d", "Embedding", "EmbeddingBag", "LSTM", "GRU", "RNN", "LSTMCell", "GRUCell", "RNNCell",
-    "MultiheadAttention", "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
-    "TransformerDecoderLayer", "PReLU", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LayerNorm", "BatchNorm1d",
-    "BatchNorm2d", "BatchNorm3d", "GroupNorm",
-}
-_MODEL_FACTORIES_PREFIXES = ("torchvision.models.", "timm.create_model", "timm.models.")
+_TENSOR_ATTRS = torch_api.VIEW_ATTRIBUTES
 
 
 @dataclass(frozen=True)
@@ -275,21 +255,21 @@ def _call(model: SemanticModel, expr: ast.Call, depth: int) -> Grad:
     if model.under_no_grad(expr):
         return _NO
     name = model.call_name(expr)
-    if name in ("torch.nn.Parameter", "torch.nn.parameter.Parameter"):
+    if name in torch_api.PARAMETER:
         rg = next((k.value for k in expr.keywords if k.arg == "requires_grad"), expr.args[1] if len(expr.args) > 1 else None)
         if isinstance(rg, ast.Constant) and rg.value is False:
             return _NO
         return Grad(YES, frozenset(), expr, "an nn.Parameter")
     rg = next((k.value for k in expr.keywords if k.arg == "requires_grad"), None)
-    if name and name.startswith("torch.") and isinstance(rg, ast.Constant):
+    if torch_api.in_torch(name) and isinstance(rg, ast.Constant):
         return Grad(YES, frozenset(), expr, f"created with requires_grad=True by {name}") if rg.value is True else _NO
     func = expr.func
     if name is not None:
-        if name in _STOP_FUNCS:
+        if name in torch_api.GRAD_FREE_FUNCS:
             return _NO
-        if name.startswith("torch.") and not name[6:7].isupper() and not name.startswith(("torch.nn.", "torch.optim.")):
+        if torch_api.in_torch(name) and not name[len(torch_api.TORCH) :][:1].isupper() and not name.startswith((torch_api.NN, torch_api.OPTIM)):
             return any_of([_grad(model, a, depth + 1) for a in (*expr.args, *(k.value for k in expr.keywords)) if not isinstance(a, ast.Starred)])
-        if name.startswith("torch.nn.functional."):
+        if torch_api.in_functional(name):
             return any_of([_grad(model, a, depth + 1) for a in (*expr.args, *(k.value for k in expr.keywords)) if not isinstance(a, ast.Starred)])
         if name.startswith("builtins.") and name[9:] in _NO_BUILTINS:
             return _NO
@@ -395,11 +375,11 @@ def _ctor_kind(m: SemanticModel, node: ast.AST, depth: int):
         return None
     name = m.call_name(node)
     if name is not None:
-        if name.startswith("torch.nn.") and name[9:] in _PARAM_LAYERS:
+        if name in torch_api.PARAMETER_LAYERS:
             return True
-        if name in ("torch.nn.Sequential", "torch.nn.ModuleList"):
+        if name in torch_api.CONTAINERS:
             return True if any(_ctor_kind(m, a, depth + 1) for a in node.args) else None
-        if name.startswith(_MODEL_FACTORIES_PREFIXES):
+        if name.startswith(torch_api.MODEL_FACTORY_PREFIXES):
             return True
         if name == "copy.deepcopy" and node.args:
             inner = m.values(node.args[0], module_identity=True)

@@ -42,8 +42,7 @@ def _index_use(model: SemanticModel, node: ast.AST) -> IndexUse | None:
             idx = call_arg(node, 0, "input")
             weight = call_arg(node, 1, "weight")
             return IndexUse(node, "embedding", name, idx, receiver=weight, dim=0) if idx is not None else None
-        if name.startswith("torch.") and name.count(".") == 1:
-            op = name[6:]
+        if (op := torch_api.top_level_torch(name)) is not None:
             spec = torch_api.INDEX_OPS.get(op)
             if spec is None or spec[0] is None:
                 return None
@@ -57,13 +56,13 @@ def _index_use(model: SemanticModel, node: ast.AST) -> IndexUse | None:
         spec = torch_api.INDEX_OPS[func.attr]
         idx = call_arg(node, spec[1], spec[2])
         dim = int_value(model, call_arg(node, spec[3], "dim")) if spec[3] is not None else None
-        return IndexUse(node, func.attr, f"torch.Tensor.{func.attr}", idx, receiver=func.value, dim=dim) if idx is not None else None
+        return IndexUse(node, func.attr, torch_api.tensor_method(func.attr), idx, receiver=func.value, dim=dim) if idx is not None else None
     if isinstance(func, (ast.Name, ast.Attribute, ast.Call)) and node.args and _file_builds_embeddings(model):
         ctors = [func] if isinstance(func, ast.Call) else [v.node for v in model.values(func, module_identity=True)]
         if ctors and all(isinstance(c, ast.Call) and model.call_name(c) in torch_api.EMBEDDING_MODULES for c in ctors):
             nums = {int_value(model, call_arg(c, 0, "num_embeddings")) for c in ctors}  # type: ignore[arg-type]
             n = nums.pop() if len(nums) == 1 else None
-            return IndexUse(node, "embedding", "torch.nn.Embedding", node.args[0], dim=0, num_embeddings=n, ctor=ctors[0] if len(ctors) == 1 else None)  # type: ignore[arg-type]
+            return IndexUse(node, "embedding", torch_api.EMBEDDING, node.args[0], dim=0, num_embeddings=n, ctor=ctors[0] if len(ctors) == 1 else None)  # type: ignore[arg-type]
     return None
 
 
@@ -81,7 +80,7 @@ def _subscript_use(model: SemanticModel, node: ast.Subscript) -> IndexUse | None
     sl = node.slice
     if isinstance(sl, (ast.Slice, ast.Tuple)) or (isinstance(sl, ast.Constant) and sl.value in (None, Ellipsis)):
         return None
-    return IndexUse(node, "subscript", "torch.Tensor.__getitem__", sl, receiver=node.value, dim=0)
+    return IndexUse(node, "subscript", torch_api.TENSOR_GETITEM, sl, receiver=node.value, dim=0)
 
 
 def receiver_size(model: SemanticModel, use: IndexUse) -> tuple[int, TensorFact | None] | None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import ast
 
+from ..catalogue import torch_api
 from ..semantic.callsites import call_site_arguments, calls_named
-from .flow import BN_CLASSES, flow_of
+from .flow import flow_of
 from ..semantic.model import FUNCTION_TYPES, ClassInfo, SemanticModel
 from ..syntax.tree import parent
 
 MAX_DEPTH = 6
-_CONTAINERS = {"torch.nn.Sequential", "torch.nn.ModuleList"}
 
 
 def batch_norm_in(model: SemanticModel, expr: ast.AST, depth: int = 0) -> tuple[SemanticModel, ast.Call] | None:
@@ -48,11 +48,11 @@ def _in_node(model: SemanticModel, node: ast.AST, depth: int) -> tuple[SemanticM
     if not isinstance(node, ast.Call):
         return None
     name = model.call_name(node)
-    if name in BN_CLASSES:
+    if name in torch_api.BN_CLASSES:
         if any(k.arg == "track_running_stats" and isinstance(k.value, ast.Constant) and k.value.value is False for k in node.keywords):
             return None
         return model, node
-    if name in _CONTAINERS:
+    if name in torch_api.CONTAINERS:
         for a in node.args:
             items = _list_items(model, a.value) if isinstance(a, ast.Starred) else [a]
             if isinstance(a, (ast.List, ast.Tuple)):
@@ -65,7 +65,7 @@ def _in_node(model: SemanticModel, node: ast.AST, depth: int) -> tuple[SemanticM
     cls = _class_called(model, node.func)
     if cls is not None:
         return _in_class(cls[0], cls[1], depth + 1)
-    if name is not None and not name.startswith("torch.nn."):
+    if name is not None and not torch_api.in_nn(name):
         facts = flow_of(model).model_class_facts(node)  # zoo models (torchvision) known to hold batch norm
         if facts is not None and facts[0]:
             return model, node

@@ -21,10 +21,11 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
+from ..catalogue import torch_api
 from .grad import module_objects
 from ..semantic.model import SemanticModel, Value
 
-_EMA_METHODS = {"copy_", "mul_", "add_", "lerp_", "sub_", "addcmul_"}
+_EMA_METHODS = torch_api.EMA_UPDATE_METHODS
 
 
 @dataclass
@@ -78,7 +79,7 @@ def roles(model: SemanticModel) -> Roles:
                         r.sources.setdefault(id(t.node), set()).update(id(s.node) for s in srcs)
                 else:
                     r.loaded.setdefault(id(t.node), call)
-        elif name and name.startswith("torch.optim.") and not name.startswith("torch.optim.lr_scheduler") and name[12:13].isupper():
+        elif torch_api.optimizer_class_named(name):
             r.optimizers += 1
             params = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "params"), None)
             owners = _param_owners(params) if params is not None else []

@@ -56,7 +56,11 @@ _ACTIVATION_MODULES = (
     (torch_api.SIGMOID_MODULES, SIGMOID),
     (torch_api.LOGSIGMOID_MODULES, LOG_SIGMOID),
 )
-_ACTIVATION_METHODS = {"softmax": SOFTMAX, "log_softmax": LOG_SOFTMAX, "sigmoid": SIGMOID}
+_ACTIVATION_METHODS = {
+    **dict.fromkeys(torch_api.SOFTMAX_METHODS, SOFTMAX),
+    **dict.fromkeys(torch_api.LOG_SOFTMAX_METHODS, LOG_SOFTMAX),
+    **dict.fromkeys(torch_api.SIGMOID_METHODS, SIGMOID),
+}
 
 
 def activation_kind_of_call(model: SemanticModel, node: ast.AST) -> tuple[str, ast.expr | None] | None:
@@ -457,10 +461,10 @@ def _instance_types(model: SemanticModel, expr: ast.AST, _depth: int, jedi: bool
         node = v.node
         if isinstance(node, ast.Call):
             q = v.model.call_name(node)
-            if q is not None and q.startswith("torch."):
+            if torch_api.in_torch(q):
                 names.add(q)
                 continue
-            if q is not None and not q.startswith(("torch", "builtins")):
+            if q is not None and not q.startswith((torch_api.TORCH_ROOT, "builtins")):
                 ask_jedi = True  # built by a function imported from another module
                 continue
         elif isinstance(node, ast.arg):
@@ -468,12 +472,12 @@ def _instance_types(model: SemanticModel, expr: ast.AST, _depth: int, jedi: bool
             default = _param_default(v.model, node)
             if default is not None:
                 q = v.model.call_name(default) if isinstance(default, ast.Call) else None
-                if q is None or not q.startswith("torch."):
+                if q is None or not torch_api.in_torch(q):
                     return set()
                 declared.add(q)  # def train(..., criterion=nn.CrossEntropyLoss())
             elif node.annotation is not None:
                 q = v.model.qualified_name(node.annotation)
-                if q is not None and q.startswith("torch.nn.") and q[9:10].isupper():
+                if torch_api.nn_class(q):
                     declared.add(q)  # def train(..., criterion: nn.CrossEntropyLoss)
             passed = _types_passed_to(v.model, node, _depth)
             if passed is None and not declared:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field, replace
 
+from ..catalogue import torch_api
+from ..catalogue.records import Effect
 from .patterns import call_arg
 from ..semantic.model import SemanticModel
 
@@ -24,42 +26,20 @@ MAX_DEPTH = 10
 FLOAT_DTYPES = {"float16", "bfloat16", "float32", "float64"}
 INT_DTYPES = {"int8", "int16", "int32", "int64", "uint8"}
 
-_DTYPE_NAMES = {
-    "float": "float32", "float32": "float32", "float64": "float64", "double": "float64",
-    "float16": "float16", "half": "float16", "bfloat16": "bfloat16",
-    "long": "int64", "int64": "int64", "int": "int32", "int32": "int32", "int16": "int16",
-    "short": "int16", "int8": "int8", "uint8": "uint8", "bool": "bool",
-}
-_CAST_METHODS = {
-    "float": "float32", "double": "float64", "half": "float16", "bfloat16": "bfloat16",
-    "long": "int64", "int": "int32", "short": "int16", "byte": "uint8", "char": "int8", "bool": "bool",
-}
+_DTYPE_NAMES = torch_api.DTYPE_NAMES
+_CAST_METHODS = torch_api.CAST_METHODS
 # Methods that keep shape and dtype.
-_SAME_METHODS = {"cuda", "cpu", "contiguous", "clone", "detach", "requires_grad_", "pin_memory", "abs", "neg", "relu", "sigmoid", "tanh", "exp", "floor", "ceil", "round", "trunc", "sqrt", "clamp", "clip", "clamp_", "mul", "add", "sub"}
-_SAME_FUNCS = {"torch.floor", "torch.ceil", "torch.round", "torch.trunc", "torch.abs", "torch.clamp", "torch.clip", "torch.sigmoid", "torch.tanh", "torch.exp", "torch.relu", "torch.nn.functional.relu", "torch.sqrt"}
-_FLOAT_CREATORS = {"torch.randn", "torch.rand", "torch.zeros", "torch.ones", "torch.empty"}
-_IMAGE_READERS = {
-    "torchvision.io.read_image": "uint8",
-    "torchvision.io.decode_image": "uint8",
-    "torchvision.io.decode_jpeg": "uint8",
-    "torchvision.io.decode_png": "uint8",
-    "torchvision.io.image.read_image": "uint8",
-    "torchvision.transforms.functional.to_tensor": "float32",
-    "torchvision.transforms.functional.pil_to_tensor": "uint8",
-}
-_TO_TENSOR_TRANSFORMS = {
-    "torchvision.transforms.ToTensor": "float32",
-    "torchvision.transforms.PILToTensor": "uint8",
-    "torchvision.transforms.v2.ToTensor": "float32",
-    "torchvision.transforms.v2.PILToTensor": "uint8",
-}
-# Transforms that keep a (C, H, W) tensor three-dimensional after ToTensor in a Compose.
-_RANK_KEEPING_TRANSFORMS = {
-    "Normalize", "Resize", "CenterCrop", "RandomCrop", "RandomResizedCrop", "RandomHorizontalFlip",
-    "RandomVerticalFlip", "ConvertImageDtype", "ColorJitter", "RandomErasing", "Grayscale",
-    "RandomRotation", "Pad", "ToDtype",
-}
-_COMPOSE = {"torchvision.transforms.Compose", "torchvision.transforms.v2.Compose"}
+_SAME_METHODS = torch_api.SAME_SHAPE_METHODS
+_SAME_FUNCS = torch_api.ELEMENTWISE_FUNCS
+_IMAGE_READERS = torch_api.IMAGE_READERS
+_TO_TENSOR_TRANSFORMS = torch_api.TO_TENSOR_TRANSFORMS
+_RANK_KEEPING_TRANSFORMS = torch_api.RANK_KEEPING_TRANSFORMS  # after ToTensor in a Compose
+_COMPOSE = torch_api.COMPOSE
+
+
+def _op(name: str | None, effect: Effect):
+    """The catalogue's record of ``name`` when it has ``effect`` (else None)."""
+    return torch_api.effect_of(name, effect)
 
 
 @dataclass(frozen=True)
@@ -226,23 +206,20 @@ def _literal_nested(node: ast.AST) -> tuple[tuple[int, ...], list[object]] | Non
     return None
 
 
-_TENSOR_TYPES = {
-    "FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16", "LongTensor": "int64",
-    "IntTensor": "int32", "ByteTensor": "uint8", "BoolTensor": "bool",
-}
+_TENSOR_TYPES = torch_api.TENSOR_TYPES
 
 
 def dtype_of_expr(model: SemanticModel, expr: ast.AST | None) -> str | None:
     """``torch.float32`` / ``torch.long`` / ``torch.cuda.FloatTensor`` / ``"torch.FloatTensor"``
     -> "float32" / "int64"."""
     if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
-        return _TENSOR_TYPES.get(expr.value.rsplit(".", 1)[-1]) if expr.value.startswith("torch.") else None
+        return _TENSOR_TYPES.get(expr.value.rsplit(".", 1)[-1]) if torch_api.in_torch(expr.value) else None
     q = model.qualified_name(expr) if expr is not None else None
-    if q and q.startswith("torch."):
+    if q and torch_api.in_torch(q):
         last = q.rsplit(".", 1)[-1]
-        return _TENSOR_TYPES.get(last) or (_DTYPE_NAMES.get(q[6:]) if q.count(".") == 1 else None)
-    if q and q.startswith("numpy."):
-        return _DTYPE_NAMES.get(q[6:])
+        return _TENSOR_TYPES.get(last) or (_DTYPE_NAMES.get(torch_api.torch_member(q)) if q.count(".") == 1 else None)
+    if q and torch_api.in_numpy(q):
+        return _DTYPE_NAMES.get(torch_api.numpy_member(q))
     return None
 
 
@@ -276,19 +253,20 @@ def _fact_of_node(model: SemanticModel, node: ast.AST, depth: int) -> TensorFact
 
 def _fact_of_call(model: SemanticModel, call: ast.Call, depth: int) -> TensorFact | None:
     name = model.call_name(call)
-    text = (name or "").replace("torch.nn.functional.", "F.")
+    text = torch_api.short(name or "")
     dtype_kw = dtype_of_expr(model, call_arg(call, 99, "dtype")) if any(k.arg == "dtype" for k in call.keywords) else None
-    if name in _FLOAT_CREATORS or name == "torch.full":
-        shape = _sizes(model, call) if name != "torch.full" else _full_sizes(model, call)
+    if (creator := _op(name, Effect.CREATE) or _op(name, Effect.FULL)) is not None:
+        full = Effect.FULL in creator.effects
+        shape = _sizes(model, call) if not full else _full_sizes(model, call)
         if shape is None:
             return None
         dtype = dtype_kw or "float32"
-        if name == "torch.full" and dtype_kw is None:
+        if full and dtype_kw is None:
             fill = call_arg(call, 1, "fill_value")
             dtype = "float32" if isinstance(fill, ast.Constant) and isinstance(fill.value, float) else None
         f = TensorFact(shape=shape, dtype=dtype)
         return f.with_evidence(call, f"{text} builds shape {f.shape_text()}" + (f", dtype {dtype}" if dtype else ""))
-    if name == "torch.randint":
+    if _op(name, Effect.RANDINT):
         pos = [a for a in call.args]
         low, high, size = (None, None, None)
         if len(pos) >= 3:
@@ -301,20 +279,14 @@ def _fact_of_call(model: SemanticModel, call: ast.Call, depth: int) -> TensorFac
         lo, hi = int_value(model, low) if low is not None else 0, int_value(model, high)
         shape = tuple(int_value(model, a) for a in size.elts) if isinstance(size, (ast.Tuple, ast.List)) else None
         f = TensorFact(shape=shape, dtype=dtype_kw or "int64", vmin=lo, vmax=None if hi is None else hi - 1)
-        return f.with_evidence(call, f"torch.randint draws values in [{lo}, {'?' if hi is None else hi})")
-    tensor_ctors = ("torch.tensor", "torch.as_tensor", "torch.LongTensor", "torch.FloatTensor", "torch.IntTensor", "torch.Tensor", "torch.DoubleTensor")
-    data = call_arg(call, 0, "data") if name in tensor_ctors else None
+        return f.with_evidence(call, f"{name} draws values in [{lo}, {'?' if hi is None else hi})")
+    from_data = _op(name, Effect.FROM_DATA)
+    data = call_arg(call, 0, "data") if from_data is not None else None
     lit = _literal_nested(data) if data is not None else None
     if lit is not None:
         shape, flat = lit
-        if name == "torch.LongTensor":
-            dtype = "int64"
-        elif name == "torch.IntTensor":
-            dtype = "int32"
-        elif name in ("torch.FloatTensor", "torch.Tensor"):
-            dtype = "float32"
-        elif name == "torch.DoubleTensor":
-            dtype = "float64"
+        if from_data.dtype is not None:  # type: ignore[union-attr]
+            dtype = from_data.dtype  # type: ignore[union-attr]
         else:
             dtype = dtype_kw or (
                 "float32" if any(isinstance(x, float) for x in flat) else "bool" if flat and all(isinstance(x, bool) for x in flat) else "int64"
@@ -325,8 +297,8 @@ def _fact_of_call(model: SemanticModel, call: ast.Call, depth: int) -> TensorFac
             vmin=min(ints) if ints else None, vmax=max(ints) if ints else None,
             values=tuple(ints) if ints is not None and len(ints) <= 64 else None,
         )
-        return f.with_evidence(call, f"{name.replace('torch.', 'torch.')} builds shape {f.shape_text()}, dtype {dtype}")
-    if name == "torch.arange":
+        return f.with_evidence(call, f"{name} builds shape {f.shape_text()}, dtype {dtype}")
+    if _op(name, Effect.ARANGE):
         pos = call.args
         if any(isinstance(a, ast.Starred) for a in pos) or not pos:
             return None
@@ -343,29 +315,29 @@ def _fact_of_call(model: SemanticModel, call: ast.Call, depth: int) -> TensorFac
         if n and st and st > 0 and dtype in INT_DTYPES:
             vmin, vmax = s, s + (n - 1) * st
         f = TensorFact(shape=(n,), dtype=dtype, vmin=vmin, vmax=vmax)
-        return f.with_evidence(call, f"torch.arange gives {('values ' + str(vmin) + '..' + str(vmax)) if vmax is not None else 'shape ' + f.shape_text()}" + (f", dtype {dtype}" if dtype else ""))
-    if name == "torch.linspace" or name == "torch.logspace":
+        return f.with_evidence(call, f"{name} gives {('values ' + str(vmin) + '..' + str(vmax)) if vmax is not None else 'shape ' + f.shape_text()}" + (f", dtype {dtype}" if dtype else ""))
+    if _op(name, Effect.SPACE):
         steps = int_value(model, call_arg(call, 2, "steps"))
         f = TensorFact(shape=(steps,), dtype=dtype_kw or "float32")
         return f.with_evidence(call, f"{name} returns floating point ({f.dtype})")
-    if name == "torch.randperm":
+    if _op(name, Effect.RANDPERM):
         n = int_value(model, call_arg(call, 0, "n"))
         f = TensorFact(shape=(n,), dtype=dtype_kw or "int64", vmin=0 if n else None, vmax=n - 1 if n else None)
-        return f.with_evidence(call, f"torch.randperm gives values 0..{'?' if n is None else n - 1}")
-    if name in ("numpy.linspace", "numpy.random.rand", "numpy.random.randn", "numpy.random.uniform", "numpy.random.normal", "numpy.random.random"):
+        return f.with_evidence(call, f"{name} gives values 0..{'?' if n is None else n - 1}")
+    if _op(name, Effect.FLOAT_ARRAY):
         f = TensorFact(dtype=dtype_kw or "float64")
-        return f.with_evidence(call, f"{name.replace('numpy.', 'np.')} returns floating point (float64)")
-    if name in ("torch.from_numpy", "torch.as_tensor", "torch.tensor", "torch.Tensor") and call.args:
+        return f.with_evidence(call, f"{torch_api.short(name)} returns floating point (float64)")
+    if (from_array := _op(name, Effect.FROM_ARRAY)) is not None and call.args:
         inner = tensor_fact(model, call.args[0], depth + 1)
         if inner is not None and inner.dtype is not None:
-            dt = dtype_kw or ("float32" if name == "torch.Tensor" else inner.dtype)
+            dt = dtype_kw or from_array.dtype or inner.dtype
             return replace(inner, dtype=dt).with_evidence(call, f"{name} keeps the array's dtype ({dt})")
         if inner is not None and inner.shape is not None:
             return replace(inner, dtype=dtype_kw)
     if name in _IMAGE_READERS:
         f = TensorFact(shape=(None, None, None), dtype=_IMAGE_READERS[name], image=True)
         return f.with_evidence(call, f"{name.rsplit('.', 1)[1]} returns one image, shape (C, H, W)")
-    if name in ("torch.div", "torch.true_divide") and not any(k.arg == "rounding_mode" for k in call.keywords):
+    if _op(name, Effect.TRUE_DIVIDE) and not any(k.arg == "rounding_mode" for k in call.keywords):
         inner = tensor_fact(model, call_arg(call, 0, "input"), depth + 1)
         f = TensorFact(shape=inner.shape if inner else None, dtype="float32")
         return f.with_evidence(call, f"{name} is true division: the result is floating point")
@@ -373,14 +345,14 @@ def _fact_of_call(model: SemanticModel, call: ast.Call, depth: int) -> TensorFac
         inner = tensor_fact(model, call_arg(call, 0, "input"), depth + 1)
         if inner is None:
             return None
-        return replace(inner, values=None, vmin=None, vmax=None) if name not in ("torch.clamp", "torch.clip") else replace(inner, values=None, vmin=None, vmax=None)
-    if name == "torch.permute":
+        return replace(inner, values=None, vmin=None, vmax=None)
+    if _op(name, Effect.PERMUTE):
         dims = call_arg(call, 1, "dims")
         inner = tensor_fact(model, call_arg(call, 0, "input"), depth + 1)
         if isinstance(dims, (ast.Tuple, ast.List)):
             return _permute(model, call, inner, dims.elts)
         return None
-    if name == "torch.unsqueeze":
+    if _op(name, Effect.UNSQUEEZE):
         inner = tensor_fact(model, call_arg(call, 0, "input"), depth + 1)
         return _unsqueeze(model, call, inner, call_arg(call, 1, "dim"))
     if name is None:
@@ -430,9 +402,9 @@ def _to_tensor_transform(model: SemanticModel, ctor: ast.Call) -> str | None:
             tn = model.call_name(t)
             if tn in _TO_TENSOR_TRANSFORMS:
                 found = _TO_TENSOR_TRANSFORMS[tn]
-            elif found is not None and not (tn and tn.startswith("torchvision.transforms.") and tn.rsplit(".", 1)[1] in _RANK_KEEPING_TRANSFORMS):
+            elif found is not None and not (tn and torch_api.in_transforms(tn) and tn.rsplit(".", 1)[1] in _RANK_KEEPING_TRANSFORMS):
                 return None
-            elif found is None and not (tn and tn.startswith("torchvision.transforms.")):
+            elif found is None and not (tn and torch_api.in_transforms(tn)):
                 return None
         return found
     return None

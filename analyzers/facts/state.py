@@ -31,6 +31,7 @@ from ..semantic.project import module_file
 from ..semantic.build import load_module_model
 from ..semantic.model import FUNCTION_TYPES, SemanticModel, Value
 from ..syntax.tree import ancestors, parent
+from ..catalogue import torch_api
 
 MAX_DEPTH = 6
 
@@ -112,7 +113,7 @@ def _is_optimizer_construction(v: Value) -> bool:
     if not isinstance(v.node, ast.Call):
         return False
     q = v.model.call_name(v.node) or ""
-    return q.startswith("torch.optim.") and "lr_scheduler" not in q and "swa_utils" not in q and q.count(".") == 2
+    return torch_api.optimizer_class(q)
 
 
 def held_modules(opt: Optimizer) -> list[Value] | None:
@@ -275,7 +276,7 @@ def project_function(m: SemanticModel, func: ast.AST, _qual: str | None = None, 
         if not isinstance(func, (ast.Name, ast.Attribute)):
             return None
         _qual = m.qualified_name(func)
-        if _qual is None or _qual.startswith(("torch.", "torchvision.", "builtins.", "numpy.")):
+        if _qual is None or _qual.startswith((torch_api.TORCH, torch_api.TORCHVISION, "builtins.", torch_api.NUMPY)):
             return None
         m.read_whole()  # the answer depends on the imports, and on another module
     stripped = _qual.lstrip(".")
@@ -305,7 +306,7 @@ def may_clear_gradients(m: SemanticModel, f: FunctionNode, names: set[str]) -> b
         return True
     for n in ast.walk(f):
         if isinstance(n, ast.Call) and flow.callee(n) is None and flow.classify(n, {}) is None:
-            if (m.call_name(n) or "").startswith("torch."):
+            if torch_api.in_torch(m.call_name(n)):
                 continue
             if any(isinstance(a, ast.Name) and a.id in names for a in [*n.args, *(k.value for k in n.keywords)]):
                 return True
@@ -320,7 +321,7 @@ def opaque_use(flow: Flow, root: ast.AST, names: set[str]) -> bool:
     for n in ast.walk(root):
         if not (isinstance(n, ast.Call) and flow.callee(n) is None and flow.classify(n, {}) is None):
             continue
-        if (m.call_name(n) or "").startswith("torch."):
+        if torch_api.in_torch(m.call_name(n)):
             continue
         if not any(text_of(a) in names for a in [*n.args, *(k.value for k in n.keywords)]):
             continue

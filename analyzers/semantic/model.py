@@ -752,7 +752,7 @@ class SemanticModel:
         func = call.func
         if isinstance(func, ast.Attribute) and func.attr in _MODULE_RETURNING_METHODS:
             return func.value
-        if self.call_name(call) in _MODULE_WRAPPERS and call.args:
+        if self.call_name(call) in torch_api.MODULE_WRAPPERS and call.args:
             return call.args[0]
         return None
 
@@ -841,7 +841,7 @@ class SemanticModel:
         if depth > 8:
             return False
         for qual in self.base_names(cls):
-            if qual in torch_api.MODULE_BASES or (qual and qual.startswith("torch.nn.") and qual[9:10].isupper()):
+            if qual in torch_api.MODULE_BASES or torch_api.nn_class(qual):
                 return True
         return any(self.is_nn_module(b, depth + 1) for b in self.base_classes(cls))
 
@@ -893,10 +893,10 @@ class SemanticModel:
             return self.qualified_name(expr) in torch_api.NO_GRAD_CONTEXTS
         name = self.call_name(expr)
         if name in torch_api.NO_GRAD_CONTEXTS:
-            if name == "torch.inference_mode" and expr.args and _is_false(expr.args[0]):
+            if name in torch_api.NO_GRAD_UNLESS_FALSE and expr.args and _is_false(expr.args[0]):
                 return False
             return True
-        if name == "torch.set_grad_enabled" and expr.args:
+        if name in torch_api.GRAD_MODE_SETTERS and expr.args:
             return _is_false(expr.args[0])
         return False
 
@@ -948,7 +948,7 @@ class SemanticModel:
         if not self._external or not isinstance(expr, (ast.Name, ast.Attribute)):
             return None
         qual = self.qualified_name(expr)
-        if qual is None or qual.startswith(("torch.", "torchvision.", "builtins.")) or qual.split(".")[0] in torch_api.NO_MODEL_PACKAGES:
+        if qual is None or qual.startswith((torch_api.TORCH, torch_api.TORCHVISION, "builtins.")) or qual.split(".")[0] in torch_api.NO_MODEL_PACKAGES:
             return None  # only the user's own modules (and model libraries) are worth a look
         self.read_whole()  # another module (and, for jedi, the whole text)
         found = self.project_class(qual)
@@ -1033,8 +1033,7 @@ _BUILTIN_QUALNAMES: dict[str, str] = {}
 NOT_A_CLASS = "not a class"  # project_class's answer for a name the project binds to something else
 
 
-_MODULE_RETURNING_METHODS = {"to", "cuda", "cpu", "train", "eval", "half", "float", "double", "bfloat16", "requires_grad_", "apply", "to_empty", "share_memory"}
-_MODULE_WRAPPERS = {"torch.nn.DataParallel", "torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.DataParallel", "torch.compile", "torch.jit.script"}
+_MODULE_RETURNING_METHODS = torch_api.MODULE_RETURNING_METHODS
 
 
 def _first_param(func: ast.AST) -> str | None:

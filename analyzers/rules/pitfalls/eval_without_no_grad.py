@@ -7,13 +7,14 @@ from ...syntax.tree import ancestors, parent
 from ...core.diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Severity
 from ...facts.flow import COMPREHENSION_TYPES, LOOP_TYPES, EvalRegion
 from ..rule import Context, Rule
+from ...catalogue import torch_api
 
 
 def torch_name(ctx: Context, at: ast.AST) -> str | None:
     """The name ``torch`` is bound to at ``at`` (``import torch`` / ``import torch as th``)."""
     for n in ("torch", "th", "pt"):
         bs = ctx.model.lookup(n, at)
-        if len(bs) == 1 and bs[0].kind == "import" and bs[0].qualname == "torch":
+        if len(bs) == 1 and bs[0].kind == "import" and bs[0].qualname == torch_api.TORCH_ROOT:
             return n
     return None
 

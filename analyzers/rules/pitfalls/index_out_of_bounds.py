@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 
+from ...catalogue import torch_api
 from ...core.diagnostics import FixAvailability, Severity
 from ...facts.indexing import index_use, receiver_size
 from ..rule import Context, Rule
@@ -122,6 +123,6 @@ class IndexOutOfBounds(Rule):
             related = [ctx.related(n, m) for n, m in recv.evidence[-2:]]
             from ...facts.probes import arg_spec, call_spec
 
-            probe = call_spec(self.code, "torch.Tensor.__getitem__", [arg_spec(ctx.model, node.value), arg_spec(ctx.model, node.slice)])
+            probe = call_spec(self.code, torch_api.TENSOR_GETITEM, [arg_spec(ctx.model, node.value), arg_spec(ctx.model, node.slice)])
             ctx.report(it, message, related=related, probe=probe)
             return

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 
+from ...catalogue import torch_api
 from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
 from ...facts.indexing import index_use
 from ...facts.probes import arg_spec, call_kwargs, call_spec, tensor_spec
@@ -98,7 +99,7 @@ def _probe(rule: str, use, ctx: Context) -> dict:
     model = ctx.model
     if use.op == "subscript":
         return call_spec(rule, use.qualname, [arg_spec(model, use.receiver), tensor_spec(tensor_fact(model, use.index))])
-    if use.op == "embedding" and use.qualname == "torch.nn.Embedding":
+    if use.op == "embedding" and use.qualname == torch_api.EMBEDDING:
         spec = call_spec(rule, use.qualname, [tensor_spec(tensor_fact(model, use.index))])
         if use.ctor is not None:
             spec["init"] = {"args": [arg_spec(model, a) for a in use.ctor.args], "kwargs": call_kwargs(model, use.ctor)}
@@ -106,5 +107,5 @@ def _probe(rule: str, use, ctx: Context) -> dict:
             spec["init"] = {"unknown": "the module's construction is not known"}
         return spec
     call = use.node
-    args = ([arg_spec(model, use.receiver)] if use.qualname.startswith("torch.Tensor.") else []) + [arg_spec(model, a) for a in call.args]
+    args = ([arg_spec(model, use.receiver)] if torch_api.is_tensor_method(use.qualname) else []) + [arg_spec(model, a) for a in call.args]
     return call_spec(rule, use.qualname, args, call_kwargs(model, call))

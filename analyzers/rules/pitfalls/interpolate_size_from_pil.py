@@ -65,7 +65,7 @@ class InterpolateSizeFromPil(Rule):
         size = call_arg(node, pos, "size")
         if size is None:
             return
-        short = name.replace("torch.nn.functional.", "F.").replace("torchvision.transforms.", "transforms.").replace("torch.nn.", "nn.")  # type: ignore[union-attr]
+        short = torch_api.short(name)  # type: ignore[arg-type]
         found = _pil_size(model, size)
         if found is not None:
             src, img_node = found

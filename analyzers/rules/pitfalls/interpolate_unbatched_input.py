@@ -76,7 +76,7 @@ class InterpolateUnbatchedInput(Rule):
             inp = node.args[0]
             size, scale = call_arg(ctor, 0, "size"), call_arg(ctor, 1, "scale_factor")
             mode = call_arg(ctor, 2, "mode")
-            if model.call_name(ctor) == "torch.nn.UpsamplingBilinear2d":
+            if model.call_name(ctor) == torch_api.UPSAMPLING_BILINEAR:
                 mode = ast.Constant("bilinear")
         else:
             return
@@ -113,9 +113,9 @@ class InterpolateUnbatchedInput(Rule):
             (ctx.replace(inp, with_method(ctx, inp, "unsqueeze").replace("unsqueeze()", "unsqueeze(0)")), Edit(Range(end, end), ".squeeze(0)")),
         )
         if options is node:
-            probe = call_spec(self.code, "torch.nn.functional.interpolate", [tensor_spec(fact, default_dtype="float32")] + [arg_spec(model, a) for a in node.args[1:]], call_kwargs(model, node, skip=("input",)))
+            probe = call_spec(self.code, torch_api.INTERPOLATE, [tensor_spec(fact, default_dtype="float32")] + [arg_spec(model, a) for a in node.args[1:]], call_kwargs(model, node, skip=("input",)))
         else:
-            probe = call_spec(self.code, "torch.nn.functional.interpolate", [tensor_spec(fact, default_dtype="float32")], call_kwargs(model, options))
+            probe = call_spec(self.code, torch_api.INTERPOLATE, [tensor_spec(fact, default_dtype="float32")], call_kwargs(model, options))
         ctx.report(node, message, fix=fix, related=related, probe=probe)
 
 

@@ -97,7 +97,7 @@ class KlDivInputNotLogProbabilities(Rule):
                     f"instead of 0); use log_softmax for the input"
                 )
                 probe = call_spec(
-                    self.code, "torch.nn.functional.kl_div",
+                    self.code, torch_api.KL_DIV,
                     [arg_spec(ctx.model, inp), arg_spec(ctx.model, target)] if target is not None else [arg_spec(ctx.model, inp)],
                 )
                 related = [_related(e, ctx) for e in ev]

@@ -12,7 +12,7 @@ from ..rule import Context, Rule
 from ...semantic.model import SemanticModel
 
 
-_GRAD_FREE_HOOKS = {"validation_step", "test_step", "predict_step"}
+_GRAD_FREE_HOOKS = torch_api.LIGHTNING_GRAD_FREE_HOOKS
 
 
 class LossTargetRequiresGrad(Rule):

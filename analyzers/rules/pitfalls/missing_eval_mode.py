@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 
+from ...catalogue import torch_api
 from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
 from ...facts.flow import BACKWARD, bound_inside
 from ..rule import Context, Rule
@@ -127,7 +128,7 @@ class MissingEvalMode(Rule):
     def _no_train_behaviour(call: ast.Call, ctx: Context) -> bool:
         """The model's class is visible and has neither dropout nor batch norm."""
         target = call.func
-        if isinstance(target, ast.Attribute) and target.attr in ("forward", "generate"):
+        if isinstance(target, ast.Attribute) and (target.attr == "forward" or target.attr in torch_api.GENERATE_METHODS):
             target = target.value
         facts = ctx.flow.model_class_facts(target)
         return facts is not None and not facts[0] and not facts[1]

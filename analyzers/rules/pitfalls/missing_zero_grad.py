@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 
+from ...catalogue import torch_api
 from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
 from ...facts.flow import BACKWARD, STEP, ZERO_GRAD, bound_inside, text_of
 from ..rule import Context, Rule
@@ -74,7 +75,7 @@ class MissingZeroGrad(Rule):
         flow = ctx.flow
         reported: set[tuple[int, str | None]] = set()
         # Lightning's manual optimization: the trainer's loop calls training_step once per batch.
-        steps_fns = [f for f in ctx.model.functions.get("training_step", []) if ctx.model.enclosing_class(f) is not None]
+        steps_fns = [f for hook in sorted(torch_api.LIGHTNING_TRAINING_HOOKS) for f in ctx.model.functions.get(hook, []) if ctx.model.enclosing_class(f) is not None]
         for loop in [*flow.innermost_training_loops(), *steps_fns]:
             events = flow.events(loop)
             if not flow.is_training(events):

@@ -120,7 +120,7 @@ class NllLossWithoutLogSoftmax(Rule):
 def _cross_entropy_spelling(func: ast.expr, ctx: Context) -> str:
     if isinstance(func, ast.Attribute):
         return f"{ctx.text(func.value)}.cross_entropy"
-    return "torch.nn.functional.cross_entropy"
+    return torch_api.CROSS_ENTROPY
 
 
 def _related(e: Evidence, ctx: Context) -> Related:

@@ -97,7 +97,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
         target = call_arg(node, 1, "target")
         probe = call_spec(
             self.code,
-            "torch.nn.functional.cross_entropy",
+            torch_api.CROSS_ENTROPY,
             [arg_spec(ctx.model, loss_input), arg_spec(ctx.model, target) if target is not None else unknown("no target")],
         )
         ctx.report(loss_input, message, fix=self._fix(node, loss_input, evidence, ctx), related=related, probe=probe)

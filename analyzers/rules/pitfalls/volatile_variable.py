@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import ast
 
+from ...catalogue import torch_api
 from ...core.diagnostics import Applicability, FixAvailability, Severity
 from ..rule import Context, Rule
 from .retain_graph_without_reuse import _remove_keyword_fix
 
-VARIABLE = {"torch.autograd.Variable", "torch.autograd.variable.Variable", "torch.Variable"}
+VARIABLE = torch_api.VARIABLE
 
 
 class VolatileVariable(Rule):

@@ -1,0 +1,16 @@
+"""Lightning (``pytorch_lightning`` / ``lightning.pytorch``): the module base class and the
+hooks the trainer calls. ``aliases`` folds the other spellings of the base class onto this one."""
+
+from __future__ import annotations
+
+from .records import Hook, ModuleBase, Record
+
+BASE = "pytorch_lightning.LightningModule"
+
+RECORDS: list[Record] = [
+    ModuleBase(BASE),
+    Hook(f"{BASE}.training_step", per_batch=True, grad_enabled=True, trains=True),
+    Hook(f"{BASE}.validation_step", per_batch=True, grad_enabled=False),
+    Hook(f"{BASE}.test_step", per_batch=True, grad_enabled=False),
+    Hook(f"{BASE}.predict_step", per_batch=True, grad_enabled=False),
+]
