@@ -904,10 +904,21 @@ class Flow:
         return self.model.remember(self._events_cache, "<module>", self._module_events_uncached)
 
     def _module_events_uncached(self) -> list[Event]:
-        tree = self.model.tree  # a read of the whole file
+        tree = self.model.tree  # a read of the whole file (which statements it has)
         out: list[Event] = []
-        self._collect(tree.body, tree, (), {}, False, frozenset(), (), False, out, set())
+        for stmt in tree.body:
+            if type(stmt) in _SKIP_BODY_TYPES:
+                continue  # a def or class runs none of its body at import
+            # Each statement's events are kept across versions while nothing they read changed:
+            # a keystroke in one function does not collect the whole module again.
+            out.extend(self.kept("top_events", stmt, lambda: self._top_events(stmt)))  # noqa: B023 (called at once)
         out.sort(key=lambda e: e.order)
+        return out
+
+    def _top_events(self, stmt: ast.stmt) -> list[Event]:
+        """The events of one top-level statement, as the module's collection finds them."""
+        out: list[Event] = []
+        self._collect([stmt], stmt, (), {}, False, frozenset(), (), False, out, set())
         return out
 
     def mode_switches(self, subject: str) -> list[ast.Call]:
