@@ -524,6 +524,11 @@ class Flow:
 
     def _calls_backward(self, root: ast.AST) -> bool:
         """Some call in ``root`` runs a function of this file that may call backward."""
+        if not self.containers_mentioning(*_BACKWARD_NAMES):
+            # No function of the file mentions backward, so none of its calls reaches one: a
+            # fact of the whole file (a backward typed anywhere may change it).
+            self.model.read_whole()
+            return False
         for n in ast.walk(root):
             if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
                 f = self.callee(n)
