@@ -199,9 +199,6 @@ class Flow:
         self.model = model
         self._events_cache: dict[tuple[int, int], list[Event]] = {}
         self._callee_cache: dict[int, FunctionNode | None] = {}
-        # id(statement) -> its calls and assignments in order: a helper's body is inlined into
-        # every loop that calls it, an inner loop's into the outer one; walk each once.
-        self._walk_cache: dict[int, list[tuple[ast.AST, bool, frozenset]]] = {}
         self._caches: dict[str, dict] = {}
 
     def release(self) -> None:
@@ -394,6 +391,14 @@ class Flow:
             return MODE, _subst(text_of(recv), subst), None
         return None
 
+    def _classified(self, node: ast.AST, subst: dict[str, str]) -> tuple[str, str | None, ast.expr | None] | None:
+        """``classify(node, subst)``, from ``classify(node, {})`` kept across versions: the
+        substitution only rewrites the subject's text (``_subst``), never what kind it is."""
+        raw = self.kept("classify", node, lambda: self.classify(node, {}))
+        if raw is None or not subst or raw[1] is None:
+            return raw
+        return raw[0], _subst(raw[1], subst), raw[2]
+
     def _is_optimizer(self, recv: ast.AST) -> bool:
         n = last_name(recv)
         if n is None:
@@ -419,15 +424,14 @@ class Flow:
 
     def _collect(self, stmts, frame_root, chain, subst, cond, branches, order, nograd, out, stack) -> None:
         for stmt in stmts:
-            walked = self._walk_cache.get(id(stmt))
-            if walked is None:
-                walked = self._walk_cache[id(stmt)] = _walk_ordered(stmt)
+            # A statement's walk depends on its own subtree only: kept while it is unchanged.
+            walked = self.kept("walk", stmt, lambda: _walk_ordered(stmt))  # noqa: B023 (called at once)
             for node, c, br in walked:
                 node_cond = cond or c
                 node_branches = branches | br
                 node_order = (*order, pos(node))
                 node_ng = nograd or self.model.under_no_grad(node)
-                kind = self.classify(node, subst)
+                kind = self._classified(node, subst)
                 if kind is None and isinstance(node, ast.Call):
                     fw = self.is_model_forward(node)
                     if fw is not None:
@@ -483,12 +487,22 @@ class Flow:
         if found is None:
             found = set()
             wanted = set(names)
-            hits = [n for n in self.model.all_nodes(ast.Attribute) if n.attr in wanted]  # type: ignore[attr-defined]
-            hits += [n for n in self.model.all_nodes(ast.Call) if isinstance(n.func, ast.Name) and n.func.id in wanted]  # type: ignore[attr-defined]
-            for n in hits:
-                for anc in ancestors(n):
-                    if isinstance(anc, (*FUNCTION_TYPES, *LOOP_TYPES, ast.Module)):
-                        found.add(id(anc))
+            if self.model.persistent is not None:
+                # The language server: each top-level statement's part is kept while it is
+                # unchanged, so a keystroke looks at the edited statement only.
+                tree = self.model._tree
+                for stmt in tree.body:
+                    part = self.kept("mentioning " + " ".join(names), stmt, lambda: _mentioning_in(stmt, wanted))  # noqa: B023
+                    if part is not None:
+                        found |= part
+                        found.add(id(tree))
+            else:
+                hits = [n for n in self.model.all_nodes(ast.Attribute) if n.attr in wanted]  # type: ignore[attr-defined]
+                hits += [n for n in self.model.all_nodes(ast.Call) if isinstance(n.func, ast.Name) and n.func.id in wanted]  # type: ignore[attr-defined]
+                for n in hits:
+                    for anc in ancestors(n):
+                        if isinstance(anc, _CONTAINER_TYPES):
+                            found.add(id(anc))
             self.model.file_memo[key] = found
         return found
 
@@ -1033,6 +1047,27 @@ _CONDITIONAL_FIELDS = {
 
 
 COMPREHENSION_TYPES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+_CONTAINER_TYPES = (*FUNCTION_TYPES, *LOOP_TYPES, ast.Module)
+
+
+def _mentioning_in(stmt: ast.stmt, wanted: set[str]) -> frozenset[int] | None:
+    """``Flow.containers_mentioning`` within one top-level statement: the ids of its functions
+    and loops that hold ``x.<name>`` or ``<name>(...)`` (the module not included); None when
+    it holds none."""
+    hit = False
+    found: set[int] = set()
+    for n in ast.walk(stmt):
+        tp = type(n)
+        if (tp is ast.Attribute and n.attr in wanted) or (tp is ast.Call and isinstance(n.func, ast.Name) and n.func.id in wanted):  # type: ignore[attr-defined]
+            hit = True
+            for anc in ancestors(n):
+                if isinstance(anc, ast.Module):
+                    break
+                if isinstance(anc, _CONTAINER_TYPES):
+                    found.add(id(anc))
+    return frozenset(found) if hit else None
 
 
 def _calls_in(stmts: list[ast.stmt]) -> list[ast.Call]:
