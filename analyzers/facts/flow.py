@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..catalogue import torch_api
-from ..semantic.callsites import calls_named
+from ..semantic.callsites import calls_named, calls_passing
 from ..semantic.model import FUNCTION_TYPES, SemanticModel
-from ..syntax.tree import ancestors, child_fields, parent, pos
+from ..syntax.tree import ancestors, child_fields, end_pos, parent, pos
 
 MAX_INLINE_DEPTH = 4  # helper calls followed below a loop
 MAX_CALLER_DEPTH = 4  # callers followed up when asking "do all callers ...?"
@@ -253,6 +253,11 @@ class Flow:
     # ------------------------------------------------------------------ grad mode
     def no_grad_at(self, node: ast.AST, _depth: int = 0, _seen: frozenset = frozenset()) -> bool:
         """Gradients are off at ``node``: lexically, or because every caller in this file turns them off."""
+        if _depth == 0 and not _seen:  # several rules ask of the same forwards: kept per node
+            return self.kept("no_grad_at", node, lambda: self._no_grad_at(node, 0, frozenset()))
+        return self._no_grad_at(node, _depth, _seen)
+
+    def _no_grad_at(self, node: ast.AST, _depth: int, _seen: frozenset) -> bool:
         if self.model.under_no_grad(node) or self._opaque_with(node):
             return True
         func = self.model.enclosing_function(node)
@@ -279,7 +284,7 @@ class Flow:
         m = self.model
         m.read_whole()  # every call of the file is looked at
         out: list[ast.Call] = []
-        for site in m.all_nodes(ast.Call):
+        for site in calls_passing(m, func.name):  # (the others pass nothing that names it)
             if not isinstance(site, ast.Call):
                 continue
             passed = [(i, None) for i, a in enumerate(site.args) if self._names_function(a, func)]
@@ -513,11 +518,16 @@ class Flow:
         groups = self.model.file_memo.get("backward_calls")
         if groups is None:
             groups = {}
-            for n in self.model.all_nodes(ast.Call):
+            # The calls named like a backward, from the file's index of calls by name (in the
+            # traversal's order: at one position, the outer call first).
+            named = [c for name in _BACKWARD_NAMES for c in calls_named(self.model, name)]
+            if len(_BACKWARD_NAMES) > 1:
+                named.sort(key=lambda c: (pos(c), tuple(-x for x in end_pos(c))))
+            for n in named:
                 f = n.func  # type: ignore[attr-defined]
                 if not ((isinstance(f, ast.Attribute) and f.attr in _BACKWARD_NAMES) or (isinstance(f, ast.Name) and f.id == "backward")):
                     continue
-                k = self.classify(n, {})
+                k = self._classified(n, {})
                 if k is None or k[0] != BACKWARD or k[2] is None:
                     continue
                 owner = next((a for a in ancestors(n) if isinstance(a, (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda))), self.model._tree)
