@@ -757,16 +757,23 @@ class Flow:
         named = {id(r) for _, _, r in self.eval_roots}
         out: list[tuple[str, FunctionNode | None, ast.AST]] = []
         for f in (f for fs in m.functions.values() for f in fs):
-            if id(f) in named or f.name.startswith("__") or _HOOK_RE.match(f.name):
+            if id(f) in named:
                 continue
-            cls = m.enclosing_class(f)
-            if cls is not None and parent(f) is cls.node and (m.is_nn_module(cls) or "forward" in cls.methods):
-                continue  # a method of the model itself: its callers decide its mode
-            if self._is_test_file() and f.name.startswith("test"):
-                continue
-            if self.kept("called_eval_root", f, lambda: self._is_called_eval_root(f)):  # noqa: B023 (called at once)
+            # The whole question, the cheap tests first, kept per function across versions.
+            if self.kept("called_eval_root", f, lambda: self._may_be_called_eval_root(f) and self._is_called_eval_root(f)):  # noqa: B023
                 out.append(("function", f, f))
         return out
+
+    def _may_be_called_eval_root(self, f: FunctionNode) -> bool:
+        if f.name.startswith("__") or _HOOK_RE.match(f.name):
+            return False
+        m = self.model
+        cls = m.enclosing_class(f)
+        if cls is not None and parent(f) is cls.node and (m.is_nn_module(cls) or "forward" in cls.methods):
+            return False  # a method of the model itself: its callers decide its mode
+        if self._is_test_file() and f.name.startswith("test"):
+            return False
+        return True
 
     def _is_called_eval_root(self, f: FunctionNode) -> bool:
         if not any(self.trains_around(c) for c in self.callers_of(f)):
@@ -880,6 +887,12 @@ class Flow:
         return best
 
     def _is_test_file(self) -> bool:
+        found = self.__dict__.get("_test_file")
+        if found is None:
+            found = self.__dict__["_test_file"] = self._is_test_path()
+        return found
+
+    def _is_test_path(self) -> bool:
         path = (self.model.path or "").replace("\\", "/")
         base = path.rsplit("/", 1)[-1]
         return bool(re.search(r"(^|_)(unit)?tests?(_|\.py$)", base)) or "/tests/" in path or base == "conftest.py"
