@@ -30,7 +30,7 @@ from __future__ import annotations
 import ast
 from bisect import bisect_right
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, Hashable, Sequence
+from typing import TYPE_CHECKING, Callable, Container, Hashable, Sequence
 
 from ..core.diagnostics import Diagnostic, Edit, Position, Range, Related
 from ..syntax.parsing import statement_start
@@ -70,6 +70,92 @@ class MemoStats:
     reused: int = 0  # of which the per-node rules' findings were reused
 
 
+class KeptAnswers(dict):
+    """The loop model's answers kept across versions: ``(kind, *ids of nodes) -> (nodes, value,
+    reads, their top-level statements)`` (``SemanticModel.remember_across_versions``), indexed
+    by what can drop each one (its top-level statements, the names it looked up or searched
+    for, the substrings it looked for), so that a new version finds the answers its edit
+    invalidates without testing every one of them."""
+
+    __slots__ = ("_by_top", "_by_bind", "_by_mention", "_by_text")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_top: dict[int, set[tuple]] = {}
+        self._by_bind: dict[str, set[tuple]] = {}
+        self._by_mention: dict[str, set[tuple]] = {}
+        self._by_text: dict[tuple[str, bool], set[tuple]] = {}
+
+    def __setitem__(self, key: tuple, kept: tuple) -> None:
+        if key in self:
+            self._unindex(key, dict.__getitem__(self, key))
+        dict.__setitem__(self, key, kept)
+        for top in kept[3]:
+            self._by_top.setdefault(id(top), set()).add(key)
+        reads = kept[2]
+        if reads is not None:
+            for name in reads.binds:
+                self._by_bind.setdefault(name, set()).add(key)
+            for name in reads.mentions:
+                self._by_mention.setdefault(name, set()).add(key)
+            for item in reads.texts.items():
+                self._by_text.setdefault(item, set()).add(key)
+
+    def _unindex(self, key: tuple, kept: tuple) -> None:
+        _discard(self._by_top, (id(top) for top in kept[3]), key)
+        reads = kept[2]
+        if reads is not None:
+            _discard(self._by_bind, reads.binds, key)
+            _discard(self._by_mention, reads.mentions, key)
+            _discard(self._by_text, reads.texts.items(), key)
+
+    @property
+    def any_mentions(self) -> bool:
+        return bool(self._by_mention)
+
+    def drop_invalidated(self, current: Container[int], binds: set[str], mentions: set[str], text: str, checked: dict[str, bool]) -> None:
+        """Drop every answer about a node outside the top-level statements ``current`` (ids) of
+        the new version, or whose reads an edit
+        that bound ``binds`` and mentioned ``mentions``, leaving ``text``, may have changed
+        (the same test as ``Reads.invalidated_by``; answers reading the whole file are never kept)."""
+        dropped: set[tuple] = set()
+        for sid, keys in self._by_top.items():
+            if sid not in current:
+                dropped |= keys
+        for names, index in ((binds, self._by_bind), (mentions, self._by_mention)):
+            if len(names) <= len(index):
+                for name in names:
+                    dropped.update(index.get(name, ()))
+            else:
+                for name, keys in index.items():
+                    if name in names:
+                        dropped |= keys
+        for (needle, found), keys in self._by_text.items():
+            now = checked.get(needle)
+            if now is None:
+                now = checked[needle] = needle in text
+            if now != found:
+                dropped |= keys
+        for key in dropped:
+            kept = dict.pop(self, key, None)
+            if kept is not None:
+                self._unindex(key, kept)
+
+    def clear(self) -> None:
+        dict.clear(self)
+        for index in (self._by_top, self._by_bind, self._by_mention, self._by_text):
+            index.clear()
+
+
+def _discard(index: dict, names, key: tuple) -> None:
+    for name in names:
+        keys = index.get(name)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del index[name]
+
+
 class RuleMemo:
     """What one document's analysis keeps between its versions (see module docs)."""
 
@@ -82,7 +168,7 @@ class RuleMemo:
         # Answers of the loop model (flow.events, flow.callee) kept across versions:
         # (kind, *ids of nodes) -> (nodes, value, reads, their top-level statements); see
         # SemanticModel.remember_across_versions.
-        self.persistent: dict[tuple, tuple[tuple[ast.AST, ...], object, Reads | None, tuple[ast.AST, ...]]] = {}
+        self.persistent = KeptAnswers()
         # Each statement's nodes by type and part of the semantic model (engine.traverse), and
         # the module scope those parts hang from: one for the document's lifetime.
         self._fragments: dict[int, "Fragment"] = {}
@@ -111,13 +197,11 @@ class RuleMemo:
             self._key = key
             self._statements = {}
             self._entries = {}
-            self.persistent = {}
+            self.persistent.clear()
         current = {id(u.stmt): u for u in units}
         binds: set[str] = set()
         mentions: set[str] = set()
-        need_tokens = any(e.reads.mentions for e in self._entries.values()) or any(
-            r is not None and r.mentions for _, _, r, _ in self.persistent.values()
-        )
+        need_tokens = self.persistent.any_mentions or any(e.reads.mentions for e in self._entries.values())
         new_statements: dict[int, _Statement] = {}
         for sid, u in current.items():
             old = self._statements.get(sid)
@@ -143,11 +227,7 @@ class RuleMemo:
             and not e.reads.invalidated_by(binds, mentions, source.text, checked)
             and all(id(anchor) in current for _, lines in e.findings for anchor, _ in lines.values())
         }
-        self.persistent = {
-            key: kept
-            for key, kept in self.persistent.items()
-            if all(id(top) in current for top in kept[3]) and (kept[2] is None or not kept[2].invalidated_by(binds, mentions, source.text, checked))
-        }
+        self.persistent.drop_invalidated(current, binds, mentions, source.text, checked)
         kept_fragments = {}
         for sid, frag in self._fragments.items():
             if sid in current:
@@ -171,7 +251,7 @@ class RuleMemo:
         self._fragments = {}
         self._entries = {}
         self._statements = {}
-        self.persistent = {}
+        self.persistent.clear()
         self._units = []
 
     def reuse(self, unit: "Unit") -> list[Diagnostic] | None:

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..catalogue import torch_api
-from ..semantic.callsites import calls_named
+from ..semantic.callsites import calls_named, calls_passing
 from ..semantic.model import FUNCTION_TYPES, SemanticModel
-from ..syntax.tree import ancestors, child_fields, parent, pos
+from ..syntax.tree import ancestors, child_fields, end_pos, parent, pos
 
 MAX_INLINE_DEPTH = 4  # helper calls followed below a loop
 MAX_CALLER_DEPTH = 4  # callers followed up when asking "do all callers ...?"
@@ -188,9 +188,6 @@ class Flow:
         self.model = model
         self._events_cache: dict[tuple[int, int], list[Event]] = {}
         self._callee_cache: dict[int, FunctionNode | None] = {}
-        # id(statement) -> its calls and assignments in order: a helper's body is inlined into
-        # every loop that calls it, an inner loop's into the outer one; walk each once.
-        self._walk_cache: dict[int, list[tuple[ast.AST, bool, frozenset]]] = {}
         self._caches: dict[str, dict] = {}
 
     def release(self) -> None:
@@ -245,6 +242,11 @@ class Flow:
     # ------------------------------------------------------------------ grad mode
     def no_grad_at(self, node: ast.AST, _depth: int = 0, _seen: frozenset = frozenset()) -> bool:
         """Gradients are off at ``node``: lexically, or because every caller in this file turns them off."""
+        if _depth == 0 and not _seen:  # several rules ask of the same forwards: kept per node
+            return self.kept("no_grad_at", node, lambda: self._no_grad_at(node, 0, frozenset()))
+        return self._no_grad_at(node, _depth, _seen)
+
+    def _no_grad_at(self, node: ast.AST, _depth: int, _seen: frozenset) -> bool:
         if self.model.under_no_grad(node) or self._opaque_with(node):
             return True
         func = self.model.enclosing_function(node)
@@ -271,7 +273,7 @@ class Flow:
         m = self.model
         m.read_whole()  # every call of the file is looked at
         out: list[ast.Call] = []
-        for site in m.all_nodes(ast.Call):
+        for site in calls_passing(m, func.name):  # (the others pass nothing that names it)
             if not isinstance(site, ast.Call):
                 continue
             passed = [(i, None) for i, a in enumerate(site.args) if self._names_function(a, func)]
@@ -383,6 +385,14 @@ class Flow:
             return MODE, _subst(text_of(recv), subst), None
         return None
 
+    def _classified(self, node: ast.AST, subst: dict[str, str]) -> tuple[str, str | None, ast.expr | None] | None:
+        """``classify(node, subst)``, from ``classify(node, {})`` kept across versions: the
+        substitution only rewrites the subject's text (``_subst``), never what kind it is."""
+        raw = self.kept("classify", node, lambda: self.classify(node, {}))
+        if raw is None or not subst or raw[1] is None:
+            return raw
+        return raw[0], _subst(raw[1], subst), raw[2]
+
     def _is_optimizer(self, recv: ast.AST) -> bool:
         n = last_name(recv)
         if n is None:
@@ -408,15 +418,14 @@ class Flow:
 
     def _collect(self, stmts, frame_root, chain, subst, cond, branches, order, nograd, out, stack) -> None:
         for stmt in stmts:
-            walked = self._walk_cache.get(id(stmt))
-            if walked is None:
-                walked = self._walk_cache[id(stmt)] = _walk_ordered(stmt)
+            # A statement's walk depends on its own subtree only: kept while it is unchanged.
+            walked = self.kept("walk", stmt, lambda: _walk_ordered(stmt))  # noqa: B023 (called at once)
             for node, c, br in walked:
                 node_cond = cond or c
                 node_branches = branches | br
                 node_order = (*order, pos(node))
                 node_ng = nograd or self.model.under_no_grad(node)
-                kind = self.classify(node, subst)
+                kind = self._classified(node, subst)
                 if kind is None and isinstance(node, ast.Call):
                     fw = self.is_model_forward(node)
                     if fw is not None:
@@ -472,12 +481,22 @@ class Flow:
         if found is None:
             found = set()
             wanted = set(names)
-            hits = [n for n in self.model.all_nodes(ast.Attribute) if n.attr in wanted]  # type: ignore[attr-defined]
-            hits += [n for n in self.model.all_nodes(ast.Call) if isinstance(n.func, ast.Name) and n.func.id in wanted]  # type: ignore[attr-defined]
-            for n in hits:
-                for anc in ancestors(n):
-                    if isinstance(anc, (*FUNCTION_TYPES, *LOOP_TYPES, ast.Module)):
-                        found.add(id(anc))
+            if self.model.persistent is not None:
+                # The language server: each top-level statement's part is kept while it is
+                # unchanged, so a keystroke looks at the edited statement only.
+                tree = self.model._tree
+                for stmt in tree.body:
+                    part = self.kept("mentioning " + " ".join(names), stmt, lambda: _mentioning_in(stmt, wanted))  # noqa: B023
+                    if part is not None:
+                        found |= part
+                        found.add(id(tree))
+            else:
+                hits = [n for n in self.model.all_nodes(ast.Attribute) if n.attr in wanted]  # type: ignore[attr-defined]
+                hits += [n for n in self.model.all_nodes(ast.Call) if isinstance(n.func, ast.Name) and n.func.id in wanted]  # type: ignore[attr-defined]
+                for n in hits:
+                    for anc in ancestors(n):
+                        if isinstance(anc, _CONTAINER_TYPES):
+                            found.add(id(anc))
             self.model.file_memo[key] = found
         return found
 
@@ -488,11 +507,16 @@ class Flow:
         groups = self.model.file_memo.get("backward_calls")
         if groups is None:
             groups = {}
-            for n in self.model.all_nodes(ast.Call):
+            # The calls named like a backward, from the file's index of calls by name (in the
+            # traversal's order: at one position, the outer call first).
+            named = [c for name in _BACKWARD_NAMES for c in calls_named(self.model, name)]
+            if len(_BACKWARD_NAMES) > 1:
+                named.sort(key=lambda c: (pos(c), tuple(-x for x in end_pos(c))))
+            for n in named:
                 f = n.func  # type: ignore[attr-defined]
                 if not ((isinstance(f, ast.Attribute) and f.attr in _BACKWARD_NAMES) or (isinstance(f, ast.Name) and f.id == "backward")):
                     continue
-                k = self.classify(n, {})
+                k = self._classified(n, {})
                 if k is None or k[0] != BACKWARD or k[2] is None:
                     continue
                 owner = next((a for a in ancestors(n) if isinstance(a, (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda))), self.model._tree)
@@ -513,6 +537,11 @@ class Flow:
 
     def _calls_backward(self, root: ast.AST) -> bool:
         """Some call in ``root`` runs a function of this file that may call backward."""
+        if not self.containers_mentioning(*_BACKWARD_NAMES):
+            # No function of the file mentions backward, so none of its calls reaches one: a
+            # fact of the whole file (a backward typed anywhere may change it).
+            self.model.read_whole()
+            return False
         for n in ast.walk(root):
             if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
                 f = self.callee(n)
@@ -717,16 +746,23 @@ class Flow:
         named = {id(r) for _, _, r in self.eval_roots}
         out: list[tuple[str, FunctionNode | None, ast.AST]] = []
         for f in (f for fs in m.functions.values() for f in fs):
-            if id(f) in named or f.name.startswith("__") or _HOOK_RE.match(f.name):
+            if id(f) in named:
                 continue
-            cls = m.enclosing_class(f)
-            if cls is not None and parent(f) is cls.node and (m.is_nn_module(cls) or "forward" in cls.methods):
-                continue  # a method of the model itself: its callers decide its mode
-            if self._is_test_file() and f.name.startswith("test"):
-                continue
-            if self.kept("called_eval_root", f, lambda: self._is_called_eval_root(f)):  # noqa: B023 (called at once)
+            # The whole question, the cheap tests first, kept per function across versions.
+            if self.kept("called_eval_root", f, lambda: self._may_be_called_eval_root(f) and self._is_called_eval_root(f)):  # noqa: B023
                 out.append(("function", f, f))
         return out
+
+    def _may_be_called_eval_root(self, f: FunctionNode) -> bool:
+        if f.name.startswith("__") or _HOOK_RE.match(f.name):
+            return False
+        m = self.model
+        cls = m.enclosing_class(f)
+        if cls is not None and parent(f) is cls.node and (m.is_nn_module(cls) or "forward" in cls.methods):
+            return False  # a method of the model itself: its callers decide its mode
+        if self._is_test_file() and f.name.startswith("test"):
+            return False
+        return True
 
     def _is_called_eval_root(self, f: FunctionNode) -> bool:
         if not any(self.trains_around(c) for c in self.callers_of(f)):
@@ -840,6 +876,12 @@ class Flow:
         return best
 
     def _is_test_file(self) -> bool:
+        found = self.__dict__.get("_test_file")
+        if found is None:
+            found = self.__dict__["_test_file"] = self._is_test_path()
+        return found
+
+    def _is_test_path(self) -> bool:
         path = (self.model.path or "").replace("\\", "/")
         base = path.rsplit("/", 1)[-1]
         return bool(re.search(r"(^|_)(unit)?tests?(_|\.py$)", base)) or "/tests/" in path or base == "conftest.py"
@@ -893,10 +935,21 @@ class Flow:
         return self.model.remember(self._events_cache, "<module>", self._module_events_uncached)
 
     def _module_events_uncached(self) -> list[Event]:
-        tree = self.model.tree  # a read of the whole file
+        tree = self.model.tree  # a read of the whole file (which statements it has)
         out: list[Event] = []
-        self._collect(tree.body, tree, (), {}, False, frozenset(), (), False, out, set())
+        for stmt in tree.body:
+            if type(stmt) in _SKIP_BODY_TYPES:
+                continue  # a def or class runs none of its body at import
+            # Each statement's events are kept across versions while nothing they read changed:
+            # a keystroke in one function does not collect the whole module again.
+            out.extend(self.kept("top_events", stmt, lambda: self._top_events(stmt)))  # noqa: B023 (called at once)
         out.sort(key=lambda e: e.order)
+        return out
+
+    def _top_events(self, stmt: ast.stmt) -> list[Event]:
+        """The events of one top-level statement, as the module's collection finds them."""
+        out: list[Event] = []
+        self._collect([stmt], stmt, (), {}, False, frozenset(), (), False, out, set())
         return out
 
     def mode_switches(self, subject: str) -> list[ast.Call]:
@@ -1006,6 +1059,27 @@ _CONDITIONAL_FIELDS = {
 
 
 COMPREHENSION_TYPES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+_CONTAINER_TYPES = (*FUNCTION_TYPES, *LOOP_TYPES, ast.Module)
+
+
+def _mentioning_in(stmt: ast.stmt, wanted: set[str]) -> frozenset[int] | None:
+    """``Flow.containers_mentioning`` within one top-level statement: the ids of its functions
+    and loops that hold ``x.<name>`` or ``<name>(...)`` (the module not included); None when
+    it holds none."""
+    hit = False
+    found: set[int] = set()
+    for n in ast.walk(stmt):
+        tp = type(n)
+        if (tp is ast.Attribute and n.attr in wanted) or (tp is ast.Call and isinstance(n.func, ast.Name) and n.func.id in wanted):  # type: ignore[attr-defined]
+            hit = True
+            for anc in ancestors(n):
+                if isinstance(anc, ast.Module):
+                    break
+                if isinstance(anc, _CONTAINER_TYPES):
+                    found.add(id(anc))
+    return frozenset(found) if hit else None
 
 
 def _calls_in(stmts: list[ast.stmt]) -> list[ast.Call]:

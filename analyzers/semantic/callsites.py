@@ -12,25 +12,88 @@ from __future__ import annotations
 import ast
 
 from .model import FUNCTION_TYPES, SemanticModel
-from ..syntax.tree import parent
+from ..syntax.tree import child_fields, parent
 
 MAX_SITES = 16
 
 
 def calls_named(model: SemanticModel, name: str) -> list[ast.Call]:
-    """The calls ``name(...)`` / ``x.name(...)`` of the file (recorded as a search for ``name``)."""
-    index = model.file_memo.get("calls_by_name")
-    if index is None:
-        index = {}
-        for node in model.all_nodes(ast.Call):
-            f = node.func  # type: ignore[attr-defined]
-            key = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
-            if key is not None:
-                index.setdefault(key, []).append(node)
-        model.file_memo["calls_by_name"] = index
+    """The calls ``name(...)`` / ``x.name(...)`` of the file (recorded as a search for ``name``),
+    in the order of the traversal."""
+    by_name, _ = _call_index(model)
     if model.reads is not None:
         model.reads.mentions.add(name)  # a call of it in any edited statement changes the answer
-    return index.get(name, [])
+    return by_name.get(name, [])
+
+
+def calls_passing(model: SemanticModel, name: str) -> list[ast.Call]:
+    """The calls of the file that pass ``name`` or ``x.name`` as an argument (positional or
+    keyword), in the order of the traversal: a read of the whole file."""
+    model.read_whole()
+    _, by_arg = _call_index(model)
+    return by_arg.get(name, [])
+
+
+def _call_index(model: SemanticModel) -> tuple[dict[str, list[ast.Call]], dict[str, list[ast.Call]]]:
+    """The file's calls by callee name and by the names they pass, built once per analysis."""
+    index = model.file_memo.get("call_index")
+    if index is not None:
+        return index
+    by_name: dict[str, list[ast.Call]] = {}
+    by_arg: dict[str, list[ast.Call]] = {}
+    if model.persistent is not None:
+        # The language server: each top-level statement's part is kept while the statement is
+        # unchanged, so a keystroke indexes the edited statement only.
+        parts = model.file_memo.setdefault("call_index_parts", {})
+        for stmt in model._tree.body:
+            part = model.remember_across_versions(parts, "call_index", stmt, lambda: _index_calls([stmt]))  # noqa: B023
+            for merged, found in zip((by_name, by_arg), part):
+                for key, calls in found.items():
+                    have = merged.get(key)
+                    if have is None:
+                        merged[key] = list(calls)
+                    else:
+                        have.extend(calls)
+    else:
+        for node in model.all_nodes(ast.Call):
+            _add_call(node, by_name, by_arg)  # type: ignore[arg-type]
+    index = model.file_memo["call_index"] = (by_name, by_arg)
+    return index
+
+
+def _add_call(node: ast.Call, by_name: dict, by_arg: dict) -> None:
+    f = node.func
+    key = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+    if key is not None:
+        by_name.setdefault(key, []).append(node)
+    passed: set[str] = set()
+    for a in (*node.args, *(k.value for k in node.keywords)):
+        n = a.id if isinstance(a, ast.Name) else a.attr if isinstance(a, ast.Attribute) else None
+        if n is not None and n not in passed:
+            passed.add(n)
+            by_arg.setdefault(n, []).append(node)
+
+
+def _index_calls(stmts: list[ast.stmt]) -> tuple[dict[str, tuple[ast.Call, ...]], dict[str, tuple[ast.Call, ...]]]:
+    """``_call_index`` of some statements, walked in the traversal's (pre-)order."""
+    by_name: dict[str, list[ast.Call]] = {}
+    by_arg: dict[str, list[ast.Call]] = {}
+    stack: list[ast.AST] = list(reversed(stmts))
+    while stack:
+        node = stack.pop()
+        tp = type(node)
+        if tp is ast.Call:
+            _add_call(node, by_name, by_arg)  # type: ignore[arg-type]
+        children: list[ast.AST] = []
+        for fld in child_fields(tp):
+            value = getattr(node, fld, None)
+            if type(value) is list:
+                children.extend(item for item in value if isinstance(item, ast.AST))
+            elif isinstance(value, ast.AST):
+                children.append(value)
+        children.reverse()
+        stack.extend(children)
+    return {k: tuple(v) for k, v in by_name.items()}, {k: tuple(v) for k, v in by_arg.items()}
 
 
 def call_site_arguments(model: SemanticModel, param: ast.arg) -> list[tuple[ast.Call, ast.expr]] | None:

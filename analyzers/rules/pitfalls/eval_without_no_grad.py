@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import ast
 
+from ...semantic.callsites import calls_named
 from ...semantic.model import FUNCTION_TYPES
 from ...syntax.tree import ancestors, parent
 from ...core.diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Severity
@@ -179,7 +180,8 @@ class EvalWithoutNoGrad(Rule):
         m = ctx.flow.is_model_forward(call)
         if m is None:
             return False
-        for n in ctx.flow.nodes(ast.Call):
+        ctx.model.read_whole()
+        for n in calls_named(ctx.model, "requires_grad_"):  # the file's calls by name (not every call)
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_":
                 if (n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False) and ast.unparse(n.func.value).startswith(m):
                     return True
