@@ -26,7 +26,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from .flow import _is_kind, BACKWARD, GRAD, MODE, OPTIMIZER, SCALER, STEP, ZERO_GRAD, Event, Flow, FunctionNode, flow_of, project_function, text_of
+from .flow import _is_kind, _param_sites, BACKWARD, GRAD, MODE, OPTIMIZER, SCALER, STEP, ZERO_GRAD, Event, Flow, FunctionNode, flow_of, project_function, text_of
 from ..catalogue.torch_api import NO_MODEL_PACKAGES
 from ..semantic.model import FUNCTION_TYPES, SemanticModel, Value
 from ..syntax.tree import ancestors, parent
@@ -113,13 +113,34 @@ def _argument_for(f: FunctionNode, call: ast.Call, name: str) -> ast.expr | None
 def optimizer_of(flow: Flow, expr: ast.expr, chain: tuple[ast.Call, ...] = ()) -> Optimizer | None:
     """The ``torch.optim`` constructions ``expr`` may hold; None when any value is something else."""
     e, m = origin(flow, expr, chain)
-    vals = m.values(e)
+    vals = _constructions(m, e, 0)
     if not vals:
         return None
-    for v in vals:
+    return Optimizer(tuple(vals))
+
+
+def _constructions(m: SemanticModel, e: ast.AST, depth: int) -> list[Value] | None:
+    """The optimizer constructions ``e`` may hold, parameters followed to their call sites
+    (``Trainer(model, torch.optim.Adam(...))`` for ``self.opt = opt`` in ``__init__``); None
+    when some value is something else or cannot be followed."""
+    out: list[Value] = []
+    for v in m.values(e):
+        if isinstance(v.node, ast.Constant) and v.node.value is None:
+            continue
+        if isinstance(v.node, ast.arg) and depth < MAX_DEPTH:
+            sites = _param_sites(v.model, v.node)
+            if not sites:
+                return None
+            for sm, arg in sites:
+                sub = _constructions(sm, arg, depth + 1)
+                if sub is None:
+                    return None
+                out.extend(sub)
+            continue
         if not _is_optimizer_construction(v):
             return None
-    return Optimizer(tuple(vals))
+        out.append(v)
+    return out or None
 
 
 def _is_optimizer_construction(v: Value) -> bool:
@@ -193,7 +214,18 @@ def _all(exprs, m: SemanticModel, depth: int) -> list[Value] | None:
 
 
 def _module_identity(v: Value) -> set[int]:
-    return {id(x.node) for x in v.model.values(v.node, module_identity=True)}
+    return _identities(v.model, v.node, 0)
+
+
+def _identities(m: SemanticModel, expr: ast.AST, depth: int) -> set[int]:
+    """The values ``expr`` may hold, as node ids: a parameter, and what its call sites pass."""
+    out: set[int] = set()
+    for x in m.values(expr, module_identity=True):
+        out.add(id(x.node))
+        if isinstance(x.node, ast.arg) and depth < MAX_DEPTH:
+            for sm, arg in _param_sites(x.model, x.node) or ():
+                out |= _identities(sm, arg, depth + 1)
+    return out
 
 
 def _share_modules(a: list[Value] | None, b: list[Value] | None) -> bool:
@@ -239,7 +271,7 @@ def clears(flow: Flow, z: Event, s: Event) -> bool | None:
         return None
     ze, zm = origin(flow, zr, z.chain)
     zvals = zm.values(ze, module_identity=True)
-    zids = {id(v.node) for v in zvals}
+    zids = _identities(zm, ze, 0)
     unknown = not zvals or not all(isinstance(v.node, ast.Call) for v in zvals)
     for mv in mods:
         mids = _module_identity(mv)
