@@ -603,6 +603,11 @@ class Flow:
                 index.setdefault(atom, set()).add(what)
         return index
 
+    def identity_atoms(self, expr: ast.AST) -> frozenset:
+        """What object ``expr`` is: the ids of the nodes that may have made it (a construction, a
+        parameter), or, for what cannot be seen through, ``("text", owner, text)``."""
+        return self._atoms(expr)
+
     def _atoms(self, expr: ast.AST) -> frozenset:
         if not isinstance(expr, (ast.Name, ast.Attribute)):
             return frozenset()
