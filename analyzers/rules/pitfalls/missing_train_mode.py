@@ -127,34 +127,37 @@ class MissingTrainMode(Rule):
             for e in events:
                 if e.kind != EVAL or e.subject is None or e.subject.startswith("<") or id(e.site) in reported or _exits(e, loop, flow):
                     continue
-                if not self._trained(e, events, flow):
+                trained = self._trained(e, events, flow)
+                if trained is None:
                     continue
                 back = self._backward_in_eval_mode(e, events, flow)
                 if back is None:
                     continue
                 reported.add(id(e.site))
                 subject = e.subject
+                if e.chain and not trained.chain and _relation(flow, trained, e) and not _visible(ctx, subject, loop):
+                    subject = trained.subject  # the helper's own name for it: say it in the loop's words
                 via = "" if not e.chain else " (inside the call here)"
                 ctx.report(
                     e.site,
                     f"{subject}.eval() runs in this training loop{via} and {subject}.train() does not run again before "
                     f"the next training step: later steps train in eval mode (dropout off, batch norm frozen). "
                     f"Call {subject}.train() at the top of the loop",
-                    fix=self._fix(loop, subject, ctx) if not bound_inside(ctx.model, subject, e.site, loop) else None,
-                    related=[ctx.related(e.node, f"{subject}.eval() here"), ctx.related(back.node, "next training step here"), ctx.related(loop, "in this loop")],
+                    fix=self._fix(loop, subject, ctx) if _visible(ctx, subject, loop) and not bound_inside(ctx.model, subject, e.site, loop) else None,
+                    related=[ctx.related(e.node, f"{e.subject}.eval() here"), ctx.related(back.node, "next training step here"), ctx.related(loop, "in this loop")],
                 )
 
     @staticmethod
-    def _trained(ev, events, flow) -> bool:
-        """A forward of ``ev``'s module runs with gradients in the loop: the same values (or, where
-        they cannot be seen, the same text)."""
+    def _trained(ev, events, flow):
+        """A forward of ``ev``'s module that runs with gradients in the loop (the same values, or,
+        where they cannot be seen, the same text), or None."""
         for e in events:
             if e.kind != FORWARD or e.no_grad or not e.subject:
                 continue
             rel = _relation(flow, e, ev)
             if rel or (rel is None and _related_subjects(e.subject, ev.subject)):
-                return True
-        return False
+                return e
+        return None
 
     @staticmethod
     def _backward_in_eval_mode(ev, events, flow):
@@ -188,6 +191,12 @@ class MissingTrainMode(Rule):
         if first.lineno == loop.lineno:
             return None
         return Fix(f"Call {subject}.train() at the top of the loop", Applicability.SAFE, (ctx.insert_before_statement(first, f"{subject}.train()"),))
+
+
+def _visible(ctx: Context, subject: str | None, loop: ast.AST) -> bool:
+    """The first name of ``subject`` is bound where the loop runs."""
+    root = (subject or "").split(".", 1)[0].split("[", 1)[0]
+    return root.isidentifier() and bool(ctx.model.lookup(root, loop))
 
 
 def _exits(e, loop, flow) -> bool:
