@@ -65,8 +65,13 @@ class MissingTrainMode(Rule):
     """
     ## What it does
     Checks for training loops in which `model.eval()` runs (typically a validation pass inside
-    the epoch loop, directly or through a helper such as `validate()` or `self.evaluate()`) but
-    `model.train()` does not run again before the next training step.
+    the epoch loop, directly or through a helper such as `validate()` or `self.evaluate()`,
+    also one of another module of the project) but `model.train()` does not run again before
+    the next training step. Modules are told apart by the values they may be (their
+    construction, the parameter a helper receives them by, an alias, a `self` attribute), so
+    `net = self.model; net.eval()` in a helper is the model the loop trains. A module handed
+    to a function that cannot be read (a library's, a callback) may be switched back there: the
+    loop is not reported.
 
     ## Why is this bad?
     `eval()` is sticky: after the first validation, every later epoch trains in eval mode.
@@ -84,7 +89,8 @@ class MissingTrainMode(Rule):
                 F.cross_entropy(model(x), y).backward()
                 optimizer.step()
             model.eval()
-            validate(model, val_loader)
+            with torch.no_grad():
+                print(sum(F.cross_entropy(model(x), y).item() for x, y in val_loader))
     ```
 
     ## Use instead
@@ -97,7 +103,8 @@ class MissingTrainMode(Rule):
                 F.cross_entropy(model(x), y).backward()
                 optimizer.step()
             model.eval()
-            validate(model, val_loader)
+            with torch.no_grad():
+                print(sum(F.cross_entropy(model(x), y).item() for x, y in val_loader))
     ```
 
     ## Fix safety

@@ -23,8 +23,14 @@ class MissingZeroGrad(Rule):
     cleared, the other one is reported. Also reported: every clear sits under an `if` of the
     loop body while the step runs in every iteration. A clear that cannot be told apart (an
     optimizer whose construction is not visible) counts as a clear, and so does handing the
-    optimizer to a function that cannot be read; a function of another module of the project
-    (`utils.clip_gradient(optimizer, ...)`) is read, and only counts if it may clear.
+    optimizer, or a module, to a function that cannot be read; a function of another module of
+    the project (`utils.clip_gradient(optimizer, ...)`, `tidy(model)`) is read, and only counts
+    if it may clear. What is an optimizer is computed, not read from names: a `torch.optim`
+    class or a factory of the catalogue (also through assignments, `self` attributes, returns,
+    `accelerator.prepare(...)`, and parameters followed to their call sites), or an object on
+    which both `zero_grad()` and `step()` are called; an LR scheduler is not one. A bare
+    `x.step()` on an object nothing describes (a parameter no call site shows) only counts
+    where the loop steps nothing proven, and clears nothing at all.
 
     ## Why is this bad?
     `backward()` adds to `.grad`; it does not overwrite it. Without clearing, every step uses
