@@ -416,30 +416,37 @@ class Flow:
         project does to the objects handed to it (clears gradients, switches a mode), read from
         its body; for a function nothing can read, that the mode of a module handed to it is
         unknown (MODE). [] for a function of this file (the events follow its body)."""
+        raw = self.kept("call_effects", node, lambda: self._call_effects(node, name))
+        return [(kind, _subst(t, subst) if t is not None else None, None) for kind, t in raw]
+
+    def _call_effects(self, node: ast.Call, name: str | None) -> tuple[tuple[str, str | None], ...]:
+        args = [*node.args, *(k.value for k in node.keywords)]
+        if not any(isinstance(a, (ast.Name, ast.Attribute, ast.Subscript)) for a in args):
+            return ()  # nothing of the caller's is handed over
+        if name is not None and (name.startswith(("torch.", "torchvision.", "builtins.")) or name.split(".")[0] in torch_api.NO_MODEL_PACKAGES):
+            return ()  # a library we know: no training-state effect on what it is handed
+        if isinstance(node.func, ast.Name) and not self.model.lookup(node.func.id, node.func) and hasattr(builtins, node.func.id):
+            return ()  # print(model), len(loader)
         if self.callee(node) is not None:
-            return []
+            return ()
         effects = self.project_effect(node)
         if effects is None:
             effects = self.callback_effect(node)
         if effects is not None:
-            out: list[tuple[str, str | None, ast.expr | None]] = []
+            out: list[tuple[str, str | None]] = []
             for kind, index, rest in effects:
                 arg = _argument_at(node, index)
                 t = text_of(arg) if isinstance(arg, (ast.Name, ast.Attribute, ast.Subscript)) else None
-                out.append((kind, _subst(t + rest, subst) if t is not None else None, None))
-            return out
-        if name is not None and (name.startswith(("torch.", "torchvision.", "builtins.")) or name.split(".")[0] in torch_api.NO_MODEL_PACKAGES):
-            return []
+                out.append((kind, t + rest if t is not None else None))
+            return tuple(out)
         if isinstance(node.func, ast.Attribute) and name is None:
-            return []  # a method of something we cannot see
-        if isinstance(node.func, ast.Name) and not self.model.lookup(node.func.id, node.func) and hasattr(builtins, node.func.id):
-            return []  # print(model), len(loader)
-        for a in [*node.args, *(k.value for k in node.keywords)]:
+            return ()  # a method of something we cannot see
+        for a in args:
             if isinstance(a, (ast.Name, ast.Attribute)) and self.is_module_object(a):
                 # set_train_mode(model), an imported train_one_epoch(model, ...): a module handed
                 # to code nothing can read, which may switch its mode
-                return [(MODE, _subst(text_of(a), subst), None)]
-        return []
+                return ((MODE, text_of(a)),)
+        return ()
 
     def _is_module_path(self, func: ast.Attribute) -> bool:
         """``utils.tidy`` / ``pkg.helpers.tidy``: a function of an imported module."""
