@@ -355,7 +355,9 @@ class Flow:
             if isinstance(recv, ast.Call) and isinstance(recv.func, ast.Attribute) and recv.func.attr == "scale" and recv.args:
                 return BACKWARD, None, recv.args[0]
             if node.args and not isinstance(node.args[0], ast.Starred):
-                engine = self.object_fact(recv, ACCELERATOR)
+                # x.backward(y): an accelerator's backward of the loss y, or a tensor's backward
+                # with the gradient y; ``self`` (a LightningModule's backward) is no tensor
+                engine = True if self.model._is_self(recv) else self.object_fact(recv, ACCELERATOR)
                 if engine is True:
                     return BACKWARD, None, node.args[0]  # accelerator.backward(loss), fabric.backward(loss)
                 if engine is None:
@@ -494,6 +496,9 @@ class Flow:
         return None
 
     def _construction_fact(self, call: ast.Call, m: SemanticModel, kind: str, depth: int) -> bool | None:
+        fl = flow_of(m)
+        if fl.is_model_forward(call) is not None or fl.is_layer_call(call):
+            return False  # the output of a forward: a tensor
         q = m.call_name(call)
         if q is not None:
             if _is_kind(q, kind):
