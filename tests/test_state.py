@@ -164,3 +164,20 @@ def test_a_project_helper_that_calls_train_on_its_parameter_restores_the_mode(tm
 
 def test_a_project_helper_named_like_a_mode_switch_that_does_not_switch_is_no_switch(tmp_path):
     assert _project_codes(tmp_path, "set_train_mode_logs", MODE_SCRIPT, "set_train_mode") == ["PIT204"]
+
+
+def test_an_optimizer_built_by_a_factory_of_another_module_is_an_optimizer(tmp_path):
+    """``o = build(net)`` where the project's ``build`` returns ``torch.optim.SGD(...)``: its step
+    is an optimizer step, whatever the names (here the clear between backward and step)."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "pyproject.toml").write_text("[project]\nname = 'proj'\n")
+    (proj / "factory.py").write_text("import torch\n\n\ndef build(m, lr=0.1):\n    return torch.optim.SGD(m.parameters(), lr=lr)\n")
+    script = proj / "train.py"
+    script.write_text(
+        "import torch\nimport torch.nn as nn\nfrom factory import build\n\nnet = nn.Linear(4, 2)\no = build(net)\n"
+        "batches = [torch.randn(3, 4) for _ in range(5)]\n\nfor x in batches:\n"
+        "    net(x).pow(2).mean().backward()\n    o.zero_grad()\n    o.step()\n"
+    )
+    result = analyze(script.read_text(), str(script), Config(), JediOptions(enabled=False), apply_noqa=False)
+    assert [d.code for d in result.diagnostics] == ["PIT208"]
