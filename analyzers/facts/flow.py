@@ -516,12 +516,12 @@ class Flow:
             if cls is not None and any(b in torch_api.MODULE_BASES and "lightning" in b for b in _all_base_names(m, cls)):
                 return True  # a LightningModule's self.optimizers()
         cls = m.local_class_of(f)
-        if cls is None and q is not None:
+        if cls is not None:
+            return self._class_fact(cls, m, kind, local=True)
+        if q is not None:
             external = m.external_class(f)
             if external is not None:
-                m, cls = external
-        if cls is not None:
-            return self._class_fact(cls, m, kind)
+                return self._class_fact(external[1], external[0], kind, local=False)
         if q is not None:
             found = self._project_function(m, f)
             if found is not None:
@@ -530,16 +530,19 @@ class Flow:
                 return _all_agree([flow_of(other)._value_fact(r, kind, depth + 1) for r in (x for e in rets for x in other.values(e)) if not _is_none(r.node)]) if rets else False
         return None
 
-    def _class_fact(self, cls, m: SemanticModel, kind: str) -> bool:
-        """An instance of a class of the project: an optimizer when it subclasses one, or when its
-        ``step()`` steps an optimizer (a wrapper: ``NoamOpt``); otherwise something else."""
+    def _class_fact(self, cls, m: SemanticModel, kind: str, local: bool) -> bool:
+        """An instance of a class of the project: an optimizer when it subclasses one; one of
+        another module also when its ``step()`` steps an optimizer and clears nothing (a
+        wrapper: ``NoamOpt``). Otherwise something else (the step of a class of this file is
+        followed into by the events: what it steps and clears is seen there)."""
         bases = _all_base_names(m, cls)
         if kind == OPTIMIZER:
             if bases & torch_api.OPTIMIZER_BASES:
                 return True
             step = m.find_method(cls, "step")
-            if step is not None and any(e.kind == STEP for e in flow_of(m).events(step)):
-                return True
+            if not local and step is not None:
+                kinds = {e.kind for e in flow_of(m).events(step)}
+                return STEP in kinds and ZERO_GRAD not in kinds
             return False
         if kind == ACCELERATOR:
             return bool(bases & torch_api.ACCELERATORS)
