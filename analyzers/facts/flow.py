@@ -431,6 +431,9 @@ class Flow:
             return ()  # print(model), len(loader)
         if self.callee(node) is not None:
             return ()
+        handed = [a for a in args if isinstance(a, (ast.Name, ast.Attribute)) and self._holds_state(a)]
+        if not handed:
+            return ()  # nothing handed over has gradients or a mode: no other module need be read
         effects = self.project_effect(node)
         if effects is None:
             effects = self.callback_effect(node)
@@ -443,22 +446,23 @@ class Flow:
             return tuple(out)
         if isinstance(node.func, ast.Attribute) and name is None:
             return ()  # a method of something we cannot see
-        for a in args:
-            if isinstance(a, (ast.Name, ast.Attribute)) and self.is_module_object(a):
+        for a in handed:
+            if self.methods_called_on(a) & (_MODULE_METHODS | {"__call__"}):
                 # set_train_mode(model), an imported train_one_epoch(model, ...): a module handed
                 # to code nothing can read, which may switch its mode
                 return ((MODE, text_of(a)),)
         return ()
 
+    def _holds_state(self, expr: ast.AST) -> bool:
+        """``expr`` holds something whose gradients or mode the rules track, by what this
+        top-level statement does with it: a module (``model(x)``, ``model.parameters()``,
+        ``model.eval()``) or an optimizer (``opt.step()``, ``opt.zero_grad()``). (An optimizer
+        handed to a function is also read by ``state.opaque_use``.)"""
+        return bool(self.methods_called_on(expr) & _STATE_METHODS)
+
     def _is_module_path(self, func: ast.Attribute) -> bool:
         """``utils.tidy`` / ``pkg.helpers.tidy``: a function of an imported module."""
-        root: ast.AST = func
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        if not isinstance(root, ast.Name):
-            return False
-        bindings = self.model.lookup(root.id, root)
-        return bool(bindings) and all(b.kind == "import" for b in bindings)
+        return _imported_path(self.model, func)
 
     # ------------------------------------------------------------------ optimizers, scalers, accelerators
     def object_fact(self, expr: ast.AST, kind: str) -> bool | None:
@@ -610,7 +614,7 @@ class Flow:
             f = n.func
             if isinstance(f, ast.Attribute) and f.attr in _PROTOCOL_METHODS:
                 what, target = f.attr + ("/1" if f.attr == "backward" and n.args else ""), f.value
-            elif isinstance(f, ast.Name) or (isinstance(f, ast.Attribute) and self.model._is_self(f.value)):
+            elif (isinstance(f, ast.Name) and self._variable(f)) or (isinstance(f, ast.Attribute) and self.model._is_self(f.value)):
                 what, target = "__call__", f  # called like a module's forward: model(x)
             else:
                 continue
@@ -622,6 +626,11 @@ class Flow:
         """What object ``expr`` is: the ids of the nodes that may have made it (a construction, a
         parameter), or, for what cannot be seen through, ``("text", owner, text)``."""
         return self._atoms(expr)
+
+    def _variable(self, name: ast.Name) -> bool:
+        """A name bound by an assignment or a parameter (not a def, class, import or builtin)."""
+        bindings = self.model.lookup(name.id, name)
+        return bool(bindings) and not any(b.kind in ("def", "class", "import") for b in bindings)
 
     def _atoms(self, expr: ast.AST) -> frozenset:
         if not isinstance(expr, (ast.Name, ast.Attribute)):
@@ -647,9 +656,9 @@ class Flow:
     def is_module_object(self, expr: ast.AST) -> bool:
         """``expr`` holds an ``nn.Module``: its construction is a module's, or, by protocol,
         ``eval()``/``train()``/``parameters()`` is called on the same object."""
-        if self.model_class_facts(expr) is not None:
+        if self.methods_called_on(expr) & (_MODULE_METHODS | {"__call__"}):
             return True
-        return bool(self.methods_called_on(expr) & (_MODULE_METHODS | {"__call__"}))
+        return self.model_class_facts(expr) is not None
 
     def callback_effect(self, call: ast.Call) -> list[tuple[str, int | str | None, str]] | None:
         """``fn(model)`` where ``fn`` is a parameter: what the functions of this file that every
@@ -670,7 +679,9 @@ class Flow:
             bindings = self.model.lookup(arg.id, arg)
             if len(bindings) != 1 or bindings[0].kind != "def":
                 return None
-            effects = self.kept("effects", bindings[0].node, lambda: _function_effects(self, bindings[0].node))  # noqa: B023
+            effects = self.kept("summary", bindings[0].node, lambda: _summary(self.model, bindings[0].node, 0))  # noqa: B023
+            if effects is None:
+                return None
             if found is not None and effects != found:
                 return None
             found = effects
@@ -680,16 +691,16 @@ class Flow:
     def _project_function(self, m: SemanticModel, func: ast.AST) -> tuple[SemanticModel, FunctionNode] | None:
         return project_function(m, func)
 
-    def project_effect(self, call: ast.Call) -> list[tuple[str, int | None]] | None:
-        """What a function of another module of the project does to what it is handed, from its
-        own events: ``[(kind, index of the parameter it acts on, or None)]`` for clears
-        (ZERO_GRAD) and mode switches (EVAL, TRAIN, MODE), in order; [] when it does none of
-        these; None when the function cannot be read."""
+    def project_effect(self, call: ast.Call) -> list[tuple[str, int | str | None, str]] | None:
+        """What a function of another module of the project does to what it is handed, read
+        from its body (:func:`_summary`): ``[(kind, index of the parameter it acts on, or None,
+        the rest of the subject)]`` for clears (ZERO_GRAD) and mode switches (EVAL, TRAIN,
+        MODE), in order; [] when it does none of these; None when it cannot be read."""
         found = project_function(self.model, call.func)
         if found is None:
             return None
         other, f = found
-        return flow_of(other).kept("effects", f, lambda: _function_effects(flow_of(other), f))
+        return flow_of(other).kept("summary", f, lambda: _summary(other, f, 0))
 
     def events(self, root: ast.AST) -> list[Event]:
         """Ordered events of one iteration of ``root`` (a loop) or one call of it (a function)."""
@@ -1259,6 +1270,7 @@ OPTIMIZER, SCALER, ACCELERATOR = "optimizer", "scaler", "accelerator"
 OBJECT_KINDS = (OPTIMIZER, SCALER, ACCELERATOR)
 MAX_OBJECT_DEPTH = 6
 _MODULE_METHODS = frozenset({"eval", "train", "parameters", "named_parameters"})
+_STATE_METHODS = frozenset({*_MODULE_METHODS, "__call__", "zero_grad", "step"})
 _PROTOCOL_METHODS = frozenset({"zero_grad", "step", "scale", "backward", *_MODULE_METHODS, *torch_api.ACCELERATOR_WRAPPING_METHODS})
 
 
@@ -1352,26 +1364,107 @@ def _argument_at(call: ast.Call, index: int | str | None) -> ast.expr | None:
     return call.args[index]
 
 
-def _function_effects(flow: "Flow", f: FunctionNode) -> list[tuple[str, int | str | None, str]]:
-    """``f``'s clears and mode switches, in order: (kind, the parameter it acts on (position,
-    or name for a keyword-only one), the rest of the subject after the parameter)."""
+_SUMMARY_DEPTH = 3
+
+
+def _summary(m: SemanticModel, f: FunctionNode, depth: int) -> list[tuple[str, int | str | None, str]] | None:
+    """``f``'s clears and mode switches, in order, each with the parameter it acts on (a
+    position, or a name for a keyword-only one) and the rest of the subject (``.encoder``):
+    ``x.zero_grad()``, ``p.grad = None``, ``x.eval()``, ``x.train(...)``, and those of the
+    functions it calls (of its module, or of another module of the project), with their
+    parameters mapped to its own. None when it hands one of its parameters on to something
+    that cannot be read at this depth."""
     positional = [a.arg for a in (*f.args.posonlyargs, *f.args.args)]
     kwonly = [a.arg for a in f.args.kwonlyargs]
-    out: list[tuple[str, int | str | None, str]] = []
-    for e in flow.events(f):
-        if e.kind not in (ZERO_GRAD, EVAL, TRAIN, MODE):
+
+    def param_of(expr: ast.AST | None) -> tuple[int | str | None, str]:
+        t = text_of(expr) if expr is not None else None
+        head = re.match(r"[A-Za-z_][A-Za-z0-9_]*", t or "")
+        if head is None:
+            return None, ""
+        name, rest = head.group(0), t[head.end():]  # type: ignore[index]
+        if name in positional:
+            return positional.index(name), rest
+        if name in kwonly:
+            return name, rest
+        return None, ""
+
+    out: list[tuple[int, tuple[str, int | str | None, str]]] = []
+    for n in _walk_own(f):
+        if isinstance(n, (ast.Assign, ast.AugAssign)):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            if any(isinstance(t, ast.Attribute) and t.attr == "grad" for t in targets):
+                out.append((pos(n), (ZERO_GRAD, None, "")))
             continue
-        index: int | str | None = None
-        rest = ""
-        if e.subject and not e.subject.startswith("<"):
-            head = re.match(r"[A-Za-z_][A-Za-z0-9_]*", e.subject)
-            if head is not None:
-                name, rest = head.group(0), e.subject[head.end():]
-                if name in positional:
-                    index = positional.index(name)
-                elif name in kwonly:
-                    index = name
-        out.append((e.kind, index, rest))
+        if not isinstance(n, ast.Call):
+            continue
+        func = n.func
+        if isinstance(func, ast.Attribute):
+            if func.attr == "zero_grad":
+                out.append((pos(n), (ZERO_GRAD, *param_of(func.value))))
+                continue
+            if func.attr in ("zero_", "fill_") and (text_of(func.value) or "").endswith((".grad", ".grad.data")):
+                out.append((pos(n), (ZERO_GRAD, None, "")))
+                continue
+            if func.attr == "eval" and not n.args and not n.keywords:
+                out.append((pos(n), (EVAL, *param_of(func.value))))
+                continue
+            if func.attr == "train":
+                mode = n.args[0] if n.args else keyword(n, "mode")
+                kind = TRAIN if mode is None or is_true(mode) else EVAL if is_false(mode) else MODE
+                out.append((pos(n), (kind, *param_of(func.value))))
+                continue
+        handed = [a for a in (*n.args, *(k.value for k in n.keywords)) if param_of(a)[0] is not None]
+        if not handed or not isinstance(func, (ast.Name, ast.Attribute)):
+            continue
+        callee: tuple[SemanticModel, FunctionNode] | None = None
+        if isinstance(func, ast.Name):
+            bindings = m.lookup(func.id, func)
+            if len(bindings) == 1 and bindings[0].kind == "def":
+                callee = (m, bindings[0].node)  # type: ignore[assignment]
+        if callee is None:
+            q = m.qualified_name(func)
+            if q is not None and (q.startswith(("torch.", "torchvision.", "builtins.")) or q.split(".")[0] in torch_api.NO_MODEL_PACKAGES):
+                continue
+            if isinstance(func, ast.Name) and not m.lookup(func.id, func) and hasattr(builtins, func.id):
+                continue
+            callee = project_function(m, func)
+        if callee is None or depth >= _SUMMARY_DEPTH or callee[1] is f:
+            if isinstance(func, ast.Attribute) and not _imported_path(m, func):
+                continue  # a method of an object (self.log(x), obj.add(x)): nothing says it clears
+            return None  # a parameter goes to a function that cannot be read
+        inner = _summary(callee[0], callee[1], depth + 1)
+        if inner is None:
+            return None
+        for kind, index, rest in inner:
+            arg = _argument_at(n, index)
+            mapped, more = param_of(arg) if arg is not None else (None, "")
+            out.append((pos(n), (kind, mapped, more + rest if mapped is not None else "")))
+    out.sort(key=lambda t: t[0])
+    return [e for _, e in out]
+
+
+def _imported_path(m: SemanticModel, func: ast.Attribute) -> bool:
+    """``utils.tidy`` / ``pkg.helpers.tidy``: an attribute of an imported module."""
+    root: ast.AST = func
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if not isinstance(root, ast.Name):
+        return False
+    bindings = m.lookup(root.id, root)
+    return bool(bindings) and all(b.kind == "import" for b in bindings)
+
+
+def _walk_own(f: FunctionNode) -> list[ast.AST]:
+    """The nodes of ``f``'s body, not those of functions, classes or lambdas nested in it."""
+    out: list[ast.AST] = []
+    stack: list[ast.AST] = list(f.body)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, _SKIP_BODIES):
+            continue
+        out.append(n)
+        stack.extend(ast.iter_child_nodes(n))
     return out
 
 
