@@ -100,6 +100,8 @@ MODULE_HELPERS = {
     "prepare_trains": "def prepare(m):\n    m.train()\n    return m\n",
     # named like a train-mode switch, only logs
     "set_train_mode_logs": "def set_train_mode(m):\n    print(sum(p.numel() for p in m.parameters()))\n",
+    # evaluates, and leaves the model in eval mode
+    "score_evals": "import torch\n\n\ndef score(m, xs):\n    m.eval()\n    with torch.no_grad():\n        return [m(x).sum().item() for x in xs]\n",
 }
 
 CLEAR_SCRIPT = """
@@ -181,3 +183,18 @@ def test_an_optimizer_built_by_a_factory_of_another_module_is_an_optimizer(tmp_p
     )
     result = analyze(script.read_text(), str(script), Config(), JediOptions(enabled=False), apply_noqa=False)
     assert [d.code for d in result.diagnostics] == ["PIT208"]
+
+
+def test_a_project_helper_that_leaves_its_model_in_eval_mode_is_reported_where_it_is_called(tmp_path):
+    script = MODE_SCRIPT.replace("    net.eval()\n    {name}(net)\n", "    {name}(net, batches)\n")
+    assert "net.eval()" not in script
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "pyproject.toml").write_text("[project]\nname = 'proj'\n")
+    (proj / "tools.py").write_text(MODULE_HELPERS["score_evals"])
+    path = proj / "train.py"
+    path.write_text(textwrap.dedent(script).format(name="score"))
+    result = analyze(path.read_text(), str(path), Config(), JediOptions(enabled=False), apply_noqa=False)
+    found = [d for d in result.diagnostics if d.code == "PIT204"]
+    assert len(found) == 1 and "inside the call here" in found[0].message
+    assert path.read_text().splitlines()[found[0].range.start.line].strip() == "score(net, batches)"

@@ -144,7 +144,7 @@ class MissingTrainMode(Rule):
                 subject = e.subject
                 if e.chain and not trained.chain and _relation(flow, trained, e) and not _visible(ctx, subject, loop):
                     subject = trained.subject  # the helper's own name for it: say it in the loop's words
-                via = "" if not e.chain else " (inside the call here)"
+                via = " (inside the call here)" if e.chain or _subject_expr(e) is None else ""
                 ctx.report(
                     e.site,
                     f"{subject}.eval() runs in this training loop{via} and {subject}.train() does not run again before "
