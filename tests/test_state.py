@@ -87,3 +87,114 @@ def test_an_imported_model_class_decides_whether_evaluation_in_train_mode_matter
     )
     result = analyze(script.read_text(), str(script), Config(), JediOptions(enabled=False))
     assert [d.code for d in result.diagnostics] == expected
+
+
+# ---------------------------------------------------------------------- what a helper of another module does
+# The helpers' names say nothing: what counts is what their bodies do to the objects handed to them.
+MODULE_HELPERS = {
+    # clears the gradients of the module it is handed (no optimizer goes to it)
+    "tidy_clears": "def tidy(m):\n    for p in m.parameters():\n        p.grad = None\n",
+    # named like a clear, clears nothing
+    "zero_grad_stats": "def zero_grad_stats(m):\n    return {n: float(p.norm()) for n, p in m.named_parameters()}\n",
+    # switches its model back to train mode
+    "prepare_trains": "def prepare(m):\n    m.train()\n    return m\n",
+    # named like a train-mode switch, only logs
+    "set_train_mode_logs": "def set_train_mode(m):\n    print(sum(p.numel() for p in m.parameters()))\n",
+    # evaluates, and leaves the model in eval mode
+    "score_evals": "import torch\n\n\ndef score(m, xs):\n    m.eval()\n    with torch.no_grad():\n        return [m(x).sum().item() for x in xs]\n",
+}
+
+CLEAR_SCRIPT = """
+import torch
+import torch.nn as nn
+from tools import {name}
+
+net = nn.Linear(4, 2)
+sgd = torch.optim.SGD(net.parameters(), lr=0.1)
+batches = [torch.randn(3, 4) for _ in range(5)]
+
+for x in batches:
+    {name}(net)
+    net(x).pow(2).mean().backward()
+    sgd.step()
+"""
+
+MODE_SCRIPT = """
+import torch
+import torch.nn as nn
+from tools import {name}
+
+net = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 2))
+o = torch.optim.SGD(net.parameters(), lr=0.1)
+batches = [torch.randn(3, 4) for _ in range(5)]
+
+net.train()
+for epoch in range(3):
+    for x in batches:
+        o.zero_grad()
+        net(x).pow(2).mean().backward()
+        o.step()
+    net.eval()
+    {name}(net)
+    with torch.no_grad():
+        print(net(batches[0]).sum())
+"""
+
+
+def _project_codes(tmp_path, helper: str, script_text: str, name: str) -> list[str]:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "pyproject.toml").write_text("[project]\nname = 'proj'\n")
+    (proj / "tools.py").write_text(MODULE_HELPERS[helper])
+    script = proj / "train.py"
+    script.write_text(textwrap.dedent(script_text).format(name=name))
+    result = analyze(script.read_text(), str(script), Config(), JediOptions(enabled=False), apply_noqa=False)
+    return sorted(d.code for d in result.diagnostics if d.code.startswith("PIT2"))
+
+
+def test_a_project_helper_that_clears_the_model_it_is_handed_counts_as_a_clear(tmp_path):
+    assert _project_codes(tmp_path, "tidy_clears", CLEAR_SCRIPT, "tidy") == []
+
+
+def test_a_project_helper_named_like_a_clear_that_clears_nothing_is_no_clear(tmp_path):
+    assert _project_codes(tmp_path, "zero_grad_stats", CLEAR_SCRIPT, "zero_grad_stats") == ["PIT207"]
+
+
+def test_a_project_helper_that_calls_train_on_its_parameter_restores_the_mode(tmp_path):
+    assert _project_codes(tmp_path, "prepare_trains", MODE_SCRIPT, "prepare") == []
+
+
+def test_a_project_helper_named_like_a_mode_switch_that_does_not_switch_is_no_switch(tmp_path):
+    assert _project_codes(tmp_path, "set_train_mode_logs", MODE_SCRIPT, "set_train_mode") == ["PIT204"]
+
+
+def test_an_optimizer_built_by_a_factory_of_another_module_is_an_optimizer(tmp_path):
+    """``o = build(net)`` where the project's ``build`` returns ``torch.optim.SGD(...)``: its step
+    is an optimizer step, whatever the names (here the clear between backward and step)."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "pyproject.toml").write_text("[project]\nname = 'proj'\n")
+    (proj / "factory.py").write_text("import torch\n\n\ndef build(m, lr=0.1):\n    return torch.optim.SGD(m.parameters(), lr=lr)\n")
+    script = proj / "train.py"
+    script.write_text(
+        "import torch\nimport torch.nn as nn\nfrom factory import build\n\nnet = nn.Linear(4, 2)\no = build(net)\n"
+        "batches = [torch.randn(3, 4) for _ in range(5)]\n\nfor x in batches:\n"
+        "    net(x).pow(2).mean().backward()\n    o.zero_grad()\n    o.step()\n"
+    )
+    result = analyze(script.read_text(), str(script), Config(), JediOptions(enabled=False), apply_noqa=False)
+    assert [d.code for d in result.diagnostics] == ["PIT208"]
+
+
+def test_a_project_helper_that_leaves_its_model_in_eval_mode_is_reported_where_it_is_called(tmp_path):
+    script = MODE_SCRIPT.replace("    net.eval()\n    {name}(net)\n", "    {name}(net, batches)\n")
+    assert "net.eval()" not in script
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "pyproject.toml").write_text("[project]\nname = 'proj'\n")
+    (proj / "tools.py").write_text(MODULE_HELPERS["score_evals"])
+    path = proj / "train.py"
+    path.write_text(textwrap.dedent(script).format(name="score"))
+    result = analyze(path.read_text(), str(path), Config(), JediOptions(enabled=False), apply_noqa=False)
+    found = [d for d in result.diagnostics if d.code == "PIT204"]
+    assert len(found) == 1 and "inside the call here" in found[0].message
+    assert path.read_text().splitlines()[found[0].range.start.line].strip() == "score(net, batches)"

@@ -288,3 +288,50 @@ PIL_IMAGE_METHODS = pil.IMAGE_METHODS
 LIGHTNING_TRAINING_HOOKS = frozenset(r.name for r in of_kind(Hook) if r.trains)
 LIGHTNING_GRAD_FREE_HOOKS = frozenset(r.name for r in of_kind(Hook) if r.per_batch and not r.grad_enabled)
 GENERATE_METHODS = frozenset(r.method for r in of_kind(Generate))
+
+# ---------------------------------------------------------------------- optimizers and their drivers
+# An optimizer is a value built by one of these (also a subclass of ``OPTIMIZER_BASES`` defined in
+# the project): its ``step()`` applies the gradients, its ``zero_grad()`` clears them.
+OPTIMIZER_PACKAGES = {"torch.optim"}  # ``torch.optim.<Class>``: every class of the package
+OPTIMIZER_BASES = {"torch.optim.Optimizer", "torch.optim.optimizer.Optimizer"}
+# Classes and factories of other libraries that build an optimizer.
+OPTIMIZER_MAKERS = {
+    "torch.optim.Adam", "torch.optim.AdamW", "torch.optim.SGD", "torch.optim.RMSprop", "torch.optim.Adagrad",
+    "torch.optim.Adadelta", "torch.optim.Adamax", "torch.optim.NAdam", "torch.optim.RAdam", "torch.optim.LBFGS",
+    "torch.optim.ASGD", "torch.optim.Rprop", "torch.optim.SparseAdam", "torch.optim.Adafactor",
+    "torch.optim.adam.Adam", "torch.optim.adamw.AdamW", "torch.optim.sgd.SGD",
+    "timm.optim.create_optimizer_v2", "timm.optim.create_optimizer", "timm.optim.optim_factory.create_optimizer_v2",
+    "timm.optim.Lamb", "timm.optim.Lars", "timm.optim.AdamP", "timm.optim.SGDP", "timm.optim.Lookahead",
+    "transformers.AdamW", "transformers.Adafactor", "transformers.optimization.AdamW", "transformers.optimization.Adafactor",
+    "bitsandbytes.optim.Adam8bit", "bitsandbytes.optim.AdamW8bit", "bitsandbytes.optim.PagedAdamW8bit",
+    "apex.optimizers.FusedAdam", "apex.optimizers.FusedLAMB", "apex.optimizers.FusedSGD",
+    "torch_optimizer.Lamb", "torch_optimizer.RAdam", "torch_optimizer.Ranger",
+}
+# Sub-packages of ``torch.optim`` whose classes are not optimizers (an LR scheduler also has a
+# ``step()``; SWA's ``AveragedModel`` is a module).
+NOT_OPTIMIZER_PACKAGES = {"torch.optim.lr_scheduler", "torch.optim.swa_utils"}
+
+# Gradient scalers: ``scaler.step(optimizer)`` steps ``optimizer``.
+GRAD_SCALERS = {
+    "torch.cuda.amp.GradScaler", "torch.amp.GradScaler", "torch.cpu.amp.GradScaler",
+    "torch.cuda.amp.grad_scaler.GradScaler", "torch.amp.grad_scaler.GradScaler",
+}
+
+# Objects whose ``backward(loss)`` runs the backward pass of its argument, and whose
+# ``step()`` steps the optimizer they wrap.
+ACCELERATORS = {
+    "accelerate.Accelerator", "accelerate.accelerator.Accelerator",
+    "lightning.Fabric", "lightning.fabric.Fabric", "lightning_fabric.Fabric", "lightning.fabric.fabric.Fabric",
+    "pytorch_lightning.lite.LightningLite",
+}
+# Calls returning a tuple whose first element is such an engine (``engine, opt, _, _ = deepspeed.initialize(...)``).
+ACCELERATOR_TUPLE_MAKERS = {"deepspeed.initialize"}
+# Methods of an accelerator that return the optimizer they are given, wrapped (``model, opt = accelerator.prepare(model, opt)``).
+ACCELERATOR_WRAPPING_METHODS = {"prepare", "setup", "setup_optimizers", "prepare_optimizer"}
+# Factories of learning-rate schedulers (their ``step()`` is no optimizer step).
+LR_SCHEDULER_MAKERS = {
+    "transformers.get_scheduler", "transformers.get_linear_schedule_with_warmup",
+    "transformers.get_cosine_schedule_with_warmup", "transformers.get_constant_schedule_with_warmup",
+    "transformers.optimization.get_scheduler", "transformers.optimization.get_linear_schedule_with_warmup",
+    "diffusers.optimization.get_scheduler", "timm.scheduler.create_scheduler", "timm.scheduler.create_scheduler_v2",
+}

@@ -21,13 +21,16 @@ rules stay silent.
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..catalogue import torch_api
-from ..semantic.callsites import calls_named, calls_passing
-from ..semantic.model import FUNCTION_TYPES, SemanticModel
+from ..semantic.build import load_module_model
+from ..semantic.callsites import call_site_arguments, calls_named, calls_passing, inherited_call_sites
+from ..semantic.model import FUNCTION_TYPES, SemanticModel, Value
+from ..semantic.project import module_file
 from ..syntax.tree import ancestors, child_fields, end_pos, parent, pos
 
 MAX_INLINE_DEPTH = 4  # helper calls followed below a loop
@@ -39,11 +42,6 @@ _SKIP_BODIES = (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda)
 
 BACKWARD, STEP, ZERO_GRAD, EVAL, TRAIN, MODE, GRAD, FORWARD = "backward", "step", "zero_grad", "eval", "train", "mode", "grad", "forward"
 
-_OPT_RE = re.compile(r"(?i)(^opt|optim|optimi[sz]er|_opt$|^opt_|opt[gd]$)")
-_NOT_OPT_RE = re.compile(r"(?i)(sched|lr_|warmup|env|option|opts$|^opts)")
-_ACCEL_RE = re.compile(r"(?i)(accelerat|fabric|engine|deepspeed|^amp$|^self$)")
-_SCALER_RE = re.compile(r"(?i)scaler")
-_ZERO_GRAD_NAME_RE = re.compile(r"(?i)(zero|clear|reset|none)_?grads?|grads?_?(zero|clear|reset|to_none)")
 MODEL_NAME_RE = re.compile(
     r"(?i)^(model|models|net|network|module|.*_model|model_.*|.*_net|net_.*|net[A-Z0-9].*|.*net|"
     r"[GD]|[GD]_[a-z]+|generator|discriminator|encoder|decoder|backbone|classifier|policy|actor|critic|"
@@ -319,7 +317,11 @@ class Flow:
 
     # ------------------------------------------------------------------ events
     def classify(self, node: ast.AST, subst: dict[str, str]) -> tuple[str, str | None, ast.expr | None] | None:
-        """(kind, subject, loss) for a call or statement that matters to a training loop."""
+        """(kind, subject, loss) for a call or statement that matters to a training loop.
+
+        What a receiver *is* (an optimizer, a gradient scaler, an accelerator) is computed
+        from its values (:meth:`object_fact`), never read from its name; a function of another
+        module of the project is read for what it does (:meth:`project_effect`)."""
         if isinstance(node, (ast.Assign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
@@ -336,38 +338,29 @@ class Flow:
             return BACKWARD, None, node.args[0] if node.args else keyword(node, "tensors")
         if name in torch_api.GRAD_CALLS:
             return GRAD, None, node.args[0] if node.args else keyword(node, "outputs")
-        if not isinstance(func, ast.Attribute):
-            if isinstance(func, ast.Name) and _ZERO_GRAD_NAME_RE.search(func.id):
-                return ZERO_GRAD, _subst(text_of(node.args[0]) if node.args else None, subst), None
-            if (
-                isinstance(func, ast.Name)
-                and _trains_by_name(func.id)
-                and node.args
-                and MODEL_NAME_RE.match(last_name(node.args[0]) or "")
-                and self.callee(node) is None
-                and not (name or "").startswith("torch")
-            ):
-                # set_train_mode(model), imported train_one_epoch(model, ...): may switch the mode back
-                return MODE, _subst(text_of(node.args[0]), subst), None
-            return None
+        if not isinstance(func, ast.Attribute) or self._is_module_path(func):
+            return self._call_effect(node, name, subst)
         attr = func.attr
         recv = func.value
-        recv_name = last_name(recv) or ""
         if attr == "backward":
             if isinstance(recv, ast.Call) and isinstance(recv.func, ast.Attribute) and recv.func.attr == "scale" and recv.args:
                 return BACKWARD, None, recv.args[0]
-            if node.args and _ACCEL_RE.search(recv_name):
-                return BACKWARD, None, node.args[0]
+            if node.args and not isinstance(node.args[0], ast.Starred):
+                # x.backward(y): an accelerator's backward of the loss y, or a tensor's backward
+                # with the gradient y; ``self`` (a LightningModule's backward) is no tensor
+                engine = True if self.model._is_self(recv) else self.object_fact(recv, ACCELERATOR)
+                if engine is True:
+                    return BACKWARD, None, node.args[0]  # accelerator.backward(loss), fabric.backward(loss)
+                if engine is None:
+                    return BACKWARD, None, None  # x.backward(y): x's loss or x's gradient: cannot tell which
             return BACKWARD, None, recv
         if attr == "manual_backward" and node.args:
             return BACKWARD, None, node.args[0]
-        if attr in ("step", "optimizer_step"):
-            if (_SCALER_RE.search(recv_name) or attr == "optimizer_step") and node.args:
-                return STEP, _subst(text_of(node.args[0]), subst), None
-            if attr == "step" and self._is_optimizer(recv):
-                return STEP, _subst(text_of(recv), subst), None
-            return None
-        if attr == "zero_grad" or _ZERO_GRAD_NAME_RE.search(attr):
+        if attr == "optimizer_step" and node.args:
+            return STEP, _subst(text_of(node.args[0]), subst), None  # accelerator / Lightning hook
+        if attr == "step":
+            return self._step(node, recv, subst)
+        if attr == "zero_grad":
             return ZERO_GRAD, _subst(text_of(recv), subst), None
         if attr in ("zero_", "detach_", "fill_", "copy_", "set_"):
             t = text_of(recv) or ""
@@ -393,17 +386,320 @@ class Flow:
             return raw
         return raw[0], _subst(raw[1], subst), raw[2]
 
-    def _is_optimizer(self, recv: ast.AST) -> bool:
-        n = last_name(recv)
-        if n is None:
+    def _step(self, node: ast.Call, recv: ast.expr, subst: dict[str, str]) -> tuple[str, str | None, ast.expr | None] | None:
+        """``x.step(...)``: an optimizer's step, a scaler's or engine's step of the optimizer it
+        is handed, or something else (a scheduler, an environment, a method of the project)."""
+        opt = self.object_fact(recv, OPTIMIZER)
+        if node.args or node.keywords:
+            first = node.args[0] if node.args else None
+            if first is not None and not isinstance(first, ast.Starred):
+                if self.object_fact(recv, SCALER) is True or self.object_fact(first, OPTIMIZER) is True:
+                    return STEP, _subst(text_of(first), subst), None  # scaler.step(optimizer)
+            if opt is True:
+                return STEP, _subst(text_of(recv), subst), None  # optimizer.step(closure)
+            return None  # env.step(action), scheduler.step(metric), an unknown step with arguments
+        if opt is True:
+            return STEP, _subst(text_of(recv), subst), None
+        if opt is False or self.callee(node) is not None:
+            return None  # a scheduler, a profiler, a method of this file (followed into)
+        if self.object_fact(recv, ACCELERATOR) is not None:
+            return None  # an engine whose step() also clears (deepspeed), or something proven else
+        # Nothing says what it is: a bare ``step()`` on an object we cannot see. It counts as a
+        # step of the loop (``state.step_known`` tells the rules it is not proven an optimizer).
+        return STEP, _subst(text_of(recv), subst), None
+
+    def _call_effect(self, node: ast.Call, name: str | None, subst: dict[str, str]) -> tuple[str, str | None, ast.expr | None] | None:
+        effects = self.call_effects(node, name, subst)
+        return effects[0] if effects else None
+
+    def call_effects(self, node: ast.Call, name: str | None, subst: dict[str, str]) -> list[tuple[str, str | None, ast.expr | None]]:
+        """A call of a function (not a method): what a function of another module of the
+        project does to the objects handed to it (clears gradients, switches a mode), read from
+        its body; for a function nothing can read, that the mode of a module handed to it is
+        unknown (MODE). [] for a function of this file (the events follow its body)."""
+        raw = self.kept("call_effects", node, lambda: self._call_effects(node, name))
+        return [(kind, _subst(t, subst) if t is not None else None, None) for kind, t in raw]
+
+    def _call_effects(self, node: ast.Call, name: str | None) -> tuple[tuple[str, str | None], ...]:
+        args = [*node.args, *(k.value for k in node.keywords)]
+        if not any(isinstance(a, (ast.Name, ast.Attribute, ast.Subscript)) for a in args):
+            return ()  # nothing of the caller's is handed over
+        if name is not None and (name.startswith(("torch.", "torchvision.", "builtins.")) or name.split(".")[0] in torch_api.NO_MODEL_PACKAGES):
+            return ()  # a library we know: no training-state effect on what it is handed
+        if isinstance(node.func, ast.Name) and not self.model.lookup(node.func.id, node.func) and hasattr(builtins, node.func.id):
+            return ()  # print(model), len(loader)
+        if self.callee(node) is not None:
+            return ()
+        handed = [a for a in args if isinstance(a, (ast.Name, ast.Attribute)) and self._holds_state(a)]
+        if not handed:
+            return ()  # nothing handed over has gradients or a mode: no other module need be read
+        effects = self.project_effect(node)
+        if effects is None:
+            effects = self.callback_effect(node)
+        if effects is not None:
+            out: list[tuple[str, str | None]] = []
+            for kind, index, rest in effects:
+                arg = _argument_at(node, index)
+                t = text_of(arg) if isinstance(arg, (ast.Name, ast.Attribute, ast.Subscript)) else None
+                out.append((kind, t + rest if t is not None else None))
+            return tuple(out)
+        if isinstance(node.func, ast.Attribute) and name is None:
+            return ()  # a method of something we cannot see
+        for a in handed:
+            if self.methods_called_on(a) & (_MODULE_METHODS | {"__call__"}):
+                # set_train_mode(model), an imported train_one_epoch(model, ...): a module handed
+                # to code nothing can read, which may switch its mode
+                return ((MODE, text_of(a)),)
+        return ()
+
+    def _holds_state(self, expr: ast.AST) -> bool:
+        """``expr`` holds something whose gradients or mode the rules track, by what this
+        top-level statement does with it: a module (``model(x)``, ``model.parameters()``,
+        ``model.eval()``) or an optimizer (``opt.step()``, ``opt.zero_grad()``). (An optimizer
+        handed to a function is also read by ``state.opaque_use``.)"""
+        return bool(self.methods_called_on(expr) & _STATE_METHODS)
+
+    def _is_module_path(self, func: ast.Attribute) -> bool:
+        """``utils.tidy`` / ``pkg.helpers.tidy``: a function of an imported module."""
+        return _imported_path(self.model, func)
+
+    # ------------------------------------------------------------------ optimizers, scalers, accelerators
+    def object_fact(self, expr: ast.AST, kind: str) -> bool | None:
+        """Whether ``expr`` holds an object of ``kind`` (OPTIMIZER, SCALER, ACCELERATOR): True
+        when every value it may hold is one, False when proven something else, None when
+        unknown. Computed from its values: constructions (``torch.optim.X(...)``, the
+        catalogue's factories and classes), assignments, ``self`` attributes, returns, tuples
+        unpacked (``accelerator.prepare``, ``deepspeed.initialize``), parameters followed to
+        their call sites; failing that, by protocol: an object on which both ``zero_grad()``
+        and ``step()`` are called is an optimizer, one whose ``scale()`` is called a scaler,
+        one whose ``prepare()``/``setup()`` is called an accelerator."""
+        return self.kept("object_fact_" + kind, expr, lambda: self._object_fact(expr, kind, 0))
+
+    def _object_fact(self, expr: ast.AST, kind: str, depth: int) -> bool | None:
+        m = self.model
+        if depth > MAX_OBJECT_DEPTH:
+            return None
+        vals = m.values(expr)
+        answers = [self._value_fact(v, kind, depth) for v in vals if not _is_none(v.node)]
+        answer = _all_agree(answers)
+        if answer is None and depth == 0:
+            answer = self._protocol(expr, kind)
+        return answer
+
+    def _value_fact(self, v: Value, kind: str, depth: int) -> bool | None:
+        node, m = v.node, v.model
+        if isinstance(node, ast.Constant) or isinstance(node, (ast.List, ast.Tuple, ast.Dict, ast.BinOp, ast.Compare, ast.JoinedStr, ast.Lambda)):
             return False
-        if _OPT_RE.search(n) and not _NOT_OPT_RE.search(n):
-            return True
-        for v in self.model.values(recv):
-            q = v.model.call_name(v.node) if isinstance(v.node, ast.Call) else None
-            if q and torch_api.optimizer_class(q):
+        if isinstance(node, ast.arg):
+            return self._param_fact(node, m, kind, depth)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            return self._unpacked_fact(node, m, kind, depth)
+        if isinstance(node, ast.Call):
+            return self._construction_fact(node, m, kind, depth)
+        return None
+
+    def _construction_fact(self, call: ast.Call, m: SemanticModel, kind: str, depth: int) -> bool | None:
+        fl = flow_of(m)
+        if fl.is_model_forward(call) is not None or fl.is_layer_call(call):
+            return False  # the output of a forward: a tensor
+        q = m.call_name(call)
+        if q is not None:
+            if _is_kind(q, kind):
                 return True
-        return False
+            if any(_is_kind(q, k) for k in OBJECT_KINDS if k != kind) or q in torch_api.LR_SCHEDULER_MAKERS:
+                return False
+            if q.split(".")[0] in ("torch", "torchvision", "builtins") or q.split(".")[0] in torch_api.NO_MODEL_PACKAGES:
+                return False  # some other object of a library we know
+        f = call.func
+        if isinstance(f, ast.Attribute) and f.attr in torch_api.ACCELERATOR_WRAPPING_METHODS and len(call.args) == 1:
+            if flow_of(m)._object_fact(f.value, ACCELERATOR, depth + 1) is True:
+                return flow_of(m)._object_fact(call.args[0], kind, depth + 1)  # opt = accelerator.prepare(opt)
+        if isinstance(f, ast.Attribute) and f.attr == "optimizers" and m._is_self(f.value) and kind == OPTIMIZER:
+            cls = m.enclosing_class(call)
+            if cls is not None and any(b in torch_api.MODULE_BASES and "lightning" in b for b in _all_base_names(m, cls)):
+                return True  # a LightningModule's self.optimizers()
+        cls = m.local_class_of(f)
+        if cls is not None:
+            return self._class_fact(cls, m, kind, local=True)
+        if q is not None:
+            external = m.external_class(f)
+            if external is not None:
+                return self._class_fact(external[1], external[0], kind, local=False)
+        if q is not None:
+            found = self._project_function(m, f)
+            if found is not None:
+                other, fn = found
+                rets = other.function_returns(fn)
+                return _all_agree([flow_of(other)._value_fact(r, kind, depth + 1) for r in (x for e in rets for x in other.values(e)) if not _is_none(r.node)]) if rets else False
+        return None
+
+    def _class_fact(self, cls, m: SemanticModel, kind: str, local: bool) -> bool:
+        """An instance of a class of the project: an optimizer when it subclasses one; one of
+        another module also when its ``step()`` steps an optimizer and clears nothing (a
+        wrapper: ``NoamOpt``). Otherwise something else (the step of a class of this file is
+        followed into by the events: what it steps and clears is seen there)."""
+        bases = _all_base_names(m, cls)
+        if kind == OPTIMIZER:
+            if bases & torch_api.OPTIMIZER_BASES:
+                return True
+            step = m.find_method(cls, "step")
+            if not local and step is not None:
+                kinds = {e.kind for e in flow_of(m).events(step)}
+                return STEP in kinds and ZERO_GRAD not in kinds
+            return False
+        if kind == ACCELERATOR:
+            return bool(bases & torch_api.ACCELERATORS)
+        return bool(bases & torch_api.GRAD_SCALERS)
+
+    def _param_fact(self, param: ast.arg, m: SemanticModel, kind: str, depth: int) -> bool | None:
+        """A parameter: what every call site of its function in the file passes (constructor
+        calls of a class included, for ``__init__``); unknown without call sites."""
+        sites = _param_sites(m, param)
+        if not sites:
+            return None
+        return _all_agree([flow_of(sm)._object_fact(arg, kind, depth + 1) for sm, arg in sites])
+
+    def _unpacked_fact(self, target: ast.Name, m: SemanticModel, kind: str, depth: int) -> bool | None:
+        """``engine, opt, _, _ = deepspeed.initialize(...)``; ``model, opt = accelerator.prepare(model, opt)``."""
+        tup = parent(target)
+        stmt = parent(tup) if isinstance(tup, (ast.Tuple, ast.List)) else None
+        if not isinstance(stmt, ast.Assign) or not isinstance(stmt.value, ast.Call):
+            return None
+        i = tup.elts.index(target)  # type: ignore[union-attr]
+        call = stmt.value
+        q = m.call_name(call)
+        if q in torch_api.ACCELERATOR_TUPLE_MAKERS:
+            return {0: kind == ACCELERATOR, 1: kind == OPTIMIZER}.get(i)
+        f = call.func
+        if isinstance(f, ast.Attribute) and f.attr in torch_api.ACCELERATOR_WRAPPING_METHODS and i < len(call.args):
+            if not any(isinstance(a, ast.Starred) for a in call.args) and flow_of(m)._object_fact(f.value, ACCELERATOR, depth + 1) is True:
+                return flow_of(m)._object_fact(call.args[i], kind, depth + 1)
+        return None
+
+    def _protocol(self, expr: ast.AST, kind: str) -> bool | None:
+        """The methods called on the same object as ``expr`` within its top-level statement."""
+        methods = self.methods_called_on(expr)
+        if kind == OPTIMIZER:
+            return True if {"zero_grad", "step"} <= methods else None
+        if kind == SCALER:
+            return True if "scale" in methods else None  # scaler.scale(loss).backward()
+        if methods & torch_api.ACCELERATOR_WRAPPING_METHODS or {"step", "backward/1"} <= methods:
+            return True  # accelerator.prepare(...), fabric.setup(...); engine.backward(loss) and engine.step()
+        return None
+
+    def methods_called_on(self, expr: ast.AST) -> set[str]:
+        """Names of the methods (of ``_PROTOCOL_METHODS``) called, in the top-level statement
+        that holds ``expr``, on something that is the same object: the same values (a
+        parameter, a construction), or, where the values cannot be seen, the same expression in
+        the same class (``self.opt``) or function."""
+        mine = self._atoms(expr)
+        if not mine:
+            return set()
+        index = self._protocol_index(_top_statement(expr))
+        out: set[str] = set()
+        for atom in mine:
+            out |= index.get(atom, set())
+        return out
+
+    def _protocol_index(self, top: ast.AST) -> dict:
+        """For one top-level statement: each object atom -> the protocol methods called on it."""
+        return self.kept("protocol_index", top, lambda: self._build_protocol_index(top))
+
+    def _build_protocol_index(self, top: ast.AST) -> dict:
+        index: dict = {}
+        for n in ast.walk(top):
+            if not isinstance(n, ast.Call):
+                continue
+            f = n.func
+            if isinstance(f, ast.Attribute) and f.attr in _PROTOCOL_METHODS:
+                what, target = f.attr + ("/1" if f.attr == "backward" and n.args else ""), f.value
+            elif (isinstance(f, ast.Name) and self._variable(f)) or (isinstance(f, ast.Attribute) and self.model._is_self(f.value)):
+                what, target = "__call__", f  # called like a module's forward: model(x)
+            else:
+                continue
+            for atom in self._atoms(target):
+                index.setdefault(atom, set()).add(what)
+        return index
+
+    def identity_atoms(self, expr: ast.AST) -> frozenset:
+        """What object ``expr`` is: the ids of the nodes that may have made it (a construction, a
+        parameter), or, for what cannot be seen through, ``("text", owner, text)``."""
+        return self._atoms(expr)
+
+    def _variable(self, name: ast.Name) -> bool:
+        """A name bound by an assignment or a parameter (not a def, class, import or builtin)."""
+        bindings = self.model.lookup(name.id, name)
+        return bool(bindings) and not any(b.kind in ("def", "class", "import") for b in bindings)
+
+    def _atoms(self, expr: ast.AST) -> frozenset:
+        if not isinstance(expr, (ast.Name, ast.Attribute)):
+            return frozenset()
+        return self.kept("atoms", expr, lambda: self._atoms_uncached(expr))
+
+    def _atoms_uncached(self, expr: ast.AST) -> frozenset:
+        m = self.model
+        out: set = set()
+        for v in m.values(expr, module_identity=True):
+            if v.model is m and isinstance(v.node, (ast.Name, ast.Attribute)) and isinstance(v.node.ctx, ast.Load):
+                # cannot be seen through: the expression as written, in its class or function
+                root = v.node
+                while isinstance(root, ast.Attribute):
+                    root = root.value
+                scope = m.enclosing_class(v.node) if m._is_self(root) else None
+                owner = scope.node if scope is not None else m.enclosing_function(v.node)
+                out.add(("text", id(owner), text_of(v.node)))
+            elif not _is_none(v.node):
+                out.add(id(v.node))
+        return frozenset(out)
+
+    def is_module_object(self, expr: ast.AST) -> bool:
+        """``expr`` holds an ``nn.Module``: its construction is a module's, or, by protocol,
+        ``eval()``/``train()``/``parameters()`` is called on the same object."""
+        if self.methods_called_on(expr) & (_MODULE_METHODS | {"__call__"}):
+            return True
+        return self.model_class_facts(expr) is not None
+
+    def callback_effect(self, call: ast.Call) -> list[tuple[str, int | str | None, str]] | None:
+        """``fn(model)`` where ``fn`` is a parameter: what the functions of this file that every
+        call site passes for it do (None when a site passes something else, or none is seen)."""
+        f = call.func
+        if not isinstance(f, ast.Name):
+            return None
+        vals = self.model.values(f)
+        if len(vals) != 1 or not isinstance(vals[0].node, ast.arg) or vals[0].model is not self.model:
+            return None
+        sites = _param_sites(self.model, vals[0].node)
+        if not sites:
+            return None
+        found: list | None = None
+        for sm, arg in sites:
+            if sm is not self.model or not isinstance(arg, ast.Name):
+                return None
+            bindings = self.model.lookup(arg.id, arg)
+            if len(bindings) != 1 or bindings[0].kind != "def":
+                return None
+            effects = self.kept("summary", bindings[0].node, lambda: _summary(self.model, bindings[0].node, 0))  # noqa: B023
+            if effects is None:
+                return None
+            if found is not None and effects != found:
+                return None
+            found = effects
+        return found
+
+    # ------------------------------------------------------------------ functions of other modules
+    def _project_function(self, m: SemanticModel, func: ast.AST) -> tuple[SemanticModel, FunctionNode] | None:
+        return project_function(m, func)
+
+    def project_effect(self, call: ast.Call) -> list[tuple[str, int | str | None, str]] | None:
+        """What a function of another module of the project does to what it is handed, read
+        from its body (:func:`_summary`): ``[(kind, index of the parameter it acts on, or None,
+        the rest of the subject)]`` for clears (ZERO_GRAD) and mode switches (EVAL, TRAIN,
+        MODE), in order; [] when it does none of these; None when it cannot be read."""
+        found = project_function(self.model, call.func)
+        if found is None:
+            return None
+        other, f = found
+        return flow_of(other).kept("summary", f, lambda: _summary(other, f, 0))
 
     def events(self, root: ast.AST) -> list[Event]:
         """Ordered events of one iteration of ``root`` (a loop) or one call of it (a function)."""
@@ -432,6 +728,12 @@ class Flow:
                         kind = (FORWARD, _subst(fw, subst), None)
                 if kind is not None:
                     out.append(Event(kind[0], node, chain, kind[1], node_cond, node_branches, node_ng, kind[2]))
+                    if kind[0] in (ZERO_GRAD, EVAL, TRAIN, MODE) and isinstance(node, ast.Call) and (
+                        isinstance(node.func, ast.Name) or (isinstance(node.func, ast.Attribute) and self._is_module_path(node.func))
+                    ):
+                        # a function of another module that does several things: the rest, in its order
+                        for extra in self.call_effects(node, self.model.call_name(node), subst)[1:]:
+                            out.append(Event(extra[0], node, chain, extra[1], node_cond, node_branches, node_ng, extra[2]))
                     if kind[0] in (BACKWARD, STEP, ZERO_GRAD, GRAD, EVAL, TRAIN, MODE):
                         continue
                 if isinstance(node, ast.Call) and len(chain) < MAX_INLINE_DEPTH:
@@ -1005,6 +1307,239 @@ def _param_map(f: FunctionNode, call: ast.Call, subst: dict[str, str], m: Semant
     return out
 
 
+# ---------------------------------------------------------------------- objects and summaries
+OPTIMIZER, SCALER, ACCELERATOR = "optimizer", "scaler", "accelerator"
+OBJECT_KINDS = (OPTIMIZER, SCALER, ACCELERATOR)
+MAX_OBJECT_DEPTH = 6
+_MODULE_METHODS = frozenset({"eval", "train", "parameters", "named_parameters"})
+_STATE_METHODS = frozenset({*_MODULE_METHODS, "__call__", "zero_grad", "step"})
+_PROTOCOL_METHODS = frozenset({"zero_grad", "step", "scale", "backward", *_MODULE_METHODS, *torch_api.ACCELERATOR_WRAPPING_METHODS})
+
+
+def _is_kind(q: str, kind: str) -> bool:
+    if kind == OPTIMIZER:
+        if q in torch_api.OPTIMIZER_MAKERS:
+            return True
+        package, _, cls = q.rpartition(".")
+        return (
+            any(package == p or package.startswith(p + ".") for p in torch_api.OPTIMIZER_PACKAGES)
+            and not any(package == p or package.startswith(p + ".") for p in torch_api.NOT_OPTIMIZER_PACKAGES)
+            and cls[:1].isupper()
+            and q not in torch_api.OPTIMIZER_BASES
+        )
+    if kind == SCALER:
+        return q in torch_api.GRAD_SCALERS
+    return q in torch_api.ACCELERATORS
+
+
+def _all_agree(answers: list[bool | None]) -> bool | None:
+    if not answers or any(a is None for a in answers):
+        return None
+    if all(answers):
+        return True
+    return False if not any(answers) else None
+
+
+def _is_none(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _all_base_names(m: SemanticModel, cls, _depth: int = 0) -> set[str]:
+    """Qualified names of the bases of a class, through its local bases."""
+    out = {q for q in m.base_names(cls) if q}
+    if _depth < 8:
+        for b in m.base_classes(cls):
+            out |= _all_base_names(m, b, _depth + 1)
+    return out
+
+
+def _top_statement(node: ast.AST) -> ast.AST:
+    top = node
+    for anc in ancestors(node):
+        if isinstance(anc, ast.Module):
+            break
+        top = anc
+    return top
+
+
+def _param_sites(m: SemanticModel, param: ast.arg) -> list[tuple[SemanticModel, ast.expr]] | None:
+    """What the call sites of the function owning ``param`` pass to it: calls in this file
+    (``f(x)``, ``self.f(x)``, ``Class(x)`` for ``__init__``) and calls made by a base class of
+    another module of the project. None when some site cannot be read, [] when none is seen."""
+    args_node = parent(param)
+    func = parent(args_node) if args_node is not None else None
+    if not isinstance(func, FUNCTION_TYPES) or not isinstance(args_node, ast.arguments):
+        return None
+    out: list[tuple[SemanticModel, ast.expr]] = []
+    cls_node = parent(func)
+    if func.name == "__init__" and isinstance(cls_node, ast.ClassDef):
+        positional = [*args_node.posonlyargs, *args_node.args]
+        index = positional.index(param) - 1 if param in positional else None
+        if index == -1:
+            return None
+        for call in calls_named(m, cls_node.name):
+            info = m.local_class_of(call.func) if isinstance(call.func, ast.Name) else None
+            if info is None or info.node is not cls_node:
+                continue
+            if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+                return None
+            arg = next((k.value for k in call.keywords if k.arg == param.arg), None)
+            if arg is None and index is not None and index < len(call.args):
+                arg = call.args[index]
+            if arg is not None:
+                out.append((m, arg))
+        return out
+    sites = call_site_arguments(m, param)
+    if sites is None:
+        return None
+    out.extend((m, arg) for _, arg in sites)
+    out.extend((other, arg) for other, _, arg in inherited_call_sites(m, param))
+    return out
+
+
+def _argument_at(call: ast.Call, index: int | str | None) -> ast.expr | None:
+    """The argument ``call`` passes to the parameter at ``index`` (a position, or a name)."""
+    if isinstance(index, str):
+        return keyword(call, index)
+    if index is None or index >= len(call.args) or any(isinstance(a, ast.Starred) for a in call.args[: index + 1]):
+        return None
+    return call.args[index]
+
+
+_SUMMARY_DEPTH = 3
+
+
+def _summary(m: SemanticModel, f: FunctionNode, depth: int) -> list[tuple[str, int | str | None, str]] | None:
+    """``f``'s clears and mode switches, in order, each with the parameter it acts on (a
+    position, or a name for a keyword-only one) and the rest of the subject (``.encoder``):
+    ``x.zero_grad()``, ``p.grad = None``, ``x.eval()``, ``x.train(...)``, and those of the
+    functions it calls (of its module, or of another module of the project), with their
+    parameters mapped to its own. None when it hands one of its parameters on to something
+    that cannot be read at this depth."""
+    positional = [a.arg for a in (*f.args.posonlyargs, *f.args.args)]
+    kwonly = [a.arg for a in f.args.kwonlyargs]
+
+    def param_of(expr: ast.AST | None) -> tuple[int | str | None, str]:
+        t = text_of(expr) if expr is not None else None
+        head = re.match(r"[A-Za-z_][A-Za-z0-9_]*", t or "")
+        if head is None:
+            return None, ""
+        name, rest = head.group(0), t[head.end():]  # type: ignore[index]
+        if name in positional:
+            return positional.index(name), rest
+        if name in kwonly:
+            return name, rest
+        return None, ""
+
+    out: list[tuple[int, tuple[str, int | str | None, str]]] = []
+    for n in _walk_own(f):
+        if isinstance(n, (ast.Assign, ast.AugAssign)):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            if any(isinstance(t, ast.Attribute) and t.attr == "grad" for t in targets):
+                out.append((pos(n), (ZERO_GRAD, None, "")))
+            continue
+        if not isinstance(n, ast.Call):
+            continue
+        func = n.func
+        if isinstance(func, ast.Attribute):
+            if func.attr == "zero_grad":
+                out.append((pos(n), (ZERO_GRAD, *param_of(func.value))))
+                continue
+            if func.attr in ("zero_", "fill_") and (text_of(func.value) or "").endswith((".grad", ".grad.data")):
+                out.append((pos(n), (ZERO_GRAD, None, "")))
+                continue
+            if func.attr == "eval" and not n.args and not n.keywords:
+                out.append((pos(n), (EVAL, *param_of(func.value))))
+                continue
+            if func.attr == "train":
+                mode = n.args[0] if n.args else keyword(n, "mode")
+                kind = TRAIN if mode is None or is_true(mode) else EVAL if is_false(mode) else MODE
+                out.append((pos(n), (kind, *param_of(func.value))))
+                continue
+        handed = [a for a in (*n.args, *(k.value for k in n.keywords)) if param_of(a)[0] is not None]
+        if not handed or not isinstance(func, (ast.Name, ast.Attribute)):
+            continue
+        callee: tuple[SemanticModel, FunctionNode] | None = None
+        if isinstance(func, ast.Name):
+            bindings = m.lookup(func.id, func)
+            if len(bindings) == 1 and bindings[0].kind == "def":
+                callee = (m, bindings[0].node)  # type: ignore[assignment]
+        if callee is None:
+            q = m.qualified_name(func)
+            if q is not None and (q.startswith(("torch.", "torchvision.", "builtins.")) or q.split(".")[0] in torch_api.NO_MODEL_PACKAGES):
+                continue
+            if isinstance(func, ast.Name) and not m.lookup(func.id, func) and hasattr(builtins, func.id):
+                continue
+            callee = project_function(m, func)
+        if callee is None or depth >= _SUMMARY_DEPTH or callee[1] is f:
+            if isinstance(func, ast.Attribute) and not _imported_path(m, func):
+                continue  # a method of an object (self.log(x), obj.add(x)): nothing says it clears
+            return None  # a parameter goes to a function that cannot be read
+        inner = _summary(callee[0], callee[1], depth + 1)
+        if inner is None:
+            return None
+        for kind, index, rest in inner:
+            arg = _argument_at(n, index)
+            mapped, more = param_of(arg) if arg is not None else (None, "")
+            out.append((pos(n), (kind, mapped, more + rest if mapped is not None else "")))
+    out.sort(key=lambda t: t[0])
+    return [e for _, e in out]
+
+
+def _imported_path(m: SemanticModel, func: ast.Attribute) -> bool:
+    """``utils.tidy`` / ``pkg.helpers.tidy``: an attribute of an imported module."""
+    root: ast.AST = func
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    if not isinstance(root, ast.Name):
+        return False
+    bindings = m.lookup(root.id, root)
+    return bool(bindings) and all(b.kind == "import" for b in bindings)
+
+
+def _walk_own(f: FunctionNode) -> list[ast.AST]:
+    """The nodes of ``f``'s body, not those of functions, classes or lambdas nested in it."""
+    out: list[ast.AST] = []
+    stack: list[ast.AST] = list(f.body)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, _SKIP_BODIES):
+            continue
+        out.append(n)
+        stack.extend(ast.iter_child_nodes(n))
+    return out
+
+
+def project_function(m: SemanticModel, func: ast.AST, _qual: str | None = None, _depth: int = 0) -> tuple[SemanticModel, FunctionNode] | None:
+    """The top-level function ``func`` names in another module of the project (found through
+    the project's module index, also re-exported by a package), or None."""
+    if not getattr(m, "_external", False):
+        return None
+    if _qual is None:
+        if not isinstance(func, (ast.Name, ast.Attribute)):
+            return None
+        _qual = m.qualified_name(func)
+        if _qual is None or _qual.startswith(("torch.", "torchvision.", "builtins.", "numpy.")):
+            return None
+        m.read_whole()  # the answer depends on the imports, and on another module
+    stripped = _qual.lstrip(".")
+    dots = _qual[: len(_qual) - len(stripped)]
+    if _depth > 3 or not ("." in stripped or dots):
+        return None
+    head, _, name = stripped.rpartition(".")
+    path = module_file(m.path, dots + head)
+    other = load_module_model(path) if path else None
+    if other is None:
+        return None
+    fs = [f for f in other.functions.get(name, []) if isinstance(parent(f), ast.Module)]
+    if len(fs) == 1:
+        return other, fs[0]
+    bindings = other.module_scope.bindings.get(name, [])
+    if not fs and len(bindings) == 1 and bindings[0].kind == "import" and bindings[0].qualname:
+        return project_function(other, func, bindings[0].qualname, _depth + 1)
+    return None
+
+
 def _walk_ordered(stmt: ast.AST) -> list[tuple[ast.AST, bool, frozenset]]:
     """Calls and ``x.grad = None`` assignments in ``stmt``, in source order, with whether each
     is conditional and the (if, field) branches above it. Nested defs and classes are skipped."""
@@ -1133,11 +1668,6 @@ def _wants_grad(root: ast.AST) -> bool:
 
 
 _BACKWARD_NAMES = ("backward", "manual_backward")
-
-
-def _trains_by_name(name: str) -> bool:
-    tokens = set(name.lower().split("_"))
-    return "train" in tokens or ("training" in tokens and "mode" in tokens)
 
 
 def bound_inside(model: SemanticModel, subject: str | None, at: ast.AST, block: ast.AST) -> bool:

@@ -26,9 +26,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-from .flow import _SCALER_RE, BACKWARD, GRAD, STEP, ZERO_GRAD, Event, Flow, FunctionNode, flow_of, last_name, text_of
-from ..semantic.project import module_file
-from ..semantic.build import load_module_model
+from .flow import _is_kind, _param_sites, BACKWARD, GRAD, MODE, OPTIMIZER, SCALER, STEP, ZERO_GRAD, Event, Flow, FunctionNode, flow_of, project_function, text_of
+from ..catalogue.torch_api import NO_MODEL_PACKAGES
 from ..semantic.model import FUNCTION_TYPES, SemanticModel, Value
 from ..syntax.tree import ancestors, parent
 from ..catalogue import torch_api
@@ -50,14 +49,29 @@ class Optimizer:
         return any(id(v.node) in mine for v in other.constructions)
 
 
-def receiver(e: Event) -> ast.expr | None:
+def receiver(e: Event, flow: Flow) -> ast.expr | None:
     """The object a step / zero_grad event acts on, as written at its node."""
     n = e.node
     if not isinstance(n, ast.Call) or not isinstance(n.func, ast.Attribute):
         return None
-    if e.kind == STEP and n.args and (n.func.attr == "optimizer_step" or _SCALER_RE.search(last_name(n.func.value) or "")):
-        return n.args[0]  # scaler.step(optimizer), accelerator.optimizer_step(optimizer)
+    if e.kind == STEP and n.args and not isinstance(n.args[0], ast.Starred):
+        if n.func.attr == "optimizer_step" or flow.object_fact(n.func.value, SCALER) is True or flow.object_fact(n.args[0], OPTIMIZER) is True:
+            return n.args[0]  # scaler.step(optimizer), accelerator.optimizer_step(optimizer)
     return n.func.value
+
+
+def step_known(flow: Flow, e: Event) -> bool:
+    """The step ``e`` is proven an optimizer's (by its values or its protocol, through the call
+    sites of the helpers it runs in), not a bare ``x.step()`` on an object nothing describes."""
+    r = receiver(e, flow)
+    if r is None:
+        return False
+    if isinstance(e.node, ast.Call) and isinstance(e.node.func, ast.Attribute) and r is not e.node.func.value:
+        return True  # handed to a scaler / an accelerator hook as the optimizer
+    if flow.object_fact(r, OPTIMIZER) is True:
+        return True
+    expr, m = origin(flow, r, e.chain)
+    return expr is not r and flow_of(m).object_fact(expr, OPTIMIZER) is True
 
 
 def origin(flow: Flow, expr: ast.expr, chain: tuple[ast.Call, ...]) -> tuple[ast.expr, SemanticModel]:
@@ -100,20 +114,41 @@ def _argument_for(f: FunctionNode, call: ast.Call, name: str) -> ast.expr | None
 def optimizer_of(flow: Flow, expr: ast.expr, chain: tuple[ast.Call, ...] = ()) -> Optimizer | None:
     """The ``torch.optim`` constructions ``expr`` may hold; None when any value is something else."""
     e, m = origin(flow, expr, chain)
-    vals = m.values(e)
+    vals = _constructions(m, e, 0)
     if not vals:
         return None
-    for v in vals:
-        if not _is_optimizer_construction(v):
-            return None
     return Optimizer(tuple(vals))
 
 
+def _constructions(m: SemanticModel, e: ast.AST, depth: int) -> list[Value] | None:
+    """The optimizer constructions ``e`` may hold, parameters followed to their call sites
+    (``Trainer(model, torch.optim.Adam(...))`` for ``self.opt = opt`` in ``__init__``); None
+    when some value is something else or cannot be followed."""
+    out: list[Value] = []
+    for v in m.values(e):
+        if isinstance(v.node, ast.Constant) and v.node.value is None:
+            continue
+        if isinstance(v.node, ast.arg) and depth < MAX_DEPTH:
+            sites = _param_sites(v.model, v.node)
+            if not sites:
+                return None
+            for sm, arg in sites:
+                sub = _constructions(sm, arg, depth + 1)
+                if sub is None:
+                    return None
+                out.extend(sub)
+            continue
+        if not _is_optimizer_construction(v):
+            return None
+        out.append(v)
+    return out or None
+
+
 def _is_optimizer_construction(v: Value) -> bool:
+    """A construction of an optimizer whose parameters can be read (the catalogue's optimizer classes)."""
     if not isinstance(v.node, ast.Call):
         return False
-    q = v.model.call_name(v.node) or ""
-    return torch_api.optimizer_class(q)
+    return _is_kind(v.model.call_name(v.node) or "", OPTIMIZER)
 
 
 def held_modules(opt: Optimizer) -> list[Value] | None:
@@ -180,7 +215,18 @@ def _all(exprs, m: SemanticModel, depth: int) -> list[Value] | None:
 
 
 def _module_identity(v: Value) -> set[int]:
-    return {id(x.node) for x in v.model.values(v.node, module_identity=True)}
+    return _identities(v.model, v.node, 0)
+
+
+def _identities(m: SemanticModel, expr: ast.AST, depth: int) -> set[int]:
+    """The values ``expr`` may hold, as node ids: a parameter, and what its call sites pass."""
+    out: set[int] = set()
+    for x in m.values(expr, module_identity=True):
+        out.add(id(x.node))
+        if isinstance(x.node, ast.arg) and depth < MAX_DEPTH:
+            for sm, arg in _param_sites(x.model, x.node) or ():
+                out |= _identities(sm, arg, depth + 1)
+    return out
 
 
 def _share_modules(a: list[Value] | None, b: list[Value] | None) -> bool:
@@ -209,7 +255,7 @@ def clears(flow: Flow, z: Event, s: Event) -> bool | None:
     proven not, None when it cannot tell."""
     if z.subject is not None and z.subject == s.subject and not z.subject.startswith("<"):
         return True
-    zr, sr = receiver(z), receiver(s)
+    zr, sr = receiver(z, flow), receiver(s, flow)
     if zr is None or sr is None or not (isinstance(z.node, ast.Call) and isinstance(z.node.func, ast.Attribute) and z.node.func.attr == "zero_grad"):
         return None  # p.grad = None, reset_grads(model), ...: cannot tell what it clears
     opt_s = optimizer_of(flow, sr, s.chain)
@@ -226,7 +272,7 @@ def clears(flow: Flow, z: Event, s: Event) -> bool | None:
         return None
     ze, zm = origin(flow, zr, z.chain)
     zvals = zm.values(ze, module_identity=True)
-    zids = {id(v.node) for v in zvals}
+    zids = _identities(zm, ze, 0)
     unknown = not zvals or not all(isinstance(v.node, ast.Call) for v in zvals)
     for mv in mods:
         mids = _module_identity(mv)
@@ -267,36 +313,6 @@ def _attached(flow: Flow, ids: set[int]) -> bool:
 
 
 # ---------------------------------------------------------------------- external helpers
-def project_function(m: SemanticModel, func: ast.AST, _qual: str | None = None, _depth: int = 0) -> tuple[SemanticModel, FunctionNode] | None:
-    """The top-level function ``func`` names in another module of the project (found through
-    the project's module index, also re-exported by a package), or None."""
-    if not getattr(m, "_external", False):
-        return None
-    if _qual is None:
-        if not isinstance(func, (ast.Name, ast.Attribute)):
-            return None
-        _qual = m.qualified_name(func)
-        if _qual is None or _qual.startswith((torch_api.TORCH, torch_api.TORCHVISION, "builtins.", torch_api.NUMPY)):
-            return None
-        m.read_whole()  # the answer depends on the imports, and on another module
-    stripped = _qual.lstrip(".")
-    dots = _qual[: len(_qual) - len(stripped)]
-    if _depth > 3 or not ("." in stripped or dots):
-        return None
-    head, _, name = stripped.rpartition(".")
-    path = module_file(m.path, dots + head)
-    other = load_module_model(path) if path else None
-    if other is None:
-        return None
-    fs = [f for f in other.functions.get(name, []) if isinstance(parent(f), ast.Module)]
-    if len(fs) == 1:
-        return other, fs[0]
-    bindings = other.module_scope.bindings.get(name, [])
-    if not fs and len(bindings) == 1 and bindings[0].kind == "import" and bindings[0].qualname:
-        return project_function(other, func, bindings[0].qualname, _depth + 1)
-    return None
-
-
 def may_clear_gradients(m: SemanticModel, f: FunctionNode, names: set[str]) -> bool:
     """``f`` (of model ``m``) may clear the gradients of what its parameters ``names`` hold: it
     has a clear, a grad, a step or a backward of its own, or hands one of ``names`` on to a
@@ -314,21 +330,28 @@ def may_clear_gradients(m: SemanticModel, f: FunctionNode, names: set[str]) -> b
 
 
 def opaque_use(flow: Flow, root: ast.AST, names: set[str]) -> bool:
-    """Something of ``names`` (an optimizer, as written) is handed to a function the loop model
-    cannot follow, which may clear it: unless that function is found in another module of
-    the project and clears nothing."""
+    """Something of ``names`` (an optimizer, as written), or a module, is handed to a function
+    the loop model cannot follow, which may clear its gradients: unless that function is found
+    in another module of the project and clears nothing."""
     m = flow.model
     for n in ast.walk(root):
-        if not (isinstance(n, ast.Call) and flow.callee(n) is None and flow.classify(n, {}) is None):
+        if not (isinstance(n, ast.Call) and flow.callee(n) is None):
             continue
-        if torch_api.in_torch(m.call_name(n)):
+        k = flow.classify(n, {})
+        if k is not None and k[0] != MODE:
+            continue  # (MODE: a module handed to code nothing reads)
+        q = m.call_name(n) or ""
+        if q.startswith(("torch.", "builtins.")) or q.split(".")[0] in NO_MODEL_PACKAGES:
             continue
-        if not any(text_of(a) in names for a in [*n.args, *(k.value for k in n.keywords)]):
+        args = [*n.args, *(k.value for k in n.keywords)]
+        handed = {text_of(a) for a in args if text_of(a) in names}
+        handed |= {text_of(a) for a in args if isinstance(a, (ast.Name, ast.Attribute)) and flow.is_module_object(a)}
+        if not handed:
             continue
         ext = project_function(m, n.func)
         if ext is not None and not isinstance(parent(ext[1]), ast.ClassDef):
             f = ext[1]
-            params = {a.arg for a in (*f.args.posonlyargs, *f.args.args, *f.args.kwonlyargs) if text_of(_argument_for(f, n, a.arg)) in names}
+            params = {a.arg for a in (*f.args.posonlyargs, *f.args.args, *f.args.kwonlyargs) if text_of(_argument_for(f, n, a.arg)) in handed}
             if params and not may_clear_gradients(ext[0], ext[1], params):
                 continue
         return True

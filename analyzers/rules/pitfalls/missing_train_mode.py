@@ -3,7 +3,8 @@ from __future__ import annotations
 import ast
 
 from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
-from ...facts.flow import BACKWARD, EVAL, FORWARD, MODE, TRAIN, bound_inside
+from ...facts.flow import BACKWARD, EVAL, FORWARD, MODE, TRAIN, bound_inside, flow_of
+from ...facts.state import origin
 from ..rule import Context, Rule
 from ...syntax.tree import ancestors
 
@@ -14,12 +15,63 @@ def _related_subjects(a: str | None, b: str | None) -> bool:
     return a == b or a.startswith(b + ".") or b.startswith(a + ".")
 
 
+def _subject_expr(e) -> ast.expr | None:
+    """The module an event acts on, as written at its node: ``x`` of ``x.eval()`` / ``x.train()``
+    / ``x(...)`` / ``x.forward(...)``; None for a function it is handed to."""
+    n = e.node
+    if not isinstance(n, ast.Call):
+        return None
+    f = n.func
+    if e.kind == FORWARD:
+        return f.value if isinstance(f, ast.Attribute) and f.attr == "forward" else f
+    if isinstance(f, ast.Attribute) and f.attr in ("eval", "train"):
+        return f.value
+    return None
+
+
+def _identity(flow, e) -> list[frozenset] | None:
+    """The values the event's module may be (through the helpers' parameters to the caller's
+    arguments), then those of each object it is an attribute of (``model`` for
+    ``model.encoder``); None when they cannot be seen."""
+    expr = _subject_expr(e)
+    if expr is None:
+        return None
+    parts: list[frozenset] = []
+    cur: ast.expr = expr
+    while True:
+        if isinstance(cur, ast.Name):
+            mapped, m = origin(flow, cur, e.chain)
+        else:
+            mapped, m = cur, flow.model
+        parts.append(flow_of(m).identity_atoms(mapped))
+        if not isinstance(cur, ast.Attribute):
+            break
+        cur = cur.value
+    if not parts[0] or any(isinstance(a, tuple) for a in parts[0]):
+        return None  # cannot be seen through: written the same is all we could say
+    return parts
+
+
+def _relation(flow, a, b) -> bool | None:
+    """The modules of events ``a`` and ``b`` are the same, or one holds the other (True);
+    proven apart (False); or unknown (None)."""
+    ia, ib = _identity(flow, a), _identity(flow, b)
+    if ia is None or ib is None:
+        return None
+    return bool(ia[0] & frozenset().union(*ib) or ib[0] & frozenset().union(*ia))
+
+
 class MissingTrainMode(Rule):
     """
     ## What it does
     Checks for training loops in which `model.eval()` runs (typically a validation pass inside
-    the epoch loop, directly or through a helper such as `validate()` or `self.evaluate()`) but
-    `model.train()` does not run again before the next training step.
+    the epoch loop, directly or through a helper such as `validate()` or `self.evaluate()`,
+    also one of another module of the project) but `model.train()` does not run again before
+    the next training step. Modules are told apart by the values they may be (their
+    construction, the parameter a helper receives them by, an alias, a `self` attribute), so
+    `net = self.model; net.eval()` in a helper is the model the loop trains. A module handed
+    to a function that cannot be read (a library's, a callback) may be switched back there: the
+    loop is not reported.
 
     ## Why is this bad?
     `eval()` is sticky: after the first validation, every later epoch trains in eval mode.
@@ -37,7 +89,8 @@ class MissingTrainMode(Rule):
                 F.cross_entropy(model(x), y).backward()
                 optimizer.step()
             model.eval()
-            validate(model, val_loader)
+            with torch.no_grad():
+                print(sum(F.cross_entropy(model(x), y).item() for x, y in val_loader))
     ```
 
     ## Use instead
@@ -50,7 +103,8 @@ class MissingTrainMode(Rule):
                 F.cross_entropy(model(x), y).backward()
                 optimizer.step()
             model.eval()
-            validate(model, val_loader)
+            with torch.no_grad():
+                print(sum(F.cross_entropy(model(x), y).item() for x, y in val_loader))
     ```
 
     ## Fix safety
@@ -80,42 +134,59 @@ class MissingTrainMode(Rule):
             for e in events:
                 if e.kind != EVAL or e.subject is None or e.subject.startswith("<") or id(e.site) in reported or _exits(e, loop, flow):
                     continue
-                if not self._trained(e.subject, events, ctx):
+                trained = self._trained(e, events, flow)
+                if trained is None:
                     continue
-                back = self._backward_in_eval_mode(e, events)
+                back = self._backward_in_eval_mode(e, events, flow)
                 if back is None:
                     continue
                 reported.add(id(e.site))
                 subject = e.subject
-                via = "" if not e.chain else " (inside the call here)"
+                if e.chain and not trained.chain and _relation(flow, trained, e) and not _visible(ctx, subject, loop):
+                    subject = trained.subject  # the helper's own name for it: say it in the loop's words
+                via = " (inside the call here)" if e.chain or _subject_expr(e) is None else ""
                 ctx.report(
                     e.site,
                     f"{subject}.eval() runs in this training loop{via} and {subject}.train() does not run again before "
                     f"the next training step: later steps train in eval mode (dropout off, batch norm frozen). "
                     f"Call {subject}.train() at the top of the loop",
-                    fix=self._fix(loop, subject, ctx) if not bound_inside(ctx.model, subject, e.site, loop) else None,
-                    related=[ctx.related(e.node, f"{subject}.eval() here"), ctx.related(back.node, "next training step here"), ctx.related(loop, "in this loop")],
+                    fix=self._fix(loop, subject, ctx) if _visible(ctx, subject, loop) and not bound_inside(ctx.model, subject, e.site, loop) else None,
+                    related=[ctx.related(e.node, f"{e.subject}.eval() here"), ctx.related(back.node, "next training step here"), ctx.related(loop, "in this loop")],
                 )
 
     @staticmethod
-    def _trained(subject: str, events, ctx: Context) -> bool:
-        if any(e.kind == FORWARD and not e.no_grad and _related_subjects(e.subject, subject) and e.subject for e in events):
-            return True
-        return False
+    def _trained(ev, events, flow):
+        """A forward of ``ev``'s module that runs with gradients in the loop (the same values, or,
+        where they cannot be seen, the same text), or None."""
+        for e in events:
+            if e.kind != FORWARD or e.no_grad or not e.subject:
+                continue
+            rel = _relation(flow, e, ev)
+            if rel or (rel is None and _related_subjects(e.subject, ev.subject)):
+                return e
+        return None
 
     @staticmethod
-    def _backward_in_eval_mode(ev, events):
-        """The first backward that may run while ``ev``'s model is in eval mode, or None."""
+    def _backward_in_eval_mode(ev, events, flow):
+        """The first backward that may run while ``ev``'s model is in eval mode, or None. A mode
+        switch restores it unless its module is proven another (by values; an unknown restores)."""
+
+        def restores(e) -> bool:
+            if e.kind not in (TRAIN, MODE):
+                return False
+            rel = _relation(flow, e, ev)
+            return rel is True or (rel is None and (_identity(flow, e) is None or _identity(flow, ev) is None or _related_subjects(e.subject, ev.subject)))
+
         idx = events.index(ev)
         later = events[idx + 1:]
         earlier = events[:idx]
         for e in later:  # the rest of this iteration
-            if e.kind in (TRAIN, MODE) and _related_subjects(e.subject, ev.subject):
+            if restores(e):
                 return None
             if e.kind == BACKWARD and not e.exclusive(ev) and not (e.conditional and ev.conditional):
                 return e  # (both conditional: likely one condition, ``if phase == "train"``)
         for e in earlier:  # the next iteration, from its top
-            if e.kind in (TRAIN, MODE) and _related_subjects(e.subject, ev.subject):
+            if restores(e):
                 return None
             if e.kind == BACKWARD:
                 return e
@@ -127,6 +198,12 @@ class MissingTrainMode(Rule):
         if first.lineno == loop.lineno:
             return None
         return Fix(f"Call {subject}.train() at the top of the loop", Applicability.SAFE, (ctx.insert_before_statement(first, f"{subject}.train()"),))
+
+
+def _visible(ctx: Context, subject: str | None, loop: ast.AST) -> bool:
+    """The first name of ``subject`` is bound where the loop runs."""
+    root = (subject or "").split(".", 1)[0].split("[", 1)[0]
+    return root.isidentifier() and bool(ctx.model.lookup(root, loop))
 
 
 def _exits(e, loop, flow) -> bool:

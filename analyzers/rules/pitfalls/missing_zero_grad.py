@@ -8,7 +8,7 @@ from ...facts.flow import BACKWARD, STEP, ZERO_GRAD, bound_inside, text_of
 from ..rule import Context, Rule
 from ...semantic.model import FUNCTION_TYPES
 from ...syntax.tree import ancestors, parent
-from ...facts.state import clear_covers, cleared_on_some_paths_only, has_jump, opaque_use, receiver
+from ...facts.state import clear_covers, cleared_on_some_paths_only, has_jump, opaque_use, receiver, step_known
 
 
 class MissingZeroGrad(Rule):
@@ -24,8 +24,14 @@ class MissingZeroGrad(Rule):
     cleared, the other one is reported. Also reported: every clear sits under an `if` of the
     loop body while the step runs in every iteration. A clear that cannot be told apart (an
     optimizer whose construction is not visible) counts as a clear, and so does handing the
-    optimizer to a function that cannot be read; a function of another module of the project
-    (`utils.clip_gradient(optimizer, ...)`) is read, and only counts if it may clear.
+    optimizer, or a module, to a function that cannot be read; a function of another module of
+    the project (`utils.clip_gradient(optimizer, ...)`, `tidy(model)`) is read, and only counts
+    if it may clear. What is an optimizer is computed, not read from names: a `torch.optim`
+    class or a factory of the catalogue (also through assignments, `self` attributes, returns,
+    `accelerator.prepare(...)`, and parameters followed to their call sites), or an object on
+    which both `zero_grad()` and `step()` are called; an LR scheduler is not one. A bare
+    `x.step()` on an object nothing describes (a parameter no call site shows) only counts
+    where the loop steps nothing proven, and clears nothing at all.
 
     ## Why is this bad?
     `backward()` adds to `.grad`; it does not overwrite it. Without clearing, every step uses
@@ -85,12 +91,17 @@ class MissingZeroGrad(Rule):
             clears = [e for e in events if e.kind == ZERO_GRAD]
             backs = [e for e in events if e.kind == BACKWARD]
             seen_opts: set[str | None] = set()
-            for s in (e for e in events if e.kind == STEP):
+            steps = [e for e in events if e.kind == STEP]
+            # Steps proven an optimizer's (by construction or protocol) speak for the loop; a bare
+            # ``x.step()`` on an object nothing describes (a parameter) counts only where no step
+            # is proven, and then only as "this loop steps": it may be a scheduler's.
+            known = [e for e in steps if step_known(flow, e)]
+            for s in known or steps:
                 if s.subject in seen_opts:
                     continue
                 seen_opts.add(s.subject)
                 covering = [z for z in clears if clear_covers(flow, z, s)]
-                one_branch = bool(covering) and self._only_on_some_branches(flow, loop, s, covering)
+                one_branch = bool(covering) and bool(known) and self._only_on_some_branches(flow, loop, s, covering)
                 if covering and not one_branch:
                     continue
                 if self._opaque(flow, loop, s):
@@ -99,9 +110,10 @@ class MissingZeroGrad(Rule):
                 if not before:
                     continue
                 b = before[-1]
-                if (id(b.node), s.subject) in reported:
+                key = (id(b.node), s.subject if known else None)
+                if key in reported:
                     continue
-                reported.add((id(b.node), s.subject))
+                reported.add(key)
                 opt = s.subject if s.subject and not s.subject.startswith("<") else (flow.classify(s.node, {}) or (None, None))[1] or "optimizer"
                 related = [ctx.related(s.node, "optimizer step here")]
                 if one_branch:
@@ -131,7 +143,7 @@ class MissingZeroGrad(Rule):
     @staticmethod
     def _opaque(flow, loop: ast.AST, s) -> bool:
         """The optimizer is handed to a function the loop model cannot follow, which may clear it."""
-        names = {t for t in (s.subject, text_of(receiver(s))) if t}
+        names = {t for t in (s.subject, text_of(receiver(s, flow))) if t}
         return opaque_use(flow, loop, names)
 
     @staticmethod
@@ -158,7 +170,7 @@ class MissingZeroGrad(Rule):
             if stmt is None or parent(stmt) is not block_owner:
                 return None
             return Fix(f"Call {opt}.zero_grad() before the backward pass", grade, (ctx.insert_before_statement(stmt, f"{opt}.zero_grad()"),))
-        if bound_inside(ctx.model, text_of(receiver(s)), s.node, block_owner):
+        if bound_inside(ctx.model, text_of(receiver(s, flow)), s.node, block_owner):
             return None  # the optimizer is fetched inside the loop: not bound yet at its top
         first = block_owner.body[0]
         if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
