@@ -424,7 +424,7 @@ class Flow:
         args = [*node.args, *(k.value for k in node.keywords)]
         if not any(isinstance(a, (ast.Name, ast.Attribute, ast.Subscript)) for a in args):
             return ()  # nothing of the caller's is handed over
-        if name is not None and (name.startswith(("torch.", "torchvision.", "builtins.")) or name.split(".")[0] in torch_api.NO_MODEL_PACKAGES):
+        if name is not None and (name.startswith((torch_api.TORCH, torch_api.TORCHVISION, "builtins.")) or name.split(".")[0] in torch_api.NO_MODEL_PACKAGES):
             return ()  # a library we know: no training-state effect on what it is handed
         if isinstance(node.func, ast.Name) and not self.model.lookup(node.func.id, node.func) and hasattr(builtins, node.func.id):
             return ()  # print(model), len(loader)
@@ -1466,7 +1466,7 @@ def _summary(m: SemanticModel, f: FunctionNode, depth: int) -> list[tuple[str, i
                 callee = (m, bindings[0].node)  # type: ignore[assignment]
         if callee is None:
             q = m.qualified_name(func)
-            if q is not None and (q.startswith(("torch.", "torchvision.", "builtins.")) or q.split(".")[0] in torch_api.NO_MODEL_PACKAGES):
+            if q is not None and (q.startswith((torch_api.TORCH, torch_api.TORCHVISION, "builtins.")) or q.split(".")[0] in torch_api.NO_MODEL_PACKAGES):
                 continue
             if isinstance(func, ast.Name) and not m.lookup(func.id, func) and hasattr(builtins, func.id):
                 continue
@@ -1519,7 +1519,7 @@ def project_function(m: SemanticModel, func: ast.AST, _qual: str | None = None, 
         if not isinstance(func, (ast.Name, ast.Attribute)):
             return None
         _qual = m.qualified_name(func)
-        if _qual is None or _qual.startswith(("torch.", "torchvision.", "builtins.", "numpy.")):
+        if _qual is None or _qual.startswith((torch_api.TORCH, torch_api.TORCHVISION, "builtins.", torch_api.NUMPY)):
             return None
         m.read_whole()  # the answer depends on the imports, and on another module
     stripped = _qual.lstrip(".")

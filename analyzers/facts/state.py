@@ -341,7 +341,7 @@ def opaque_use(flow: Flow, root: ast.AST, names: set[str]) -> bool:
         if k is not None and k[0] != MODE:
             continue  # (MODE: a module handed to code nothing reads)
         q = m.call_name(n) or ""
-        if q.startswith(("torch.", "builtins.")) or q.split(".")[0] in NO_MODEL_PACKAGES:
+        if q.startswith((torch_api.TORCH, "builtins.")) or q.split(".")[0] in NO_MODEL_PACKAGES:
             continue
         args = [*n.args, *(k.value for k in n.keywords)]
         handed = {text_of(a) for a in args if text_of(a) in names}
