@@ -374,8 +374,4 @@ class BatchnormFrozenWithRequiresGrad(Rule):
         first = guard.body[0]
         if first.lineno == guard.lineno:
             return None
-        return Fix(
-            f"Also call {var}.eval() here, and again after every model.train()",
-            Applicability.DISPLAY_ONLY,
-            (ctx.insert_before_statement(first, f"{var}.eval()"),),
-        )
+        return ctx.insert_fix(f"Also call {var}.eval() here, and again after every model.train()", Applicability.DISPLAY_ONLY, first, f"{var}.eval()")

@@ -29,7 +29,7 @@ def wrap_fix(ctx: Context, stmt: ast.stmt, header: str, message: str, applicabil
     for d in getattr(stmt, "decorator_list", []):
         first = min(first, d.lineno - 1)
     indent = src.indentation(first)
-    if src.line_text(first)[: len(indent)] != indent or src.line_text(first).strip() == "" or not src.line_text(first).lstrip().startswith(ctx.text(stmt)[:4]):
+    if src.continues_previous_line(first) or src.line_text(first)[: len(indent)] != indent or src.line_text(first).strip() == "" or not src.line_text(first).lstrip().startswith(ctx.text(stmt)[:4]):
         return None
     # A statement sharing its lines with another (``x = 1; for ...``) or a multi-line string inside: no fix.
     block = getattr(parent(stmt), getattr(stmt, "_tp_field", ""), None)

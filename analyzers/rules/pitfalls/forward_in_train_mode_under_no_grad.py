@@ -147,7 +147,10 @@ class ForwardInTrainModeUnderNoGrad(Rule):
         from ...core.diagnostics import Edit, Range
 
         end_col = len(src.line_text(last))
-        edits = [Edit(Range.of(first, 0, first, 0), f"{indent}{subject}.eval()\n")]
+        insert = ctx.insert_before_statement(with_node, f"{subject}.eval()")
+        if insert is None:
+            return None
+        edits = [insert]
         ends = with_node.body[-1]
         flow = ctx.flow
         trained = any(

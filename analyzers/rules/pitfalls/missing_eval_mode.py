@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import ast
 
-from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
+from ...core.diagnostics import Applicability, FixAvailability, Severity
 from ...facts.flow import BACKWARD, bound_inside
 from ..rule import Context, Rule
 
@@ -92,10 +92,11 @@ class MissingEvalMode(Rule):
                     f"{subject} is evaluated in {where} without {subject}.eval() before it: dropout stays on (about half "
                     f"the activations dropped, measured) and batch norm uses and overwrites its running statistics with "
                     f"evaluation batches. Call {subject}.eval() first",
-                    fix=Fix(
+                    fix=ctx.insert_fix(
                         f"Call {subject}.eval() before the evaluation",
                         Applicability.UNSAFE if trains else Applicability.SAFE,
-                        (ctx.insert_before_statement(region.target, f"{subject}.eval()"),),
+                        region.target,
+                        f"{subject}.eval()",
                     )
                     if region.target.lineno != getattr(region.func, "lineno", -1) and not bound_inside(ctx.model, subject, call, region.target)
                     else None,

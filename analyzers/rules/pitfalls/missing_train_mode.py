@@ -126,7 +126,7 @@ class MissingTrainMode(Rule):
         first = loop.body[0]
         if first.lineno == loop.lineno:
             return None
-        return Fix(f"Call {subject}.train() at the top of the loop", Applicability.SAFE, (ctx.insert_before_statement(first, f"{subject}.train()"),))
+        return ctx.insert_fix(f"Call {subject}.train() at the top of the loop", Applicability.SAFE, first, f"{subject}.train()")
 
 
 def _exits(e, loop, flow) -> bool:

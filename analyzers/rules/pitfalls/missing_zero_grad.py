@@ -156,7 +156,7 @@ class MissingZeroGrad(Rule):
             stmt = ctx.model.statement_of(b.node)
             if stmt is None or parent(stmt) is not block_owner:
                 return None
-            return Fix(f"Call {opt}.zero_grad() before the backward pass", grade, (ctx.insert_before_statement(stmt, f"{opt}.zero_grad()"),))
+            return ctx.insert_fix(f"Call {opt}.zero_grad() before the backward pass", grade, stmt, f"{opt}.zero_grad()")
         if bound_inside(ctx.model, text_of(receiver(s)), s.node, block_owner):
             return None  # the optimizer is fetched inside the loop: not bound yet at its top
         first = block_owner.body[0]
@@ -166,5 +166,5 @@ class MissingZeroGrad(Rule):
             first = block_owner.body[1]
         if first.lineno == block_owner.lineno:
             return None
-        return Fix(f"Call {opt}.zero_grad() at the start of each step", grade, (ctx.insert_before_statement(first, f"{opt}.zero_grad()"),))
+        return ctx.insert_fix(f"Call {opt}.zero_grad() at the start of each step", grade, first, f"{opt}.zero_grad()")
 
