@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from ..catalogue import torch_api
 from ..semantic.callsites import call_site_arguments
 from .freezing import class_freezes_itself, frozen_objects
 from ..semantic.model import ClassInfo, SemanticModel, Value
@@ -395,6 +396,17 @@ def _ctor_kind(m: SemanticModel, node: ast.AST, depth: int):
         return None
     name = m.call_name(node)
     if name is not None:
+        if name in torch_api.JIT_INFERENCE_MODULES:
+            return False  # no parameters: nothing it computes requires grad (catalogue, measured)
+        if name in torch_api.JIT_LOAD_FUNCS:
+            return True  # its parameters require grad (measured)
+        if name in torch_api.JIT_TRACE_FUNCS and node.args:
+            # the traced module's own parameters (measured: shared): as trainable as it is
+            inner = m.values(node.args[0], module_identity=True)
+            if not inner or any(v.node is node.args[0] for v in inner):
+                return None
+            kinds = [trainable(v) for v in inner]
+            return None if any(k is None for k in kinds) else any(kinds)
         if name.startswith("torch.nn.") and name[9:] in _PARAM_LAYERS:
             return True
         if name in ("torch.nn.Sequential", "torch.nn.ModuleList"):

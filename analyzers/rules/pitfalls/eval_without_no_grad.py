@@ -6,6 +6,7 @@ from ...semantic.model import FUNCTION_TYPES
 from ...syntax.tree import ancestors, parent
 from ...core.diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Severity
 from ...facts.flow import COMPREHENSION_TYPES, LOOP_TYPES, EvalRegion
+from ...facts.grad import module_objects, trainable
 from ..rule import Context, Rule
 
 
@@ -174,10 +175,17 @@ class EvalWithoutNoGrad(Rule):
 
     @staticmethod
     def _frozen(call: ast.Call, ctx: Context) -> bool:
-        """The model's parameters are frozen in the file (``requires_grad_(False)``): no graph is built."""
+        """No graph is built: every module the call may run has no trainable parameter (frozen in
+        the file, a ``torch.jit.freeze``d or ``optimize_for_inference`` module: facts/grad.py),
+        or the model's parameters are frozen with ``requires_grad_(False)``."""
         m = ctx.flow.is_model_forward(call)
         if m is None:
             return False
+        func = call.func.value if isinstance(call.func, ast.Attribute) and call.func.attr == "forward" else call.func
+        if isinstance(func, (ast.Name, ast.Attribute)):
+            objs = module_objects(ctx.model, func)
+            if objs and all(trainable(o) is False for o in objs):
+                return True
         for n in ctx.flow.nodes(ast.Call):
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_":
                 if (n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False) and ast.unparse(n.func.value).startswith(m):
