@@ -7,6 +7,7 @@ from ...facts.flow import BN_CLASSES, flow_of, text_of
 from ...facts.freezing import Freeze, freezes
 from ...facts.grad import module_objects
 from ...facts.module_contents import batch_norm_in
+from ...facts.networks import untrained
 from ..rule import Context, Rule
 from ...semantic.model import COMPREHENSIONS, FUNCTION_TYPES
 from ...syntax.tree import ancestors, parent
@@ -265,8 +266,8 @@ class BatchnormFrozenWithRequiresGrad(Rule):
             if id(fr.site) in seen or id(fr.statement) in seen:
                 continue
             found = self._whole_module(fr, ctx)
-            if found is None:
-                continue
+            if found is None or untrained(ctx.model, fr.target):
+                continue  # (a fresh model nothing trains or loads, as in a test of frozen batch norm: no statistics to keep)
             seen.add(id(fr.site))
             bn_model, bn, covered = found
             target = text_of(fr.target) or "the module"

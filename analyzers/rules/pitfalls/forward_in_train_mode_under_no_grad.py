@@ -3,10 +3,11 @@ from __future__ import annotations
 import ast
 
 from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
-from ...facts.flow import EVAL, MODE, TRAIN, text_of
+from ...facts.flow import COMPREHENSION_TYPES, EVAL, LOOP_TYPES, MODE, TRAIN, text_of
+from ...facts.networks import untrained
 from ..rule import Context, Rule
 from ...semantic.model import _dominates
-from ...syntax.tree import parent, pos
+from ...syntax.tree import ancestors, parent, pos
 
 
 class ForwardInTrainModeUnderNoGrad(Rule):
@@ -101,6 +102,8 @@ class ForwardInTrainModeUnderNoGrad(Rule):
                 facts = flow.model_class_facts(target)
                 if facts is None or not facts[0]:
                     continue
+                if untrained(m, target) and not any(isinstance(a, (*LOOP_TYPES, *COMPREHENSION_TYPES)) for a in ancestors(call)):
+                    continue  # one forward of a fresh model nothing trains or loads (a smoke test): no statistics to keep
                 why = self._train_mode(call, subject, node, ctx)
                 if why is None:
                     continue
