@@ -192,6 +192,11 @@ class BatchnormFrozenWithRequiresGrad(Rule):
     class) it is never trained or run in a loop in the file (a conversion or export script). The
     finding is on the freezing statement (the helper's call).
 
+    Known problems: worth a warning only where trained statistics can drift: a fresh model that
+    nothing in its scope trains, loads or hands on (a unit test that checks on purpose that
+    frozen batch norm still moves) is not reported, nor (above) a module never trained or run in
+    a loop in the file.
+
     ## Why is this bad?
     `requires_grad = False` freezes the affine weight and bias only. The running mean and
     variance are buffers, updated by every forward pass in train mode, and `model.train()` puts

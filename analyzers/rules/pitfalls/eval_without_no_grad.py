@@ -69,6 +69,14 @@ class EvalWithoutNoGrad(Rule):
     called, directly or as a callback, from a loop of the file): a single forward (one batch of samples after training, a
     smoke test under `__main__`) costs one pass's memory once, and is not reported.
 
+    Known problems: worth a warning only where the cost adds up, in forwards repeated over data
+    (an evaluation loop over a data loader); a single forward is not reported (above). Neither
+    is a call of a module with no trainable parameter: one frozen in the file, or a
+    `torch.jit.freeze`d or `torch.jit.optimize_for_inference` module (measured on torch 2.13:
+    their outputs do not require grad, benchmarks/jit_facts.py). Scripted, traced and loaded
+    TorchScript modules do record autograd (measured) and are reported; `torch.jit.trace(model,
+    x)` itself runs the forward once to record it and is no evaluation.
+
     ## Why is this bad?
     Without `no_grad`, every forward pass records the autograd graph and keeps each layer's
     activations alive for a backward pass that never comes. `model.eval()` does not turn this

@@ -23,6 +23,14 @@ class ForwardInTrainModeUnderNoGrad(Rule):
     forward runs for its statistics, as in batch-norm re-estimation) and in a function that
     resets or sets the statistics itself (`reset_running_stats()`, `momentum`, `running_mean`).
 
+    Known problems: one forward (not in a loop) of a fresh model that nothing in its scope trains,
+    loads or hands on (a smoke test under `if __name__ == "__main__":`, a test that checks
+    train-mode batch norm on purpose) is not reported: its statistics are those of untrained
+    weights. A loop over data (features, statistics, pseudo-labels) is reported. A module made by
+    `torch.jit.trace` keeps the mode it was traced in (measured: `.eval()` on a module traced in
+    train mode leaves its batch-norm statistics moving), so for it the fix's `.eval()` comes too
+    late: trace in eval mode.
+
     ## Why is this bad?
     `no_grad` turns off gradients, not training behaviour. In train mode batch norm normalises
     with the batch's statistics and updates its running statistics with data that were not

@@ -17,6 +17,10 @@ class KlDivReductionMean(Rule):
     Checks for `nn.KLDivLoss(...)` and `F.kl_div(...)` with `reduction='mean'`, written
     explicitly or left as the default.
 
+    Known problems: a value that is only checked by `assert` statements (a unit test asserting
+    the shape or a reference value of a one-off `kl_div`) is not reported: it reaches no training
+    and no report. A printed or logged value is reported: it is read as a KL divergence.
+
     ## Why is this bad?
     With `reduction='mean'` the summed divergence is divided by the number of *elements*
     (batch size times number of classes), not by the batch size, so the value is not the KL

@@ -24,6 +24,10 @@ class MissingEvalMode(Rule):
     something else. A model whose class is visible (in the file, or an imported class of the
     project) and has neither dropout nor batch norm is not reported; a model of unknown
     class (a parameter, a zoo or Hugging Face model) is.
+    A `torch.jit.freeze`d module is in eval mode for good (measured on torch 2.13: freezing a
+    module in train mode raises, and `.train()` on a frozen one leaves dropout off), and a
+    module made by `torch.jit.trace` keeps the mode it was traced in (measured: `.eval()` on it
+    leaves dropout on): for them the mode at the freeze or the trace is what counts.
 
     ## Why is this bad?
     Modules start in train mode and stay there until told otherwise. In train mode dropout

@@ -21,6 +21,10 @@ class MissingTrainMode(Rule):
     the epoch loop, directly or through a helper such as `validate()` or `self.evaluate()`) but
     `model.train()` does not run again before the next training step.
 
+    Known problems: worth a warning in every training loop where a later step trains in eval
+    mode; the finding needs a training step after the `eval()`, so an evaluation after the last
+    epoch, outside the loop, is not reported.
+
     ## Why is this bad?
     `eval()` is sticky: after the first validation, every later epoch trains in eval mode.
     Dropout is off (no regularisation) and batch norm normalises with its running statistics

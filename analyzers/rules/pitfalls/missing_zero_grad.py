@@ -26,6 +26,10 @@ class MissingZeroGrad(Rule):
     optimizer to a function that cannot be read; a function of another module of the project
     (`utils.clip_gradient(optimizer, ...)`) is read, and only counts if it may clear.
 
+    Known problems: worth a warning only where gradients add up across steps (measured: 3x after
+    3 backward passes): an optimizer stepped in a loop or a Lightning `training_step`. A single
+    step in a unit test accumulates nothing and is not reported.
+
     ## Why is this bad?
     `backward()` adds to `.grad`; it does not overwrite it. Without clearing, every step uses
     the sum of the gradients of all the batches seen so far, not the gradient of its batch.

@@ -20,6 +20,9 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     `self` attributes set in `__init__`); the clear of another optimizer, or of a module it
     does not hold, is not reported, nor one whose target cannot be proven the same.
 
+    Known problems: worth a warning wherever it runs, also in a unit test that steps once: the
+    step sees no gradients there too, so the test checks a step that does nothing.
+
     ## Why is this bad?
     `zero_grad()` erases the gradients that `backward()` just computed (by default it sets them
     to `None`), so `step()` has no gradient of this batch to apply: the model does not learn from
