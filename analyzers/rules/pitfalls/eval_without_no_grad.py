@@ -74,8 +74,8 @@ class EvalWithoutNoGrad(Rule):
     is a call of a module with no trainable parameter: one frozen in the file, or a
     `torch.jit.freeze`d or `torch.jit.optimize_for_inference` module (measured on torch 2.13:
     their outputs do not require grad, benchmarks/jit_facts.py). Scripted, traced and loaded
-    TorchScript modules do record autograd (measured) and are reported; `torch.jit.trace(model,
-    x)` itself runs the forward once to record it and is no evaluation.
+    TorchScript modules do record autograd (measured) and are reported like other models;
+    `torch.jit.trace(model, x)` itself runs the forward once to record it and is no evaluation.
 
     ## Why is this bad?
     Without `no_grad`, every forward pass records the autograd graph and keeps each layer's
