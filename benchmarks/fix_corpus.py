@@ -13,7 +13,9 @@ torchpit of this Python:
 4. ``torchpit check --output-format json`` again: a finding of a (file, rule) that was not
    there before is a new finding the fixes created;
 5. ``torchpit check --fix --unsafe-fixes`` again: a file it changes was not left at a fixed
-   point.
+   point;
+6. every line a fix of step 1 inserts above a statement (in a .py file): it must not separate a
+   comment from the line below it, nor follow a backslash continuation.
 
 It prints one line per repository (the first folder level under PATH) and a total, and the
 details of every parse failure, new finding and file still changing. Exit status 1 when any
@@ -90,6 +92,41 @@ def parse_error(path: Path) -> str | None:
     return None
 
 
+def misplaced(root: Path, before: list[dict]) -> tuple[int, list[str]]:
+    """(inserted lines checked, those that separate a comment from the line below it or follow a
+    backslash continuation): the fixes' pure line insertions in .py files, on the original text."""
+    import io
+    import tokenize
+
+    checked, bad = 0, []
+    texts: dict[str, tuple[list[str], set[int]]] = {}
+    for f in before:
+        fix = f.get("fix")
+        if not fix or fix["applicability"] not in ("safe", "unsafe") or f.get("cell") is not None:
+            continue
+        for e in fix["edits"]:
+            loc, end = e["location"], e["end_location"]
+            if loc != end or loc["column"] != 1 or not e["content"].endswith("\n"):
+                continue
+            if f["filename"] not in texts:
+                text = Path(f["filename"]).read_text(encoding="utf-8", errors="replace")
+                try:
+                    toks = list(tokenize.generate_tokens(io.StringIO(text).readline))
+                except (tokenize.TokenError, SyntaxError):
+                    continue
+                texts[f["filename"]] = (text.split("\n"), {t.start[0] - 1 for t in toks if t.type == tokenize.COMMENT and not t.line[: t.start[1]].strip()})
+            lines, comments = texts[f["filename"]]
+            at = loc["row"] - 1
+            checked += 1
+            above, below = (lines[at - 1] if at else ""), (lines[at] if at < len(lines) else "")
+            indent = lambda t: len(t) - len(t.lstrip())  # noqa: E731
+            if at - 1 in comments and below.strip() and indent(above) <= indent(below):
+                bad.append(f"{rel(root, f['filename'])}:{at + 1}: {f['code']} inserts between the comment {above.strip()!r} and its line")
+            elif above.rstrip().endswith("\\") and at - 1 not in comments:
+                bad.append(f"{rel(root, f['filename'])}:{at + 1}: {f['code']} inserts after a line continuation")
+    return checked, bad
+
+
 def repo_of(rel: str) -> str:
     return rel.split(os.sep, 1)[0] if os.sep in rel else "."
 
@@ -112,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     files = digests(root)
     broken_before = {r for r in files if parse_error(root / r) is not None}
     before = findings(root, opts.extra)
+    placement = misplaced(root, before)
     applied = fix(root, opts.extra)
     fixed = digests(root)
     changed = {r for r, h in fixed.items() if files.get(r) != h}
@@ -119,14 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     after = findings(root, opts.extra)
     applied_again = fix(root, opts.extra)
     still = sorted(r for r, h in digests(root).items() if fixed.get(r) != h)
-    return report(root, src, files, broken_before, before, after, applied, changed, failures, applied_again, still, opts.keep, tmp)
+    return report(root, src, files, broken_before, before, after, applied, changed, failures, applied_again, still, placement, opts.keep, tmp)
 
 
 def rel(root: Path, filename: str) -> str:
     return os.path.relpath(os.path.abspath(filename), root)
 
 
-def report(root, src, files, broken_before, before, after, applied, changed, failures, applied_again, still, keep, tmp) -> int:
+def report(root, src, files, broken_before, before, after, applied, changed, failures, applied_again, still, placement, keep, tmp) -> int:
     def key(f):
         return (rel(root, f["filename"]), f["code"])
 
@@ -155,6 +193,9 @@ def report(root, src, files, broken_before, before, after, applied, changed, fai
     print(f"files that did not parse before (never fixed): {len(broken_before)}")
     print(f"fixes offered (safe or unsafe) by rule: {dict(sorted(offered_rules.items()))}")
     print(f"fixes applied (torchpit's count, all passes): {applied}; files changed: {len(changed)}")
+    print(f"inserted lines (first pass, .py files) checked: {placement[0]}; misplaced (between a comment and its line, or after a backslash): {len(placement[1])}")
+    for line in placement[1]:
+        print(f"  {line}")
     print(f"parse failures after fixing: {len(failures)}")
     for f, err in failures.items():
         print(f"  {f}: {err}")
@@ -177,7 +218,7 @@ def report(root, src, files, broken_before, before, after, applied, changed, fai
         print(f"fixed copy kept in {tmp}")
     else:
         shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if failures or new or applied_again or still else 0
+    return 1 if failures or new or applied_again or still or placement[1] else 0
 
 
 if __name__ == "__main__":
