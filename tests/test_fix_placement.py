@@ -236,3 +236,27 @@ def test_each_rule_inserts_above_the_comment(code):
             if j is None:  # moved with its statement (PIT208): re-indented, still above it
                 j = next(k for k, t in enumerate(after) if t.strip() == line.strip())
             assert after[j + 1].strip() == before[i + 1].strip(), f"{code}: {line.strip()!r} no longer above {before[i + 1].strip()!r}:\n{fixed}"
+
+
+def test_pit208_never_deletes_code_that_shares_the_line():
+    text = textwrap.dedent(
+        """
+        import torch
+        import torch.nn as nn
+
+        model = nn.Linear(10, 2)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        loader = [(torch.randn(4, 10), torch.randint(0, 2, (4,)))]
+        steps = 0
+
+        for x, y in loader:
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.zero_grad(); steps += 1
+            optimizer.step()
+        """
+    )
+    diags = [d for d in analyze(text, "case.py", jedi=JediOptions(enabled=False)).diagnostics if d.code == "PIT208"]
+    assert diags
+    fixed = apply_fixes(text, diags, unsafe=True).text
+    assert "steps += 1" in fixed
