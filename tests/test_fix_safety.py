@@ -3,6 +3,9 @@
 - Every fix (safe and unsafe) applied to every rule fixture and to the examples gives code
   that parses, and re-running torchpit on it finds nothing new: no finding that was not there
   before, and applying the fixes again reaches a fixed point.
+- A line a fix inserts goes where a person would write it: never between a comment and the
+  line below it that the comment explains, never inside a decorator list, never after a
+  backslash that continues the line above.
 - The programs in tests/fix_runtime/ train and evaluate a tiny model on the CPU. Each carries
   several pitfalls; with every fix applied, each must still run to the end, train its model
   (its parameters change: backward still reaches them) and print "ok".
@@ -45,6 +48,35 @@ FILES = sorted(
 NO_JEDI = JediOptions(enabled=False)
 
 
+def _misplaced_insertions(text: str, diagnostics) -> list[str]:
+    """The inserted lines of ``diagnostics``' fixes that sit where no person would put them."""
+    import io
+    import tokenize
+
+    lines = text.split("\n")
+    comments = {t.start[0] - 1 for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type == tokenize.COMMENT and not t.line[: t.start[1]].strip()}
+    in_decorators: set[int] = set()
+    for node in ast.walk(ast.parse(text)):
+        if getattr(node, "decorator_list", None):
+            in_decorators.update(range(node.decorator_list[0].lineno, node.lineno))  # 0-based lines after the first '@' line
+    out = []
+    indent = lambda s: len(s) - len(s.lstrip())  # noqa: E731
+    for d in diagnostics:
+        for e in d.fix.edits if d.fix else ():
+            at = e.range.start
+            if e.range.end != at or at.col != 0 or not e.new_text.endswith("\n") or at.line >= len(lines):
+                continue
+            below, above = lines[at.line], lines[at.line - 1] if at.line else ""
+            where = f"{d.code} inserts {e.new_text.strip()!r} above line {at.line + 1}"
+            if at.line - 1 in comments and below.strip() and indent(above) <= indent(below):
+                out.append(f"{where}, between the comment {above.strip()!r} and the line it explains")
+            if at.line in in_decorators:
+                out.append(f"{where}, inside a decorator list")
+            if above.rstrip().endswith("\\") and at.line - 1 not in comments:
+                out.append(f"{where}, after a line continuation")
+    return out
+
+
 def _codes(text: str, path: str) -> Counter:
     return Counter(d.code for d in analyze(text, path, jedi=NO_JEDI).diagnostics)
 
@@ -55,8 +87,11 @@ def test_every_fix_parses_and_finds_nothing_new(path: Path) -> None:
     before = analyze(text, str(path), jedi=NO_JEDI)
     assert any(d.fix for d in before.diagnostics), "no fix offered"
     current = text
+    misplaced = []
     for _ in range(3):  # overlapping fixes are applied on a later pass, as `--fix` does
-        result = apply_fixes(current, analyze(current, str(path), jedi=NO_JEDI).diagnostics, unsafe=True, path=str(path))
+        diagnostics = analyze(current, str(path), jedi=NO_JEDI).diagnostics
+        misplaced += _misplaced_insertions(current, diagnostics)
+        result = apply_fixes(current, diagnostics, unsafe=True, path=str(path))
         ast.parse(result.text)  # a fix never writes a file that no longer parses
         if result.text == current:
             break
@@ -65,6 +100,7 @@ def test_every_fix_parses_and_finds_nothing_new(path: Path) -> None:
         pytest.fail("applying the fixes did not reach a fixed point in three passes")
     new = _codes(current, str(path)) - Counter(d.code for d in before.diagnostics)
     assert not new, f"fixing created findings: {dict(new)}"
+    assert not misplaced, "\n".join(misplaced)
 
 
 def _run(source: str, tmp: Path) -> subprocess.CompletedProcess:

@@ -335,3 +335,17 @@ LR_SCHEDULER_MAKERS = {
     "transformers.optimization.get_scheduler", "transformers.optimization.get_linear_schedule_with_warmup",
     "diffusers.optimization.get_scheduler", "timm.scheduler.create_scheduler", "timm.scheduler.create_scheduler_v2",
 }
+
+# TorchScript (measured with torch 2.13.0+cpu, benchmarks/jit_facts.py):
+# - a module from freeze / optimize_for_inference has no parameters and its outputs do not require
+#   grad outside no_grad; freeze raises on a module in train mode, and its .train() leaves
+#   dropout off: it is in eval mode for good;
+JIT_INFERENCE_MODULES = {"torch.jit.freeze", "torch.jit.optimize_for_inference"}
+# - a traced module shares the traced module's parameters, its calls record autograd, and it keeps
+#   the mode it was traced in (.eval() on a module traced in train mode leaves dropout on and
+#   batch-norm statistics moving); tracing runs the forward once (in train mode it moves the
+#   batch-norm statistics, also under no_grad), which is no evaluation;
+JIT_TRACE_FUNCS = {"torch.jit.trace", "torch.jit.trace_module"}
+# - a scripted or loaded module's calls record autograd (a loaded module's parameters require
+#   grad) and follow .eval() / .train(); a loaded module starts in the mode it was saved in.
+JIT_LOAD_FUNCS = {"torch.jit.load"}

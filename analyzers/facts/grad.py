@@ -375,6 +375,17 @@ def _ctor_kind(m: SemanticModel, node: ast.AST, depth: int):
         return None
     name = m.call_name(node)
     if name is not None:
+        if name in torch_api.JIT_INFERENCE_MODULES:
+            return False  # no parameters: nothing it computes requires grad (catalogue, measured)
+        if name in torch_api.JIT_LOAD_FUNCS:
+            return True  # its parameters require grad (measured)
+        if name in torch_api.JIT_TRACE_FUNCS and node.args:
+            # the traced module's own parameters (measured: shared): as trainable as it is
+            inner = m.values(node.args[0], module_identity=True)
+            if not inner or any(v.node is node.args[0] for v in inner):
+                return None
+            kinds = [trainable(v) for v in inner]
+            return None if any(k is None for k in kinds) else any(kinds)
         if name in torch_api.PARAMETER_LAYERS:
             return True
         if name in torch_api.CONTAINERS:

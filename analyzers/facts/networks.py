@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from ..catalogue import torch_api
 from .grad import module_objects
 from ..semantic.model import SemanticModel, Value
+from ..syntax.tree import parent
 
 _EMA_METHODS = torch_api.EMA_UPDATE_METHODS
 
@@ -186,3 +187,61 @@ def constant_side(model: SemanticModel, objs: frozenset, others: frozenset) -> t
         if held and r.optimizers:
             return roles(held[0].model).optimized[id(held[0].node)], "no optimizer holds its parameters, while this one holds the other side's"
     return None
+
+
+# Methods of a module that neither train it nor give it weights, nor let it escape.
+_INERT_METHODS = {"eval", "train", "to", "cuda", "cpu", "float", "half", "double", "bfloat16", "modules", "children", "named_modules", "requires_grad_", "zero_grad", "forward", "__call__", "apply", "parameters", "named_parameters", "buffers"}
+_TRAINING_CALLS = {"backward", "step", "grad", "load_state_dict", "from_pretrained", "load"}
+
+
+def untrained(model: SemanticModel, expr: ast.AST) -> bool:
+    """Proven: every module object ``expr`` may hold is built in this file by a construction
+    (a torch.nn layer, or a class of the file that loads nothing) bound to one name, and its weights stay the initial ones there: no optimizer of the file
+    holds its parameters, nothing loads a state into it, it copies no module, the scope that
+    binds it calls no ``backward()`` / ``step()`` / ``autograd.grad`` / ``load_state_dict``, and its
+    name is only called, read (``model.bn``, ``model[1]``) or used through the methods above
+    (never handed to a call, returned or stored elsewhere). A smoke test's or a unit test's fresh
+    model.
+
+    Its batch-norm statistics and dropout then act on weights nobody trained: nothing that the
+    mode rules warn about (corrupted statistics, noisy metrics of a trained model) can happen."""
+    objs = module_objects(model, expr)
+    if not objs:
+        return False
+    r = roles(model)
+    if r.opaque:
+        return False
+    for o in objs:
+        node = o.node
+        if o.model is not model or not isinstance(node, ast.Call) or any(id(node) in d for d in (r.loaded, r.optimized, r.copies)):
+            return False
+        name_called = model.call_name(node)
+        cls = model.local_class_of(node.func)
+        if cls is not None:
+            if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _TRAINING_CALLS for n in ast.walk(cls.node)):
+                return False  # it may load weights itself
+        elif not (name_called and name_called.startswith("torch.nn.") and not node.keywords):
+            return False  # a zoo or project model may come with pretrained weights
+        stmt = parent(node)
+        if not (isinstance(stmt, ast.Assign) and stmt.value is node and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
+            return False
+        name = stmt.targets[0].id
+        scope = model.enclosing_function(stmt) or model.tree
+        for n in ast.walk(scope):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _TRAINING_CALLS:
+                return False
+            if not (isinstance(n, ast.Name) and n.id == name):
+                continue
+            if isinstance(n.ctx, ast.Store):
+                if n is not stmt.targets[0]:
+                    return False  # bound again: another object
+                continue
+            up = parent(n)
+            if isinstance(up, ast.Call) and up.func is n:
+                continue  # its forward
+            if isinstance(up, ast.Attribute) and up.value is n and up.attr in _INERT_METHODS:
+                continue
+            if isinstance(up, (ast.Attribute, ast.Subscript)) and up.value is n and isinstance(up.ctx, ast.Load) and not (isinstance(parent(up), ast.Call) and parent(up).func is up):
+                continue  # model.bn, model[1] (a layer), model.training: a read
+            return False
+    return True

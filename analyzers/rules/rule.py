@@ -148,13 +148,57 @@ class Context:
         rng = node if isinstance(node, Range) else self.source.node_range(node)
         return Edit(rng, new_text)
 
-    def insert_before_statement(self, stmt: ast.stmt, line_text: str) -> Edit:
-        """Insert ``line_text`` as a new line above ``stmt``, at its indentation."""
-        rng = self.source.node_range(stmt)
-        indent = self.source.indentation(rng.start.line)
-        at = Range.of(rng.start.line, 0, rng.start.line, 0)
-        return Edit(at, f"{indent}{line_text}\n")
+    def insertion_line(self, stmt: ast.stmt) -> int | None:
+        """The 0-based line where a new line that belongs just before ``stmt`` goes, where a
+        person would write it: above its decorators, and above the comment lines (with no
+        blank line between) that explain it, but not above a comment indented deeper than it
+        (that one ends the block before), nor above a shebang or an encoding line.
+
+        None where no line can go before ``stmt`` alone: it shares its line with code before
+        it (``x = 1; stmt``, ``for b in loader: stmt``), or it continues the line above
+        through a backslash."""
+        from ..syntax.tree import FIELD, parent
+
+        src = self.source
+        line = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))]) - 1
+        indent = src.indentation(line)
+        text = src.line_text(line)
+        if getattr(stmt, "decorator_list", None):
+            if not text[len(indent) :].startswith("@"):
+                return None
+        elif src.byte_to_col(line, stmt.col_offset) != len(indent):
+            return None  # code before it on its line
+        if src.continues_previous_line(line) or text[len(indent) :].startswith("elif"):
+            return None
+        owner = parent(stmt)
+        block = getattr(owner, getattr(stmt, FIELD, ""), None) if owner is not None else None
+        first_in_block = isinstance(block, list) and bool(block) and block[0] is stmt and not isinstance(owner, ast.Module)
+        while line > 0:
+            above = line - 1
+            if not src.is_comment_line(above):
+                break
+            if not first_in_block and len(src.indentation(above)) > len(indent):
+                break
+            if above <= 1 and re.match(r"^#!|^#.*coding[:=]", src.line_text(above).lstrip()):
+                break
+            line = above
+        return line
+
+    def insert_before_statement(self, stmt: ast.stmt, line_text: str) -> Edit | None:
+        """Insert ``line_text`` as a new line before ``stmt``, at its indentation, where a person
+        would put it (see :meth:`insertion_line`); None where no such line exists."""
+        line = self.insertion_line(stmt)
+        if line is None:
+            return None
+        indent = self.source.indentation(min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))]) - 1)
+        return Edit(Range.of(line, 0, line, 0), f"{indent}{line_text}\n")
 
     @staticmethod
     def fix(message: str, applicability: Applicability, *edits: Edit) -> Fix:
         return Fix(message, applicability, tuple(edits))
+
+    def insert_fix(self, message: str, applicability: Applicability, stmt: ast.stmt, line_text: str, *more: Edit) -> Fix | None:
+        """A fix that inserts ``line_text`` before ``stmt`` (and makes ``more`` edits); None where
+        no line can go there (see :meth:`insertion_line`)."""
+        edit = self.insert_before_statement(stmt, line_text)
+        return None if edit is None else Fix(message, applicability, (edit, *more))

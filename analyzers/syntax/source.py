@@ -102,6 +102,56 @@ class SourceFile:
         return text[: len(text) - len(text.lstrip())]
 
     @cached_property
+    def _token_lines(self) -> tuple[frozenset[int], frozenset[int]] | None:
+        """(lines holding only a comment, lines where a logical line begins), 0-based, from the
+        tokenizer (so a ``#`` inside a string is no comment, and a line after a backslash or
+        inside brackets begins nothing). None where the text does not tokenize."""
+        import io
+        import tokenize
+
+        comments: set[int] = set()
+        starts: set[int] = set()
+        depth, at_start = 0, True
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(self.text).readline):
+                kind = tok.type
+                if kind in (tokenize.NEWLINE, tokenize.NL):
+                    at_start = at_start or depth == 0
+                    continue
+                if kind in (tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING, tokenize.ENDMARKER):
+                    continue
+                if kind == tokenize.COMMENT:
+                    if at_start and depth == 0:
+                        comments.add(tok.start[0] - 1)
+                    continue
+                if kind == tokenize.OP and tok.string in "([{":
+                    depth += 1
+                elif kind == tokenize.OP and tok.string in ")]}":
+                    depth = max(0, depth - 1)
+                if at_start:
+                    starts.add(tok.start[0] - 1)
+                    at_start = False
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            return None
+        return frozenset(comments), frozenset(starts)
+
+    def is_comment_line(self, line: int) -> bool:
+        """Line ``line`` (0-based) holds nothing but a comment (a real one, not text in a string)."""
+        if not self.line_text(line).lstrip().startswith("#"):
+            return False
+        lines = self._token_lines
+        return lines is not None and line in lines[0]
+
+    def continues_previous_line(self, line: int) -> bool:
+        """Line ``line`` (0-based) continues the line before it through a backslash: text
+        inserted above it would join the previous logical line. Only meant for a line where a
+        statement begins (so never one inside brackets)."""
+        if line <= 0 or not self.line_text(line - 1).rstrip().endswith("\\"):
+            return False  # the common case, without tokenizing
+        lines = self._token_lines
+        return lines is None or line not in lines[1]
+
+    @cached_property
     def noqa(self) -> dict[int, NoqaDirective]:
         """``# noqa`` directives by 0-based line. Only lines that contain the word are scanned."""
         out: dict[int, NoqaDirective] = {}

@@ -88,6 +88,9 @@ class BackwardTwiceWithoutRetainGraph(Rule):
     a shared trunk), or a loss computed before a loop and backpropagated in every iteration,
     with no `retain_graph=True` on the earlier call.
 
+    Known problems: worth a warning wherever it is written: the second backward raises at run
+    time (measured, even for a graph as small as `(x * 2).sum()`), in a unit test as in training.
+
     ## Why is this bad?
     `backward()` frees the graph's saved tensors as it goes. The second pass through them fails.
     Measured on torch 2.13 (CPU) and 2.11 (H100): `RuntimeError: Trying to backward through the

@@ -6,6 +6,7 @@ from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
 from ...facts.batch_norm import evaluates_batch_norm_somewhere, freeze_site, freezes_batch_norm, unevaluated_frozen_module
 from ...facts.flow import text_of
 from ...facts.freezing import freezes
+from ...facts.networks import untrained
 from ..rule import Context, Rule
 
 
@@ -30,6 +31,11 @@ class BatchnormFrozenWithRequiresGrad(Rule):
     are the ones replaced, so a BatchNorm1d left behind is still reported), or (outside a module
     class) it is never trained or run in a loop in the file (a conversion or export script). The
     finding is on the freezing statement (the helper's call).
+
+    Known problems: worth a warning only where trained statistics can drift: a fresh model that
+    nothing in its scope trains, loads or hands on (a unit test that checks on purpose that
+    frozen batch norm still moves) is not reported, nor (above) a module never trained or run in
+    a loop in the file.
 
     ## Why is this bad?
     `requires_grad = False` freezes the affine weight and bias only. The running mean and
@@ -105,8 +111,8 @@ class BatchnormFrozenWithRequiresGrad(Rule):
             if id(fr.site) in seen or id(fr.statement) in seen:
                 continue
             found = unevaluated_frozen_module(fr, ctx.model)
-            if found is None:
-                continue
+            if found is None or untrained(ctx.model, fr.target):
+                continue  # (a fresh model nothing trains or loads, as in a test of frozen batch norm: no statistics to keep)
             seen.add(id(fr.site))
             bn_model, bn, covered = found
             target = text_of(fr.target) or "the module"
@@ -136,8 +142,4 @@ class BatchnormFrozenWithRequiresGrad(Rule):
         first = guard.body[0]
         if first.lineno == guard.lineno:
             return None
-        return Fix(
-            f"Also call {var}.eval() here, and again after every model.train()",
-            Applicability.DISPLAY_ONLY,
-            (ctx.insert_before_statement(first, f"{var}.eval()"),),
-        )
+        return ctx.insert_fix(f"Also call {var}.eval() here, and again after every model.train()", Applicability.DISPLAY_ONLY, first, f"{var}.eval()")

@@ -7,6 +7,7 @@ from ...semantic.model import FUNCTION_TYPES
 from ...syntax.tree import ancestors, parent
 from ...core.diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Severity
 from ...facts.flow import COMPREHENSION_TYPES, LOOP_TYPES, EvalRegion
+from ...facts.grad import module_objects, trainable
 from ..rule import Context, Rule
 from ...catalogue import torch_api
 
@@ -31,7 +32,7 @@ def wrap_fix(ctx: Context, stmt: ast.stmt, header: str, message: str, applicabil
     for d in getattr(stmt, "decorator_list", []):
         first = min(first, d.lineno - 1)
     indent = src.indentation(first)
-    if src.line_text(first)[: len(indent)] != indent or src.line_text(first).strip() == "" or not src.line_text(first).lstrip().startswith(ctx.text(stmt)[:4]):
+    if src.continues_previous_line(first) or src.line_text(first)[: len(indent)] != indent or src.line_text(first).strip() == "" or not src.line_text(first).lstrip().startswith(ctx.text(stmt)[:4]):
         return None
     # A statement sharing its lines with another (``x = 1; for ...``) or a multi-line string inside: no fix.
     block = getattr(parent(stmt), getattr(stmt, "_tp_field", ""), None)
@@ -69,6 +70,14 @@ class EvalWithoutNoGrad(Rule):
     It is reported only where the forward pass runs repeatedly (in a loop, or in a function
     called, directly or as a callback, from a loop of the file): a single forward (one batch of samples after training, a
     smoke test under `__main__`) costs one pass's memory once, and is not reported.
+
+    Known problems: worth a warning only where the cost adds up, in forwards repeated over data
+    (an evaluation loop over a data loader); a single forward is not reported (above). Neither
+    is a call of a module with no trainable parameter: one frozen in the file, or a
+    `torch.jit.freeze`d or `torch.jit.optimize_for_inference` module (measured on torch 2.13:
+    their outputs do not require grad, benchmarks/jit_facts.py). Scripted, traced and loaded
+    TorchScript modules do record autograd (measured) and are reported like other models;
+    `torch.jit.trace(model, x)` itself runs the forward once to record it and is no evaluation.
 
     ## Why is this bad?
     Without `no_grad`, every forward pass records the autograd graph and keeps each layer's
@@ -176,10 +185,17 @@ class EvalWithoutNoGrad(Rule):
 
     @staticmethod
     def _frozen(call: ast.Call, ctx: Context) -> bool:
-        """The model's parameters are frozen in the file (``requires_grad_(False)``): no graph is built."""
+        """No graph is built: every module the call may run has no trainable parameter (frozen in
+        the file, a ``torch.jit.freeze``d or ``optimize_for_inference`` module: facts/grad.py),
+        or the model's parameters are frozen with ``requires_grad_(False)``."""
         m = ctx.flow.is_model_forward(call)
         if m is None:
             return False
+        func = call.func.value if isinstance(call.func, ast.Attribute) and call.func.attr == "forward" else call.func
+        if isinstance(func, (ast.Name, ast.Attribute)):
+            objs = module_objects(ctx.model, func)
+            if objs and all(trainable(o) is False for o in objs):
+                return True
         ctx.model.read_whole()
         for n in calls_named(ctx.model, "requires_grad_"):  # the file's calls by name (not every call)
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_":

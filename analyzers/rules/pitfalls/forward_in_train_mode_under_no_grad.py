@@ -3,10 +3,11 @@ from __future__ import annotations
 import ast
 
 from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
-from ...facts.flow import EVAL, MODE, TRAIN, text_of
+from ...facts.flow import COMPREHENSION_TYPES, EVAL, LOOP_TYPES, MODE, TRAIN, text_of
+from ...facts.networks import untrained
 from ..rule import Context, Rule
 from ...semantic.model import _dominates
-from ...syntax.tree import parent, pos
+from ...syntax.tree import ancestors, parent, pos
 
 
 class ForwardInTrainModeUnderNoGrad(Rule):
@@ -21,6 +22,14 @@ class ForwardInTrainModeUnderNoGrad(Rule):
     It stays silent when the forward's output is thrown away (`net(x)` as a statement: the
     forward runs for its statistics, as in batch-norm re-estimation) and in a function that
     resets or sets the statistics itself (`reset_running_stats()`, `momentum`, `running_mean`).
+
+    Known problems: one forward (not in a loop) of a fresh model that nothing in its scope trains,
+    loads or hands on (a smoke test under `if __name__ == "__main__":`, a test that checks
+    train-mode batch norm on purpose) is not reported: its statistics are those of untrained
+    weights. A loop over data (features, statistics, pseudo-labels) is reported. A module made by
+    `torch.jit.trace` keeps the mode it was traced in (measured: `.eval()` on a module traced in
+    train mode leaves its batch-norm statistics moving), so for it the fix's `.eval()` comes too
+    late: trace in eval mode.
 
     ## Why is this bad?
     `no_grad` turns off gradients, not training behaviour. In train mode batch norm normalises
@@ -101,6 +110,8 @@ class ForwardInTrainModeUnderNoGrad(Rule):
                 facts = flow.model_class_facts(target)
                 if facts is None or not facts[0]:
                     continue
+                if untrained(m, target) and not any(isinstance(a, (*LOOP_TYPES, *COMPREHENSION_TYPES)) for a in ancestors(call)):
+                    continue  # one forward of a fresh model nothing trains or loads (a smoke test): no statistics to keep
                 why = self._train_mode(call, subject, node, ctx)
                 if why is None:
                     continue
@@ -147,7 +158,10 @@ class ForwardInTrainModeUnderNoGrad(Rule):
         from ...core.diagnostics import Edit, Range
 
         end_col = len(src.line_text(last))
-        edits = [Edit(Range.of(first, 0, first, 0), f"{indent}{subject}.eval()\n")]
+        insert = ctx.insert_before_statement(with_node, f"{subject}.eval()")
+        if insert is None:
+            return None
+        edits = [insert]
         ends = with_node.body[-1]
         flow = ctx.flow
         trained = any(

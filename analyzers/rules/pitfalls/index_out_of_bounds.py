@@ -26,6 +26,9 @@ class IndexOutOfBounds(Rule):
     `scatter`, `index_add`, ..., a subscript, or an `nn.Embedding(num_embeddings, ...)` /
     `F.embedding` lookup with ids at or above `num_embeddings` (or negative).
 
+    Known problems: worth a warning wherever it is written: on CPU the call raises; on CUDA the
+    error surfaces only at the next sync and leaves the CUDA context unusable (measured).
+
     ## Why is this bad?
     The behaviour depends on the device. Measured with `index_select` on torch 2.13 (CPU) and
     2.11 (H100): on CPU it raises `IndexError: index out of range in self` at the call. On CUDA

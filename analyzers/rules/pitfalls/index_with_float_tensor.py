@@ -33,6 +33,9 @@ class IndexWithFloatTensor(Rule):
     `rounding_mode`), arithmetic with a float scalar, and `torch.floor`/`round` of those (they
     keep the float dtype).
 
+    Known problems: worth a warning wherever it is written: the call raises at run time on CPU
+    and CUDA (measured), in a unit test as in training.
+
     ## Why is this bad?
     Indices must be integer tensors (int64, or int32). A float index raises at run time, often
     deep in a training run on the first batch that takes that path. Measured for

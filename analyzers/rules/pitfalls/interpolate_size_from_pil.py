@@ -20,6 +20,10 @@ class InterpolateSizeFromPil(Rule):
     `transforms.Resize(img.size)`, `TF.resize(x, img.size)`; also `w, h = img.size` followed by
     `size=(w, h)`.
 
+    Known problems: a square image gives the same result either way, which the file cannot
+    prove: reported. Elsewhere the output's height and width are swapped, in a test as in
+    training.
+
     ## Why is this bad?
     PIL's `Image.size` is `(width, height)`; `interpolate`, `Upsample` and torchvision's
     `Resize` take `(height, width)`. Nothing raises: for a non-square image the output has its

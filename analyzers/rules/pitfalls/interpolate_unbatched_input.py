@@ -23,6 +23,9 @@ class InterpolateUnbatchedInput(Rule):
     reports the calls that cannot work: a 2-element `size` or `scale_factor`, or a 2-D mode
     (`bilinear`, `bicubic`).
 
+    Known problems: worth a warning wherever it is written: with a 2-element size or a 2-D mode
+    the call raises, and with an integer size it silently resizes only the last axis (measured).
+
     ## Why is this bad?
     `interpolate` reads its input as `(N, C, d1, ..., dK)`: a 3-D tensor is one batch of 1-D
     signals, so `C` is taken as the batch and `H` as channels. Measured on torch 2.13 (CPU) and

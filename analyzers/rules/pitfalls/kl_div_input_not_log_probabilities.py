@@ -30,6 +30,10 @@ class KlDivInputNotLogProbabilities(Rule):
     model's `forward`. Also checks the target's convention: a `log_softmax` target without
     `log_target=True`, or a `softmax` target with `log_target=True`.
 
+    Known problems: reported also where the value is only checked by an `assert` (a unit test):
+    with probabilities as input the divergence is wrong (measured: -2.07 instead of 0 for a
+    distribution against itself), and a test asserting it would hold the wrong value.
+
     ## Why is this bad?
     `kl_div(input, target)` computes `target * (log(target) - input)`: it expects `input` to be
     **log**-probabilities (and `target` probabilities, or log-probabilities with

@@ -53,6 +53,11 @@ class LossTargetRequiresGrad(Rule):
     independent networks with no optimizer, copy or checkpoint in the file are not reported
     either: which one is trained is unknown.
 
+    Known problems: worth a warning only where a network this loss is not meant to train gets
+    gradients (measured: the target receives a gradient, silently). A tensor made with
+    `requires_grad=True` and compared in a unit test is no network and is not reported; neither is
+    a symmetric loss between a prediction and data.
+
     ## Why is this bad?
     A target is a constant the prediction should move towards. If it requires grad, the
     backward pass also moves the target towards the prediction: the teacher or target network

@@ -3,7 +3,7 @@ from __future__ import annotations
 import ast
 
 from ...catalogue import torch_api
-from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
+from ...core.diagnostics import Applicability, FixAvailability, Severity
 from ...facts.flow import BACKWARD, bound_inside
 from ..rule import Context, Rule
 
@@ -25,6 +25,10 @@ class MissingEvalMode(Rule):
     something else. A model whose class is visible (in the file, or an imported class of the
     project) and has neither dropout nor batch norm is not reported; a model of unknown
     class (a parameter, a zoo or Hugging Face model) is.
+    A `torch.jit.freeze`d module is in eval mode for good (measured on torch 2.13: freezing a
+    module in train mode raises, and `.train()` on a frozen one leaves dropout off), and a
+    module made by `torch.jit.trace` keeps the mode it was traced in (measured: `.eval()` on it
+    leaves dropout on): for them the mode at the freeze or the trace is what counts.
 
     ## Why is this bad?
     Modules start in train mode and stay there until told otherwise. In train mode dropout
@@ -93,10 +97,11 @@ class MissingEvalMode(Rule):
                     f"{subject} is evaluated in {where} without {subject}.eval() before it: dropout stays on (about half "
                     f"the activations dropped, measured) and batch norm uses and overwrites its running statistics with "
                     f"evaluation batches. Call {subject}.eval() first",
-                    fix=Fix(
+                    fix=ctx.insert_fix(
                         f"Call {subject}.eval() before the evaluation",
                         Applicability.UNSAFE if trains else Applicability.SAFE,
-                        (ctx.insert_before_statement(region.target, f"{subject}.eval()"),),
+                        region.target,
+                        f"{subject}.eval()",
                     )
                     if region.target.lineno != getattr(region.func, "lineno", -1) and not bound_inside(ctx.model, subject, call, region.target)
                     else None,

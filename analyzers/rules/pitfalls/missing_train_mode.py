@@ -73,6 +73,10 @@ class MissingTrainMode(Rule):
     to a function that cannot be read (a library's, a callback) may be switched back there: the
     loop is not reported.
 
+    Known problems: worth a warning in every training loop where a later step trains in eval
+    mode; the finding needs a training step after the `eval()`, so an evaluation after the last
+    epoch, outside the loop, is not reported.
+
     ## Why is this bad?
     `eval()` is sticky: after the first validation, every later epoch trains in eval mode.
     Dropout is off (no regularisation) and batch norm normalises with its running statistics
@@ -197,7 +201,7 @@ class MissingTrainMode(Rule):
         first = loop.body[0]
         if first.lineno == loop.lineno:
             return None
-        return Fix(f"Call {subject}.train() at the top of the loop", Applicability.SAFE, (ctx.insert_before_statement(first, f"{subject}.train()"),))
+        return ctx.insert_fix(f"Call {subject}.train() at the top of the loop", Applicability.SAFE, first, f"{subject}.train()")
 
 
 def _visible(ctx: Context, subject: str | None, loop: ast.AST) -> bool:

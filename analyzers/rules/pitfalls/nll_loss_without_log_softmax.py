@@ -29,6 +29,9 @@ class NllLossWithoutLogSoftmax(Rule):
     end of a model's `forward`, or the output of a model whose `forward` ends in a linear or
     convolution layer (raw scores).
 
+    Known problems: worth a warning wherever it is written: with probabilities or raw scores the
+    loss is not the negative log-likelihood in a test as in training, and it is unbounded below.
+
     ## Why is this bad?
     `nll_loss` does not take a logarithm: it returns `-input[target]` (averaged), so it is the
     negative log-likelihood only if `input` already holds log-probabilities. Given softmax

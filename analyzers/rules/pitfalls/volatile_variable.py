@@ -15,6 +15,9 @@ class VolatileVariable(Rule):
     ## What it does
     Checks for `Variable(..., volatile=True)` (or any `volatile=` argument to `Variable`).
 
+    Known problems: none known: `volatile=True` never has an effect on a current torch (measured:
+    it warns that it was removed), so even a smoke test that writes it runs with autograd on.
+
     ## Why is this bad?
     `volatile` was removed in PyTorch 0.4 and has no effect. Code that relied on it to turn
     autograd off during evaluation no longer does: the forward passes record their graph as in
