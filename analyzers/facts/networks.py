@@ -220,7 +220,7 @@ def untrained(model: SemanticModel, expr: ast.AST) -> bool:
         if cls is not None:
             if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _TRAINING_CALLS for n in ast.walk(cls.node)):
                 return False  # it may load weights itself
-        elif not (name_called and name_called.startswith("torch.nn.") and not node.keywords):
+        elif not (torch_api.in_nn(name_called) and not node.keywords):
             return False  # a zoo or project model may come with pretrained weights
         stmt = parent(node)
         if not (isinstance(stmt, ast.Assign) and stmt.value is node and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)):
