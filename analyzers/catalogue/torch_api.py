@@ -185,3 +185,63 @@ RESIZE_SIZE_CALLS = {  # calls whose size argument is (H, W): position of ``size
     "torchvision.transforms.functional.resize": 1,
     "torchvision.transforms.v2.functional.resize": 1,
 }
+
+# ---------------------------------------------------------------------- module values
+# Methods that only an nn.Module offers among callable objects (an optimizer, a scheduler and a
+# grad scaler have ``state_dict`` / ``zero_grad`` too, but none of them is called like a function):
+# a value that is called and on which one of these is called is a module.
+MODULE_PROTOCOL_METHODS = {
+    "eval", "train", "parameters", "named_parameters", "buffers", "named_buffers", "modules", "named_modules",
+    "children", "named_children", "state_dict", "load_state_dict", "zero_grad", "requires_grad_",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook", "register_buffer",
+}
+# Constructors of pretrained or zoo models: what they return is an nn.Module.
+MODEL_CONSTRUCTOR_PREFIXES = ("torchvision.models.",)
+MODEL_CONSTRUCTORS = {"timm.create_model", "torch.hub.load", "torchvision.models.get_model"}
+# Hugging Face: ``<Class>.from_pretrained`` / ``from_config`` build a model when the class is a model
+# class (``AutoModel``, ``AutoModelForCausalLM``, ``BertModel``, ``GPT2LMHeadModel``,
+# ``VisionEncoderDecoderModel``: the library's naming contract); tokenizers, processors,
+# feature extractors and configs are built the same way and are no models.
+HF_PACKAGES = ("transformers.", "diffusers.")
+HF_MODEL_FACTORIES = {"from_pretrained", "from_config"}
+HF_MODEL_CLASS_ENDINGS = ("Model", "LMHeadModel", "UNet2DModel", "UNet2DConditionModel", "Transformer2DModel")
+HF_MODEL_CLASS_INFIX = "For"  # ``BertForSequenceClassification``, ``AutoModelForCausalLM``
+HF_NOT_MODEL_ENDINGS = ("Tokenizer", "TokenizerFast", "Processor", "FeatureExtractor", "ImageProcessor", "Config", "Pipeline", "Scheduler")
+
+# torch.nn modules whose call is no model forward: losses (a criterion) and layers without
+# parameters (an activation, a pooling, a reshape): calling them on data builds no graph of weights.
+NN_LOSS_MODULES = {
+    "torch.nn.L1Loss", "torch.nn.MSELoss", "torch.nn.CrossEntropyLoss", "torch.nn.CTCLoss", "torch.nn.NLLLoss",
+    "torch.nn.NLLLoss2d", "torch.nn.PoissonNLLLoss", "torch.nn.GaussianNLLLoss", "torch.nn.KLDivLoss", "torch.nn.BCELoss",
+    "torch.nn.BCEWithLogitsLoss", "torch.nn.MarginRankingLoss", "torch.nn.HingeEmbeddingLoss", "torch.nn.MultiLabelMarginLoss",
+    "torch.nn.HuberLoss", "torch.nn.SmoothL1Loss", "torch.nn.SoftMarginLoss", "torch.nn.MultiLabelSoftMarginLoss",
+    "torch.nn.CosineEmbeddingLoss", "torch.nn.MultiMarginLoss", "torch.nn.TripletMarginLoss",
+    "torch.nn.TripletMarginWithDistanceLoss", "torch.nn.AdaptiveLogSoftmaxWithLoss",
+}
+NN_PARAMETERLESS_MODULES = {
+    "torch.nn.ReLU", "torch.nn.ReLU6", "torch.nn.LeakyReLU", "torch.nn.ELU", "torch.nn.SELU", "torch.nn.CELU", "torch.nn.GELU",
+    "torch.nn.SiLU", "torch.nn.Mish", "torch.nn.Sigmoid", "torch.nn.Tanh", "torch.nn.Softmax", "torch.nn.LogSoftmax",
+    "torch.nn.Softmax2d", "torch.nn.Softplus", "torch.nn.Softsign", "torch.nn.Hardtanh", "torch.nn.Hardswish",
+    "torch.nn.Hardsigmoid", "torch.nn.LogSigmoid", "torch.nn.Threshold", "torch.nn.Identity", "torch.nn.Flatten",
+    "torch.nn.Unflatten", "torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d",
+    "torch.nn.AlphaDropout", "torch.nn.MaxPool1d", "torch.nn.MaxPool2d", "torch.nn.MaxPool3d", "torch.nn.AvgPool1d",
+    "torch.nn.AvgPool2d", "torch.nn.AvgPool3d", "torch.nn.AdaptiveAvgPool1d", "torch.nn.AdaptiveAvgPool2d",
+    "torch.nn.AdaptiveAvgPool3d", "torch.nn.AdaptiveMaxPool1d", "torch.nn.AdaptiveMaxPool2d", "torch.nn.AdaptiveMaxPool3d",
+    "torch.nn.Upsample", "torch.nn.UpsamplingNearest2d", "torch.nn.UpsamplingBilinear2d", "torch.nn.PixelShuffle",
+    "torch.nn.PixelUnshuffle", "torch.nn.ZeroPad2d", "torch.nn.ConstantPad2d", "torch.nn.ReflectionPad2d",
+    "torch.nn.ReplicationPad2d", "torch.nn.CosineSimilarity", "torch.nn.PairwiseDistance",
+}
+
+# ---------------------------------------------------------------------- evaluation data
+# Dataset constructor keywords that select held-out data: ``MNIST(root, train=False)``,
+# ``load_dataset(..., split="validation")``, ``ImageFolder``-style ``split="val"``.
+EVAL_DATA_FLAGS = {"train": False, "training": False, "is_train": False}
+EVAL_DATA_SPLIT_KEYWORDS = {"split", "subset", "mode", "image_set", "phase"}
+EVAL_DATA_SPLITS = {"val", "valid", "validation", "test", "testing", "eval", "evaluation", "dev", "holdout", "heldout"}
+DATA_LOADERS = {"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"}
+
+# Operations after which a forward's output no longer carries the autograd graph: a number,
+# an index, a comparison, a NumPy array, a detached copy (what metrics and logs are made of).
+NO_GRAPH_SINK_METHODS = {"item", "tolist", "numpy", "detach", "argmax", "argmin", "argsort", "eq", "ne"}
+NO_GRAPH_SINK_ATTRS = {"data"}
+NO_GRAPH_SINK_FUNCS = {"torch.argmax", "torch.argmin", "torch.argsort", "torch.eq", "builtins.float", "builtins.int", "numpy.asarray", "numpy.array"}

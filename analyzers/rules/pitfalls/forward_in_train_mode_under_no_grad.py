@@ -90,8 +90,6 @@ class ForwardInTrainModeUnderNoGrad(Rule):
             if func is not None and _touches_bn_stats(func):
                 continue  # re-estimating batch-norm statistics on purpose (SWA update_bn, after pruning)
             for call in _calls(node.body):
-                if id(call) in eval_forwards:
-                    continue
                 if isinstance(parent(call), ast.Expr):
                     continue  # the output is thrown away: the forward runs for its statistics (BN re-estimation)
                 subject = flow.is_model_forward(call)
@@ -102,8 +100,8 @@ class ForwardInTrainModeUnderNoGrad(Rule):
                 if facts is None or not facts[0]:
                     continue
                 why = self._train_mode(call, subject, node, ctx)
-                if why is None:
-                    continue
+                if why is None or (id(call) in eval_forwards and not flow.eval_mode_before(call, subject, inside=func)):
+                    continue  # an evaluation whose mode nothing chose: PIT203 reports it
                 ctx.report(
                     call,
                     f"{subject}(...) under no_grad while {subject} is in train mode ({why[0]}): its batch norm layers still "

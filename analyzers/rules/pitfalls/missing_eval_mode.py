@@ -35,7 +35,7 @@ class MissingEvalMode(Rule):
 
     ## Example
     ```python
-    def evaluate(model, loader):
+    def evaluate(model: nn.Module, loader):
         with torch.no_grad():
             for x, y in loader:
                 preds = model(x).argmax(1)
@@ -43,7 +43,7 @@ class MissingEvalMode(Rule):
 
     ## Use instead
     ```python
-    def evaluate(model, loader):
+    def evaluate(model: nn.Module, loader):
         model.eval()
         with torch.no_grad():
             for x, y in loader:
