@@ -700,7 +700,7 @@ class Flow:
         for n in ast.walk(cls.node):
             if isinstance(n, ast.Call):
                 q = m.call_name(n)
-                if q in BN_CLASSES or (q and "batch_norm" in q):
+                if q in BN_CLASSES or (q and "batch_norm" in q and not _mode_independent_batch_norm(n)):
                     bn = True
                 elif q in DROPOUT_CLASSES or q in torch_api.DROPOUT_FUNCS:
                     drop = True
@@ -773,11 +773,25 @@ class Flow:
                 if fate.measured or (fate.kept and loop is not None):
                     return True
                 continue
-            if fate.escapes:
+            if fate.escapes and (func is None or self._callers_may_backward(func)):
                 continue  # the graph leaves the function: its caller may backpropagate it
             if fate.measured and (loop is not None or self.eval_mode_before(c, self.is_model_forward(c) or "")):
                 return True
             if fate.kept and loop is not None and not self._backward_after(loop):
+                return True
+        return False
+
+    def _callers_may_backward(self, func: FunctionNode, depth: int = 0, seen: frozenset = frozenset()) -> bool:
+        """What ``func`` returns may reach a backward: some caller's function (or the module) may
+        call backward, or a caller of it does, or ``func`` has no caller in the file (unknown)."""
+        calls = self.callers_of(func) or self.callback_calls(func)
+        if not calls or depth >= MAX_CALLER_DEPTH or id(func) in seen:
+            return True
+        for c in calls:
+            outer = self.model.enclosing_function(c)
+            if self.may_backward(outer if outer is not None else self.model.tree):
+                return True
+            if outer is not None and _returns_result_of(self.model, outer, c) and self._callers_may_backward(outer, depth + 1, seen | {id(func)}):
                 return True
         return False
 
@@ -1299,16 +1313,12 @@ _LITERALS = (ast.Constant, ast.JoinedStr, ast.List, ast.Tuple, ast.Dict, ast.Set
 
 
 def _handed_in(m: SemanticModel, attr: ast.Attribute) -> bool:
-    """``self.x`` (set elsewhere) or ``model.backbone`` of a parameter ``model``."""
-    root = attr.value
-    while isinstance(root, ast.Attribute):
-        root = root.value
-    if not isinstance(root, ast.Name):
+    """``self.x`` (set elsewhere), or ``model.backbone`` of a value proven to be a module."""
+    if not isinstance(attr.value, ast.Name):
         return False
-    if m._is_self(root):
+    if m._is_self(attr.value):
         return True
-    vals = m.values(root)
-    return bool(vals) and all(isinstance(v.node, ast.arg) for v in vals)
+    return flow_of(m).holds_module(attr.value)
 
 
 def _value_key(v) -> tuple:
@@ -1630,3 +1640,21 @@ def _held_out_construction(call: ast.Call) -> bool:
             if k.value.value.lower() in torch_api.EVAL_DATA_SPLITS:
                 return True
     return False
+
+
+def _returns_result_of(m: SemanticModel, func: FunctionNode, call: ast.Call) -> bool:
+    """``func`` may return what ``call`` gives (directly or through a name bound to it)."""
+    for r in m.function_returns(func):
+        for n in ast.walk(r):
+            if n is call:
+                return True
+            if isinstance(n, ast.Name) and any(v.node is call for v in m.values(n)):
+                return True
+    return False
+
+
+def _mode_independent_batch_norm(call: ast.Call) -> bool:
+    """``F.batch_norm(x, mean, var, w, b, True, ...)``: ``training`` given as a literal, so the
+    module's mode changes nothing (adaptive instance norm computes batch statistics always)."""
+    training = call.args[5] if len(call.args) > 5 else keyword(call, "training")
+    return isinstance(training, ast.Constant) and isinstance(training.value, bool)
