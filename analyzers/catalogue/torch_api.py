@@ -245,3 +245,15 @@ DATA_LOADERS = {"torch.utils.data.DataLoader", "torch.utils.data.dataloader.Data
 NO_GRAPH_SINK_METHODS = {"item", "tolist", "numpy", "detach", "argmax", "argmin", "argsort", "eq", "ne"}
 NO_GRAPH_SINK_ATTRS = {"data"}
 NO_GRAPH_SINK_FUNCS = {"torch.argmax", "torch.argmin", "torch.argsort", "torch.eq", "builtins.float", "builtins.int", "numpy.asarray", "numpy.array"}
+
+# The methods of torch.nn.Module itself (torch 2.x): ``model.cuda()``, ``model.get_submodule("fc")``
+# return or change the module; none of them runs its forward.
+MODULE_API_METHODS = {
+    "add_module", "apply", "bfloat16", "buffers", "children", "compile", "cpu", "cuda", "double", "eval", "extra_repr",
+    "float", "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "ipu", "load_state_dict",
+    "modules", "mtia", "named_buffers", "named_children", "named_modules", "named_parameters", "parameters",
+    "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_module", "register_parameter", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state",
+    "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "type", "xpu", "zero_grad",
+}

@@ -1316,8 +1316,11 @@ def _handed_in(m: SemanticModel, attr: ast.Attribute) -> bool:
     """``self.x`` (set elsewhere), or ``model.backbone`` of a value proven to be a module."""
     if not isinstance(attr.value, ast.Name):
         return False
+    if attr.attr in torch_api.MODULE_API_METHODS:
+        return False
     if m._is_self(attr.value):
-        return True
+        cls = m.enclosing_class(attr)
+        return cls is None or m.find_method(cls, attr.attr) is None  # an attribute, not a method of the class
     return flow_of(m).holds_module(attr.value)
 
 
