@@ -923,7 +923,10 @@ class Flow:
             if sk is not None and sk[0] in (TRAIN, MODE):
                 break
             after.append(s)
-        fw = [c for s in after for c in _calls_in([s]) if self.is_model_forward(c) == subject]
+        func = self.model.enclosing_function(n)
+        scope = func if func is not None else self.model.tree
+        # a forward whose output an ``assert`` checks tests the model: no evaluation
+        fw = [c for s in after for c in _calls_in([s]) if self.is_model_forward(c) == subject and not self.output_fate(c, scope).checked]
         if not fw:
             return []
         for s in after:
@@ -1526,6 +1529,12 @@ def _walk_no_defs(stmts: list) -> list[ast.AST]:
 def _follow_up(m: SemanticModel, expr: ast.AST, fate: OutputFate) -> list[str]:
     """Climb from a graph-carrying ``expr`` through the expressions that keep its graph, note
     what ends it, and answer the names it is then bound to (to follow their uses)."""
+    for a in ancestors(expr):
+        if isinstance(a, ast.Assert):
+            fate.checked = True  # ``assert out.shape == ...``: a test of the model
+            return []
+        if isinstance(a, ast.stmt):
+            break
     node = expr
     while True:
         p = parent(node)

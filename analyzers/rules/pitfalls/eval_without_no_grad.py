@@ -125,6 +125,7 @@ class EvalWithoutNoGrad(Rule):
             merged = EvalRegion("after-eval", group[0].func, group[0].target, [c for g in group for c in g.forwards], group[0].anchor)
             merged.last = group[-1].target  # type: ignore[attr-defined]
             regions.append(merged)
+        reported_in: set[int] = set()  # functions with a finding on a statement outside any loop
         for region in regions:
             if id(region.target) in done:
                 continue
@@ -132,6 +133,12 @@ class EvalWithoutNoGrad(Rule):
             if not forwards or not any(self._repeated(c, ctx) for c in forwards):
                 continue  # one forward pass (a smoke test, one sample): the cost does not add up
             done.add(id(region.target))
+            if region.func is not None and not isinstance(region.target, LOOP_TYPES):
+                # forwards on separate statements of one function (``fake_B = G_AB(a)``, ``fake_A =
+                # G_BA(b)``): one finding, on the first; one no_grad around the function fixes all
+                if id(region.func) in reported_in:
+                    continue
+                reported_in.add(id(region.func))
             model = flow.is_model_forward(forwards[0]) or "the model"
             where, label = self._where(region)
             # Reported on the forward pass, where a maintainer adds the no_grad; the region

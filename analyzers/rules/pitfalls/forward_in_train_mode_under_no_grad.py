@@ -19,8 +19,13 @@ class ForwardInTrainModeUnderNoGrad(Rule):
     pseudo-labels, or an EMA teacher's targets inside the training loop.
 
     It stays silent when the forward's output is thrown away (`net(x)` as a statement: the
-    forward runs for its statistics, as in batch-norm re-estimation) and in a function that
-    resets or sets the statistics itself (`reset_running_stats()`, `momentum`, `running_mean`).
+    forward runs for its statistics, as in batch-norm re-estimation), when an `assert` checks
+    the output (a test of train-mode batch norm, on purpose), and in a function that resets or
+    sets the statistics itself (`reset_running_stats()`, `momentum`, `running_mean`).
+
+    Known problems: the model must be built where the rule can see its layers (in the file, a
+    project class, a torchvision constructor); a model handed in as a parameter is not
+    followed to its callers' constructions yet, so such forwards are not reported.
 
     ## Why is this bad?
     `no_grad` turns off gradients, not training behaviour. In train mode batch norm normalises
@@ -92,6 +97,8 @@ class ForwardInTrainModeUnderNoGrad(Rule):
             for call in _calls(node.body):
                 if isinstance(parent(call), ast.Expr):
                     continue  # the output is thrown away: the forward runs for its statistics (BN re-estimation)
+                if flow.output_fate(call, func if func is not None else m.tree).checked:
+                    continue  # an assert checks the output: a test of train-mode batch norm, on purpose
                 subject = flow.is_model_forward(call)
                 if subject is None:
                     continue
