@@ -57,16 +57,33 @@ def wrap_fix(ctx: Context, stmt: ast.stmt, header: str, message: str, applicabil
 class EvalWithoutNoGrad(Rule):
     """
     ## What it does
-    Checks for evaluation forward passes that run with autograd on: a function named like
-    `validate` / `evaluate` / `test` / `predict` / `infer`, a loop over a loader named like
-    `val_loader` / `test_loader`, or the code after `model.eval()`, that runs a model and never
-    calls `backward()`, and is not under `torch.no_grad()` / `torch.inference_mode()` (a `with`
+    Checks for evaluation forward passes that run with autograd on. A forward pass is a call of
+    a value that is proven to be an `nn.Module` with weights: built from a torch.nn layer, a
+    module class of the file or the project, a zoo constructor (`torchvision.models.*`,
+    `timm.create_model`, Hugging Face `from_pretrained`), or a value on which `.eval()`,
+    `.parameters()`, `.state_dict()`... is called, followed through assignments, `self`
+    attributes, returns, `.to()` / DataParallel wrappers, annotations and the arguments that the
+    file's call sites (and constructions of a class) pass. An evaluation is known by what it
+    does, never by its name: code that runs such a forward, reaches no `backward()`, `step()` or
+    `autograd.grad` (through helpers either), and runs after `model.eval()`, or measures the
+    outputs in a loop (`.item()`, `argmax`, a comparison, `.numpy()`, `.data`), or keeps them
+    across iterations, or iterates held-out data by construction (`MNIST(root, train=False)`,
+    `split="val"`). It is not under `torch.no_grad()` / `torch.inference_mode()` (a `with`
     block, `stack.enter_context(torch.no_grad())` in a `with ExitStack() as stack:` block, or a
     decorator on the function, or on every caller of the function in the file, also when the
     function is handed as a callback to a function of the file that calls it only there).
     It is reported only where the forward pass runs repeatedly (in a loop, or in a function
     called, directly or as a callback, from a loop of the file): a single forward (one batch of samples after training, a
     smoke test under `__main__`) costs one pass's memory once, and is not reported.
+
+    Known problems: what is worth a warning is an evaluation loop (over a data loader, or a
+    function run once per batch) whose outputs are measured or kept. A forward whose output
+    an `assert` checks is a test of the model and is not reported; neither is a call of a
+    value nothing proves to be a module (a parameter no call site of the file passes a module
+    to, an object loaded by `torch.load` or `joblib.load` with no module method called on it):
+    such an evaluation is missed. Where the graph of an output leaves the function (returned,
+    stored on `self`) and some caller may backpropagate it, the code is not taken for an
+    evaluation. Arguments passed by call sites in other modules are not followed.
 
     ## Why is this bad?
     Without `no_grad`, every forward pass records the autograd graph and keeps each layer's

@@ -12,18 +12,25 @@ class MissingEvalMode(Rule):
     ## What it does
     Checks for evaluation of a model without `model.eval()` or `model.train(False)` before
     it on every path, in that function or in all of its callers in the file. An evaluation is
-    code that runs the model and never calls `backward()`, `step()` or `autograd.grad`: a
-    function named like `validate` / `evaluate` / `test` / `predict` / `infer`, a loop over a
-    loader named like `val_loader` / `test_loader`, or any function that training code calls
-    and that runs the model under `no_grad`. The forward may be `model(x)`, `self.model(x)`,
-    `model.generate(...)`, or hidden in a helper of the file (`self._forward_pass(x)`); the
-    finding is on the call in the evaluation, the helper's forward and the training caller
-    are in its related information.
+    known by what the code does, never by its name: it runs a forward of a value proven to be
+    an `nn.Module` (by construction, annotation, the file's call sites, or a module method
+    called on it; see PIT201), reaches no `backward()`, `step()` or `autograd.grad`, and
+    either runs under `no_grad` and measures the output (`.item()`, `argmax`, a comparison) or
+    keeps it across the iterations of a loop, or measures it in a loop, or iterates held-out
+    data by construction (`MNIST(root, train=False)`, `split="val"`), or is a function that
+    training code calls and that runs the model under `no_grad`. The forward may be
+    `model(x)`, `self.model(x)`, `model.generate(...)`, or hidden in a helper of the file
+    (`self._forward_pass(x)`); the finding is on the call in the evaluation, the helper's
+    forward and the training caller are in its related information.
 
     Known problems: the warning is worth it only for a model whose train mode computes
     something else. A model whose class is visible (in the file, or an imported class of the
-    project) and has neither dropout nor batch norm is not reported; a model of unknown
-    class (a parameter, a zoo or Hugging Face model) is.
+    project) and has neither dropout nor batch norm is not reported; a module of unknown
+    class (a zoo or Hugging Face model, an imported class the project index cannot resolve)
+    is. A forward whose output is thrown away (`model(x)` as a statement: batch-norm
+    re-estimation) or checked by an `assert` (a test) is no evaluation, and a call of a value
+    nothing proves to be a module (a parameter no call site of the file passes a module to) is
+    not reported: such evaluations are missed.
 
     ## Why is this bad?
     Modules start in train mode and stay there until told otherwise. In train mode dropout
