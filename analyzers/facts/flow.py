@@ -562,6 +562,8 @@ class Flow:
             return None  # ``self(x)`` inside a method: the callers decide what it is
         if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Call) and isinstance(target.value.func, ast.Name) and target.value.func.id == "super":
             return None  # super().forward(x): the module's own method
+        if self.model.qualified_name(target) is not None:
+            return None  # ``F.relu``, ``torch.cat``, ``nn.Linear``: a library function or class, no instance
         return text_of(target) if self.holds_module(target) else None
 
     # ------------------------------------------------------------------ module values
@@ -732,8 +734,8 @@ class Flow:
         out: list[tuple[str, FunctionNode | None, ast.AST]] = []
         roots: set[int] = set()
         for f in (f for fs in m.functions.values() for f in fs):
-            if self._model_method(f) or self._trains(f):
-                continue
+            if self._model_method(f) or not self._runs_forward(f) or self._trains(f):
+                continue  # (the cheap questions first: most functions run no model)
             if self.kept("evaluates", f, lambda: self._evaluates(f)):  # noqa: B023 (called at once)
                 out.append(("function", f, f))
                 roots.add(id(f))
@@ -743,11 +745,35 @@ class Flow:
             func = m.enclosing_function(lp)
             if func is not None and (id(func) in roots or self._model_method(func)):
                 continue
-            if any(id(a) in roots for a in ancestors(lp)) or self._trains(lp):
+            if any(id(a) in roots for a in ancestors(lp)) or not self._runs_forward(lp) or self._trains(lp):
                 continue
             if self.kept("evaluates", lp, lambda: self._evaluates(lp)):  # noqa: B023 (called at once)
                 out.append(("loop", func, lp))
                 roots.add(id(lp))
+        return out
+
+    def _runs_forward(self, root: ast.AST) -> bool:
+        """A forward (or ``generate``) whose result is used runs directly in ``root``'s body."""
+        return id(root) in self._forward_containers
+
+    @file_fact
+    def _forward_containers(self) -> set[int]:
+        """ids of the functions and loops whose own body (not a nested def's) runs a forward (or
+        ``generate``) whose result is used: found once from the file's calls."""
+        out: set[int] = set()
+        for c in self.model.all_nodes(ast.Call):
+            if not isinstance(c.func, (ast.Name, ast.Attribute)) or not _result_used(c):  # type: ignore[attr-defined]
+                continue
+            if not (self.is_model_forward(c) or self.generates(c)):  # type: ignore[arg-type]
+                continue
+            for a in ancestors(c):
+                if isinstance(a, LOOP_TYPES) and not _in_iter(c, a):
+                    out.add(id(a))
+                elif isinstance(a, FUNCTION_TYPES):
+                    out.add(id(a))
+                    break
+                elif isinstance(a, (ast.ClassDef, ast.Lambda)):
+                    break
         return out
 
     def _model_method(self, f: FunctionNode) -> bool:
