@@ -257,3 +257,10 @@ MODULE_API_METHODS = {
     "register_module", "register_parameter", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state",
     "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "type", "xpu", "zero_grad",
 }
+
+# Tensor factories: an input made by one of these is synthetic, not data (a smoke test's input).
+TENSOR_FACTORIES = {
+    "torch.randn", "torch.rand", "torch.randint", "torch.zeros", "torch.ones", "torch.empty", "torch.full",
+    "torch.tensor", "torch.arange", "torch.linspace", "torch.randn_like", "torch.rand_like", "torch.zeros_like",
+    "torch.ones_like", "torch.eye",
+}
