@@ -53,6 +53,7 @@ BN_CLASSES = {
     "torch.nn.BatchNorm1d", "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d", "torch.nn.SyncBatchNorm",
     "torch.nn.LazyBatchNorm1d", "torch.nn.LazyBatchNorm2d", "torch.nn.LazyBatchNorm3d",
 }
+INSTANCE_NORM_CLASSES = {"torch.nn.InstanceNorm1d", "torch.nn.InstanceNorm2d", "torch.nn.InstanceNorm3d"}
 DROPOUT_CLASSES = {"torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d", "torch.nn.AlphaDropout"}
 # torchvision constructors of models that contain batch norm (all of their variants do).
 _TV_BN_RE = re.compile(
@@ -684,11 +685,13 @@ class Flow:
                     return None
                 bn, drop = bn or f[0], drop or f[1]
             return bn, drop
+        if q in INSTANCE_NORM_CLASSES and _tracks_running_stats(node):
+            return True, False  # running statistics used in eval mode, updated in train mode: as batch norm
         if q and q.startswith("torch.nn.") and q[9:10].isupper():
             return False, False
         cls = m.local_class_of(node.func)
         if cls is None:
-            external = m.external_class(node.func)  # a model class from another module of the project
+            external = m.external_class(node.func) or star_imported_class(m, node.func)  # a class of another module of the project
             if external is None:
                 return None
             m, cls = external
@@ -702,7 +705,7 @@ class Flow:
         for n in ast.walk(cls.node):
             if isinstance(n, ast.Call):
                 q = m.call_name(n)
-                if q in BN_CLASSES or (q and "batch_norm" in q and not _mode_independent_batch_norm(n)):
+                if q in BN_CLASSES or (q and "batch_norm" in q and not _mode_independent_batch_norm(n)) or (q in INSTANCE_NORM_CLASSES and _tracks_running_stats(n)):
                     bn = True
                 elif q in DROPOUT_CLASSES or q in torch_api.DROPOUT_FUNCS:
                     drop = True
@@ -1421,10 +1424,30 @@ def _constructed_module(flow: Flow, node: ast.Call, depth: int, seen: frozenset)
     cls = m.local_class_of(node.func)
     if cls is not None:
         return m.is_nn_module(cls)
-    external = m.external_class(node.func)
+    external = m.external_class(node.func) or star_imported_class(m, node.func)
     if external is not None:
         return external[0].is_nn_module(external[1])
     return None
+
+
+def star_imported_class(m: SemanticModel, func: ast.AST) -> tuple[SemanticModel, Any] | None:
+    """``Encoder`` bound by nothing in the file but ``from models import *``: the class of that
+    name in the project's module (the first star import that defines it)."""
+    if not isinstance(func, ast.Name) or m.lookup(func.id, func):
+        return None
+    m.read_whole()  # the file's star imports, and another module
+    for stmt in m._tree.body:
+        if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names):
+            base = "." * stmt.level + (stmt.module or "")
+            found = m.project_class(f"{base}{func.id}" if base.endswith(".") else f"{base}.{func.id}")
+            if isinstance(found, tuple):
+                return found
+    return None
+
+
+def _tracks_running_stats(call: ast.Call) -> bool:
+    v = keyword(call, "track_running_stats")
+    return isinstance(v, ast.Constant) and v.value is True
 
 
 def _hf_model(q: str) -> bool | None:
