@@ -739,7 +739,7 @@ class Flow:
         for f in (f for fs in m.functions.values() for f in fs):
             if self._model_method(f) or not self._runs_forward(f) or self._trains(f):
                 continue  # (the cheap questions first: most functions run no model)
-            if self.kept("evaluates", f, lambda: self._evaluates(f)):  # noqa: B023 (called at once)
+            if self._evaluates(f):
                 out.append(("function", f, f))
                 roots.add(id(f))
         for lp in self.loops:
@@ -750,7 +750,7 @@ class Flow:
                 continue
             if any(id(a) in roots for a in ancestors(lp)) or not self._runs_forward(lp) or self._trains(lp):
                 continue
-            if self.kept("evaluates", lp, lambda: self._evaluates(lp)):  # noqa: B023 (called at once)
+            if self._evaluates(lp):
                 out.append(("loop", func, lp))
                 roots.add(id(lp))
         return out
@@ -788,27 +788,34 @@ class Flow:
         return cls is not None and parent(f) is cls.node and (self.model.is_nn_module(cls) or "forward" in cls.methods)
 
     def _evaluates(self, root: ast.AST) -> bool:
+        return self.evidence(root) is not None
+
+    def evidence(self, root: ast.AST) -> ast.Call | None:
+        """The forward whose fate makes ``root`` an evaluation (see ``eval_roots``), else None."""
+        return self.kept("evidence", root, lambda: self._evidence(root))
+
+    def _evidence(self, root: ast.AST) -> ast.Call | None:
         for c in self.calls_in(root):
             if not _result_used(c) or not (self.is_model_forward(c) or self.generates(c)):
                 continue
             loop = _loop_around(c, root)
             if loop is not None and self.over_eval_data(loop):
-                return True
+                return c
             func = self.model.enclosing_function(c)
             fate = self.output_fate(c, func if func is not None else self.model.tree)  # what leaves the function counts
             if fate.checked or fate.backpropagated:
                 continue
             if self.no_grad_at(c):  # no graph: what is returned or stored carries none
                 if fate.measured or (fate.kept and loop is not None):
-                    return True
+                    return c
                 continue
             if fate.escapes and (func is None or self._callers_may_backward(func)):
                 continue  # the graph leaves the function: its caller may backpropagate it
             if fate.measured and (loop is not None or self.eval_mode_before(c, self.is_model_forward(c) or "")):
-                return True
+                return c
             if fate.kept and loop is not None and not self._backward_after(loop):
-                return True
-        return False
+                return c
+        return None
 
     def _callers_may_backward(self, func: FunctionNode, depth: int = 0, seen: frozenset = frozenset()) -> bool:
         """What ``func`` returns may reach a backward: some caller's function (or the module) may
@@ -856,7 +863,10 @@ class Flow:
         regions: list[EvalRegion] = []
         seen_forwards: set[int] = set()
         for kind, func, root in self.eval_roots:
-            fw = [c for c in self.calls_in(root) if self.is_model_forward(c)]
+            # the forwards that run where the evidence runs (its loop, or outside loops): not those of
+            # a nested loop of their own (a training loop left unfinished inside an epoch loop)
+            where = _loop_around(self.evidence(root), root)  # type: ignore[arg-type]
+            fw = [c for c in self.calls_in(root) if self.is_model_forward(c) and _loop_around(c, root) is where]
             if fw:
                 self._add_regions(regions, kind, func, fw, seen_forwards, within=root)
         for kind, func, root in self.called_eval_roots:
