@@ -184,7 +184,7 @@ def test_jedi_tells_whether_an_imported_model_has_train_only_layers(tmp_path, la
     main = pkg / "main.py"
     main.write_text(
         "import torch\nfrom net import Net\n\nmodel = Net()\n\n\n"
-        "def test(loader):\n    with torch.no_grad():\n        for x in loader:\n            model(x)\n"
+        "def test(loader):\n    with torch.no_grad():\n        for x in loader:\n            preds = model(x).argmax(1)\n"
     )
     result = analyze(main.read_text(), str(main), Config(), JediOptions(enabled=True, budget_s=30, project_root=str(pkg)))
     assert [d.code for d in result.diagnostics] == expected

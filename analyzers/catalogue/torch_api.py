@@ -349,3 +349,85 @@ JIT_TRACE_FUNCS = {"torch.jit.trace", "torch.jit.trace_module"}
 # - a scripted or loaded module's calls record autograd (a loaded module's parameters require
 #   grad) and follow .eval() / .train(); a loaded module starts in the mode it was saved in.
 JIT_LOAD_FUNCS = {"torch.jit.load"}
+
+# ---------------------------------------------------------------------- module values
+# Methods that only an nn.Module offers among callable objects (an optimizer, a scheduler and a
+# grad scaler have ``state_dict`` / ``zero_grad`` too, but none of them is called like a function):
+# a value that is called and on which one of these is called is a module.
+MODULE_PROTOCOL_METHODS = {
+    "eval", "train", "parameters", "named_parameters", "buffers", "named_buffers", "modules", "named_modules",
+    "children", "named_children", "state_dict", "load_state_dict", "zero_grad", "requires_grad_",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook", "register_buffer",
+}
+# Constructors of pretrained or zoo models: what they return is an nn.Module.
+MODEL_CONSTRUCTOR_PREFIXES = ("torchvision.models.",)
+MODEL_CONSTRUCTORS = {"timm.create_model", "torch.hub.load", "torchvision.models.get_model"}
+# Hugging Face: ``<Class>.from_pretrained`` / ``from_config`` build a model when the class is a model
+# class (``AutoModel``, ``AutoModelForCausalLM``, ``BertModel``, ``GPT2LMHeadModel``,
+# ``VisionEncoderDecoderModel``: the library's naming contract); tokenizers, processors,
+# feature extractors and configs are built the same way and are no models.
+HF_PACKAGES = ("transformers.", "diffusers.")
+HF_MODEL_FACTORIES = {"from_pretrained", "from_config"}
+HF_MODEL_CLASS_ENDINGS = ("Model", "LMHeadModel", "UNet2DModel", "UNet2DConditionModel", "Transformer2DModel")
+HF_MODEL_CLASS_INFIX = "For"  # ``BertForSequenceClassification``, ``AutoModelForCausalLM``
+HF_NOT_MODEL_ENDINGS = ("Tokenizer", "TokenizerFast", "Processor", "FeatureExtractor", "ImageProcessor", "Config", "Pipeline", "Scheduler")
+
+# torch.nn modules whose call is no model forward: losses (a criterion) and layers without
+# parameters (an activation, a pooling, a reshape): calling them on data builds no graph of weights.
+NN_LOSS_MODULES = {
+    "torch.nn.L1Loss", "torch.nn.MSELoss", "torch.nn.CrossEntropyLoss", "torch.nn.CTCLoss", "torch.nn.NLLLoss",
+    "torch.nn.NLLLoss2d", "torch.nn.PoissonNLLLoss", "torch.nn.GaussianNLLLoss", "torch.nn.KLDivLoss", "torch.nn.BCELoss",
+    "torch.nn.BCEWithLogitsLoss", "torch.nn.MarginRankingLoss", "torch.nn.HingeEmbeddingLoss", "torch.nn.MultiLabelMarginLoss",
+    "torch.nn.HuberLoss", "torch.nn.SmoothL1Loss", "torch.nn.SoftMarginLoss", "torch.nn.MultiLabelSoftMarginLoss",
+    "torch.nn.CosineEmbeddingLoss", "torch.nn.MultiMarginLoss", "torch.nn.TripletMarginLoss",
+    "torch.nn.TripletMarginWithDistanceLoss", "torch.nn.AdaptiveLogSoftmaxWithLoss",
+}
+NN_PARAMETERLESS_MODULES = {
+    "torch.nn.ReLU", "torch.nn.ReLU6", "torch.nn.LeakyReLU", "torch.nn.ELU", "torch.nn.SELU", "torch.nn.CELU", "torch.nn.GELU",
+    "torch.nn.SiLU", "torch.nn.Mish", "torch.nn.Sigmoid", "torch.nn.Tanh", "torch.nn.Softmax", "torch.nn.LogSoftmax",
+    "torch.nn.Softmax2d", "torch.nn.Softplus", "torch.nn.Softsign", "torch.nn.Hardtanh", "torch.nn.Hardswish",
+    "torch.nn.Hardsigmoid", "torch.nn.LogSigmoid", "torch.nn.Threshold", "torch.nn.Identity", "torch.nn.Flatten",
+    "torch.nn.Unflatten", "torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d",
+    "torch.nn.AlphaDropout", "torch.nn.MaxPool1d", "torch.nn.MaxPool2d", "torch.nn.MaxPool3d", "torch.nn.AvgPool1d",
+    "torch.nn.AvgPool2d", "torch.nn.AvgPool3d", "torch.nn.AdaptiveAvgPool1d", "torch.nn.AdaptiveAvgPool2d",
+    "torch.nn.AdaptiveAvgPool3d", "torch.nn.AdaptiveMaxPool1d", "torch.nn.AdaptiveMaxPool2d", "torch.nn.AdaptiveMaxPool3d",
+    "torch.nn.Upsample", "torch.nn.UpsamplingNearest2d", "torch.nn.UpsamplingBilinear2d", "torch.nn.PixelShuffle",
+    "torch.nn.PixelUnshuffle", "torch.nn.ZeroPad2d", "torch.nn.ConstantPad2d", "torch.nn.ReflectionPad2d",
+    "torch.nn.ReplicationPad2d", "torch.nn.CosineSimilarity", "torch.nn.PairwiseDistance",
+}
+
+# ---------------------------------------------------------------------- evaluation data
+# Dataset constructor keywords that select held-out data: ``MNIST(root, train=False)``,
+# ``load_dataset(..., split="validation")``, ``ImageFolder``-style ``split="val"``.
+EVAL_DATA_FLAGS = {"train": False, "training": False, "is_train": False}
+EVAL_DATA_SPLIT_KEYWORDS = {"split", "subset", "mode", "image_set", "phase"}
+EVAL_DATA_SPLITS = {"val", "valid", "validation", "test", "testing", "eval", "evaluation", "dev", "holdout", "heldout"}
+DATA_LOADERS = {"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"}
+
+# Operations after which a forward's output no longer carries the autograd graph: a number,
+# an index, a comparison, a NumPy array, a detached copy (what metrics and logs are made of).
+NO_GRAPH_SINK_METHODS = {"item", "tolist", "numpy", "detach", "argmax", "argmin", "argsort", "eq", "ne"}
+NO_GRAPH_SINK_ATTRS = {"data"}
+NO_GRAPH_SINK_FUNCS = {"torch.argmax", "torch.argmin", "torch.argsort", "torch.eq", "builtins.float", "builtins.int", "numpy.asarray", "numpy.array"}
+
+# The methods of torch.nn.Module itself (torch 2.x): ``model.cuda()``, ``model.get_submodule("fc")``
+# return or change the module; none of them runs its forward.
+MODULE_API_METHODS = {
+    "add_module", "apply", "bfloat16", "buffers", "children", "compile", "cpu", "cuda", "double", "eval", "extra_repr",
+    "float", "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "ipu", "load_state_dict",
+    "modules", "mtia", "named_buffers", "named_children", "named_modules", "named_parameters", "parameters",
+    "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_module", "register_parameter", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state",
+    "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "type", "xpu", "zero_grad",
+}
+
+# Tensor factories: an input made by one of these is synthetic, not data (a smoke test's input).
+TENSOR_FACTORIES = {
+    "torch.randn", "torch.rand", "torch.randint", "torch.zeros", "torch.ones", "torch.empty", "torch.full",
+    "torch.tensor", "torch.arange", "torch.linspace", "torch.randn_like", "torch.rand_like", "torch.zeros_like",
+    "torch.ones_like", "torch.eye",
+}
+
+# Instance norm with ``track_running_stats=True`` keeps running statistics as batch norm does.
+INSTANCE_NORM_CLASSES = {"torch.nn.InstanceNorm1d", "torch.nn.InstanceNorm2d", "torch.nn.InstanceNorm3d"}

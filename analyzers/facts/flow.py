@@ -10,9 +10,13 @@ asks. It answers:
   ``train`` mode switches, ``autograd.grad``;
 - whether a node runs with gradients off: lexically (``with torch.no_grad()``, a decorator) or
   because every caller of its function in this file does;
-- which code is an evaluation: a function named like validate / evaluate / test / predict /
-  infer, a loop over a loader named like val / test / eval, or the code after ``model.eval()``,
-  that runs a model forward and never calls ``backward``.
+- which calls are a model's forward: a call of a value proven to be an nn.Module instance (by
+  construction, annotation, call sites or protocol: ``holds_module``), never by its name;
+- which code is an evaluation, by what it does: a function or loop that runs a forward, reaches
+  no ``backward`` / ``step``, and measures or keeps the outputs (``.item()``, ``argmax``, a
+  comparison, ``+=`` across iterations), or iterates held-out data by construction
+  (``train=False``, ``split="val"``); the code after ``model.eval()``; a function that training
+  code calls and that runs the model under no_grad.
 
 Everything is conservative: where the chain of evidence breaks, the answer is "unknown" and the
 rules stay silent.
@@ -42,21 +46,6 @@ _SKIP_BODIES = (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda)
 
 BACKWARD, STEP, ZERO_GRAD, EVAL, TRAIN, MODE, GRAD, FORWARD = "backward", "step", "zero_grad", "eval", "train", "mode", "grad", "forward"
 
-MODEL_NAME_RE = re.compile(
-    r"(?i)^(model|models|net|network|module|.*_model|model_.*|.*_net|net_.*|net[A-Z0-9].*|.*net|"
-    r"[GD]|[GD]_[a-z]+|generator|discriminator|encoder|decoder|backbone|classifier|policy|actor|critic|"
-    r"teacher|student|ema|ema_model|q_net|qnet|target_net|unet|vae|autoencoder|transformer|bert|gpt|llm|detector|"
-    r".*_critic|.*_policy|.*_actor|actor_.*|.*backbone|.*_head|.*_encoder|.*_decoder|trunk|.*_trunk|(net|model)[GD]|"
-    r"cnn|rnn|lstm|gru|mlp|vgg|vit|regressor|predictor|segmenter|seq2seq|.*_cnn|.*_rnn|.*_lstm|.*_mlp)$"
-)
-_RUNNER_RE = re.compile(r"(?i)(trainer|runner|engine|evaluator|validator|tester|learner|agent|experiment|solver|predictor|inferencer|pipeline|wrapper)")
-_VERB_RE = re.compile(r"(?i)^(get|create|build|load|make|init|setup|set|copy|save|export|wrap|prepare|to|convert|fuse|register|freeze|unfreeze|update|reset)_")
-_NOT_MODEL_RE = re.compile(r"(?i)(loss|criterion|metric|optim|sched|loader|dataset|subnet_mask)")
-EVAL_NAME_TOKENS = {
-    "val", "valid", "validate", "validation", "eval", "evaluate", "evaluation", "test", "testing",
-    "predict", "prediction", "predictions", "infer", "inference",
-}
-EVAL_LOADER_RE = re.compile(r"(?i)(?<![a-z])(val|valid|validation|test|testing|eval|evaluation|dev|holdout)(?![a-z])")
 _HOOK_RE = re.compile(r"^(validation_step|test_step|predict_step|.*_epoch_end|on_.*|.*_dataloader)$")
 
 
@@ -888,26 +877,78 @@ class Flow:
         return None
 
     def model_text(self, target: ast.expr) -> str | None:
-        """``target`` holds a model (by its construction or its name): its text, else None."""
-        n = last_name(target)
-        if n is None or _NOT_MODEL_RE.search(n) or _VERB_RE.match(n):
-            return None
-        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Call):
-            return None  # super().x(...), get().x(...): a method, not a stored model
-        root = target
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        if isinstance(root, ast.Name) and root is not target and any(b.kind == "import" for b in self.model.lookup(root.id, root)):
-            return None  # idist.auto_model(...), nn.RNN(...): a function or class of a module
-        if isinstance(target, ast.Name):
-            bindings = self.model.lookup(target.id, target)
-            if not bindings or any(b.kind in ("def", "class", "import") for b in bindings):
-                return None  # a function, a class (a constructor call), or a name from a star import
-            if target.id[:1].isupper() and any(ch.islower() for ch in target.id):
-                return None  # CamelCase: a class
-        if MODEL_NAME_RE.match(n) or self.model_class_facts(target) is not None:
-            return text_of(target)
-        return None
+        """``target`` holds an nn.Module instance (proven, see ``holds_module``): its text, else None."""
+        if isinstance(target, ast.Name) and self.model._is_self(target):
+            return None  # ``self(x)`` inside a method: the callers decide what it is
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Call) and isinstance(target.value.func, ast.Name) and target.value.func.id == "super":
+            return None  # super().forward(x): the module's own method
+        if self.model.qualified_name(target) is not None:
+            return None  # ``F.relu``, ``torch.cat``, ``nn.Linear``: a library function or class, no instance
+        return text_of(target) if self.holds_module(target) else None
+
+    # ------------------------------------------------------------------ module values
+    def holds_module(self, expr: ast.AST) -> bool:
+        """Every value ``expr`` may hold is an nn.Module instance that has weights, and that is
+        proven: by its construction (a torch.nn layer, a local or project nn.Module class, a zoo or
+        Hugging Face constructor, through assignments, returns, unpacking, ``self`` attributes,
+        ``.to()`` / ``.eval()`` chains and DataParallel / DDP / compile wrappers), by an annotation,
+        by what the file's call sites pass for a parameter, or by protocol (``.eval()``,
+        ``.parameters()``, ``.state_dict()``... called on the same value). Unknown is False."""
+        return self.kept("holds_module", expr, lambda: _module_verdict(self, expr, 0, frozenset()) is True)
+
+    def may_run_module(self, call: ast.Call) -> bool:
+        """For the autograd-graph facts only (``graph_roots``, whose loss is known to be backwarded):
+        ``call`` runs a value that may be a module, one nothing proves to be something else (a
+        parameter, an attribute, a loop variable), not a function, a class or an import."""
+        func = call.func
+        target = func.value if isinstance(func, ast.Attribute) and func.attr == "forward" else func
+        if not isinstance(target, (ast.Name, ast.Attribute, ast.Subscript)) or self.model._is_self(target):
+            return False
+        vals = self.model.values(target, module_identity=True)
+        if not vals or any(isinstance(v.node, (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda, ast.Import, ast.ImportFrom, ast.alias)) for v in vals):
+            return False
+        if not all(isinstance(v.node, ast.arg) or (isinstance(v.node, ast.Attribute) and _handed_in(v.model, v.node)) for v in vals):
+            return False  # only a value handed in from outside (a parameter, ``self.x`` set elsewhere)
+        if self.model.call_name(call) is not None:
+            return False  # built here (its construction says what it is), or a library function
+        return self.kept("may_run_module", call, lambda: _module_verdict(self, target, 0, frozenset()) is not False and not self._fed_by_forward(call))
+
+    def _fed_by_forward(self, call: ast.Call, depth: int = 0) -> bool:
+        """An argument of ``call`` is (or is bound to) the output of a forward: ``criterion(out, y)``
+        carries the graph of ``out``, it builds none of its own."""
+        for a in [*call.args, *(k.value for k in call.keywords)]:
+            for n in ast.walk(a):
+                if isinstance(n, ast.Call) and (self.is_model_forward(n) or (depth < 2 and self._unknown_callee(n) and not self._fed_by_forward(n, depth + 1))):
+                    return True
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                    for v in self.model.values(n):
+                        if isinstance(v.node, ast.Call) and v.model is self.model and (self.is_model_forward(v.node) or (depth < 2 and self._unknown_callee(v.node))):
+                            return True
+        return False
+
+    def _unknown_callee(self, call: ast.Call) -> bool:
+        f = call.func
+        if not isinstance(f, (ast.Name, ast.Attribute)) or self.model.call_name(call) is not None or self.model._is_self(f):
+            return False
+        vals = self.model.values(f, module_identity=True)
+        return bool(vals) and all(isinstance(v.node, ast.arg) for v in vals)
+
+    @file_fact
+    def module_protocol_keys(self) -> set:
+        """Keys (``_value_key``) of the values on which a method only modules have is called."""
+        out: set = set()
+        m = self.model
+        for n in m.all_nodes(ast.Call):
+            f = n.func  # type: ignore[attr-defined]
+            if not (isinstance(f, ast.Attribute) and f.attr in torch_api.MODULE_PROTOCOL_METHODS):
+                continue
+            if f.attr in ("train", "eval") and (len(n.args) > 1 or any(k.arg not in (None, "mode") for k in n.keywords)):  # type: ignore[attr-defined]
+                continue  # ``trainer.train(dataset, epochs=3)``: not Module.train(mode)
+            if f.attr in ("parameters", "named_parameters", "state_dict", "zero_grad") and isinstance(f.value, ast.Name) and m.local_class_of(f.value) is not None:
+                continue
+            for v in m.values(f.value, module_identity=True):
+                out.add(_value_key(v))
+        return out
 
     def is_layer_call(self, call: ast.Call) -> bool:
         """A call of an ``nn.Module`` instance whose construction is visible (a layer, a local model)."""
@@ -963,11 +1004,13 @@ class Flow:
                     return None
                 bn, drop = bn or f[0], drop or f[1]
             return bn, drop
+        if q in torch_api.INSTANCE_NORM_CLASSES and _tracks_running_stats(node):
+            return True, False  # running statistics used in eval mode, updated in train mode: as batch norm
         if torch_api.nn_class(q):
             return False, False
         cls = m.local_class_of(node.func)
         if cls is None:
-            external = m.external_class(node.func)  # a model class from another module of the project
+            external = m.external_class(node.func) or star_imported_class(m, node.func)  # a class of another module of the project
             if external is None:
                 return None
             m, cls = external
@@ -981,7 +1024,7 @@ class Flow:
         for n in ast.walk(cls.node):
             if isinstance(n, ast.Call):
                 q = m.call_name(n)
-                if q in torch_api.BN_CLASSES or (q and "batch_norm" in q):
+                if q in torch_api.BN_CLASSES or (q and "batch_norm" in q and not _mode_independent_batch_norm(n)) or (q in torch_api.INSTANCE_NORM_CLASSES and _tracks_running_stats(n)):
                     bn = True
                 elif q in torch_api.DROPOUT_CLASSES or q in torch_api.DROPOUT_FUNCS:
                     drop = True
@@ -1004,17 +1047,128 @@ class Flow:
     # ------------------------------------------------------------------ evaluation
     @file_fact
     def eval_roots(self) -> list[tuple[str, FunctionNode | None, ast.AST]]:
-        """(kind, function, root) of each evaluation: a function named like one, or a loop over an
-        evaluation loader, that reaches no backward, step or ``autograd.grad`` and asks for no gradient."""
+        """(kind, function, root) of each evaluation, known by what it does: a function, or else
+        the outermost loop, that reaches no backward, step or ``autograd.grad``, asks for no
+        gradient, and runs a model forward whose output is measured (``.item()``, ``argmax``, a
+        comparison, ``.numpy()``...) or kept across iterations without leaving the function, or
+        that iterates evaluation data by construction (``MNIST(root, train=False)``)."""
         m = self.model
         out: list[tuple[str, FunctionNode | None, ast.AST]] = []
+        roots: set[int] = set()
         for f in (f for fs in m.functions.values() for f in fs):
-            if self.is_eval_function(f) and not self._trains(f):
+            if self._model_method(f) or not self._runs_forward(f) or self._trains(f):
+                continue  # (the cheap questions first: most functions run no model)
+            if self._evaluates(f):
                 out.append(("function", f, f))
+                roots.add(id(f))
         for lp in self.loops:
-            if isinstance(lp, (ast.For, ast.AsyncFor)) and EVAL_LOADER_RE.search(text_of(lp.iter) or "") and not self._trains(lp):
-                out.append(("loop", m.enclosing_function(lp), lp))
+            if not isinstance(lp, (ast.For, ast.AsyncFor)):
+                continue
+            func = m.enclosing_function(lp)
+            if func is not None and (id(func) in roots or self._model_method(func)):
+                continue
+            if any(id(a) in roots for a in ancestors(lp)) or not self._runs_forward(lp) or self._trains(lp):
+                continue
+            if self._evaluates(lp):
+                out.append(("loop", func, lp))
+                roots.add(id(lp))
         return out
+
+    def _runs_forward(self, root: ast.AST) -> bool:
+        """A forward (or ``generate``) whose result is used runs directly in ``root``'s body."""
+        return id(root) in self._forward_containers
+
+    @file_fact
+    def _forward_containers(self) -> set[int]:
+        """ids of the functions and loops whose own body (not a nested def's) runs a forward (or
+        ``generate``) whose result is used: found once from the file's calls."""
+        out: set[int] = set()
+        for c in self.model.all_nodes(ast.Call):
+            if not isinstance(c.func, (ast.Name, ast.Attribute)) or not _result_used(c):  # type: ignore[attr-defined]
+                continue
+            if not (self.is_model_forward(c) or self.generates(c)):  # type: ignore[arg-type]
+                continue
+            for a in ancestors(c):
+                if isinstance(a, LOOP_TYPES) and not _in_iter(c, a):
+                    out.add(id(a))
+                elif isinstance(a, FUNCTION_TYPES):
+                    out.add(id(a))
+                    break
+                elif isinstance(a, (ast.ClassDef, ast.Lambda)):
+                    break
+        return out
+
+    def _model_method(self, f: FunctionNode) -> bool:
+        """A method of a model class (its callers decide its mode), or a framework hook that runs
+        under the framework's own eval mode and no_grad (Lightning's ``validation_step``)."""
+        if _HOOK_RE.match(f.name):
+            return True
+        cls = self.model.enclosing_class(f)
+        return cls is not None and parent(f) is cls.node and (self.model.is_nn_module(cls) or "forward" in cls.methods)
+
+    def _evaluates(self, root: ast.AST) -> bool:
+        return self.evidence(root) is not None
+
+    def evidence(self, root: ast.AST) -> ast.Call | None:
+        """The forward whose fate makes ``root`` an evaluation (see ``eval_roots``), else None."""
+        return self.kept("evidence", root, lambda: self._evidence(root))
+
+    def _evidence(self, root: ast.AST) -> ast.Call | None:
+        for c in self.calls_in(root):
+            if not _result_used(c) or not (self.is_model_forward(c) or self.generates(c)):
+                continue
+            loop = _loop_around(c, root)
+            if loop is not None and self.over_eval_data(loop):
+                return c
+            func = self.model.enclosing_function(c)
+            fate = self.output_fate(c, func if func is not None else self.model.tree)  # what leaves the function counts
+            if fate.checked or fate.backpropagated:
+                continue
+            if self.no_grad_at(c):  # no graph: what is returned or stored carries none
+                if fate.measured or (fate.kept and loop is not None):
+                    return c
+                continue
+            if fate.escapes and (func is None or self._callers_may_backward(func)):
+                continue  # the graph leaves the function: its caller may backpropagate it
+            if fate.measured and (loop is not None or self.eval_mode_before(c, self.is_model_forward(c) or "")):
+                return c
+            if fate.kept and loop is not None and not self._backward_after(loop):
+                return c
+        return None
+
+    def _callers_may_backward(self, func: FunctionNode, depth: int = 0, seen: frozenset = frozenset()) -> bool:
+        """What ``func`` returns may reach a backward: some caller's function (or the module) may
+        call backward, or a caller of it does, or ``func`` has no caller in the file (unknown)."""
+        calls = self.callers_of(func) or self.callback_calls(func)
+        if not calls or depth >= MAX_CALLER_DEPTH or id(func) in seen:
+            return True
+        for c in calls:
+            outer = self.model.enclosing_function(c)
+            if self.may_backward(outer if outer is not None else self.model.tree):
+                return True
+            if outer is not None and _returns_result_of(self.model, outer, c) and self._callers_may_backward(outer, depth + 1, seen | {id(func)}):
+                return True
+        return False
+
+    def _backward_after(self, loop: ast.AST) -> bool:
+        """A backward runs after ``loop`` in its function (or module): what the loop kept may feed it."""
+        func = self.model.enclosing_function(loop)
+        scope = func if func is not None else self.model.tree
+        return any(pos(c) > pos(loop) for c, _ in self.backward_calls(scope))
+
+    def over_eval_data(self, loop: ast.AST) -> bool:
+        """The loop iterates held-out data by construction: a dataset (or a DataLoader of one)
+        built with ``train=False`` / ``split="val"`` (catalogue: EVAL_DATA_*)."""
+        it = getattr(loop, "iter", None)
+        while isinstance(it, ast.Call) and it.args and (self.model.call_name(it) or "").rsplit(".", 1)[-1] in ("enumerate", "tqdm", "iter"):
+            it = it.args[0]
+        if it is None:
+            return False
+        return self.kept("eval_data", it, lambda: _eval_data(self.model, it, 0))
+
+    def output_fate(self, call: ast.Call, scope: ast.AST) -> "OutputFate":
+        """What becomes of a forward's output within ``scope``."""
+        return self.kept("output_fate", (call, scope), lambda: _output_fate(self.model, call, scope))
 
     def _trains(self, root: ast.AST) -> bool:
         return any(e.kind in (BACKWARD, STEP, GRAD) for e in self.events(root)) or self.kept("wants_grad", root, lambda: _wants_grad(root))
@@ -1028,7 +1182,10 @@ class Flow:
         regions: list[EvalRegion] = []
         seen_forwards: set[int] = set()
         for kind, func, root in self.eval_roots:
-            fw = [c for c in self.calls_in(root) if self.is_model_forward(c)]
+            # the forwards that run where the evidence runs (its loop, or outside loops): not those of
+            # a nested loop of their own (a training loop left unfinished inside an epoch loop)
+            where = _loop_around(self.evidence(root), root)  # type: ignore[arg-type]
+            fw = [c for c in self.calls_in(root) if self.is_model_forward(c) and _loop_around(c, root) is where]
             if fw:
                 self._add_regions(regions, kind, func, fw, seen_forwards, within=root)
         for kind, func, root in self.called_eval_roots:
@@ -1062,8 +1219,6 @@ class Flow:
         cls = m.enclosing_class(f)
         if cls is not None and parent(f) is cls.node and (m.is_nn_module(cls) or "forward" in cls.methods):
             return False  # a method of the model itself: its callers decide its mode
-        if self._is_test_file() and f.name.startswith("test"):
-            return False
         return True
 
     def _is_called_eval_root(self, f: FunctionNode) -> bool:
@@ -1117,9 +1272,6 @@ class Flow:
         return out
 
     def _regions_after(self, n: ast.Expr) -> list[EvalRegion]:
-        f = self.model.enclosing_function(n)
-        if self._is_test_file() and f is not None and f.name.startswith("test"):
-            return []  # a unit test: it runs the model however it needs to
         kind = self.classify(n.value, {})
         if kind is None or kind[0] != EVAL or kind[1] is None:
             return []
@@ -1136,7 +1288,10 @@ class Flow:
             if sk is not None and sk[0] in (TRAIN, MODE):
                 break
             after.append(s)
-        fw = [c for s in after for c in _calls_in([s]) if self.is_model_forward(c) == subject]
+        func = self.model.enclosing_function(n)
+        scope = func if func is not None else self.model.tree
+        # a forward whose output an ``assert`` checks tests the model: no evaluation
+        fw = [c for s in after for c in _calls_in([s]) if self.is_model_forward(c) == subject and not self.output_fate(c, scope).checked]
         if not fw:
             return []
         for s in after:
@@ -1177,43 +1332,6 @@ class Flow:
             return within
         return best
 
-    def _is_test_file(self) -> bool:
-        found = self.__dict__.get("_test_file")
-        if found is None:
-            found = self.__dict__["_test_file"] = self._is_test_path()
-        return found
-
-    def _is_test_path(self) -> bool:
-        path = (self.model.path or "").replace("\\", "/")
-        base = path.rsplit("/", 1)[-1]
-        return bool(re.search(r"(^|_)(unit)?tests?(_|\.py$)", base)) or "/tests/" in path or base == "conftest.py"
-
-    def is_eval_function(self, f: FunctionNode) -> bool:
-        name = f.name
-        if _HOOK_RE.match(name):
-            return False
-        tokens = set(name.lower().strip("_").split("_"))
-        if not tokens & EVAL_NAME_TOKENS:
-            return False
-        if name.lstrip("_").startswith("test") and self._is_test_file():
-            return False
-        if name.startswith("test") and not any(isinstance(n, LOOP_TYPES + COMPREHENSION_TYPES) for n in ast.walk(f)):
-            params = [a for a in (*f.args.posonlyargs, *f.args.args) if a.arg not in ("self", "cls")]
-            if not params or name.startswith("test_"):
-                return False  # a smoke test / unit test (``def test(): net = ResNet18(); net(torch.randn(...))``)
-        cls = self.model.enclosing_class(f)
-        if cls is not None and parent(f) is cls.node:
-            if self.model.is_nn_module(cls) or "forward" in cls.methods:
-                return False  # a method of the model itself (predict/inference helpers): used in training too
-            base_names = self.model.base_names(cls)
-            imported_base = any(
-                q is not None and q not in ("object", "builtins.object") and self.model.local_class_of(b) is None
-                for q, b in zip(base_names, cls.node.bases)
-            ) or any(q is None for q in base_names)
-            if imported_base and not _RUNNER_RE.search(cls.name):
-                return False  # a subclass of something we cannot see: maybe a model (GaussianDiffusion)
-        return True
-
     def eval_mode_before(self, node: ast.AST, subject: str, _depth: int = 0, _seen: frozenset = frozenset(), inside: ast.AST | None = None) -> bool:
         """Some ``.eval()`` / ``.train(False)`` (or a mode switch we cannot read) runs before
         ``node`` on every path, in its function (also through helpers) or in all of its callers."""
@@ -1228,7 +1346,7 @@ class Flow:
                 return True  # train() inside the evaluation itself: chosen on purpose
         if func is None or _depth >= MAX_CALLER_DEPTH or id(func) in _seen:
             return False
-        calls = self.callers_of(func)
+        calls = self.callers_of(func) or self.callback_calls(func)
         if not calls:
             return False
         return all(self.eval_mode_before(c, subject, _depth + 1, _seen | {id(func)}) for c in calls)
@@ -1807,6 +1925,409 @@ def _has_forward(flow: Flow, expr: ast.AST) -> bool:
     for c in _calls_in([expr]) if not isinstance(expr, ast.Call) else [expr, *_calls_in([expr])]:
         if isinstance(c.func, ast.Attribute) and c.func.attr in _NO_GRAPH_METHODS:
             continue
-        if flow.is_model_forward(c) or flow.is_layer_call(c):
+        if flow.is_model_forward(c) or flow.is_layer_call(c) or flow.may_run_module(c):
             return True
     return False
+
+
+# ---------------------------------------------------------------------- module values
+MAX_MODULE_DEPTH = 4
+_LITERALS = (ast.Constant, ast.JoinedStr, ast.List, ast.Tuple, ast.Dict, ast.Set, ast.Lambda, ast.ListComp, ast.DictComp,
+             ast.SetComp, ast.GeneratorExp, ast.BinOp, ast.Compare, ast.BoolOp, ast.UnaryOp)
+
+
+def _handed_in(m: SemanticModel, attr: ast.Attribute) -> bool:
+    """``self.x`` (set elsewhere), or ``model.backbone`` of a value proven to be a module."""
+    if not isinstance(attr.value, ast.Name):
+        return False
+    if attr.attr in torch_api.MODULE_API_METHODS:
+        return False
+    if m._is_self(attr.value):
+        cls = m.enclosing_class(attr)
+        return cls is None or m.find_method(cls, attr.attr) is None  # an attribute, not a method of the class
+    return flow_of(m).holds_module(attr.value)
+
+
+def _value_key(v) -> tuple:
+    """One key for every occurrence of a value that ``values()`` cannot see through: the node it
+    found (a parameter, a loop variable, a construction), ``self.x`` of one class, or the text of
+    another attribute within one function."""
+    node, m = v.node, v.model
+    if isinstance(node, ast.Attribute) and m._is_self(node.value):
+        cls = m.enclosing_class(node)
+        return ("self", id(m), id(cls.node) if cls else 0, node.attr)
+    if isinstance(node, (ast.Attribute, ast.Subscript)):
+        return ("text", id(m), id(m.enclosing_function(node)), text_of(node))
+    return ("node", id(m), id(node))
+
+
+def _module_verdict(flow: Flow, expr: ast.AST, depth: int, seen: frozenset) -> bool | None:
+    """True: every value of ``expr`` is a module with weights; False: some value is known to be
+    something else; None: unknown."""
+    m = flow.model
+    vals = [v for v in m.values(expr, module_identity=True) if not (isinstance(v.node, ast.Constant) and v.node.value is None)]
+    if not vals:
+        return None
+    verdicts = [_value_is_module(flow if v.model is m else flow_of(v.model), v, depth, seen) for v in vals]
+    if any(x is False for x in verdicts):
+        return False
+    return True if all(x is True for x in verdicts) else None
+
+
+def _value_is_module(flow: Flow, v, depth: int, seen: frozenset) -> bool | None:
+    node = v.node
+    if depth > MAX_MODULE_DEPTH or id(node) in seen:
+        return None
+    seen = seen | {id(node)}
+    if isinstance(node, _LITERALS):
+        return False  # a string, a config dict, a number: not a module
+    if isinstance(node, (*FUNCTION_TYPES, ast.ClassDef)):
+        return False  # a function or a class (a constructor call), not an instance
+    if isinstance(node, ast.Call):
+        verdict = _constructed_module(flow, node, depth, seen)
+        if verdict is not None:
+            return verdict
+    elif isinstance(node, ast.arg):
+        verdict = _parameter_module(flow, node, depth, seen)
+        if verdict is not None:
+            return verdict
+    if _value_key(v) in flow.module_protocol_keys:
+        return True
+    return None
+
+
+def _constructed_module(flow: Flow, node: ast.Call, depth: int, seen: frozenset) -> bool | None:
+    m = flow.model
+    q = m.call_name(node)
+    if q is not None:
+        if q in torch_api.NN_LOSS_MODULES or q in torch_api.NN_PARAMETERLESS_MODULES:
+            return False
+        if q.startswith("torch.nn.") and q.rsplit(".", 1)[-1][:1].isupper() and "functional" not in q:
+            return True
+        if q in torch_api.MODEL_CONSTRUCTORS:
+            return True
+        if q.startswith(torch_api.MODEL_CONSTRUCTOR_PREFIXES):
+            last = q.rsplit(".", 1)[-1]
+            return True if last[:1].islower() and not last.startswith("get_") else None
+        if q.startswith(torch_api.HF_PACKAGES):
+            return _hf_model(q)
+        if q == "copy.deepcopy" and node.args:
+            return _module_verdict(flow, node.args[0], depth + 1, seen)
+    cls = m.local_class_of(node.func)
+    if cls is not None:
+        return m.is_nn_module(cls)
+    external = m.external_class(node.func) or star_imported_class(m, node.func)
+    if external is not None:
+        return external[0].is_nn_module(external[1])
+    return None
+
+
+def star_imported_class(m: SemanticModel, func: ast.AST) -> tuple[SemanticModel, Any] | None:
+    """``Encoder`` bound by nothing in the file but ``from models import *``: the class of that
+    name in the project's module (the first star import that defines it)."""
+    if not isinstance(func, ast.Name) or m.lookup(func.id, func):
+        return None
+    m.read_whole()  # the file's star imports, and another module
+    for stmt in m._tree.body:
+        if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names):
+            base = "." * stmt.level + (stmt.module or "")
+            found = m.project_class(f"{base}{func.id}" if base.endswith(".") else f"{base}.{func.id}")
+            if isinstance(found, tuple):
+                return found
+    return None
+
+
+def _tracks_running_stats(call: ast.Call) -> bool:
+    v = keyword(call, "track_running_stats")
+    return isinstance(v, ast.Constant) and v.value is True
+
+
+def _hf_model(q: str) -> bool | None:
+    """``transformers.AutoModelForCausalLM.from_pretrained`` / ``transformers.BertModel(config)``."""
+    parts = q.split(".")
+    if parts[-1] in torch_api.HF_MODEL_FACTORIES:
+        parts = parts[:-1]
+    cls = parts[-1]
+    if not cls[:1].isupper() or cls.endswith(torch_api.HF_NOT_MODEL_ENDINGS):
+        return None
+    if cls.endswith(torch_api.HF_MODEL_CLASS_ENDINGS) or torch_api.HF_MODEL_CLASS_INFIX in cls[1:]:
+        return True
+    return None
+
+
+def _class_is_module(m: SemanticModel, expr: ast.AST) -> bool | None:
+    """The class an annotation or a constructor names is an nn.Module (subclass)."""
+    q = m.qualified_name(expr)
+    if q is not None and (q in torch_api.MODULE_BASES or (q.startswith("torch.nn.") and q.rsplit(".", 1)[-1][:1].isupper())):
+        return q not in torch_api.NN_LOSS_MODULES and q not in torch_api.NN_PARAMETERLESS_MODULES
+    if q is not None and q.startswith(torch_api.HF_PACKAGES):
+        return _hf_model(q)
+    cls = m.local_class_of(expr)
+    if cls is not None:
+        return m.is_nn_module(cls)
+    external = m.external_class(expr)
+    if external is not None:
+        return external[0].is_nn_module(external[1])
+    return None
+
+
+def _parameter_module(flow: Flow, param: ast.arg, depth: int, seen: frozenset) -> bool | None:
+    """A parameter holds a module: by its annotation, or every call site of its function in the
+    file passes one (``__init__``'s parameters: every construction of its class)."""
+    m = flow.model
+    ann = param.annotation
+    if ann is not None and isinstance(ann, (ast.Name, ast.Attribute)):
+        verdict = _class_is_module(m, ann)
+        if verdict is not None:
+            return verdict
+    sites = _parameter_sites(m, param)
+    if not sites:
+        return None
+    verdicts = [_module_verdict(flow if sm is m else flow_of(sm), arg, depth + 1, seen) for sm, arg in sites]
+    if any(x is False for x in verdicts):
+        return None  # some callers pass something else: not every value is a module
+    return True if all(x is True for x in verdicts) else None
+
+
+def _parameter_sites(m: SemanticModel, param: ast.arg) -> list[tuple[SemanticModel, ast.expr]]:
+    sites = call_site_arguments(m, param)
+    out: list[tuple[SemanticModel, ast.expr]] = [(m, a) for _, a in sites or ()]
+    args_node = parent(param)
+    func = parent(args_node) if args_node is not None else None
+    if isinstance(func, FUNCTION_TYPES) and func.name == "__init__" and isinstance(parent(func), ast.ClassDef):
+        out += [(m, a) for a in _constructor_arguments(m, parent(func), func, param)]
+    elif isinstance(func, FUNCTION_TYPES) and isinstance(parent(func), ast.ClassDef):
+        out += [(sm, a) for sm, _, a in inherited_call_sites(m, param)]
+    return out
+
+
+def _constructor_arguments(m: SemanticModel, cls_node: ast.ClassDef, init: ast.AST, param: ast.arg) -> list[ast.expr]:
+    """What ``Trainer(model, ...)`` calls of the class in this file pass for ``__init__``'s ``param``."""
+    positional = [*init.args.posonlyargs, *init.args.args][1:]  # type: ignore[attr-defined]
+    index = positional.index(param) if param in positional else None
+    out: list[ast.expr] = []
+    for call in calls_named(m, cls_node.name):
+        info = m.local_class_of(call.func)
+        if info is None or info.node is not cls_node:
+            continue
+        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+            return []
+        arg = next((k.value for k in call.keywords if k.arg == param.arg), None)
+        if arg is None and index is not None and index < len(call.args):
+            arg = call.args[index]
+        if arg is not None:
+            out.append(arg)
+    return out
+
+
+# ---------------------------------------------------------------------- forward outputs
+@dataclass
+class OutputFate:
+    measured: bool = False  # reaches a no-graph sink: .item(), argmax, a comparison, .numpy(), .data, .detach()
+    kept: bool = False  # accumulated into a value that lives across iterations (``+=``, ``.append``)
+    escapes: bool = False  # a graph-carrying value leaves the scope (returned, yielded, stored on self)
+    checked: bool = False  # used in an ``assert``: a test of the model, not an evaluation
+    backpropagated: bool = False  # reaches ``.backward()`` / ``autograd.grad``: training, not evaluation
+
+
+_METADATA_ATTRS = {"shape", "dtype", "device", "ndim", "is_cuda", "requires_grad", "grad_fn"}
+_METADATA_METHODS = {"size", "dim", "numel", "nelement", "type", "get_device"}
+_KEEP_METHODS = {"append", "extend", "add_", "update", "insert"}
+MAX_FATE_NAMES = 24
+
+
+def _output_fate(m: SemanticModel, call: ast.Call, scope: ast.AST) -> OutputFate:
+    fate = _output_fate_of(m, call, scope)
+    if fate.checked and not _synthetic_input(m, call):
+        fate.checked = False  # an assert in an evaluation over data (``assert out.size(1) == n``) tests nothing
+    return fate
+
+
+def _synthetic_input(m: SemanticModel, call: ast.Call) -> bool:
+    """Every argument of the forward is made by a tensor factory (``torch.randn(2, 8)``), directly
+    or through a name: a smoke test's input, not data from a loader."""
+    args = [*call.args, *(k.value for k in call.keywords)]
+    if not args:
+        return False
+    for a in args:
+        vals = [Value(a, m)] if isinstance(a, ast.Call) else m.values(a)
+        if not vals or not all(isinstance(v.node, ast.Call) and v.model.call_name(v.node) in torch_api.TENSOR_FACTORIES for v in vals):
+            return False
+    return True
+
+
+def _output_fate_of(m: SemanticModel, call: ast.Call, scope: ast.AST) -> OutputFate:
+    fate = OutputFate()
+    pending: list[ast.AST] = [call]
+    names: set[str] = set()
+    scope_nodes: list[ast.Name] | None = None
+    while pending:
+        expr = pending.pop()
+        name = _follow_up(m, expr, fate)
+        for n in name:
+            if n in names or len(names) >= MAX_FATE_NAMES:
+                continue
+            names.add(n)
+            if scope_nodes is None:
+                body = scope.body if isinstance(scope, (*LOOP_TYPES, *FUNCTION_TYPES)) else [scope]
+                scope_nodes = [x for x in _walk_no_defs(body) if isinstance(x, ast.Name) and isinstance(x.ctx, ast.Load)]
+            pending.extend(u for u in scope_nodes if u.id == n and pos(u) > pos(call))
+    return fate
+
+
+def _walk_no_defs(stmts: list) -> list[ast.AST]:
+    out: list[ast.AST] = []
+    stack = list(stmts)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, _SKIP_BODIES):
+            continue
+        out.append(n)
+        stack.extend(ast.iter_child_nodes(n))
+    return out
+
+
+def _follow_up(m: SemanticModel, expr: ast.AST, fate: OutputFate) -> list[str]:
+    """Climb from a graph-carrying ``expr`` through the expressions that keep its graph, note
+    what ends it, and answer the names it is then bound to (to follow their uses)."""
+    for a in ancestors(expr):
+        if isinstance(a, ast.Assert):
+            fate.checked = True  # ``assert out.shape == ...``: checked (a test, if the input is synthetic)
+            return []
+        if isinstance(a, ast.stmt):
+            break
+    node = expr
+    while True:
+        p = parent(node)
+        if p is None:
+            return []
+        if isinstance(p, ast.Attribute):
+            if p.attr in torch_api.NO_GRAPH_SINK_ATTRS:
+                fate.measured = True
+                return []
+            if p.attr in _METADATA_ATTRS:
+                return []
+            call = parent(p)
+            if isinstance(call, ast.Call) and call.func is p:
+                if p.attr in _BACKWARD_NAMES:
+                    fate.backpropagated = True
+                    return []
+                if p.attr in torch_api.NO_GRAPH_SINK_METHODS:
+                    fate.measured = True
+                    return []
+                if p.attr in _METADATA_METHODS:
+                    return []
+                node = call  # ``out.softmax(1)``, ``out.cpu()``: still the graph
+                continue
+            node = p  # ``outputs.logits``
+            continue
+        if isinstance(p, ast.Compare):
+            fate.measured = True
+            return []
+        if isinstance(p, ast.Call):
+            q = m.call_name(p)
+            f = p.func
+            if q in torch_api.NO_GRAPH_SINK_FUNCS or (isinstance(f, ast.Name) and f.id in ("float", "int", "bool") and not m.lookup(f.id, f)):
+                fate.measured = True
+                return []
+            if q in ("torch.autograd.backward", "torch.autograd.grad") or (isinstance(f, ast.Attribute) and f.attr in _BACKWARD_NAMES):
+                fate.backpropagated = True  # ``torch.autograd.grad(out, x)``, ``accelerator.backward(loss)``
+                return []
+            if isinstance(f, ast.Attribute) and f.attr in _KEEP_METHODS and node is not f:
+                fate.kept = True
+                holder = f.value
+                if isinstance(holder, ast.Attribute) and m._is_self(holder.value):
+                    fate.escapes = True
+                    return []
+                return [holder.id] if isinstance(holder, ast.Name) else []
+            node = p  # an argument: a loss, a function of the output
+            continue
+        if isinstance(p, (ast.BinOp, ast.UnaryOp, ast.Subscript, ast.Tuple, ast.List, ast.Starred, ast.IfExp, ast.BoolOp, ast.keyword,
+                          ast.Dict, ast.Set, ast.ListComp, ast.GeneratorExp, ast.comprehension, ast.JoinedStr, ast.FormattedValue)):
+            if isinstance(p, ast.Subscript) and node is p.slice:
+                return []  # used as an index
+            node = p
+            continue
+        if isinstance(p, ast.NamedExpr):
+            return [p.target.id]
+        if isinstance(p, (ast.Return, ast.Yield, ast.YieldFrom)):
+            fate.escapes = True
+            return []
+        if isinstance(p, ast.Assert):
+            fate.checked = True
+            return []
+        if isinstance(p, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = p.targets if isinstance(p, ast.Assign) else [p.target]
+            out: list[str] = []
+            for t in targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        out.append(n.id)
+                    elif isinstance(n, ast.Attribute) and m._is_self(n.value) and n.ctx is not None and isinstance(n.ctx, ast.Store):
+                        fate.escapes = True
+            if isinstance(p, ast.AugAssign):
+                fate.kept = True
+            return out
+        return []  # a statement (an expression statement, an if test, a with item): the value is used there
+
+
+def _loop_around(call: ast.AST, root: ast.AST) -> ast.AST | None:
+    """The innermost loop (or comprehension) around ``call`` within ``root``; ``root`` itself when
+    it is a loop."""
+    for a in ancestors(call):
+        if isinstance(a, _SKIP_BODIES):
+            return None
+        if isinstance(a, (*LOOP_TYPES, *COMPREHENSION_TYPES)) and not _in_iter(call, a):
+            return a
+        if a is root:
+            return root if isinstance(root, LOOP_TYPES) else None
+    return None
+
+
+def _eval_data(m: SemanticModel, expr: ast.AST, depth: int) -> bool:
+    if depth > 3:
+        return False
+    vals = m.values(expr)
+    if not vals:
+        return False
+    for v in vals:
+        node = v.node
+        if not isinstance(node, ast.Call):
+            return False
+        q = v.model.call_name(node)
+        if q in torch_api.DATA_LOADERS:
+            ds = node.args[0] if node.args else keyword(node, "dataset")
+            if ds is None or not _eval_data(v.model, ds, depth + 1):
+                return False
+            continue
+        if not _held_out_construction(node):
+            return False
+    return True
+
+
+def _held_out_construction(call: ast.Call) -> bool:
+    for k in call.keywords:
+        if k.arg in torch_api.EVAL_DATA_FLAGS and isinstance(k.value, ast.Constant) and k.value.value is torch_api.EVAL_DATA_FLAGS[k.arg]:
+            return True
+        if k.arg in torch_api.EVAL_DATA_SPLIT_KEYWORDS and isinstance(k.value, ast.Constant) and isinstance(k.value.value, str):
+            if k.value.value.lower() in torch_api.EVAL_DATA_SPLITS:
+                return True
+    return False
+
+
+def _returns_result_of(m: SemanticModel, func: FunctionNode, call: ast.Call) -> bool:
+    """``func`` may return what ``call`` gives (directly or through a name bound to it)."""
+    for r in m.function_returns(func):
+        for n in ast.walk(r):
+            if n is call:
+                return True
+            if isinstance(n, ast.Name) and any(v.node is call for v in m.values(n)):
+                return True
+    return False
+
+
+def _mode_independent_batch_norm(call: ast.Call) -> bool:
+    """``F.batch_norm(x, mean, var, w, b, True, ...)``: ``training`` given as a literal, so the
+    module's mode changes nothing (adaptive instance norm computes batch statistics always)."""
+    training = call.args[5] if len(call.args) > 5 else keyword(call, "training")
+    return isinstance(training, ast.Constant) and isinstance(training.value, bool)

@@ -60,10 +60,18 @@ def wrap_fix(ctx: Context, stmt: ast.stmt, header: str, message: str, applicabil
 class EvalWithoutNoGrad(Rule):
     """
     ## What it does
-    Checks for evaluation forward passes that run with autograd on: a function named like
-    `validate` / `evaluate` / `test` / `predict` / `infer`, a loop over a loader named like
-    `val_loader` / `test_loader`, or the code after `model.eval()`, that runs a model and never
-    calls `backward()`, and is not under `torch.no_grad()` / `torch.inference_mode()` (a `with`
+    Checks for evaluation forward passes that run with autograd on. A forward pass is a call of
+    a value that is proven to be an `nn.Module` with weights: built from a torch.nn layer, a
+    module class of the file or the project, a zoo constructor (`torchvision.models.*`,
+    `timm.create_model`, Hugging Face `from_pretrained`), or a value on which `.eval()`,
+    `.parameters()`, `.state_dict()`... is called, followed through assignments, `self`
+    attributes, returns, `.to()` / DataParallel wrappers, annotations and the arguments that the
+    file's call sites (and constructions of a class) pass. An evaluation is known by what it
+    does, never by its name: code that runs such a forward, reaches no `backward()`, `step()` or
+    `autograd.grad` (through helpers either), and runs after `model.eval()`, or measures the
+    outputs in a loop (`.item()`, `argmax`, a comparison, `.numpy()`, `.data`), or keeps them
+    across iterations, or iterates held-out data by construction (`MNIST(root, train=False)`,
+    `split="val"`). It is not under `torch.no_grad()` / `torch.inference_mode()` (a `with`
     block, `stack.enter_context(torch.no_grad())` in a `with ExitStack() as stack:` block, or a
     decorator on the function, or on every caller of the function in the file, also when the
     function is handed as a callback to a function of the file that calls it only there).
@@ -71,9 +79,15 @@ class EvalWithoutNoGrad(Rule):
     called, directly or as a callback, from a loop of the file): a single forward (one batch of samples after training, a
     smoke test under `__main__`) costs one pass's memory once, and is not reported.
 
-    Known problems: worth a warning only where the cost adds up, in forwards repeated over data
-    (an evaluation loop over a data loader); a single forward is not reported (above). Neither
-    is a call of a module with no trainable parameter: one frozen in the file, or a
+    Known problems: what is worth a warning is an evaluation loop (over a data loader, or a
+    function run once per batch) whose outputs are measured or kept. A forward whose output
+    an `assert` checks is a test of the model and is not reported; neither is a call of a
+    value nothing proves to be a module (a parameter no call site of the file passes a module
+    to, an object loaded by `torch.load` or `joblib.load` with no module method called on it):
+    such an evaluation is missed. Where the graph of an output leaves the function (returned,
+    stored on `self`) and some caller may backpropagate it, the code is not taken for an
+    evaluation. Arguments passed by call sites in other modules are not followed.
+    Nor is a call of a module with no trainable parameter: one frozen in the file, or a
     `torch.jit.freeze`d or `torch.jit.optimize_for_inference` module (measured on torch 2.13:
     their outputs do not require grad, benchmarks/jit_facts.py). Scripted, traced and loaded
     TorchScript modules do record autograd (measured) and are reported like other models;
@@ -136,6 +150,7 @@ class EvalWithoutNoGrad(Rule):
             merged = EvalRegion("after-eval", group[0].func, group[0].target, [c for g in group for c in g.forwards], group[0].anchor)
             merged.last = group[-1].target  # type: ignore[attr-defined]
             regions.append(merged)
+        reported_in: set[int] = set()  # functions with a finding on a statement outside any loop
         for region in regions:
             if id(region.target) in done:
                 continue
@@ -143,6 +158,12 @@ class EvalWithoutNoGrad(Rule):
             if not forwards or not any(self._repeated(c, ctx) for c in forwards):
                 continue  # one forward pass (a smoke test, one sample): the cost does not add up
             done.add(id(region.target))
+            if region.func is not None and not isinstance(region.target, LOOP_TYPES):
+                # forwards on separate statements of one function (``fake_B = G_AB(a)``, ``fake_A =
+                # G_BA(b)``): one finding, on the first; one no_grad around the function fixes all
+                if id(region.func) in reported_in:
+                    continue
+                reported_in.add(id(region.func))
             model = flow.is_model_forward(forwards[0]) or "the model"
             where, label = self._where(region)
             # Reported on the forward pass, where a maintainer adds the no_grad; the region

@@ -20,8 +20,13 @@ class ForwardInTrainModeUnderNoGrad(Rule):
     pseudo-labels, or an EMA teacher's targets inside the training loop.
 
     It stays silent when the forward's output is thrown away (`net(x)` as a statement: the
-    forward runs for its statistics, as in batch-norm re-estimation) and in a function that
-    resets or sets the statistics itself (`reset_running_stats()`, `momentum`, `running_mean`).
+    forward runs for its statistics, as in batch-norm re-estimation), when an `assert` checks
+    the output (a test of train-mode batch norm, on purpose), and in a function that resets or
+    sets the statistics itself (`reset_running_stats()`, `momentum`, `running_mean`).
+
+    Known problems: the model must be built where the rule can see its layers (in the file, a
+    project class, a torchvision constructor); a model handed in as a parameter is not
+    followed to its callers' constructions yet, so such forwards are not reported.
 
     Known problems: one forward (not in a loop) of a fresh model that nothing in its scope trains,
     loads or hands on (a smoke test under `if __name__ == "__main__":`, a test that checks
@@ -99,10 +104,10 @@ class ForwardInTrainModeUnderNoGrad(Rule):
             if func is not None and _touches_bn_stats(func):
                 continue  # re-estimating batch-norm statistics on purpose (SWA update_bn, after pruning)
             for call in _calls(node.body):
-                if id(call) in eval_forwards:
-                    continue
                 if isinstance(parent(call), ast.Expr):
                     continue  # the output is thrown away: the forward runs for its statistics (BN re-estimation)
+                if flow.output_fate(call, func if func is not None else m.tree).checked:
+                    continue  # an assert checks the output: a test of train-mode batch norm, on purpose
                 subject = flow.is_model_forward(call)
                 if subject is None:
                     continue
@@ -113,8 +118,8 @@ class ForwardInTrainModeUnderNoGrad(Rule):
                 if untrained(m, target) and not any(isinstance(a, (*LOOP_TYPES, *COMPREHENSION_TYPES)) for a in ancestors(call)):
                     continue  # one forward of a fresh model nothing trains or loads (a smoke test): no statistics to keep
                 why = self._train_mode(call, subject, node, ctx)
-                if why is None:
-                    continue
+                if why is None or (id(call) in eval_forwards and not flow.eval_mode_before(call, subject, inside=func)):
+                    continue  # an evaluation whose mode nothing chose: PIT203 reports it
                 ctx.report(
                     call,
                     f"{subject}(...) under no_grad while {subject} is in train mode ({why[0]}): its batch norm layers still "

@@ -13,18 +13,25 @@ class MissingEvalMode(Rule):
     ## What it does
     Checks for evaluation of a model without `model.eval()` or `model.train(False)` before
     it on every path, in that function or in all of its callers in the file. An evaluation is
-    code that runs the model and never calls `backward()`, `step()` or `autograd.grad`: a
-    function named like `validate` / `evaluate` / `test` / `predict` / `infer`, a loop over a
-    loader named like `val_loader` / `test_loader`, or any function that training code calls
-    and that runs the model under `no_grad`. The forward may be `model(x)`, `self.model(x)`,
-    `model.generate(...)`, or hidden in a helper of the file (`self._forward_pass(x)`); the
-    finding is on the call in the evaluation, the helper's forward and the training caller
-    are in its related information.
+    known by what the code does, never by its name: it runs a forward of a value proven to be
+    an `nn.Module` (by construction, annotation, the file's call sites, or a module method
+    called on it; see PIT201), reaches no `backward()`, `step()` or `autograd.grad`, and
+    either runs under `no_grad` and measures the output (`.item()`, `argmax`, a comparison) or
+    keeps it across the iterations of a loop, or measures it in a loop, or iterates held-out
+    data by construction (`MNIST(root, train=False)`, `split="val"`), or is a function that
+    training code calls and that runs the model under `no_grad`. The forward may be
+    `model(x)`, `self.model(x)`, `model.generate(...)`, or hidden in a helper of the file
+    (`self._forward_pass(x)`); the finding is on the call in the evaluation, the helper's
+    forward and the training caller are in its related information.
 
     Known problems: the warning is worth it only for a model whose train mode computes
     something else. A model whose class is visible (in the file, or an imported class of the
-    project) and has neither dropout nor batch norm is not reported; a model of unknown
-    class (a parameter, a zoo or Hugging Face model) is.
+    project) and has neither dropout nor batch norm is not reported; a module of unknown
+    class (a zoo or Hugging Face model, an imported class the project index cannot resolve)
+    is. A forward whose output is thrown away (`model(x)` as a statement: batch-norm
+    re-estimation) or checked by an `assert` (a test) is no evaluation, and a call of a value
+    nothing proves to be a module (a parameter no call site of the file passes a module to) is
+    not reported: such evaluations are missed.
     A `torch.jit.freeze`d module is in eval mode for good (measured on torch 2.13: freezing a
     module in train mode raises, and `.train()` on a frozen one leaves dropout off), and a
     module made by `torch.jit.trace` keeps the mode it was traced in (measured: `.eval()` on it
@@ -40,7 +47,7 @@ class MissingEvalMode(Rule):
 
     ## Example
     ```python
-    def evaluate(model, loader):
+    def evaluate(model: nn.Module, loader):
         with torch.no_grad():
             for x, y in loader:
                 preds = model(x).argmax(1)
@@ -48,7 +55,7 @@ class MissingEvalMode(Rule):
 
     ## Use instead
     ```python
-    def evaluate(model, loader):
+    def evaluate(model: nn.Module, loader):
         model.eval()
         with torch.no_grad():
             for x, y in loader:
