@@ -64,6 +64,11 @@ def nn_class(q: str | None) -> bool:
     return q is not None and q.startswith(NN) and q[len(NN) : len(NN) + 1].isupper()
 
 
+def nn_module_class(q: str | None) -> bool:
+    """A class anywhere under ``torch.nn`` (``torch.nn.parallel.DistributedDataParallel`` too)."""
+    return in_nn(q) and q.rsplit(".", 1)[-1][:1].isupper() and not in_functional(q)  # type: ignore[union-attr]
+
+
 def in_functional(q: str | None) -> bool:
     return q is not None and q.startswith(FUNCTIONAL)
 

@@ -1991,9 +1991,31 @@ def _value_is_module(flow: Flow, v, depth: int, seen: frozenset) -> bool | None:
         verdict = _parameter_module(flow, node, depth, seen)
         if verdict is not None:
             return verdict
+    elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+        wrapped = _accelerator_wrapped(flow_of(v.model), node)
+        if wrapped is not None:  # ``model, opt = accelerator.prepare(model, opt)``: the module it was given
+            verdict = _module_verdict(flow_of(v.model), wrapped, depth + 1, seen)
+            if verdict is not None:
+                return verdict
     if _value_key(v) in flow.module_protocol_keys:
         return True
     return None
+
+
+def _accelerator_wrapped(flow: Flow, target: ast.Name) -> ast.expr | None:
+    """The argument an accelerator's ``prepare`` / ``setup`` hands back as ``target`` (the i-th
+    name unpacked from ``accelerator.prepare(a0, a1, ...)``, the accelerator proven), or None."""
+    tup = parent(target)
+    stmt = parent(tup) if isinstance(tup, (ast.Tuple, ast.List)) else None
+    if not isinstance(stmt, ast.Assign) or not isinstance(stmt.value, ast.Call):
+        return None
+    call, f = stmt.value, stmt.value.func
+    i = tup.elts.index(target)  # type: ignore[union-attr]
+    if not (isinstance(f, ast.Attribute) and f.attr in torch_api.ACCELERATOR_WRAPPING_METHODS and i < len(call.args)):
+        return None
+    if any(isinstance(a, ast.Starred) for a in call.args) or flow.object_fact(f.value, ACCELERATOR) is not True:
+        return None
+    return call.args[i]
 
 
 def _constructed_module(flow: Flow, node: ast.Call, depth: int, seen: frozenset) -> bool | None:
@@ -2002,7 +2024,7 @@ def _constructed_module(flow: Flow, node: ast.Call, depth: int, seen: frozenset)
     if q is not None:
         if q in torch_api.NN_LOSS_MODULES or q in torch_api.NN_PARAMETERLESS_MODULES:
             return False
-        if q.startswith("torch.nn.") and q.rsplit(".", 1)[-1][:1].isupper() and "functional" not in q:
+        if torch_api.nn_module_class(q):
             return True
         if q in torch_api.MODEL_CONSTRUCTORS:
             return True
@@ -2058,7 +2080,7 @@ def _hf_model(q: str) -> bool | None:
 def _class_is_module(m: SemanticModel, expr: ast.AST) -> bool | None:
     """The class an annotation or a constructor names is an nn.Module (subclass)."""
     q = m.qualified_name(expr)
-    if q is not None and (q in torch_api.MODULE_BASES or (q.startswith("torch.nn.") and q.rsplit(".", 1)[-1][:1].isupper())):
+    if q is not None and (q in torch_api.MODULE_BASES or torch_api.nn_module_class(q)):
         return q not in torch_api.NN_LOSS_MODULES and q not in torch_api.NN_PARAMETERLESS_MODULES
     if q is not None and q.startswith(torch_api.HF_PACKAGES):
         return _hf_model(q)
@@ -2230,7 +2252,7 @@ def _follow_up(m: SemanticModel, expr: ast.AST, fate: OutputFate) -> list[str]:
             if q in torch_api.NO_GRAPH_SINK_FUNCS or (isinstance(f, ast.Name) and f.id in ("float", "int", "bool") and not m.lookup(f.id, f)):
                 fate.measured = True
                 return []
-            if q in ("torch.autograd.backward", "torch.autograd.grad") or (isinstance(f, ast.Attribute) and f.attr in _BACKWARD_NAMES):
+            if q in torch_api.BACKWARD_CALLS or q in torch_api.GRAD_CALLS or (isinstance(f, ast.Attribute) and f.attr in _BACKWARD_NAMES):
                 fate.backpropagated = True  # ``torch.autograd.grad(out, x)``, ``accelerator.backward(loss)``
                 return []
             if isinstance(f, ast.Attribute) and f.attr in _KEEP_METHODS and node is not f:
