@@ -7,6 +7,10 @@ from .records import Hook, ModuleBase, Record
 
 BASE = "pytorch_lightning.LightningModule"
 
+# Hook names the trainer calls besides the per-batch steps (``on_train_start``,
+# ``validation_epoch_end``, ``train_dataloader``): functions the framework runs, not evaluations.
+HOOK_NAME_PATTERN = r"^(validation_step|test_step|predict_step|.*_epoch_end|on_.*|.*_dataloader)$"
+
 RECORDS: list[Record] = [
     ModuleBase(BASE),
     Hook(f"{BASE}.training_step", per_batch=True, grad_enabled=True, trains=True),

@@ -7,7 +7,9 @@ is adding its record.
 
 from __future__ import annotations
 
-from . import nn, pil, torch
+import re
+
+from . import lightning, nn, pil, torch
 from .aliases import canonical, spellings
 from .index import lookup, of_kind
 from .packages import EXIT_STACKS, LIBRARY_ROOTS, NO_MODEL_PACKAGES
@@ -290,6 +292,15 @@ PIL_IMAGE_MAKERS = _names(ImageMaker)
 PIL_IMAGE_METHODS = pil.IMAGE_METHODS
 
 # ---------------------------------------------------------------- Lightning, Hugging Face
+_LIGHTNING_HOOK_RE = re.compile(lightning.HOOK_NAME_PATTERN)
+
+
+def lightning_hook(name: str) -> bool:
+    """A method name Lightning's trainer calls (a step, an ``on_*`` or ``*_epoch_end`` hook, a
+    ``*_dataloader``)."""
+    return _LIGHTNING_HOOK_RE.match(name) is not None
+
+
 LIGHTNING_TRAINING_HOOKS = frozenset(r.name for r in of_kind(Hook) if r.trains)
 LIGHTNING_GRAD_FREE_HOOKS = frozenset(r.name for r in of_kind(Hook) if r.per_batch and not r.grad_enabled)
 GENERATE_METHODS = frozenset(r.method for r in of_kind(Generate))

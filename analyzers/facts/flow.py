@@ -46,7 +46,6 @@ _SKIP_BODIES = (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda)
 
 BACKWARD, STEP, ZERO_GRAD, EVAL, TRAIN, MODE, GRAD, FORWARD = "backward", "step", "zero_grad", "eval", "train", "mode", "grad", "forward"
 
-_HOOK_RE = re.compile(r"^(validation_step|test_step|predict_step|.*_epoch_end|on_.*|.*_dataloader)$")
 
 
 # Node types the loop model asks the engine's traversal to collect (see Flow.nodes).
@@ -1101,7 +1100,7 @@ class Flow:
     def _model_method(self, f: FunctionNode) -> bool:
         """A method of a model class (its callers decide its mode), or a framework hook that runs
         under the framework's own eval mode and no_grad (Lightning's ``validation_step``)."""
-        if _HOOK_RE.match(f.name):
+        if torch_api.lightning_hook(f.name):
             return True
         cls = self.model.enclosing_class(f)
         return cls is not None and parent(f) is cls.node and (self.model.is_nn_module(cls) or "forward" in cls.methods)
@@ -1213,7 +1212,7 @@ class Flow:
         return out
 
     def _may_be_called_eval_root(self, f: FunctionNode) -> bool:
-        if f.name.startswith("__") or _HOOK_RE.match(f.name):
+        if f.name.startswith("__") or torch_api.lightning_hook(f.name):
             return False
         m = self.model
         cls = m.enclosing_class(f)
