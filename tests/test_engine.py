@@ -386,3 +386,27 @@ def test_a_module_added_later_is_found_by_the_next_analysis(tmp_path):
     _write(tmp_path, {"nets/scoring.py": PROJECT_MODEL})
     after = analyze(script.read_text(), str(script), Config(), JediOptions(enabled=False))
     assert before.diagnostics == [] and [d.code for d in after.diagnostics] == ["PIT101"]
+
+
+def test_one_finding_per_rule_and_place():
+    """A forward that lies in two of a rule's regions (after ``.eval()``, and in a loop that
+    never backpropagates) is one finding, not two at the same place."""
+    code = textwrap.dedent(
+        """
+        import torch
+        import torch.nn as nn
+
+        G = nn.Linear(4, 4)
+        fixed_z = torch.randn(2, 4)
+        samples = []
+        for epoch in range(3):
+            for x in range(10):
+                fake = G(torch.randn(2, 4))
+            G.eval()
+            samples_z = G(fixed_z)
+            samples.append(samples_z)
+            G.train()
+        """
+    )
+    found = [(d.code, d.range.start.line) for d in analyze(code, "t.py").diagnostics if d.code == "PIT201"]
+    assert found == [("PIT201", 11)]

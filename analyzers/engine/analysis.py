@@ -269,7 +269,11 @@ def _analyze(
         ctx.findings[:] = [f for f in ctx.findings if f.code not in failed]  # skipped for this file
     t_rules = time.perf_counter()
 
+    reported: set[tuple[str, Range]] = set()
     for diag in ctx.findings:
+        if (diag.code, diag.range) in reported:
+            continue  # one rule, one finding per place (a forward in two of a rule's regions)
+        reported.add((diag.code, diag.range))
         if apply_noqa and source.is_suppressed(diag.code, diag.noqa_line if diag.noqa_line is not None else diag.range.start.line):
             continue
         if parsed.masked_lines and diag.range.start.line in parsed.masked_lines:
