@@ -898,7 +898,16 @@ class Flow:
     def _module_events_uncached(self) -> list[Event]:
         tree = self.model.tree  # a read of the whole file
         out: list[Event] = []
-        self._collect(tree.body, tree, (), {}, False, frozenset(), (), False, out, set())
+        for stmt in tree.body:
+            # Each top-level statement's events (with the helpers it calls) are kept across the
+            # document's versions while nothing they read changes; in source order, statement
+            # after statement, they are the module's.
+            out.extend(self.kept("statement_events", stmt, lambda: self._statement_events(stmt)))  # noqa: B023 (called at once)
+        return out
+
+    def _statement_events(self, stmt: ast.stmt) -> list[Event]:
+        out: list[Event] = []
+        self._collect([stmt], stmt, (), {}, False, frozenset(), (), False, out, set())
         out.sort(key=lambda e: e.order)
         return out
 
