@@ -128,3 +128,50 @@ def test_probe_command_arguments():
 
     with pytest.raises(ValueError):
         probe_target((42,))
+
+
+# ---------------------------------------------------------------------- the scheduler's queue
+def test_the_dispatcher_runs_the_documents_being_typed_in_first():
+    """Analyses of documents being typed in go before the others (documents just opened,
+    re-analysed after a settings change); a cancelled job never runs."""
+    import concurrent.futures
+    import threading
+
+    from torchpit.server.scheduler import Dispatcher
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        d = Dispatcher(pool, max_wait=60)
+        gate, order = threading.Event(), []
+        busy = d.submit(lambda _: gate.wait(5), None, urgent=False)  # the worker is busy
+        opened = [d.submit(order.append, f"open{i}", urgent=False) for i in range(3)]
+        typed = d.submit(order.append, "edit", urgent=True)
+        superseded = d.submit(order.append, "superseded", urgent=True)
+        assert superseded.cancel()
+        gate.set()
+        for f in (busy, *opened, typed):
+            f.result(5)
+        assert order == ["edit", "open0", "open1", "open2"]
+        assert superseded.cancelled() and d.waiting() == 0
+    finally:
+        pool.shutdown()
+
+
+def test_the_dispatcher_lets_a_job_that_waited_too_long_take_every_other_turn():
+    import concurrent.futures
+    import threading
+
+    from torchpit.server.scheduler import Dispatcher
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        d = Dispatcher(pool, max_wait=0)  # every other job has waited long enough at once
+        gate, order = threading.Event(), []
+        busy = d.submit(lambda _: gate.wait(5), None, urgent=True)
+        jobs = [d.submit(order.append, name, urgent=name.startswith("edit")) for name in ("open0", "open1", "edit0", "edit1", "edit2")]
+        gate.set()
+        for f in (busy, *jobs):
+            f.result(5)
+        assert order == ["open0", "edit0", "open1", "edit1", "edit2"]
+    finally:
+        pool.shutdown()
