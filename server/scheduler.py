@@ -11,8 +11,8 @@ Jobs wait in the scheduler's own queue (:class:`Dispatcher`), not in the pool's:
 analysis of a document edited in the last ``RECENT_EDIT_S`` seconds (the one being typed in)
 goes before the others (documents just opened, re-analysed after a settings change or a
 save), which otherwise queue ahead of the keystroke: opening 200 files put 200 analyses
-before it. A job of the other kind that has waited ``MAX_WAIT_S`` takes every other turn, so
-it never waits for ever behind a stream of edits.
+before it. While edits keep the worker busy, the others still get a turn once every
+``MAX_WAIT_S`` seconds, so none waits for ever.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from .background import init_worker
 
 QUIET_AFTER_S = 0.5  # no analysis for this long: the background worker may go on
 RECENT_EDIT_S = 30.0  # a document edited this recently is being typed in: its analyses go first
-MAX_WAIT_S = 1.0  # another job waiting this long takes every other turn
+MAX_WAIT_S = 1.0  # while edits keep the worker busy, the other jobs get a turn this often
 
 T = TypeVar("T")
 
@@ -52,8 +52,9 @@ class _Inflight:
 
 class Dispatcher:
     """Hands the pool one job at a time, the next chosen from two queues: ``urgent`` (the
-    documents being typed in) and the others, each first in, first out. An other job that
-    has waited ``max_wait`` seconds alternates with the urgent ones.
+    documents being typed in) and the others, each first in, first out. The oldest other job
+    goes first when it has waited ``max_wait`` seconds and no other job started in the last
+    ``max_wait`` seconds: under a stream of edits the others advance one per ``max_wait``.
 
     The futures it returns can be cancelled while they wait here (a superseded job never
     starts); once handed to the pool they run to the end. Thread-safe: the next job is
@@ -61,14 +62,15 @@ class Dispatcher:
     pool's management thread), with no trip through the event loop.
     """
 
-    def __init__(self, pool: concurrent.futures.Executor, max_wait: float = MAX_WAIT_S) -> None:
+    def __init__(self, pool: concurrent.futures.Executor, max_wait: float = MAX_WAIT_S, clock: Callable[[], float] = time.monotonic) -> None:
         self.pool = pool
         self.max_wait = max_wait
+        self.clock = clock
         self._lock = threading.Lock()
         self._urgent: collections.deque = collections.deque()
         self._other: collections.deque = collections.deque()
         self._running = False
-        self._last_other = False
+        self._other_started = float("-inf")  # when the last other job started
         self._closed = False
 
     def submit(self, fn: Callable[..., Any], arg: Any, urgent: bool) -> concurrent.futures.Future:
@@ -76,18 +78,20 @@ class Dispatcher:
         with self._lock:
             if self._closed:
                 raise RuntimeError("cannot schedule new futures after shutdown")
-            (self._urgent if urgent else self._other).append((time.monotonic(), fn, arg, fut))
+            (self._urgent if urgent else self._other).append((self.clock(), fn, arg, fut))
         self._next()
         return fut
 
     def _pick(self) -> tuple | None:
         """The next job to run (under the lock): cancelled ones are dropped on the way."""
         while self._urgent or self._other:
-            aged = self._other and time.monotonic() - self._other[0][0] >= self.max_wait and not self._last_other
-            queue = self._other if (not self._urgent or aged) else self._urgent
+            now = self.clock()
+            due = self._other and now - self._other[0][0] >= self.max_wait and now - self._other_started >= self.max_wait
+            queue = self._other if (not self._urgent or due) else self._urgent
             item = queue.popleft()
             if item[3].set_running_or_notify_cancel():
-                self._last_other = queue is self._other
+                if queue is self._other:
+                    self._other_started = now
                 return item
         return None
 
