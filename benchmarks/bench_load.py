@@ -51,6 +51,23 @@ def cpu_s(pid: int) -> float:
         return float("nan")
 
 
+def thread_cpu_s(pid: int) -> dict[str, float]:
+    """CPU seconds by thread: the main thread (it runs the event loop) and the others by id
+    (the analysis worker is the busiest of those; Python gives the OS no thread names)."""
+    out: dict[str, float] = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            fields = open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out["event loop" if tid == str(pid) else f"thread {tid}"] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out
+
+
 async def sample_cpu(pid: int, stop_at: float, out: list[tuple[float, float]]) -> None:
     while True:
         out.append((time.perf_counter(), cpu_s(pid)))
@@ -120,8 +137,10 @@ async def run(args: argparse.Namespace) -> dict:
         stop_at = t_start + args.duration
         assert client.proc is not None
         sampler = asyncio.ensure_future(sample_cpu(client.proc.pid, stop_at + 5, cpu))
+        threads_start = thread_cpu_s(client.proc.pid)
         await asyncio.gather(*(typist(client, docs[w :: args.editors], args.switch, stop_at, samples, firsts) for w in range(args.editors)))
         sampler.cancel()
+        threads_end = thread_cpu_s(client.proc.pid)
         rss_end = client.rss_mb()
     finally:
         await client.stop()
@@ -144,6 +163,9 @@ async def run(args: argparse.Namespace) -> dict:
     print(f"  first keystroke in a document: {summary([s for s in samples if s[0] in firsts])}")
     print(f"  the other keystrokes:          {summary([s for s in samples if s[0] not in firsts])}")
     print(f"RSS: {rss_start:.0f} MB at the start, {rss_end:.0f} MB at the end")
+    if samples:
+        by_thread = {name: (threads_end.get(name, 0.0) - threads_start.get(name, 0.0)) * 1000 / len(samples) for name in threads_end}
+        print("server CPU per edit by thread: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in sorted(by_thread.items(), key=lambda kv: -kv[1]) if ms >= 0.05))
     return {"first_p95": percentile([ms for _, ms in first], 0.95) if first else None, "last_p95": percentile([ms for _, ms in last], 0.95) if last else None}
 
 
