@@ -72,6 +72,8 @@ class Dispatcher:
         self._running = False
         self._other_started = float("-inf")  # when the last other job started
         self._closed = False
+        self._dispatching = False  # a thread is in _next
+        self._again = False  # _next was asked again meanwhile
 
     def submit(self, fn: Callable[..., Any], arg: Any, urgent: bool) -> concurrent.futures.Future:
         fut: concurrent.futures.Future = concurrent.futures.Future()
@@ -96,22 +98,35 @@ class Dispatcher:
         return None
 
     def _next(self) -> None:
+        """Hand the pool the next job if it has none. Never re-entered: a job that is done
+        before its callback is added calls back at once, from inside this loop (a superseded
+        job returns at once), and the loop goes on instead of recursing."""
         with self._lock:
-            if self._running or self._closed:
+            if self._dispatching:
+                self._again = True
                 return
-            item = self._pick()
-            if item is None:
-                return
-            self._running = True
-        _, fn, arg, fut = item
-        try:
-            inner = self.pool.submit(fn, arg)
-        except RuntimeError as exc:  # the pool is shut down
-            fut.set_exception(exc)
+            self._dispatching = True
+        while True:
             with self._lock:
-                self._running = False
-            return
-        inner.add_done_callback(lambda done: self._finished(done, fut))
+                self._again = False
+                item = None if (self._running or self._closed) else self._pick()
+                if item is None:
+                    self._dispatching = False
+                    return
+                self._running = True
+            _, fn, arg, fut = item
+            try:
+                inner = self.pool.submit(fn, arg)
+            except RuntimeError as exc:  # the pool is shut down
+                fut.set_exception(exc)
+                with self._lock:
+                    self._running = False
+                continue
+            inner.add_done_callback(lambda done, fut=fut: self._finished(done, fut))
+            with self._lock:
+                if not self._again:
+                    self._dispatching = False
+                    return
 
     def _finished(self, inner: concurrent.futures.Future, fut: concurrent.futures.Future) -> None:
         if inner.cancelled():

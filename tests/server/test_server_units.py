@@ -177,3 +177,33 @@ def test_the_dispatcher_gives_the_other_jobs_a_turn_once_a_second_under_a_stream
         assert order == ["open0", "edit0", "edit1", "edit2", "open1"]  # one other job per second
     finally:
         pool.shutdown()
+
+
+def test_the_dispatcher_does_not_recurse_through_jobs_done_at_once():
+    """A job can be done before its callback is added (a superseded job returns at once): its
+    callback then runs at once, and handing over the next job must not recurse (thousands of
+    them queue up when hundreds of documents open)."""
+    import concurrent.futures
+
+    from torchpit.server.scheduler import Dispatcher
+
+    class Inline(concurrent.futures.Executor):
+        """Runs each job at once, except the first, which is done when the test says so."""
+
+        def __init__(self) -> None:
+            self.first: concurrent.futures.Future | None = None
+
+        def submit(self, fn, *args):
+            f: concurrent.futures.Future = concurrent.futures.Future()
+            if self.first is None:
+                self.first = f
+            else:
+                f.set_result(fn(*args))
+            return f
+
+    pool = Inline()
+    d = Dispatcher(pool)
+    first = d.submit(lambda _: None, None, urgent=True)
+    rest = [d.submit(lambda x: x, i, urgent=True) for i in range(5000)]
+    pool.first.set_result("done")  # its callback hands over the 5,000 others, each done at once
+    assert first.result(1) == "done" and [f.result(1) for f in rest] == list(range(5000))
