@@ -124,16 +124,21 @@ class Client:
                     p = msg["params"]
                     self.publishes.setdefault(p["uri"], []).append((now, p.get("version"), len(p["diagnostics"])))
                     self.publish_event.set()
-            elif "id" in msg and msg["id"] in self.pending:
+            elif "id" in msg and isinstance(msg["id"], (int, str)) and msg["id"] in self.pending:
                 fut = self.pending.pop(msg["id"])
                 if not fut.done():
                     if "error" in msg:
                         fut.set_exception(RuntimeError(msg["error"]))
                     else:
                         fut.set_result(msg.get("result"))
+            else:
+                self.on_other_response(msg, now)
 
     def on_notification(self, msg: dict[str, Any], now: float) -> None:
         """Every notification from the server, as it arrives (benchmarks/fuzz.py looks at them)."""
+
+    def on_other_response(self, msg: dict[str, Any], now: float) -> None:
+        """A response to no request of this client's (benchmarks/fuzz.py sends raw requests)."""
 
     async def wait_publish(self, uri: str, version: int | None, after_count: int, timeout: float = 120) -> tuple[float, int]:
         """The time of the first publish for ``uri`` after ``after_count`` earlier ones that is for

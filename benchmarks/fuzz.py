@@ -20,15 +20,21 @@ published every cell after an edit. It counts:
 - mismatches: a published result that is not the batch analysis of its text;
 - missing: the last version of a burst never published.
 
-    python benchmarks/fuzz.py [--seed 0] [--edits 3000] [--docs 12] [--notebooks 3]
+    python benchmarks/fuzz.py [--seed 0] [--edits 3000] [--docs 12] [--notebooks 3] [--malformed]
 
 It prints the counts and exits 1 if any crash, stale publish, mismatch or missing publish
 was seen. ``tests/test_fuzz.py`` runs a short fixed-seed session in the test suite.
 
-Malformed protocol traffic (bad frames, invalid JSON-RPC) is a separate family of cases:
-``MALFORMED`` lists them (each an async function of a started :class:`FuzzClient` that
-returns a problem or None), and ``--malformed`` runs them after the edits. It is empty here;
-the transport's own tests add to it.
+``--malformed`` mixes malformed protocol traffic into the same session, between bursts of
+edits (``--malformed-rate`` of them): the transport tests' cases (``MALFORMED``, from
+``tests/server/malformed.py``: bad or missing Content-Length, lowercase and LF-only headers,
+truncated JSON, no method, batch arrays, ``"jsonrpc": "1.0"``...), each sent at least once, and
+random broken frames. After each, the replies the case must get are checked and a valid
+request must be answered (a recovery); a server that dies or stops answering is a crash. The
+session then ends with requests after ``shutdown`` (each must get -32600) and ``exit`` (status
+0). It counts the cases sent, their replies as expected, wrong or missing replies, and the
+recoveries, next to the edits' counts; the edits after the traffic must still publish the
+batch analysis of their text.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -52,6 +58,7 @@ from bench_latency import Client  # noqa: E402
 from lsprotocol.converters import get_converter  # noqa: E402
 from pygls.workspace.position_codec import PositionCodec  # noqa: E402
 
+from tests.server import malformed as transport_cases  # noqa: E402
 from torchpit.analyzers.engine.analysis import analyze  # noqa: E402
 from torchpit.analyzers.semantic.inference import JediOptions  # noqa: E402
 from torchpit.analyzers.syntax.notebook import join_cells, localize  # noqa: E402
@@ -79,10 +86,18 @@ UNCLOSED = ["from .resnet import (", "x = F.interpolate(", "y = [1,", "s = '''",
 
 # ---------------------------------------------------------------------------- positions
 def utf16_position(text: str, offset: int) -> dict[str, int]:
-    """The LSP position (UTF-16 code units) of code point ``offset`` in ``text`` (lines end at \\n)."""
-    line = text.count("\n", 0, offset)
-    start = text.rfind("\n", 0, offset) + 1
+    """The LSP position (UTF-16 code units) of code point ``offset`` in ``text``: lines end at
+    ``\\n``, ``\\r\\n`` and ``\\r``, as in LSP (``offset`` is never between a ``\\r`` and its ``\\n``)."""
+    line = text.count("\n", 0, offset) + text.count("\r", 0, offset) - text.count("\r\n", 0, offset)
+    start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
     return {"line": line, "character": sum(2 if ord(c) > 0xFFFF else 1 for c in text[start:offset])}
+
+
+def _between_cr_lf(text: str, offset: int) -> int:
+    """``offset``, moved before the ``\\r`` when it falls inside a ``\\r\\n``: no LSP position
+    is there (a change at such an offset would make the client's text and the server's differ,
+    the fault of the client, not of the server)."""
+    return offset - 1 if 0 < offset < len(text) and text[offset - 1] == "\r" and text[offset] == "\n" else offset
 
 
 def apply_change(text: str, start: int, end: int, new: str) -> tuple[str, dict[str, Any]]:
@@ -99,14 +114,14 @@ def _line_starts(text: str) -> list[int]:
 def random_change(rng: random.Random, text: str, corpus: list[str]) -> tuple[int, int, str]:
     """One random change of ``text``: (start, end, new text), offsets in code points."""
     n = len(text)
-    at = rng.randint(0, n)
+    at = _between_cr_lf(text, rng.randint(0, n))
     op = rng.random()
     if op < 0.3:
         return at, at, "".join(rng.choice(CHARS) for _ in range(rng.randint(1, 3)))
     if op < 0.5:
         return at, at, rng.choice(TOKENS)
     if op < 0.65:
-        return at, min(n, at + rng.randint(1, 40)), ""
+        return at, _between_cr_lf(text, min(n, at + rng.randint(1, 40))), ""
     starts = _line_starts(text)
     line_at = rng.choice(starts)
     if op < 0.8:  # a pasted block of another file
@@ -182,6 +197,10 @@ class Counts:
     mismatches: int = 0
     missing: int = 0
     checked: int = 0  # publishes compared with the batch analysis
+    malformed: int = 0  # malformed-traffic cases sent (--malformed)
+    replies: int = 0  # replies those cases must get, received as expected
+    wrong_replies: int = 0  # ... missing or not the expected result or error code
+    recovered: int = 0  # a valid request answered right after a case
     examples: list[str] = field(default_factory=list)  # the first problems, to reproduce
 
     def problem(self, what: str) -> None:
@@ -190,13 +209,19 @@ class Counts:
 
     @property
     def bad(self) -> int:
-        return self.crashes + self.stale + self.mismatches + self.missing
+        return self.crashes + self.stale + self.mismatches + self.missing + self.wrong_replies
 
     def line(self) -> str:
-        return (
+        out = (
             f"edits {self.edits}, publishes {self.publishes} ({self.checked} compared), crashes {self.crashes}, "
             f"stale {self.stale}, mismatches {self.mismatches}, missing {self.missing}"
         )
+        if self.malformed:
+            out += (
+                f"; malformed traffic {self.malformed} (replies {self.replies} as expected, {self.wrong_replies} wrong or missing; "
+                f"recovered {self.recovered})"
+            )
+        return out
 
 
 class FuzzClient(Client):
@@ -205,10 +230,14 @@ class FuzzClient(Client):
     def __init__(self, cmd: list[str], settings: dict[str, Any] | None) -> None:
         super().__init__(cmd, settings)
         self.log: list[tuple[float, dict[str, Any]]] = []  # (time, publishDiagnostics params)
+        self.other: list[dict[str, Any]] = []  # responses to raw requests (malformed traffic)
 
     def on_notification(self, msg: dict[str, Any], now: float) -> None:
         if msg.get("method") == "textDocument/publishDiagnostics":
             self.log.append((now, msg["params"]))
+
+    def on_other_response(self, msg: dict[str, Any], now: float) -> None:
+        self.other.append(msg)
 
     def send_raw(self, data: bytes) -> None:
         """Bytes as they are, framing included (for the malformed-traffic cases)."""
@@ -220,9 +249,82 @@ class FuzzClient(Client):
         return self.proc is not None and self.proc.returncode is None
 
 
-MalformedCase = Callable[[FuzzClient], Awaitable[str | None]]
-# The malformed-traffic cases (see the module docs): each returns a problem, or None.
-MALFORMED: list[MalformedCase] = []
+# The malformed-traffic cases (see the module docs), shared with tests/server/test_transport.py.
+MALFORMED: list[transport_cases.Case] = transport_cases.CASES
+
+
+class Malformed:
+    """Malformed traffic sent to the session's server, and what came back."""
+
+    def __init__(self, client: FuzzClient, rng: random.Random, counts: Counts, timeout: float) -> None:
+        self.client, self.rng, self.counts, self.timeout = client, rng, counts, timeout
+        self.todo = list(MALFORMED)
+        rng.shuffle(self.todo)
+        self.sent = 0
+
+    async def _reply(self, msg_id: Any) -> dict[str, Any] | None:
+        def found() -> dict[str, Any] | None:
+            return next((m for m in self.client.other if m.get("id", "missing") == msg_id), None)
+
+        await _wait(lambda: found() is not None or not self.client.alive, self.timeout)
+        reply = found()
+        if reply is not None:
+            self.client.other.remove(reply)
+        return reply
+
+    async def round(self) -> bool:
+        """One case (the next of MALFORMED, or random broken frames), then a valid request.
+        False when the server did not recover (it died or stopped answering)."""
+        if self.todo and (self.rng.random() < 0.5 or len(self.todo) == len(MALFORMED)):
+            case = self.todo.pop()
+            name, data, replies = case.name, case.data, case.replies
+        else:
+            name, data, replies = "random broken frames", b"".join(transport_cases.random_broken(self.rng) for _ in range(self.rng.randint(1, 3))), {}
+        self.counts.malformed += 1
+        self.client.send_raw(data)
+        for msg_id, expected in replies.items():
+            reply = await self._reply(msg_id)
+            if reply is not None and transport_cases.outcome(reply) == expected:
+                self.counts.replies += 1
+            else:
+                self.counts.wrong_replies += 1
+                self.counts.problem(f"{name}: the reply to id {msg_id!r} is {reply!r}, expected {expected}")
+        self.sent += 1
+        msg_id = f"fuzz-recovery-{self.sent}"
+        self.client.send_raw(transport_cases.frame(transport_cases.explain(msg_id)))
+        reply = await self._reply(msg_id)
+        if reply is None or "PIT101" not in str(reply.get("result")):
+            if self.client.alive:
+                self.counts.crashes += 1  # deaf: as good as dead to the editor
+                self.counts.problem(f"{name}: the next request got {reply!r}")
+            return False
+        self.counts.recovered += 1
+        self.client.other.clear()  # what came before the recovery's reply belonged to the case
+        return True
+
+    async def rest(self) -> bool:
+        """The cases not sent yet (a short session still sends each once)."""
+        while self.todo:
+            if not await self.round():
+                return False
+        return True
+
+    async def end(self) -> None:
+        """Requests after shutdown, then exit: every reply as it must be, and status 0."""
+        for msg, expected in transport_cases.AFTER_SHUTDOWN:
+            self.counts.malformed += 1
+            self.client.send_raw(transport_cases.frame(msg))
+            reply = await self._reply(msg["id"])
+            if reply is not None and transport_cases.outcome(reply) == expected:
+                self.counts.replies += 1
+            else:
+                self.counts.wrong_replies += 1
+                self.counts.problem(f"after shutdown: the reply to {msg['method']} (id {msg['id']}) is {reply!r}, expected {expected}")
+        self.client.send_raw(transport_cases.frame(transport_cases.EXIT))
+        status = await asyncio.wait_for(self.client.proc.wait(), self.timeout)  # type: ignore[union-attr]
+        if status != 0:
+            self.counts.crashes += 1
+            self.counts.problem(f"exit after shutdown: status {status}")
 
 
 @dataclass
@@ -393,7 +495,7 @@ def notebook_cells(text: str, rng: random.Random) -> list[str]:
 
 # ---------------------------------------------------------------------------- the run
 async def fuzz(seed: int, edits: int, docs: int, notebooks: int, notebook_edits: int = 40, malformed: bool = False,
-               timeout: float = 60.0) -> Counts:
+               timeout: float = 60.0, malformed_rate: float = 0.2) -> Counts:
     rng = random.Random(seed)
     counts = Counts()
     root = Path(tempfile.mkdtemp(prefix="torchpit-fuzz-"))
@@ -401,28 +503,37 @@ async def fuzz(seed: int, edits: int, docs: int, notebooks: int, notebook_edits:
     try:
         await client.start(root)
         session = Session(client, root, rng, counts, timeout)
+        # Its own generator: the edits of a seed are the same with and without --malformed.
+        traffic = Malformed(client, random.Random(seed + 1_000_003), counts, timeout) if malformed else None
         files = rng.sample(CORPUS, min(docs, len(CORPUS)))
         open_docs = [session.open(f"{i:02d}_{p.name}", p.read_text(encoding="utf-8")) for i, p in enumerate(files)]
         per_doc = max(edits // max(len(open_docs), 1), 1)
+        deaf = False
         for doc in open_docs:
-            while doc.version - 1 < per_doc and client.alive:
+            while doc.version - 1 < per_doc and client.alive and not deaf:
                 await session.burst(doc)
-            if not client.alive:
+                if traffic is not None and traffic.rng.random() < malformed_rate:
+                    deaf = not await traffic.round()
+            if not client.alive or deaf:
                 break
         for k in range(notebooks if client.alive else 0):
             cells = notebook_cells(rng.choice(CORPUS).read_text(encoding="utf-8"), rng)
             await session.notebook_round(f"nb{k}.ipynb", cells, notebook_edits)
             if not client.alive:
                 break
-        if malformed and client.alive:
-            for case in MALFORMED:
-                problem = await case(client)
-                if problem:
-                    counts.crashes += 1
-                    counts.problem(f"{case.__name__}: {problem}")
+        if traffic is not None and client.alive and not deaf:
+            deaf = not await traffic.rest()
         if not client.alive:
             counts.crashes += 1
             counts.problem(f"the server exited with {client.proc.returncode if client.proc else None}")
+        elif deaf:
+            pass  # counted as a crash by the round that found it
+        elif traffic is not None:
+            try:
+                await traffic.end()
+            except Exception as exc:  # it did not exit: the server is stuck
+                counts.crashes += 1
+                counts.problem(f"exit after shutdown: {exc!r}")
         else:
             try:
                 await client.request("shutdown", None, timeout=timeout)
@@ -449,10 +560,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", type=int, default=12)
     ap.add_argument("--notebooks", type=int, default=3)
     ap.add_argument("--notebook-edits", type=int, default=40, help="edits per notebook")
-    ap.add_argument("--malformed", action="store_true", help="also send the malformed-traffic cases (MALFORMED)")
+    ap.add_argument("--malformed", action="store_true", help="also send malformed protocol traffic between bursts of edits (MALFORMED, random broken frames)")
+    ap.add_argument("--malformed-rate", type=float, default=0.2, help="with --malformed: the share of bursts followed by malformed traffic")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    counts = asyncio.run(fuzz(args.seed, args.edits, args.docs, args.notebooks, args.notebook_edits, args.malformed))
+    counts = asyncio.run(fuzz(args.seed, args.edits, args.docs, args.notebooks, args.notebook_edits, args.malformed, malformed_rate=args.malformed_rate))
     print(f"seed {args.seed}: {counts.line()} in {time.perf_counter() - t0:.0f} s")
     for example in counts.examples:
         print("  " + example)

@@ -23,7 +23,7 @@ from typing import Iterator
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
-from torchpit.analyzers.engine.config import Config, ConfigError, load_config
+from torchpit.analyzers.engine.config import Config, ConfigError, describe_size, load_config
 from torchpit.analyzers.core.diagnostics import BUILTIN_CODES, TOO_COMPLEX, Diagnostic, Range, Severity
 from torchpit.analyzers.engine.analysis import analyze
 from torchpit.analyzers.syntax.incremental import IncrementalParser
@@ -242,19 +242,20 @@ def _not_analysed(job: Job, size: int, codec: PositionCodec, parsers: Parsers | 
     (parsers or worker_parsers()).forget(job.key)
     limit = job.settings.max_file_size
     name = os.path.basename(job.path or job.key)
-    message = f"torchpit did not analyse this file: it is {_mb(size)}, above the torchpit.maxFileSize setting ({_mb(limit)})"
-    diag = Diagnostic(TOO_COMPLEX, BUILTIN_CODES[TOO_COMPLEX], message, Range.of(0, 0, 0, 0), Severity.INFO)
+    diag = too_large_diagnostic(size, limit)
     targets = job.cells if job.cells is not None else (Cell(job.client_uri, job.version, job.text),)
     docs = {}
     for i, c in enumerate(targets):
         head = Lines(c.text[: c.text.find("\n") + 1], codec)  # position 0:0 needs the first line only
         docs[c.uri] = DocResult(c.uri, c.version, c.text, [diag] if i == 0 else [], head)
-    notice = f"torchpit: {name} is larger than torchpit.maxFileSize ({_mb(limit)}): it is not analysed"
+    notice = f"torchpit: {name} is larger than torchpit.maxFileSize ({describe_size(limit)}): it is not analysed"
     return Outcome(job, docs, parse_mode="skipped (too large)", notice=notice)
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
+def too_large_diagnostic(size: int, limit: int) -> Diagnostic:
+    """The one information diagnostic (PIT003, on the first line) of a file above the limit."""
+    message = f"torchpit did not analyse this file: it is {describe_size(size)}, above the torchpit.maxFileSize setting ({describe_size(limit)})"
+    return Diagnostic(TOO_COMPLEX, BUILTIN_CODES[TOO_COMPLEX], message, Range.of(0, 0, 0, 0), Severity.INFO)
 
 
 def _doc(cell: Cell, diags: list[Diagnostic], codec: PositionCodec) -> DocResult:

@@ -64,6 +64,7 @@ class Unit:
     notebook: bool = False
     token: int = 0  # bumped on each edit and each settings change: older results are stale
     save_token: int = 0  # the token at the last open or save (what `run: onSave` shows)
+    edited_at: float = float("-inf")  # time.monotonic() of the last didChange (the scheduler's priority)
     result_token: int = -1  # the token of `results`
     results: dict[str, DocResult] = field(default_factory=dict)  # text document key -> its latest result
     probe_notes: dict[str, dict[tuple[str, int], list[str]]] = field(default_factory=dict)  # text document key -> notes

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
-from torchpit.analyzers.engine.config import Config, ConfigError, parse_severity_map, validate_selector
+from torchpit.analyzers.engine.config import DEFAULT_MAX_FILE_SIZE, Config, ConfigError, parse_severity_map, validate_selector, validate_size
 from torchpit.analyzers.core.diagnostics import Severity
 
 RUN_ON_TYPE = "onType"
@@ -20,7 +20,6 @@ MODE_OPEN_FILES = "openFilesOnly"
 MODE_WORKSPACE = "workspace"
 PROBE_DEVICES = ("auto", "cpu", "cuda", "mps")
 DEFAULT_DEBOUNCE_MS = 150
-DEFAULT_MAX_FILE_SIZE = 1_000_000  # bytes (UTF-8): above it a document is not analysed
 
 
 @dataclass(frozen=True)
@@ -43,15 +42,18 @@ class Settings:
     python_path: str | None = None
     probe: ProbeSettings = field(default_factory=ProbeSettings)
     diagnostic_mode: str = MODE_OPEN_FILES  # workspace: `workspace/diagnostic` reports every file
-    max_file_size: int = DEFAULT_MAX_FILE_SIZE  # 0: no limit
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE  # bytes (UTF-8) above which a document is not analysed; 0: no limit
 
     def apply_to(self, config: Config) -> Config:
         """The pyproject's configuration with the editor's select/ignore/severity on top.
 
         The editor's severity entries come first, so at equal specificity they win (the
-        engine keeps the first of equally specific prefixes).
+        engine keeps the first of equally specific prefixes). The editor's ``maxFileSize``
+        is the limit in the editor (workspace diagnostics included), whatever the
+        pyproject's ``max-file-size`` says: that one is for ``torchpit check``.
         """
         return config.with_overrides(
+            max_file_size=self.max_file_size,
             select=self.select,
             ignore=(*config.ignore, *self.ignore) if self.ignore else None,
             severity=(*self.severity, *config.severity) if self.severity else None,
@@ -138,9 +140,7 @@ def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, li
                     raise ConfigError(f"{where}: expected {MODE_OPEN_FILES!r} or {MODE_WORKSPACE!r}, got {value!r}")
                 values["diagnostic_mode"] = value
             elif key == "maxFileSize":
-                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ConfigError(f"{where}: expected a size in bytes (0 for no limit), got {value!r}")
-                values["max_file_size"] = value
+                values["max_file_size"] = validate_size(value, where)
             elif key == "probe":
                 probe, probe_problems = _parse_probe(value, settings.probe)
                 values["probe"] = probe

@@ -24,7 +24,7 @@ class ChangeError(ValueError):
 
 
 def _offset(lines: Lines, line: int, col: int) -> int:
-    return sum(len(x) for x in lines.lines[:line]) + col
+    return sum(map(len, lines.lines[:line])) + col
 
 
 def apply_change(text: str, change: types.TextDocumentContentChangeEvent, codec: PositionCodec) -> str:

@@ -24,7 +24,7 @@ from pygls.workspace.position_codec import PositionCodec
 
 from torchpit.batch import NB_SUFFIX, Cache, FixMode, check_file, discover, read_python
 
-from .analysis import resolve_config
+from .analysis import resolve_config, too_large_diagnostic
 from .background import wait_for_quiet
 from .convert import Lines, path_to_uri, related_to_uris, to_lsp_diagnostics
 from .settings import Settings
@@ -70,9 +70,16 @@ def scan(job: Scan) -> list[types.WorkspaceDocumentDiagnosticReport]:
             continue  # gone since it was listed
         config = config_of(path)
         key = Cache.key(raw, path, config)
+        too_large = bool(settings.max_file_size) and len(raw) > settings.max_file_size
+        if too_large:
+            key += ":too-large"  # the limit is not in the cache key: a changed limit changes the report
         uri = path_to_uri(path)
         if job.previous.get(uri) == key:
             reports.append(types.WorkspaceUnchangedDocumentDiagnosticReport(uri=uri, version=None, result_id=key))
+            continue
+        if too_large:  # as an open document: not analysed, and one diagnostic says so
+            items = to_lsp_diagnostics([too_large_diagnostic(len(raw), settings.max_file_size)], Lines("", codec), uri, None)
+            reports.append(types.WorkspaceFullDocumentDiagnosticReport(uri=uri, items=items, version=None, result_id=key))
             continue
         result = cache.get(key, path)
         if result is None:

@@ -320,3 +320,87 @@ def test_unreadable_directory_is_named_and_the_run_goes_on(tmp_path, monkeypatch
     out, err = capsys.readouterr()
     assert "ok.py:4:28: PIT101" in out and "x.py" not in out
     assert err == f"torchpit: warning: {os.path.join('.', 'locked')}: cannot read the folder (Permission denied); skipped\n"
+
+
+# ---------------------------------------------------------------------- max-file-size
+def _warnings(stderr: str) -> list[str]:
+    assert "Traceback" not in stderr, stderr
+    return [line for line in stderr.splitlines() if line.startswith("torchpit: warning:")]
+
+
+def test_the_size_limit_has_one_default_shared_with_the_server():
+    from torchpit.analyzers.engine.config import DEFAULT_MAX_FILE_SIZE, Config
+    from torchpit.server.settings import Settings
+
+    assert Config().max_file_size == Settings().max_file_size == DEFAULT_MAX_FILE_SIZE == 1_000_000
+
+
+def test_a_file_above_max_file_size_is_skipped_with_one_warning(torchpit_cmd, tmp_path):
+    """As the language server does with torchpit.maxFileSize (issue 14): a file above the
+    limit (1 MB by default) is not analysed, and one line on stderr says so; the exit code and
+    the report are those of the files analysed."""
+    big = PITFALL + "#" * 1_000_000 + "\n"  # one long comment: cheap to analyse without the limit
+    (tmp_path / "big.py").write_text(big)
+    (tmp_path / "good.py").write_text(PITFALL)
+    r = run(torchpit_cmd, "check", ".", "--no-cache", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 1
+    assert {Path(d["filename"]).name for d in json.loads(r.stdout)} == {"good.py"}
+    (line,) = _warnings(r.stderr)
+    assert line == (
+        "torchpit: warning: big.py: not analysed: it is 1.0 MB, above max-file-size (1.0 MB); "
+        "raise max-file-size in [tool.torchpit] or pass --max-file-size (0: no limit)"
+    )
+    named = run(torchpit_cmd, "check", "big.py", cwd=tmp_path)  # named directly: skipped too, cache on
+    assert named.returncode == 0 and "All checks passed!" in named.stdout
+    assert len(_warnings(named.stderr)) == 1 and "big.py: not analysed" in named.stderr
+    unlimited = run(torchpit_cmd, "check", "big.py", "--max-file-size", "0", "--output-format", "concise", cwd=tmp_path)
+    assert unlimited.returncode == 1 and "big.py:4:28: PIT101" in unlimited.stdout and not _warnings(unlimited.stderr)
+
+
+def test_max_file_size_in_pyproject_and_on_the_command_line(torchpit_cmd, tmp_path):
+    (tmp_path / "good.py").write_text(PITFALL)
+    (tmp_path / "pyproject.toml").write_text("[tool.torchpit]\nmax-file-size = 50\n")
+    r = run(torchpit_cmd, "check", ".", "--no-cache", cwd=tmp_path)
+    assert r.returncode == 0 and "good.py: not analysed: it is 97 bytes, above max-file-size (50 bytes)" in r.stderr
+    override = run(torchpit_cmd, "check", ".", "--no-cache", "--max-file-size", "5000", "--output-format", "concise", cwd=tmp_path)
+    assert override.returncode == 1 and "PIT101" in override.stdout and not _warnings(override.stderr)
+    stdin = subprocess.run([*torchpit_cmd, "check", "-", "--stdin-filename", "good.py"], cwd=tmp_path, input=PITFALL, capture_output=True, text=True, timeout=120)
+    assert stdin.returncode == 0 and "good.py: not analysed" in stdin.stderr  # stdin counts too
+    for bad in ('"1MB"', "-1", "true", "1.5"):
+        (tmp_path / "pyproject.toml").write_text(f"[tool.torchpit]\nmax-file-size = {bad}\n")
+        r = run(torchpit_cmd, "check", ".", "--no-cache", cwd=tmp_path)
+        assert r.returncode == 2 and "[tool.torchpit] max-file-size: expected a size in bytes (0 for no limit)" in r.stderr, bad
+        assert "Traceback" not in r.stderr
+    flag = run(torchpit_cmd, "check", ".", "--max-file-size", "1MB", cwd=tmp_path)
+    assert flag.returncode == 2 and "--max-file-size: expected a size in bytes" in flag.stderr
+
+
+def test_a_notebook_is_measured_by_its_code_not_its_outputs(torchpit_cmd, tmp_path):
+    def notebook(code: str, output: str) -> str:
+        cell = {"cell_type": "code", "source": code, "metadata": {}, "execution_count": 1, "outputs": [{"output_type": "stream", "name": "stdout", "text": output}]}
+        return json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+    (tmp_path / "outputs.ipynb").write_text(notebook(PITFALL, "x" * 5000))  # 5 kB of output, 97 bytes of code
+    (tmp_path / "code.ipynb").write_text(notebook(PITFALL + "#" * 3000 + "\n", ""))
+    r = run(torchpit_cmd, "check", ".", "--no-cache", "--max-file-size", "2000", "--format", "json", cwd=tmp_path)
+    assert {Path(d["filename"]).name for d in json.loads(r.stdout)} == {"outputs.ipynb"}
+    (line,) = _warnings(r.stderr)
+    assert "code.ipynb: not analysed: its code cells are 3,098 bytes, above max-file-size (2,000 bytes)" in line
+
+
+def test_workspace_diagnostics_skip_a_file_above_the_editor_limit(tmp_path):
+    """The workspace scan goes through the batch mode: a file above torchpit.maxFileSize gets
+    the open document's PIT003 information diagnostic, and its findings once the limit allows."""
+    from torchpit.server.settings import Settings
+    from torchpit.server.workspace import Scan, scan
+
+    (tmp_path / "big.py").write_text(PITFALL + "# padding\n" * 300)
+    cache = tmp_path / "cache"
+    os.environ["TORCHPIT_CACHE_DIR"] = str(cache)
+    try:
+        (report,) = scan(Scan(str(tmp_path), Settings(max_file_size=2000), "utf-16"))
+        assert [d.code for d in report.items] == ["PIT003"] and "torchpit.maxFileSize" in report.items[0].message
+        (again,) = scan(Scan(str(tmp_path), Settings(max_file_size=0), "utf-16", previous={report.uri: report.result_id}))
+        assert [d.code for d in again.items] == ["PIT101"]  # a changed limit is a changed report
+    finally:
+        del os.environ["TORCHPIT_CACHE_DIR"]

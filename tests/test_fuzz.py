@@ -2,8 +2,9 @@
 
 Random edits (characters, tokens, pasted blocks, unclosed brackets and strings, several
 changes in one didChange, undos, emoji and CJK text) of example files and of a notebook made
-of one: every published result must be the batch analysis of the text of its version, and no
-publish may be stale, missing, or lost to a crash. The long run: ``python benchmarks/fuzz.py``.
+of one, with malformed protocol traffic between the bursts: every published result must be the
+batch analysis of the text of its version, and no publish may be stale, missing, or lost to a
+crash. The long run: ``python benchmarks/fuzz.py --malformed``.
 """
 
 from __future__ import annotations
@@ -18,9 +19,16 @@ import fuzz  # noqa: E402
 
 
 async def test_random_edits_publish_the_batch_analysis_of_each_version() -> None:
-    counts = await (fuzz.fuzz(seed=7, edits=90, docs=3, notebooks=1, notebook_edits=10, timeout=60))
+    """With malformed protocol traffic between the bursts (the transport tests' cases, each
+    once, and random broken frames): every case gets its replies, the server answers the next
+    request, the edits that follow still publish the batch analysis, and the session ends with
+    requests after shutdown answered -32600 and exit 0."""
+    counts = await (fuzz.fuzz(seed=7, edits=90, docs=3, notebooks=1, notebook_edits=10, malformed=True, timeout=60))
     assert counts.bad == 0, f"{counts.line()}\n" + "\n".join(counts.examples)
     assert counts.edits >= 90 and counts.checked >= 60  # most versions published and compared
+    assert counts.malformed > len(fuzz.MALFORMED) + len(fuzz.transport_cases.AFTER_SHUTDOWN)  # each case, and random ones
+    assert counts.recovered == counts.malformed - len(fuzz.transport_cases.AFTER_SHUTDOWN)
+    assert counts.replies == sum(len(c.replies) for c in fuzz.MALFORMED) + len(fuzz.transport_cases.AFTER_SHUTDOWN)
 
 
 def test_positions_are_utf16_code_units() -> None:
@@ -29,6 +37,21 @@ def test_positions_are_utf16_code_units() -> None:
     assert fuzz.utf16_position(text, len(text)) == {"line": 1, "character": 1}
     new, change = fuzz.apply_change(text, text.index("中"), text.index("中") + 1, "文")
     assert new == "x = '😀文'\ny" and change["range"]["end"] == {"line": 0, "character": 8}
+
+
+def test_positions_follow_lsp_line_ends_and_no_change_splits_a_crlf() -> None:
+    """The fuzzer's own copy of the text must stay the server's: a lone \\r ends a line, and
+    no change starts or ends between a \\r and its \\n (no LSP position is there; the seed 0
+    long run reported a mismatch that was the fuzzer's copy of the text going wrong)."""
+    text = "a\r\nb\rc\nd"
+    assert fuzz.utf16_position(text, text.index("b")) == {"line": 1, "character": 0}
+    assert fuzz.utf16_position(text, text.index("c")) == {"line": 2, "character": 0}
+    assert fuzz.utf16_position(text, text.index("d")) == {"line": 3, "character": 0}
+    rng = random.Random(1)
+    crlf = "x = 1\r\ny = 2\r\n" * 20
+    for _ in range(500):
+        start, end, _new = fuzz.random_change(rng, crlf, [crlf])
+        assert crlf[start - 1 : start + 1] != "\r\n" and crlf[end - 1 : end + 1] != "\r\n"
 
 
 def test_the_edits_cover_what_breaks_incremental_analysis() -> None:

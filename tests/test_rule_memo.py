@@ -17,6 +17,7 @@ A longer run over any folder of Python files:
 from __future__ import annotations
 
 import argparse
+import ast
 import random
 import re
 import sys
@@ -329,3 +330,47 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+MODULE_LOOP = """\
+import torch
+
+model = torch.nn.Linear(2, 2)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+
+
+def evaluate(x):
+    with torch.no_grad():
+        return model(x).sum()
+
+
+for step in range(10):
+    loss = model(torch.randn(3, 2)).sum()
+    loss.backward()
+    opt.step()
+    opt.zero_grad()
+    print(evaluate(torch.randn(3, 2)))
+x = 1
+"""
+
+
+def test_the_module_level_events_of_unchanged_statements_are_kept(monkeypatch) -> None:
+    """A function called at the top level of a file that trains there (PIT201's evaluations
+    found by what they do) asks for the events of the whole module. Each top-level
+    statement's events are kept across versions: an edit of the last line walks that line
+    only, not every statement of the file again (the load benchmark typed at the end of its
+    files and paid for the whole file on every keystroke)."""
+    from torchpit.analyzers.facts import flow
+
+    walked: list[ast.AST] = []
+    real = flow._walk_ordered
+    monkeypatch.setattr(flow, "_walk_ordered", lambda stmt: walked.append(stmt) or real(stmt))
+    parser, memo = IncrementalParser("m.py"), RuleMemo()
+    analyze(MODULE_LOOP, "m.py", jedi=NO_JEDI, parser=parser, memo=memo)
+    edited = MODULE_LOOP.replace("x = 1", "x = 2")
+    walked.clear()
+    result = analyze(edited, "m.py", jedi=NO_JEDI, parser=parser, memo=memo)
+    top = [s for s in walked if s in result.parse.tree.body]
+    assert [ast.unparse(s) for s in top] == ["x = 2"]
+    versions = [MODULE_LOOP, edited, MODULE_LOOP.replace("    loss.backward()\n", ""), MODULE_LOOP]
+    assert _memo_run(versions) == _fresh(versions)

@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Iterator
 import pathspec
 
 from torchpit import __version__
-from torchpit.analyzers.engine.config import Config, ConfigError, load_config
+from torchpit.analyzers.engine.config import Config, ConfigError, describe_size, load_config
 from torchpit.analyzers.core.diagnostics import Diagnostic
 from torchpit.analyzers.engine.analysis import analyze, unreadable
 from torchpit.analyzers.engine.fixes import fix_until_stable, parses, unified_diff, write_atomic
@@ -42,9 +42,12 @@ class Overrides:
     config_file: str | None = None
     exclude: tuple[str, ...] | None = None  # replaces the configuration's (and the default) list
     extend_exclude: tuple[str, ...] = ()
+    max_file_size: int | None = None  # bytes; 0: no limit
 
     def apply(self, config: Config) -> Config:
-        out = config.with_overrides(select=self.select, extend_select=self.extend_select, jedi=self.jedi, exclude=self.exclude)
+        out = config.with_overrides(
+            select=self.select, extend_select=self.extend_select, jedi=self.jedi, exclude=self.exclude, max_file_size=self.max_file_size
+        )
         if self.ignore:
             out = out.with_overrides(ignore=(*out.ignore, *self.ignore))
         if self.extend_exclude:
@@ -79,6 +82,7 @@ class FileResult:
     warnings: list[str] = field(default_factory=list)
     # `check --probe`: probe results (ProbeResult.to_dict()) by index into `diagnostics`.
     probes: dict[int, list[dict]] = field(default_factory=dict)
+    skipped: bool = False  # above max-file-size: not analysed (a warning says so; never cached)
 
     def to_cache(self) -> dict:
         return {
@@ -297,9 +301,56 @@ def _decode_error(path: str, exc: Exception) -> str:
     return f"cannot decode {os.path.basename(path)}: {exc}"
 
 
+# ---------------------------------------------------------------------- the size limit
+def analysed_size(path: str, raw: bytes) -> int:
+    """What ``max-file-size`` is compared with: the file's bytes; for a notebook, its code
+    cells' source in UTF-8 (as the language server counts it), not its outputs."""
+    if path.endswith(NB_SUFFIX):
+        try:
+            nb = read_notebook(raw.decode("utf-8"))
+        except (UnicodeDecodeError, NotebookError):
+            return len(raw)
+        return sum(len(c.encode("utf-8", "surrogatepass")) for c in nb.cells)
+    return len(raw)
+
+
+def skipped_for_size(path: str, config: Config, raw: bytes | None = None) -> FileResult | None:
+    """A file above ``config.max_file_size``: a result with no findings and the warning that
+    says why. None when it is within the limit (or cannot be read: reading it reports that).
+
+    Without ``raw`` the size on disk is asked first, so a huge Python file is never read. A
+    notebook's JSON is at least as long as its code cells' source, so only one larger than
+    the limit is read to count its cells.
+    """
+    limit = config.max_file_size
+    if not limit:
+        return None
+    if raw is None:
+        try:
+            size = os.stat(path).st_size
+            if size > limit and path.endswith(NB_SUFFIX):
+                size = analysed_size(path, read_bytes(path))
+        except OSError:
+            return None
+    else:
+        size = analysed_size(path, raw) if len(raw) > limit else len(raw)
+    if size <= limit:
+        return None
+    what = "its code cells are" if path.endswith(NB_SUFFIX) else "it is"
+    message = (
+        f"{diff_name(path)}: not analysed: {what} {describe_size(size)}, above max-file-size ({describe_size(limit)}); "
+        "raise max-file-size in [tool.torchpit] or pass --max-file-size (0: no limit)"
+    )
+    return FileResult(path, notebook=path.endswith(NB_SUFFIX), warnings=[message], skipped=True)
+
+
 # ---------------------------------------------------------------------- one file
 def check_file(path: str, config: Config, fix_mode: FixMode = FixMode(), jedi_python: str | None = None) -> FileResult:
-    """Analyze one file; apply fixes if asked. Never raises for a bad file: it becomes a diagnostic."""
+    """Analyze one file; apply fixes if asked. Never raises for a bad file: it becomes a
+    diagnostic. A file above ``max-file-size`` is not read (a notebook's code cells counted)."""
+    skipped = skipped_for_size(path, config)
+    if skipped is not None:
+        return skipped
     try:
         raw = read_bytes(path)
     except OSError as exc:
@@ -311,6 +362,9 @@ def check_file(path: str, config: Config, fix_mode: FixMode = FixMode(), jedi_py
 
 def check_source(path: str, raw: bytes, config: Config, fix_mode: FixMode = FixMode(), jedi_python: str | None = None) -> FileResult:
     """Analyze the content ``raw`` of ``path`` (a file's bytes, or stdin's with ``--stdin-filename``)."""
+    skipped = skipped_for_size(path, config, raw)
+    if skipped is not None:
+        return skipped
     result = FileResult(path, notebook=path.endswith(NB_SUFFIX))
     jedi = JediOptions(enabled=config.jedi, budget_s=config.jedi_timeout, python_path=jedi_python, project_root=config.root)
     if result.notebook:
@@ -449,7 +503,7 @@ class Cache:
             return None
 
     def put(self, key: str, result: FileResult) -> None:
-        if not self.enabled or result.rule_errors:
+        if not self.enabled or result.rule_errors or result.skipped:
             return
         target = self._file(key)
         try:
@@ -496,6 +550,10 @@ def run_check(paths: list[str], options: RunOptions) -> Iterator[FileResult]:
     todo: list[tuple[str, Config, FixMode]] = []
     keys: dict[str, str] = {}
     for f in files:
+        skipped = skipped_for_size(f, configs[f])
+        if skipped is not None:
+            yield skipped  # before the cache: its key would read the whole file
+            continue
         if cache is not None:
             try:
                 key = Cache.key(read_bytes(f), f, configs[f])

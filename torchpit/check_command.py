@@ -73,6 +73,7 @@ class CheckRequest:
                 config_file=a.config,
                 exclude=a.exclude,
                 extend_exclude=tuple(a.extend_exclude or ()),
+                max_file_size=a.max_file_size,
             ),
             fix_mode=self.fix_mode,
             use_cache=not a.no_cache,

@@ -74,6 +74,8 @@ def _add_check_parser(sub) -> None:
     g.add_argument("--stdin-filename", metavar="PATH", help="with PATH -, the name of the file read from stdin (for the configuration, per-file-ignores and the "
                         "output). Example: torchpit check - --stdin-filename src/train.py < src/train.py")
     g.add_argument("--config", help="use this pyproject.toml instead of the nearest one. Example: --config ci/pyproject.toml")
+    g.add_argument("--max-file-size", type=_size, metavar="BYTES", help="do not analyze files above this size (for a notebook, its code cells); "
+                        "overrides max-file-size, default 1000000; 0: no limit. Example: --max-file-size 5000000")
     g = check.add_argument_group("output")
     g.add_argument("--output-format", "--format", dest="output_format", choices=FORMATS, default="full", metavar="FORMAT",
                    help="full (default: the source lines with the flagged range underlined), concise (one line per finding; "
@@ -105,6 +107,15 @@ def _add_check_parser(sub) -> None:
     g.add_argument("--probe", action="store_true", help="confirm findings by running the rule's probe on your torch (needs torch). Example: torchpit check --probe")
     g.add_argument("--probe-device", default="auto", choices=["auto", "cuda", "mps", "cpu"], help="device for --probe (default: auto). Example: --probe-device cpu")
     check.set_defaults(func=cmd_check)
+
+
+def _size(value: str) -> int:
+    from torchpit.analyzers.engine.config import ConfigError, validate_size
+
+    try:
+        return validate_size(int(value) if value.strip().isdigit() else value, "--max-file-size")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("--max-file-size: ", "")) from None
 
 
 def _patterns(value: str) -> tuple[str, ...]:

@@ -11,6 +11,9 @@ Keys (kebab-case; snake_case is accepted too):
   prefix wins.
 - ``jedi``: true/false, type inference across modules. ``jedi-timeout``: seconds per file.
 - ``respect-gitignore``: skip files matched by ``.gitignore`` (default true).
+- ``max-file-size``: bytes; a file above it is not analysed (for a notebook, its code cells'
+  source counts). Default :data:`DEFAULT_MAX_FILE_SIZE`, shared with the language server's
+  ``torchpit.maxFileSize``; ``0``: no limit.
 
 An unknown key or a bad value raises :class:`ConfigError` naming the file, the key and the problem.
 """
@@ -44,8 +47,11 @@ DEFAULT_EXCLUDE = (
 SELECTOR_RE = re.compile(r"^(ALL|PIT[0-9]{0,3})$")
 KEYS = {
     "select", "extend-select", "ignore", "per-file-ignores", "exclude", "extend-exclude",
-    "severity", "jedi", "jedi-timeout", "respect-gitignore",
+    "severity", "jedi", "jedi-timeout", "respect-gitignore", "max-file-size",
 }
+# Bytes (UTF-8): above it a file is not analysed. The one default of `torchpit check`'s
+# max-file-size and of the language server's torchpit.maxFileSize.
+DEFAULT_MAX_FILE_SIZE = 1_000_000
 
 
 class ConfigError(ValueError):
@@ -64,6 +70,7 @@ class Config:
     jedi: bool = True
     jedi_timeout: float = 1.0
     respect_gitignore: bool = True
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE  # 0: no limit
     root: str | None = None  # the folder of the pyproject.toml it came from
     source: str | None = None  # that pyproject.toml
 
@@ -184,6 +191,18 @@ def _bool(value: Any, where: str) -> bool:
     return value
 
 
+def validate_size(value: Any, where: str) -> int:
+    """A file size limit in bytes: an integer >= 0 (0: no limit)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: expected a size in bytes (0 for no limit), got {value!r}")
+    return value
+
+
+def describe_size(size: int) -> str:
+    """A size as messages about the file size limit show it: ``1.2 MB``, ``5,000 bytes``."""
+    return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size:,} bytes"
+
+
 def parse_severity_map(value: Any, where: str) -> tuple[tuple[str, Severity], ...]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where}: expected a table of code prefix = severity")
@@ -225,6 +244,8 @@ def config_from_table(table: Mapping[str, Any], source: str, root: str | None, b
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{where}: expected a number of seconds >= 0, got {value!r}")
             values["jedi_timeout"] = float(value)
+        elif key == "max-file-size":
+            values["max_file_size"] = validate_size(value, where)
     return replace(base, root=root, source=source, **values)
 
 

@@ -26,8 +26,9 @@ def opened(ls: "TorchpitServer", unit: Unit) -> None:
 
 
 def edited(ls: "TorchpitServer", unit: Unit) -> None:
-    """A document or notebook changed: supersede queued work, re-analyse after the debounce."""
-    ls.scheduler.supersede(unit)
+    """A document or notebook changed: supersede queued work, re-analyse after the debounce
+    (before the documents that are not being typed in)."""
+    ls.scheduler.edited(unit)
     settings = ls.session.settings_for(unit.uri)[0]
     if not ls.pull_mode and settings.run != RUN_ON_SAVE:
         ls.scheduler.schedule(unit, settings.debounce_ms / 1000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from lsprotocol import types
@@ -271,3 +272,26 @@ async def test_typing_is_parsed_incrementally_and_matches_a_fresh_analysis(start
     assert info["documents"][uri]["parse"] == "region"
     reused, units = map(int, info["documents"][uri]["reusedStatements"].split("/"))
     assert units > 2 and reused == units - 1  # only the edited function was checked again
+
+
+async def test_a_keystroke_is_not_queued_behind_the_documents_being_opened(start, tmp_path):
+    """Thirty documents opened at once queue thirty analyses; a keystroke in a document being
+    typed in goes before them (it waited for all of them: opening a folder's files, or a
+    settings change that re-analyses every open document, froze the typing)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    from training_script import make_training_script
+
+    client = await start(init_options={"debounce": 0})
+    typed = open_doc(client, tmp_path / "typed.py", PIT101_SRC)
+    await wait_diags(client, typed, 1)
+    change_doc(client, typed, 2, PIT101_SRC + "\nx = 1\n")
+    await wait_diags(client, typed, 2)  # it is being typed in
+    opened = [open_doc(client, tmp_path / f"module_{i}.py", make_training_script(300, idx=i)) for i in range(30)]
+    change_doc(client, typed, 3, PIT101_SRC + "\nx = 12\n")
+    await wait_diags(client, typed, 3, timeout=120)
+    before = {p.uri for p in client.publishes if p.uri in opened}
+    assert len(before) <= 3, f"{len(before)} of the 30 opened documents were analysed before the keystroke"
+    for uri in opened:
+        await wait_diags(client, uri, 1, timeout=120)  # and they are all analysed afterwards

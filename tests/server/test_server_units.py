@@ -128,3 +128,82 @@ def test_probe_command_arguments():
 
     with pytest.raises(ValueError):
         probe_target((42,))
+
+
+# ---------------------------------------------------------------------- the scheduler's queue
+def test_the_dispatcher_runs_the_documents_being_typed_in_first():
+    """Analyses of documents being typed in go before the others (documents just opened,
+    re-analysed after a settings change); a cancelled job never runs."""
+    import concurrent.futures
+    import threading
+
+    from torchpit.server.scheduler import Dispatcher
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        d = Dispatcher(pool, max_wait=60)
+        gate, order = threading.Event(), []
+        busy = d.submit(lambda _: gate.wait(5), None, urgent=False)  # the worker is busy
+        opened = [d.submit(order.append, f"open{i}", urgent=False) for i in range(3)]
+        typed = d.submit(order.append, "edit", urgent=True)
+        superseded = d.submit(order.append, "superseded", urgent=True)
+        assert superseded.cancel()
+        gate.set()
+        for f in (busy, *opened, typed):
+            f.result(5)
+        assert order == ["edit", "open0", "open1", "open2"]
+        assert superseded.cancelled() and d.waiting() == 0
+    finally:
+        pool.shutdown()
+
+
+def test_the_dispatcher_gives_the_other_jobs_a_turn_once_a_second_under_a_stream_of_edits():
+    import concurrent.futures
+    import threading
+
+    from torchpit.server.scheduler import Dispatcher
+
+    now = [0.0]
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        d = Dispatcher(pool, max_wait=1.0, clock=lambda: now[0])
+        gate, order = threading.Event(), []
+        busy = d.submit(lambda _: gate.wait(5), None, urgent=True)
+        jobs = [d.submit(order.append, name, urgent=name.startswith("edit")) for name in ("open0", "open1", "edit0", "edit1", "edit2")]
+        now[0] = 5.0  # they have all waited 5 s; no other job started in the last second
+        gate.set()
+        for f in (busy, *jobs):
+            f.result(5)
+        assert order == ["open0", "edit0", "edit1", "edit2", "open1"]  # one other job per second
+    finally:
+        pool.shutdown()
+
+
+def test_the_dispatcher_does_not_recurse_through_jobs_done_at_once():
+    """A job can be done before its callback is added (a superseded job returns at once): its
+    callback then runs at once, and handing over the next job must not recurse (thousands of
+    them queue up when hundreds of documents open)."""
+    import concurrent.futures
+
+    from torchpit.server.scheduler import Dispatcher
+
+    class Inline(concurrent.futures.Executor):
+        """Runs each job at once, except the first, which is done when the test says so."""
+
+        def __init__(self) -> None:
+            self.first: concurrent.futures.Future | None = None
+
+        def submit(self, fn, *args):
+            f: concurrent.futures.Future = concurrent.futures.Future()
+            if self.first is None:
+                self.first = f
+            else:
+                f.set_result(fn(*args))
+            return f
+
+    pool = Inline()
+    d = Dispatcher(pool)
+    first = d.submit(lambda _: None, None, urgent=True)
+    rest = [d.submit(lambda x: x, i, urgent=True) for i in range(5000)]
+    pool.first.set_result("done")  # its callback hands over the 5,000 others, each done at once
+    assert first.result(1) == "done" and [f.result(1) for f in rest] == list(range(5000))

@@ -7,17 +7,15 @@ must still answer a normal request and end on shutdown + exit.
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest
 
 from torchpit.server.transport import BadFrame, Fatal, Frame, FrameParser, check_message
 
+from . import malformed
+from .malformed import BODY, INVALID_REQUEST, PARSE_ERROR
 from .rawstdio import RawServer, explain, frame, notification, request
-
-BODY = json.dumps(explain(1)).encode()
-PARSE_ERROR, INVALID_REQUEST = -32700, -32600
 
 
 @pytest.fixture
@@ -35,45 +33,27 @@ def still_works(s: RawServer, msg_id: str = "after") -> None:
 
 
 # ====================================================================== frames
-@pytest.mark.parametrize(
-    "data, replies",
-    [
-        # the request itself is read
-        pytest.param(frame(explain(1), name="content-length"), {1: "result"}, id="lowercase-header"),
-        pytest.param(frame(explain(1), name="CONTENT-LENGTH"), {1: "result"}, id="uppercase-header"),
-        pytest.param(frame(explain(1), eol="\n"), {1: "result"}, id="lf-only-headers"),
-        pytest.param(b"Content-Type: application/vscode-jsonrpc; charset=utf-8\n" + frame(explain(1), eol="\n"), {1: "result"}, id="lf-only-two-headers"),
-        pytest.param(frame(explain(1), length=len(BODY) + 500), {1: "result"}, id="content-length-too-large"),
-        # the broken frame is lost (or answered with a parse error), the stream recovers
-        pytest.param(frame(explain(1), length=12), {None: PARSE_ERROR}, id="content-length-too-small"),
-        pytest.param(b"Content-Type: application/vscode-jsonrpc\r\n\r\n" + BODY, {}, id="missing-content-length"),
-        pytest.param(b"Content-Length: twelve\r\n\r\n" + BODY, {}, id="content-length-not-a-number"),
-        pytest.param(b"Content-Length: -5\r\n\r\n" + BODY, {}, id="content-length-negative"),
-        pytest.param(b"Content-Length: 99999999999999\r\n\r\n" + BODY, {}, id="content-length-absurd"),
-        pytest.param(b"\x00\xff garbage without a line end", {}, id="garbage"),
-        pytest.param(b"garbage\r\nmore: garbage\n\n\n" + BODY, {}, id="garbage-lines"),
-    ],
-)
-def test_a_bad_frame_does_not_make_the_server_deaf(server, data, replies):
-    server.send(data)
-    for msg_id, expected in replies.items():
+def _check(server: RawServer, case: malformed.Case) -> None:
+    server.send(case.data)
+    for msg_id, expected in case.replies.items():
         reply = server.response(msg_id)
-        assert (reply["error"]["code"] if "error" in reply else "result") == expected, reply
+        assert malformed.outcome(reply) == expected, reply
     still_works(server)
 
 
-def test_the_request_after_a_too_large_content_length_is_answered(server):
-    server.send(frame(explain(1), length=len(BODY) + 5000) + frame(explain(2)))
-    assert "result" in server.response(1)
-    assert "result" in server.response(2)
-    still_works(server)
+def _params(cases: list[malformed.Case]):
+    return [pytest.param(c, id=c.name) for c in cases]
 
 
-def test_a_truncated_header_followed_by_a_frame(server):
-    server.send(b"Content-Len" + frame(explain(1)) + b"Content-Length: 7" + frame(explain(2)))
-    assert "result" in server.response(1)
-    assert "result" in server.response(2)
-    still_works(server)
+@pytest.mark.parametrize("case", _params(malformed.FRAMES))
+def test_a_bad_frame_does_not_make_the_server_deaf(server, case):
+    _check(server, case)
+
+
+@pytest.mark.parametrize("case", _params(malformed.SEQUENCES))
+def test_the_frames_after_a_broken_one_are_answered(server, case):
+    """A too-large Content-Length followed by a frame; a truncated header followed by frames."""
+    _check(server, case)
 
 
 def test_unrecoverable_input_exits_with_a_logged_reason():
@@ -89,49 +69,25 @@ def test_unrecoverable_input_exits_with_a_logged_reason():
 
 
 # ====================================================================== messages
-@pytest.mark.parametrize(
-    "body, reply_id",
-    [
-        pytest.param(b'{"jsonrpc": "2.0", "id": 1, "method": "workspace/execu', None, id="truncated-json"),
-        pytest.param(b'{"jsonrpc": "2.0", "id": 1, method: "shutdown"}', None, id="invalid-json"),
-        pytest.param(b'\xff\xfe{"jsonrpc": "2.0"}', None, id="not-utf8"),
-        pytest.param(b"", None, id="empty-body"),
-    ],
-)
-def test_unreadable_json_gets_a_parse_error(server, body, reply_id):
-    server.send(frame(body))
-    reply = server.response(reply_id)
-    assert reply["error"]["code"] == PARSE_ERROR
-    assert "id" in reply and reply["id"] is None
-    still_works(server)
+@pytest.mark.parametrize("case", _params(malformed.UNREADABLE_JSON))
+def test_unreadable_json_gets_a_parse_error(server, case):
+    assert case.replies == {None: PARSE_ERROR}  # id null: the id could not be read
+    _check(server, case)
 
 
-@pytest.mark.parametrize(
-    "msg, reply_id",
-    [
-        pytest.param({"jsonrpc": "2.0", "id": 7}, 7, id="no-method"),
-        pytest.param({"jsonrpc": "2.0", "params": {}}, None, id="no-method-no-id"),
-        pytest.param([explain(7), explain(8)], None, id="batch"),
-        pytest.param([], None, id="empty-batch"),
-        pytest.param({"jsonrpc": "1.0", "id": 7, "method": "workspace/executeCommand"}, 7, id="jsonrpc-1.0"),
-        pytest.param({"id": 7, "method": "shutdown"}, 7, id="no-jsonrpc"),
-        pytest.param({"jsonrpc": "2.0", "id": 7, "method": 42}, 7, id="method-not-a-string"),
-        pytest.param({"jsonrpc": "2.0", "id": {"x": 1}, "method": "shutdown"}, None, id="bad-id"),
-        pytest.param(42, None, id="not-an-object"),
-    ],
-)
-def test_an_invalid_request_gets_invalid_request(server, msg, reply_id):
-    server.send_json(msg)
-    reply = server.response(reply_id)
-    assert reply["error"]["code"] == INVALID_REQUEST, reply
-    still_works(server)
+@pytest.mark.parametrize("case", _params(malformed.INVALID_REQUESTS))
+def test_an_invalid_request_gets_invalid_request(server, case):
+    assert set(case.replies.values()) == {INVALID_REQUEST}
+    _check(server, case)
 
 
 def test_requests_after_shutdown_get_invalid_request(server):
-    assert server.call(request(1, "shutdown")) == {"jsonrpc": "2.0", "id": 1, "result": None}
-    assert server.call(explain(2))["error"]["code"] == INVALID_REQUEST
-    assert server.call(request(3, "shutdown"))["error"]["code"] == INVALID_REQUEST
-    server.send_json(notification("exit"))
+    for msg, expected in malformed.AFTER_SHUTDOWN:
+        reply = server.call(msg)
+        assert malformed.outcome(reply) == expected, reply
+        if expected == malformed.RESULT:
+            assert reply == {"jsonrpc": "2.0", "id": msg["id"], "result": None}
+    server.send_json(malformed.EXIT)
     assert server.wait_exit() == 0
 
 
@@ -142,32 +98,6 @@ def test_exit_without_shutdown_exits_with_1(server):
 
 
 # ====================================================================== fuzz
-def _broken(rng: random.Random) -> bytes:
-    """One random broken frame (or message), whose reply, if any, is not checked."""
-    body = json.dumps(explain(rng.choice(["x", 99, None]))).encode()
-    kind = rng.randrange(10)
-    if kind == 0:
-        return frame(body, length=rng.randrange(0, len(body)))
-    if kind == 1:
-        return frame(body, length=len(body) + rng.randrange(1, 5000))
-    if kind == 2:
-        return b"Content-Type: x\r\n\r\n" + body
-    if kind == 3:
-        return frame(body[: rng.randrange(len(body))])
-    if kind == 4:
-        return frame(rng.choice([b"[]", b"[1, 2]", b'{"jsonrpc": "1.0", "id": 5}', b'{"jsonrpc": "2.0"}', b"null", b"{}"]))
-    if kind == 5:
-        return bytes(rng.choice(b"abcxyz:{}\"0123456789 \r\n\t\xff") for _ in range(rng.randrange(1, 80)))
-    if kind == 6:
-        header = frame(body)
-        return header[: rng.randrange(1, 20)]  # a header cut short
-    if kind == 7:
-        return frame(body, name=rng.choice(["content-length", "CONTENT-LENGTH", "Content-length"]), eol=rng.choice(["\n", "\r\n"]))
-    if kind == 8:
-        return b"Content-Length: " + rng.choice([b"-1", b"1e3", b"0x10", b"", b"12 34"]) + b"\r\n\r\n" + body
-    return frame(json.dumps(notification("textDocument/didOpen", {"textDocument": rng.choice([None, 5, {}])})))
-
-
 def test_malformed_traffic_fuzz():
     """Fixed seed: broken frames mixed with valid requests; every valid request is answered."""
     rng = random.Random(1414)
@@ -176,7 +106,7 @@ def test_malformed_traffic_fuzz():
         s.initialize()
         expected = []
         for i in range(60):
-            s.send(b"".join(_broken(rng) for _ in range(rng.randrange(1, 4))))
+            s.send(b"".join(malformed.random_broken(rng) for _ in range(rng.randrange(1, 4))))
             if rng.random() < 0.5:
                 msg_id = f"valid-{i}"
                 s.send(frame(explain(msg_id)))
