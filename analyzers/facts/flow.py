@@ -35,7 +35,7 @@ from ..semantic.build import load_module_model
 from ..semantic.callsites import call_site_arguments, calls_named, calls_passing, inherited_call_sites
 from ..semantic.model import FUNCTION_TYPES, SemanticModel, Value
 from ..semantic.project import module_file
-from ..syntax.tree import ancestors, child_fields, end_pos, parent, pos
+from ..syntax.tree import ancestors, child_fields, end_pos, parent, pos, top_statement
 
 MAX_INLINE_DEPTH = 4  # helper calls followed below a loop
 MAX_CALLER_DEPTH = 4  # callers followed up when asking "do all callers ...?"
@@ -583,7 +583,7 @@ class Flow:
         mine = self._atoms(expr)
         if not mine:
             return set()
-        index = self._protocol_index(_top_statement(expr))
+        index = self._protocol_index(top_statement(expr))
         out: set[str] = set()
         for atom in mine:
             out |= index.get(atom, set())
@@ -1470,13 +1470,6 @@ def _all_base_names(m: SemanticModel, cls, _depth: int = 0) -> set[str]:
     return out
 
 
-def _top_statement(node: ast.AST) -> ast.AST:
-    top = node
-    for anc in ancestors(node):
-        if isinstance(anc, ast.Module):
-            break
-        top = anc
-    return top
 
 
 def _param_sites(m: SemanticModel, param: ast.arg) -> list[tuple[SemanticModel, ast.expr]] | None:

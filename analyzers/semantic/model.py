@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..catalogue import torch_api
 from ..syntax.reads import NameIndex, Reads
-from ..syntax.tree import FIELD, ancestors, end_pos, parent, pos
+from ..syntax.tree import FIELD, ancestors, end_pos, parent, pos, top_statement
 
 if TYPE_CHECKING:
     from .inference import JediInference
@@ -246,7 +246,7 @@ class SemanticModel:
         value = self.remember(cache, key, compute)
         reads = cache[key][1]
         if reads is None or not reads.whole:
-            self.persistent[pkey] = (nodes, value, reads, tuple(_top_statement(n) for n in nodes))
+            self.persistent[pkey] = (nodes, value, reads, tuple(top_statement(n) for n in nodes))
         return value
 
     @contextmanager
@@ -1017,14 +1017,6 @@ class SemanticModel:
 _MISS = object()
 
 
-def _top_statement(node: ast.AST) -> ast.AST:
-    """The top-level statement holding ``node``."""
-    top = node
-    for anc in ancestors(node):
-        if isinstance(anc, ast.Module):
-            break
-        top = anc
-    return top
 
 
 _BUILTIN_QUALNAMES: dict[str, str] = {}

@@ -46,3 +46,13 @@ def pos(node: ast.AST) -> tuple[int, int]:
 
 def end_pos(node: ast.AST) -> tuple[int, int]:
     return (getattr(node, "end_lineno", 0) or 0, getattr(node, "end_col_offset", 0) or 0)
+
+
+def top_statement(node: ast.AST) -> ast.AST:
+    """The top-level statement holding ``node`` (``node`` itself at the top level)."""
+    top = node
+    for anc in ancestors(node):
+        if isinstance(anc, ast.Module):
+            break
+        top = anc
+    return top
