@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -56,6 +57,38 @@ def _project(root: str | None) -> Any:
 _jedi_lock = threading.Lock()  # jedi's caches are not thread-safe
 
 
+@lru_cache(maxsize=8)
+def _search_path(python_path: str | None) -> tuple[str, ...]:
+    """The folders where jedi looks for installed packages: its environment's ``sys.path``."""
+    import jedi
+
+    try:
+        env = _environment(python_path) or jedi.get_default_environment()
+        return tuple(p for p in env.get_sys_path() if p and os.path.isdir(p))
+    except Exception as exc:  # no usable environment: jedi would find nothing either
+        log.debug("jedi: no sys.path for %s (%s)", python_path, exc)
+        return ()
+
+
+@lru_cache(maxsize=4096)
+def _importable(python_path: str | None, top: str) -> bool:
+    """Whether a top-level module ``top`` exists on jedi's search path: a package folder
+    (namespace packages included), a ``.py`` file or a compiled extension. An editable install
+    whose import hook maps ``top`` elsewhere counts only where jedi's own search finds it too."""
+    if top in sys.builtin_module_names:
+        return True
+    for folder in _search_path(python_path):
+        if os.path.isdir(os.path.join(folder, top)) or os.path.isfile(os.path.join(folder, top + ".py")):
+            return True
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        if any(n.startswith(top + ".") and n.endswith((".so", ".pyd", ".pyi")) for n in names):
+            return True
+    return False
+
+
 class JediInference:
     def __init__(self, text: str, path: str | None, options: JediOptions) -> None:
         self.text = text
@@ -79,6 +112,15 @@ class JediInference:
                 project=_project(root),
             )
         return self._script
+
+    def can_import(self, top: str) -> bool:
+        """Whether jedi could find the top-level module ``top`` at all (the project's own
+        modules are found before jedi is asked): a name from a package that is not installed
+        costs a jedi query (a parse of the whole file) for an answer known to be None."""
+        project = self.options.project_root
+        if project and (os.path.isdir(os.path.join(project, top)) or os.path.isfile(os.path.join(project, top + ".py"))):
+            return True
+        return _importable(self.options.python_path, top)
 
     def infer(self, node: ast.AST) -> list[str]:
         """Full names of the types jedi infers for ``node`` (a Name, Attribute or Call)."""

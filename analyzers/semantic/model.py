@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from ..catalogue import torch_api
 from ..syntax.reads import NameIndex, Reads
 from ..syntax.tree import FIELD, ancestors, end_pos, parent, pos, top_statement
+from .project import module_file
 
 if TYPE_CHECKING:
     from .inference import JediInference
@@ -952,10 +953,14 @@ class SemanticModel:
             return None  # only the user's own modules (and model libraries) are worth a look
         self.read_whole()  # another module (and, for jedi, the whole text)
         found = self.project_class(qual)
-        if found == NOT_A_CLASS:
+        if isinstance(found, str):
             return None  # the project's module says what it is: jedi would say the same, slower
-        if found is not None or self.inference is None:
-            return found  # type: ignore[return-value]
+        if isinstance(found, tuple) or self.inference is None:
+            return found if isinstance(found, tuple) else None
+        if isinstance(found, Outside):
+            top = found.qual.split(".")[0]
+            if not top or not self.inference.can_import(top):
+                return None  # neither the project's nor installed where jedi looks: jedi cannot tell
         # one jedi query per imported name: every use of it names the same class
         key = ("external_class", qual)
         if key in self.file_memo:
@@ -972,14 +977,12 @@ class SemanticModel:
                 return other, info
         return None
 
-    def project_class(self, qual: str, depth: int = 0) -> "tuple[SemanticModel, ClassInfo] | str | None":
+    def project_class(self, qual: str, depth: int = 0) -> "tuple[SemanticModel, ClassInfo] | str | Outside | None":
         """The class ``qual`` (``models.net.Net``, ``.resnet.ResNet``) names, when it is defined in a
         module of this file's project, also when that module re-exports it (``from .net import
         Net`` in a package's ``__init__``, or ``from .layers import *``). ``NOT_A_CLASS`` when the
         project's module binds the name to something else (a function, a variable): no need to ask
         jedi. None when the project's modules do not tell."""
-        from .project import module_file
-
         stripped = qual.lstrip(".")
         dots = qual[: len(qual) - len(stripped)]
         if depth > 3 or not ("." in stripped or dots):
@@ -989,22 +992,41 @@ class SemanticModel:
         path = module_file(self.path, module)
         other = self.loader(path) if path and self.loader is not None else None
         if other is None:
-            return None
+            member = self._class_member(module, name, depth)
+            if member is None and not dots and path is None and module_file(self.path, stripped.split(".")[0]) is None:
+                return Outside(stripped)  # the import leaves the project here
+            return member
         info = other.classes.get(name)
         if info is not None and isinstance(parent(info.node), ast.Module):
             return other, info
         bindings = other.module_scope.bindings.get(name, [])
-        if len(bindings) == 1 and bindings[0].kind == "import" and bindings[0].qualname:
-            return other.project_class(bindings[0].qualname, depth + 1)
+        imported = {b.qualname for b in bindings if b.kind == "import"}
+        if bindings and len(imported) == 1 and None not in imported and all(b.kind == "import" for b in bindings):
+            # one import, or the same name imported twice: either way it binds one thing
+            return other.project_class(next(iter(imported)), depth + 1)  # type: ignore[arg-type]
         if bindings:
             return NOT_A_CLASS if all(b.kind in ("def", "assign", "annassign") for b in bindings) else None
         for stmt in other._tree.body:  # ``from .layers import *``: the name may come from there
             if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names):
                 base = "." * stmt.level + (stmt.module or "")
                 found = other.project_class(f"{base}{name}" if base.endswith(".") else f"{base}.{name}", depth + 1)
-                if found is not None:
+                if found is not None and not isinstance(found, Outside):
                     return found
         return None
+
+    def _class_member(self, owner: str, name: str, depth: int) -> "tuple[SemanticModel, ClassInfo] | str | Outside | None":
+        """``owner.name`` where ``owner`` is a class of the project (``GPT.from_pretrained``):
+        a class nested in it, or ``NOT_A_CLASS`` for any other member (a method, an attribute).
+        None when ``owner`` is not a project class."""
+        found = self.project_class(owner, depth + 1)
+        if not isinstance(found, tuple):
+            return None
+        other, info = found
+        for stmt in info.node.body:
+            if isinstance(stmt, ast.ClassDef) and stmt.name == name:
+                nested = next((c for c in other.classes.values() if c.node is stmt), None)
+                return (other, nested) if nested is not None else None
+        return NOT_A_CLASS
 
     def infer_types(self, expr: ast.AST) -> list[str]:
         """Fully qualified type names of ``expr`` from jedi (canonicalised); [] when off or unknown."""
@@ -1020,6 +1042,14 @@ _MISS = object()
 
 
 _BUILTIN_QUALNAMES: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Outside:
+    """project_class's answer for a name whose import chain leaves the project: ``qual`` is the
+    dotted name in the first module that is not one of the project's files."""
+
+    qual: str
 
 
 NOT_A_CLASS = "not a class"  # project_class's answer for a name the project binds to something else
