@@ -1082,19 +1082,28 @@ class Flow:
         """ids of the functions and loops whose own body (not a nested def's) runs a forward (or
         ``generate``) whose result is used: found once from the file's calls."""
         out: set[int] = set()
+        model_method: dict[int, bool] = {}
         for c in self.model.all_nodes(ast.Call):
             if not isinstance(c.func, (ast.Name, ast.Attribute)) or not _result_used(c):  # type: ignore[attr-defined]
                 continue
-            if not (self.is_model_forward(c) or self.generates(c)):  # type: ignore[arg-type]
-                continue
+            containers: list[int] = []
             for a in ancestors(c):
                 if isinstance(a, LOOP_TYPES) and not _in_iter(c, a):
-                    out.add(id(a))
+                    containers.append(id(a))
                 elif isinstance(a, FUNCTION_TYPES):
-                    out.add(id(a))
+                    if id(a) not in model_method:
+                        model_method[id(a)] = self._model_method(a)  # type: ignore[arg-type]
+                    if model_method[id(a)]:
+                        containers = []  # eval_roots asks nothing of a model's own methods and their loops
+                    else:
+                        containers.append(id(a))
                     break
                 elif isinstance(a, (ast.ClassDef, ast.Lambda)):
                     break
+            if all(i in out for i in containers):
+                continue  # (the cheap questions first: a forward here would add nothing new)
+            if self.is_model_forward(c) or self.generates(c):  # type: ignore[arg-type]
+                out.update(containers)
         return out
 
     def _model_method(self, f: FunctionNode) -> bool:
