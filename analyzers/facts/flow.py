@@ -932,21 +932,65 @@ class Flow:
         vals = self.model.values(f, module_identity=True)
         return bool(vals) and all(isinstance(v.node, ast.arg) for v in vals)
 
-    @file_fact
+    @property
     def module_protocol_keys(self) -> set:
-        """Keys (``_value_key``) of the values on which a method only modules have is called."""
+        """Keys (``_local_key``) of the values on which a method only modules have is called.
+
+        Found through the file's calls of those methods by name (``calls_named``, a search for
+        each name), not by a read of the whole file: an answer built on it is dropped only by an
+        edit that writes or removes such a call, or rebinds what their receivers read, so the
+        language server keeps the module verdicts of the statements a keystroke did not touch."""
+        cache = self.model.file_memo.setdefault("module_protocol_keys", {})
+        return self.model.remember(cache, "keys", self._module_protocol_keys)
+
+    def protocol_proves(self, v: Value, near: ast.AST | None) -> bool:
+        """A method only modules have is called on the value ``v`` (``_value_key``): looked for
+        where the value's other uses are, not in the whole file, so that what a keystroke in
+        one function invalidates stays in that function. ``self.x`` of a class: in the class;
+        another attribute's text: in its function; a parameter, variable or construction: in
+        the function that binds it, and in ``near`` (the function of the expression asked
+        about, which may reach it through a call's return). At the top level of the file: the
+        file's calls of those methods, found by name."""
+        key = _local_key(v)
+        m = self.model
+        if key[0] == "self":
+            cls = m.enclosing_class(v.node)
+            scopes: list[ast.AST | None] = [cls.node if cls is not None else None]
+        elif key[0] == "text":
+            scopes = [m.enclosing_function(v.node)]
+        else:
+            # a method's value may be used by the class's other methods (``self.net = net``)
+            scopes = list(dict.fromkeys((self._uses_scope(m.enclosing_function(v.node)), self._uses_scope(near))))
+        return any(key in self._protocol_keys_in(s) for s in scopes)
+
+    def _uses_scope(self, func: ast.AST | None) -> ast.AST | None:
+        """Where the values of ``func`` are used: its class when it is a method, else itself."""
+        if func is None:
+            return None
+        cls = self.model.enclosing_class(func)
+        return cls.node if cls is not None and parent(func) is cls.node else func
+
+    def _protocol_keys_in(self, scope: ast.AST | None) -> set:
+        if scope is None:
+            return self.module_protocol_keys
+        return self.kept("protocol_keys_in", scope, lambda: self._module_protocol_keys([n for n in ast.walk(scope) if isinstance(n, ast.Call)]))
+
+    def _module_protocol_keys(self, calls: list[ast.Call] | None = None) -> set:
         out: set = set()
         m = self.model
-        for n in m.all_nodes(ast.Call):
-            f = n.func  # type: ignore[attr-defined]
+        if calls is None:
+            calls = [c for name in sorted(torch_api.MODULE_PROTOCOL_METHODS) for c in calls_named(m, name)]
+        for n in calls:
+            f = n.func
             if not (isinstance(f, ast.Attribute) and f.attr in torch_api.MODULE_PROTOCOL_METHODS):
-                continue
-            if f.attr in ("train", "eval") and (len(n.args) > 1 or any(k.arg not in (None, "mode") for k in n.keywords)):  # type: ignore[attr-defined]
+                continue  # ``eval(...)``: the builtin, not a method
+            if f.attr in ("train", "eval") and (len(n.args) > 1 or any(k.arg not in (None, "mode") for k in n.keywords)):
                 continue  # ``trainer.train(dataset, epochs=3)``: not Module.train(mode)
             if f.attr in ("parameters", "named_parameters", "state_dict", "zero_grad") and isinstance(f.value, ast.Name) and m.local_class_of(f.value) is not None:
                 continue
             for v in m.values(f.value, module_identity=True):
-                out.add(_value_key(v))
+                if v.model is m:  # (a value of another module is looked for in that module)
+                    out.add(_local_key(v))
         return out
 
     def is_layer_call(self, call: ast.Call) -> bool:
@@ -1962,6 +2006,13 @@ def _value_key(v) -> tuple:
     return ("node", id(m), id(node))
 
 
+def _local_key(v) -> tuple:
+    """``_value_key`` without the model's identity, for answers kept across the document's
+    versions (each version has a model of its own; the nodes of unchanged statements stay)."""
+    key = _value_key(v)
+    return (key[0], *key[2:])
+
+
 def _module_verdict(flow: Flow, expr: ast.AST, depth: int, seen: frozenset) -> bool | None:
     """True: every value of ``expr`` is a module with weights; False: some value is known to be
     something else; None: unknown."""
@@ -1969,13 +2020,14 @@ def _module_verdict(flow: Flow, expr: ast.AST, depth: int, seen: frozenset) -> b
     vals = [v for v in m.values(expr, module_identity=True) if not (isinstance(v.node, ast.Constant) and v.node.value is None)]
     if not vals:
         return None
-    verdicts = [_value_is_module(flow if v.model is m else flow_of(v.model), v, depth, seen) for v in vals]
+    near = m.enclosing_function(expr)
+    verdicts = [_value_is_module(flow, v, depth, seen, near) if v.model is m else _value_is_module(flow_of(v.model), v, depth, seen, None) for v in vals]
     if any(x is False for x in verdicts):
         return False
     return True if all(x is True for x in verdicts) else None
 
 
-def _value_is_module(flow: Flow, v, depth: int, seen: frozenset) -> bool | None:
+def _value_is_module(flow: Flow, v, depth: int, seen: frozenset, near: ast.AST | None = None) -> bool | None:
     node = v.node
     if depth > MAX_MODULE_DEPTH or id(node) in seen:
         return None
@@ -1998,7 +2050,7 @@ def _value_is_module(flow: Flow, v, depth: int, seen: frozenset) -> bool | None:
             verdict = _module_verdict(flow_of(v.model), wrapped, depth + 1, seen)
             if verdict is not None:
                 return verdict
-    if _value_key(v) in flow.module_protocol_keys:
+    if flow.protocol_proves(v, near):
         return True
     return None
 
