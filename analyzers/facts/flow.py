@@ -1126,9 +1126,16 @@ class Flow:
         """ids of the functions and loops whose own body (not a nested def's) runs a forward (or
         ``generate``) whose result is used: found once from the file's calls."""
         out: set[int] = set()
+        for stmt in self.model._tree.body:  # (a file fact: a read of the whole file)
+            # each statement's part is kept across versions while nothing it read changed
+            out |= self.kept("forward_containers", stmt, lambda: self._statement_forward_containers(stmt))  # noqa: B023
+        return out
+
+    def _statement_forward_containers(self, stmt: ast.stmt) -> frozenset[int]:
+        out: set[int] = set()
         model_method: dict[int, bool] = {}
-        for c in self.model.all_nodes(ast.Call):
-            if not isinstance(c.func, (ast.Name, ast.Attribute)) or not _result_used(c):  # type: ignore[attr-defined]
+        for c in ast.walk(stmt):
+            if not isinstance(c, ast.Call) or not isinstance(c.func, (ast.Name, ast.Attribute)) or not _result_used(c):
                 continue
             containers: list[int] = []
             for a in ancestors(c):
@@ -1146,9 +1153,9 @@ class Flow:
                     break
             if all(i in out for i in containers):
                 continue  # (the cheap questions first: a forward here would add nothing new)
-            if self.is_model_forward(c) or self.generates(c):  # type: ignore[arg-type]
+            if self.is_model_forward(c) or self.generates(c):
                 out.update(containers)
-        return out
+        return frozenset(out)
 
     def _model_method(self, f: FunctionNode) -> bool:
         """A method of a model class (its callers decide its mode), or a framework hook that runs
