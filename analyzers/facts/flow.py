@@ -818,6 +818,17 @@ class Flow:
             self.model.file_memo["backward_calls"] = groups
         return list(groups.get(id(scope), ()))
 
+    def backward_scopes(self) -> list[tuple[ast.AST, list[tuple[ast.Call, ast.expr]]]]:
+        """``(scope, backward_calls(scope))`` for the module and each function that writes a
+        backward call, the module first, then the functions by name."""
+        m = self.model
+        out = []
+        for scope in (m.tree, *(f for fs in m.functions.values() for f in fs)):
+            calls = self.backward_calls(scope)
+            if calls:
+                out.append((scope, calls))
+        return out
+
     def mentions(self, root: ast.AST, *names: str) -> bool:
         return id(root) in self.containers_mentioning(*names)
 

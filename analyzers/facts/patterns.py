@@ -10,7 +10,6 @@ import ast
 from dataclasses import dataclass
 
 from ..catalogue import torch_api
-from ..core.diagnostics import Related
 from ..semantic.model import SemanticModel, Value
 from ..syntax.tree import parent
 
@@ -568,11 +567,3 @@ def probabilities_via_parameter(model: SemanticModel, expr: ast.expr) -> tuple[S
         if ev:
             return other, call, arg, ev
     return None
-
-
-def passed_here(ctx, where: SemanticModel, arg: ast.expr, message: str) -> Related:
-    """The related location of an argument at a call site, in this file or another module."""
-    if where is ctx.model:
-        return ctx.related(arg, message)
-    return Related(where.source.node_range(arg), message, path=where.path)
-

@@ -96,6 +96,11 @@ def _index_calls(stmts: list[ast.stmt]) -> tuple[dict[str, tuple[ast.Call, ...]]
     return {k: tuple(v) for k, v in by_name.items()}, {k: tuple(v) for k, v in by_arg.items()}
 
 
+def unpacks(call: ast.Call) -> bool:
+    """``call`` passes ``*args`` or ``**kwargs``: which parameter gets what is not written."""
+    return any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords)
+
+
 class _Unknown:
     """What :func:`argument_for` answers when a call site's argument cannot be told."""
 

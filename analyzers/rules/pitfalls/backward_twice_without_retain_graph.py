@@ -9,11 +9,6 @@ from ...semantic.model import FUNCTION_TYPES
 from ...syntax.tree import ancestors, pos
 
 
-def backward_calls(ctx: Context, scope: ast.AST) -> list[tuple[ast.Call, ast.expr]]:
-    """(backward call, loss) written directly in ``scope`` (a function or the module), in order."""
-    return ctx.flow.backward_calls(scope)
-
-
 def exclusive(a: ast.AST, b: ast.AST) -> bool:
     """``a`` and ``b`` are in different branches of one ``if`` / ``try``."""
     pa = {}
@@ -141,12 +136,8 @@ class BackwardTwiceWithoutRetainGraph(Rule):
         if "backward" not in ctx.source.text:
             return  # cheap pre-check: nothing to find
         flow = ctx.flow
-        scopes = [ctx.model.tree, *(f for fs in ctx.model.functions.values() for f in fs)]
         reported: set[int] = set()
-        for scope in scopes:
-            calls = backward_calls(ctx, scope)
-            if not calls:
-                continue
+        for scope, calls in flow.backward_scopes():
             roots = {id(c): graph_roots(flow, loss) for c, loss in calls}
             for j, (b2, loss2) in enumerate(calls):
                 r2 = roots[id(b2)]

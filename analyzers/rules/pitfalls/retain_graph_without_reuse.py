@@ -6,7 +6,7 @@ from ...core.diagnostics import Applicability, Edit, Fix, FixAvailability, Range
 from ...facts.flow import BACKWARD, GRAD, graph_roots, is_true, keyword
 from ..rule import Context, Rule
 from ...syntax.tree import ancestors, pos
-from .backward_twice_without_retain_graph import backward_calls, innermost_loop
+from .backward_twice_without_retain_graph import innermost_loop
 
 
 class RetainGraphWithoutReuse(Rule):
@@ -73,9 +73,7 @@ class RetainGraphWithoutReuse(Rule):
         if "retain_graph" not in ctx.source.text:
             return  # cheap pre-check: nothing to find
         flow = ctx.flow
-        scopes = [ctx.model.tree, *(f for fs in ctx.model.functions.values() for f in fs)]
-        for scope in scopes:
-            calls = backward_calls(ctx, scope)
+        for scope, calls in flow.backward_scopes():
             for b, loss in calls:
                 rg = keyword(b, "retain_graph")
                 if not is_true(rg) or keyword(b, "create_graph") is not None:
