@@ -24,8 +24,9 @@ from torchpit.analyzers import catalogue
 from torchpit.analyzers.catalogue import index, torch_api
 from torchpit.analyzers.catalogue.packages import LIBRARY_ROOTS
 from torchpit.analyzers.catalogue.records import (
-    Accelerator, Activation, Domain, Dtype, Effect, GradContext, GradScaler, IndexOp, JitKind, JitModule, Layer, Loss,
-    LrScheduler, ModuleMethod, Namespace, Optimizer, PretrainedModels, Record, TensorFunction, TensorMember, ZooModel,
+    Accelerator, Activation, DataLoader, Domain, Dtype, Effect, GradContext, GradScaler, IndexOp, JitKind, JitModule,
+    Layer, Loss, LossModule, LrScheduler, ModuleMethod, Namespace, Optimizer, PretrainedModels, Record, TensorFunction,
+    TensorMember, ZooModel,
 )
 
 ANALYZERS = Path(__file__).resolve().parents[1] / "analyzers"
@@ -149,7 +150,7 @@ def test_records_are_complete_for_their_kind():
     assert len(shorts) == len(set(shorts))
     for kind in (
         Loss, Activation, Layer, TensorFunction, IndexOp, GradContext, ZooModel, Optimizer, LrScheduler, GradScaler,
-        Accelerator, JitModule, ModuleMethod, PretrainedModels,
+        Accelerator, JitModule, ModuleMethod, PretrainedModels, LossModule, DataLoader,
     ):
         assert [f.name for f in fields(kind)][0] == "qualname"
         assert catalogue.of_kind(kind), kind
@@ -249,3 +250,25 @@ def test_pretrained_model_naming():
         assert not set(r.model_endings) & set(r.not_model_endings), r
     assert len([r for r in records if r.model_infix]) == 1  # one infix: HF_MODEL_CLASS_INFIX
     assert not set(torch_api.HF_MODEL_CLASS_ENDINGS) & set(torch_api.HF_NOT_MODEL_ENDINGS)
+
+
+def test_losses_and_layers_without_parameters():
+    described = {c for loss in catalogue.of_kind(Loss) for c in loss.module_classes}
+    for r in catalogue.of_kind(LossModule):
+        assert torch_api.nn_class(r.qualname) and r.qualname not in described, r  # one record kind per loss class
+        assert catalogue.lookup(r.qualname, Layer) is None, r
+    assert torch_api.NN_LOSS_MODULES == described | {r.qualname for r in catalogue.of_kind(LossModule)}
+    for r in catalogue.of_kind(Layer):
+        assert not (r.no_parameters and (r.has_parameters or r.raw_scores or r.has_batch_norm)), r
+        assert not (r.instance_norm and r.has_batch_norm), r
+    assert not torch_api.NN_PARAMETERLESS_MODULES & (torch_api.NN_LOSS_MODULES | torch_api.PARAMETER_LAYERS)
+    assert torch_api.DROPOUT_CLASSES <= torch_api.NN_PARAMETERLESS_MODULES
+    assert torch_api.SOFTMAX_MODULES | torch_api.SIGMOID_MODULES <= torch_api.NN_PARAMETERLESS_MODULES
+
+
+def test_tensor_factories_and_data_loaders():
+    for r in catalogue.of_kind(TensorFunction):
+        if r.factory:  # a made-up tensor: no graph, no data
+            assert r.grad_free and torch_api.in_torch(r.qualname), r
+    assert torch_api.TENSOR_FACTORIES and torch_api.DATA_LOADERS
+    assert all(q.startswith("torch.utils.data.") for q in torch_api.DATA_LOADERS)

@@ -76,6 +76,17 @@ class Loss(Record):
 
 
 @dataclass(frozen=True)
+class LossModule(Record):
+    """A ``torch.nn`` loss class that no :class:`Loss` record describes (its arguments are not
+    needed): calling it computes a criterion, no model forward."""
+
+
+@dataclass(frozen=True)
+class DataLoader(Record):
+    """A data loader class: it yields batches of its dataset."""
+
+
+@dataclass(frozen=True)
 class Activation(Record):
     """A normalisation of scores: ``produces`` its output's domain; ``elementwise``: each value
     on its own (sigmoid), else along ``dim``; ``module``: an ``nn.Module`` class; ``method``: a
@@ -99,6 +110,9 @@ class Layer(Record):
     container: bool = False  # holds the modules it is given (Sequential, ModuleList)
     upsample: bool = False  # resizes its (batched) input: interpolate / nn.Upsample
     embedding: bool = False  # looks up rows of a weight by index
+    # holds no parameters (an activation, a pooling, a reshape): calling it builds no graph of weights
+    no_parameters: bool = False
+    instance_norm: bool = False  # with ``track_running_stats=True`` it keeps running statistics as batch norm does
 
 
 @dataclass(frozen=True)
@@ -117,11 +131,13 @@ class Resize(Record):
 @dataclass(frozen=True)
 class TensorFunction(Record):
     """A tensor function (or, for transforms, a class): ``effects`` on the result, the ``dtype``
-    it fixes, and ``grad_free``: its result never requires grad (integer results, new tensors)."""
+    it fixes, ``grad_free``: its result never requires grad (integer results, new tensors), and
+    ``factory``: it makes a tensor of sizes or literals (a smoke test's input)."""
 
     effects: frozenset[Effect] = frozenset()
     dtype: str | None = None
     grad_free: bool = False
+    factory: bool = False  # builds a tensor from sizes or literals: an input made so is synthetic, not data
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,19 @@
 """``torch``: tensor functions (creators, elementwise, rearranging), grad mode, autograd, the
 ``torch.Tensor`` methods that take an index, the methods of ``nn.Module``, optimizers, gradient
-scalers, TorchScript, and the namespaces the analysis asks about."""
+scalers, TorchScript, data loaders, and the namespaces the analysis asks about."""
 
 from __future__ import annotations
 
 from .records import (
-    Domain, Dtype, Effect, GradCall, GradContext, GradScaler, IndexOp, JitKind, JitModule, ModuleMethod, Namespace,
+    DataLoader, Domain, Dtype, Effect, GradCall, GradContext, GradScaler, IndexOp, JitKind, JitModule, ModuleMethod, Namespace,
     Optimizer, Record, TensorFunction, TensorMember, Wrapper,
 )
 
 E = Effect
 
 
-def _fn(qualname: str, *effects: Effect, dtype: str | None = None, grad_free: bool = False) -> TensorFunction:
-    return TensorFunction(qualname, frozenset(effects), dtype, grad_free)
+def _fn(qualname: str, *effects: Effect, dtype: str | None = None, grad_free: bool = False, factory: bool = False) -> TensorFunction:
+    return TensorFunction(qualname, frozenset(effects), dtype, grad_free, factory)
 
 
 NAMESPACES: list[Record] = [
@@ -27,23 +27,25 @@ NAMESPACES: list[Record] = [
 ]
 
 
-def _fns(names: str, *effects: Effect, dtype: str | None = None, grad_free: bool = False) -> list[Record]:
+def _fns(names: str, *effects: Effect, dtype: str | None = None, grad_free: bool = False, factory: bool = False) -> list[Record]:
     """The records of the functions ``torch.<name>`` for each of ``names``, all of one shape."""
-    return [_fn(f"torch.{name}", *effects, dtype=dtype, grad_free=grad_free) for name in names.split()]
+    return [_fn(f"torch.{name}", *effects, dtype=dtype, grad_free=grad_free, factory=factory) for name in names.split()]
 
 
 FUNCTIONS: list[Record] = [
-    # creators
-    *_fns("randn rand zeros ones empty", E.CREATE, dtype="float32", grad_free=True),
-    _fn("torch.full", E.FULL, grad_free=True),
-    *_fns("randint", E.RANDINT, dtype="int64", grad_free=True),
-    *_fns("randperm", E.RANDPERM, dtype="int64", grad_free=True),
-    _fn("torch.arange", E.ARANGE, grad_free=True),
-    _fn("torch.linspace", E.SPACE, dtype="float32", grad_free=True),
+    # creators (factory: what a smoke test builds its input with)
+    *_fns("randn rand zeros ones empty", E.CREATE, dtype="float32", grad_free=True, factory=True),
+    _fn("torch.full", E.FULL, grad_free=True, factory=True),
+    _fn("torch.randint", E.RANDINT, dtype="int64", grad_free=True, factory=True),
+    _fn("torch.randperm", E.RANDPERM, dtype="int64", grad_free=True),
+    _fn("torch.arange", E.ARANGE, grad_free=True, factory=True),
+    _fn("torch.linspace", E.SPACE, dtype="float32", grad_free=True, factory=True),
     _fn("torch.logspace", E.SPACE, dtype="float32"),
-    *_fns("eye multinomial zeros_like ones_like empty_like randn_like rand_like full_like", grad_free=True),
+    *_fns("eye zeros_like ones_like randn_like rand_like", grad_free=True, factory=True),
+    *_fns("multinomial empty_like full_like", grad_free=True),
     # tensors from data
-    *_fns("tensor as_tensor", E.FROM_DATA, E.FROM_ARRAY, grad_free=True),
+    _fn("torch.tensor", E.FROM_DATA, E.FROM_ARRAY, grad_free=True, factory=True),
+    _fn("torch.as_tensor", E.FROM_DATA, E.FROM_ARRAY, grad_free=True),
     _fn("torch.Tensor", E.FROM_DATA, E.FROM_ARRAY, dtype="float32"),
     _fn("torch.from_numpy", E.FROM_ARRAY, grad_free=True),
     *(_fn(f"torch.{name}", E.FROM_DATA, dtype=dtype) for name, dtype in (
@@ -225,9 +227,11 @@ JIT: list[Record] = [
     JitModule("torch.jit.load", JitKind.LOADED),
 ]
 
+DATA_LOADERS: list[Record] = [DataLoader("torch.utils.data.DataLoader"), DataLoader("torch.utils.data.dataloader.DataLoader")]
+
 RECORDS: list[Record] = (
     NAMESPACES + FUNCTIONS + ACTIVATIONS + GRAD + WRAPPERS + INDEX_OPS + DTYPES + TENSOR_MEMBERS + MODULE_METHODS
-    + OPTIMIZERS + GRAD_SCALERS + JIT
+    + OPTIMIZERS + GRAD_SCALERS + JIT + DATA_LOADERS
 )
 
 __all__ = ["RECORDS", "VARIABLE", "Domain"]

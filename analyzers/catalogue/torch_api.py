@@ -14,8 +14,8 @@ from .aliases import canonical, spellings
 from .index import lookup, of_kind
 from .packages import EXIT_STACKS, LIBRARY_ROOTS, NO_MODEL_PACKAGES
 from .records import (
-    Accelerator, Activation, Domain, Dtype, Effect, Generate, GradCall, GradContext, GradScaler, Hook, ImageMaker, IndexOp,
-    JitKind, JitModule, Layer, Loss, LrScheduler, ModelFactory, ModuleBase, ModuleMethod, Namespace, Optimizer,
+    Accelerator, Activation, DataLoader, Domain, Dtype, Effect, Generate, GradCall, GradContext, GradScaler, Hook, ImageMaker, IndexOp,
+    JitKind, JitModule, Layer, Loss, LossModule, LrScheduler, ModelFactory, ModuleBase, ModuleMethod, Namespace, Optimizer,
     PretrainedModels, Record, Resize, TensorFunction, TensorMember, Wrapper, ZooModel,
 )
 
@@ -348,27 +348,8 @@ HF_NOT_MODEL_ENDINGS = tuple(dict.fromkeys(e for r in _PRETRAINED for e in r.not
 
 # torch.nn modules whose call is no model forward: losses (a criterion) and layers without
 # parameters (an activation, a pooling, a reshape): calling them on data builds no graph of weights.
-NN_LOSS_MODULES = {
-    "torch.nn.L1Loss", "torch.nn.MSELoss", "torch.nn.CrossEntropyLoss", "torch.nn.CTCLoss", "torch.nn.NLLLoss",
-    "torch.nn.NLLLoss2d", "torch.nn.PoissonNLLLoss", "torch.nn.GaussianNLLLoss", "torch.nn.KLDivLoss", "torch.nn.BCELoss",
-    "torch.nn.BCEWithLogitsLoss", "torch.nn.MarginRankingLoss", "torch.nn.HingeEmbeddingLoss", "torch.nn.MultiLabelMarginLoss",
-    "torch.nn.HuberLoss", "torch.nn.SmoothL1Loss", "torch.nn.SoftMarginLoss", "torch.nn.MultiLabelSoftMarginLoss",
-    "torch.nn.CosineEmbeddingLoss", "torch.nn.MultiMarginLoss", "torch.nn.TripletMarginLoss",
-    "torch.nn.TripletMarginWithDistanceLoss", "torch.nn.AdaptiveLogSoftmaxWithLoss",
-}
-NN_PARAMETERLESS_MODULES = {
-    "torch.nn.ReLU", "torch.nn.ReLU6", "torch.nn.LeakyReLU", "torch.nn.ELU", "torch.nn.SELU", "torch.nn.CELU", "torch.nn.GELU",
-    "torch.nn.SiLU", "torch.nn.Mish", "torch.nn.Sigmoid", "torch.nn.Tanh", "torch.nn.Softmax", "torch.nn.LogSoftmax",
-    "torch.nn.Softmax2d", "torch.nn.Softplus", "torch.nn.Softsign", "torch.nn.Hardtanh", "torch.nn.Hardswish",
-    "torch.nn.Hardsigmoid", "torch.nn.LogSigmoid", "torch.nn.Threshold", "torch.nn.Identity", "torch.nn.Flatten",
-    "torch.nn.Unflatten", "torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d",
-    "torch.nn.AlphaDropout", "torch.nn.MaxPool1d", "torch.nn.MaxPool2d", "torch.nn.MaxPool3d", "torch.nn.AvgPool1d",
-    "torch.nn.AvgPool2d", "torch.nn.AvgPool3d", "torch.nn.AdaptiveAvgPool1d", "torch.nn.AdaptiveAvgPool2d",
-    "torch.nn.AdaptiveAvgPool3d", "torch.nn.AdaptiveMaxPool1d", "torch.nn.AdaptiveMaxPool2d", "torch.nn.AdaptiveMaxPool3d",
-    "torch.nn.Upsample", "torch.nn.UpsamplingNearest2d", "torch.nn.UpsamplingBilinear2d", "torch.nn.PixelShuffle",
-    "torch.nn.PixelUnshuffle", "torch.nn.ZeroPad2d", "torch.nn.ConstantPad2d", "torch.nn.ReflectionPad2d",
-    "torch.nn.ReplicationPad2d", "torch.nn.CosineSimilarity", "torch.nn.PairwiseDistance",
-}
+NN_LOSS_MODULES = frozenset(c for r in of_kind(Loss) for c in r.module_classes) | _names(LossModule)
+NN_PARAMETERLESS_MODULES = _layers(lambda r: r.no_parameters, True)
 
 # ---------------------------------------------------------------------- evaluation data
 # Dataset constructor keywords that select held-out data: ``MNIST(root, train=False)``,
@@ -376,7 +357,7 @@ NN_PARAMETERLESS_MODULES = {
 EVAL_DATA_FLAGS = {"train": False, "training": False, "is_train": False}
 EVAL_DATA_SPLIT_KEYWORDS = {"split", "subset", "mode", "image_set", "phase"}
 EVAL_DATA_SPLITS = {"val", "valid", "validation", "test", "testing", "eval", "evaluation", "dev", "holdout", "heldout"}
-DATA_LOADERS = {"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"}
+DATA_LOADERS = _names(DataLoader)
 
 # Operations after which a forward's output no longer carries the autograd graph: a number,
 # an index, a comparison, a NumPy array, a detached copy (what metrics and logs are made of).
@@ -388,11 +369,7 @@ NO_GRAPH_SINK_FUNCS = {"torch.argmax", "torch.argmin", "torch.argsort", "torch.e
 MODULE_API_METHODS = frozenset(r.name for r in of_kind(ModuleMethod))
 
 # Tensor factories: an input made by one of these is synthetic, not data (a smoke test's input).
-TENSOR_FACTORIES = {
-    "torch.randn", "torch.rand", "torch.randint", "torch.zeros", "torch.ones", "torch.empty", "torch.full",
-    "torch.tensor", "torch.arange", "torch.linspace", "torch.randn_like", "torch.rand_like", "torch.zeros_like",
-    "torch.ones_like", "torch.eye",
-}
+TENSOR_FACTORIES = _names(TensorFunction, lambda r: r.factory)
 
 # Instance norm with ``track_running_stats=True`` keeps running statistics as batch norm does.
-INSTANCE_NORM_CLASSES = {"torch.nn.InstanceNorm1d", "torch.nn.InstanceNorm2d", "torch.nn.InstanceNorm3d"}
+INSTANCE_NORM_CLASSES = _layers(lambda r: r.instance_norm, True)
