@@ -47,22 +47,15 @@ _NO_PARAMETERS = {
 }
 _INSTANCE_NORM = {"InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"}
 
+# Each flag of the layer records, and the layers that have it.
+_LAYER_FLAGS = {
+    "has_batch_norm": _BATCH_NORM, "has_dropout": _DROPOUT, "has_parameters": _PARAMETERS, "raw_scores": _RAW_SCORES,
+    "container": _CONTAINERS, "upsample": _UPSAMPLE, "embedding": _EMBEDDING, "no_parameters": _NO_PARAMETERS,
+    "instance_norm": _INSTANCE_NORM,
+}
 LAYERS: list[Record] = [
-    Layer(
-        f"{NN}.{name}",
-        has_batch_norm=name in _BATCH_NORM,
-        has_dropout=name in _DROPOUT,
-        has_parameters=name in _PARAMETERS,
-        raw_scores=name in _RAW_SCORES,
-        container=name in _CONTAINERS,
-        upsample=name in _UPSAMPLE,
-        embedding=name in _EMBEDDING,
-        no_parameters=name in _NO_PARAMETERS,
-        instance_norm=name in _INSTANCE_NORM,
-    )
-    for name in sorted(
-        _PARAMETERS | _BATCH_NORM | _DROPOUT | _RAW_SCORES | _CONTAINERS | _UPSAMPLE | _EMBEDDING | _NO_PARAMETERS | _INSTANCE_NORM
-    )
+    Layer(f"{NN}.{name}", **{flag: name in names for flag, names in _LAYER_FLAGS.items()})
+    for name in sorted(set().union(*_LAYER_FLAGS.values()))
 ]
 
 RESIZE: list[Record] = [Resize(f"{NN}.Upsample", 0)]
