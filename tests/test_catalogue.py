@@ -24,8 +24,9 @@ from torchpit.analyzers import catalogue
 from torchpit.analyzers.catalogue import index, torch_api
 from torchpit.analyzers.catalogue.packages import LIBRARY_ROOTS
 from torchpit.analyzers.catalogue.records import (
-    Activation, Domain, Dtype, Effect, GradContext, IndexOp, Layer, Loss, ModuleMethod, Namespace, Record,
-    TensorFunction, TensorMember, ZooModel,
+    Accelerator, Activation, DataLoader, Domain, Dtype, Effect, GradContext, GradScaler, IndexOp, JitKind, JitModule,
+    Layer, Loss, LossModule, LrScheduler, ModuleMethod, Namespace, Optimizer, PretrainedModels, Record, TensorFunction,
+    TensorMember, ZooModel,
 )
 
 ANALYZERS = Path(__file__).resolve().parents[1] / "analyzers"
@@ -147,7 +148,10 @@ def test_records_are_complete_for_their_kind():
             assert r.dtype is not None, r
     shorts = [r.short for r in catalogue.of_kind(Namespace) if r.short]
     assert len(shorts) == len(set(shorts))
-    for kind in (Loss, Activation, Layer, TensorFunction, IndexOp, GradContext, ZooModel):
+    for kind in (
+        Loss, Activation, Layer, TensorFunction, IndexOp, GradContext, ZooModel, Optimizer, LrScheduler, GradScaler,
+        Accelerator, JitModule, ModuleMethod, PretrainedModels, LossModule, DataLoader,
+    ):
         assert [f.name for f in fields(kind)][0] == "qualname"
         assert catalogue.of_kind(kind), kind
 
@@ -163,7 +167,8 @@ def test_dtypes_and_tensor_members():
         if r.casts_to is not None:  # a cast changes the dtype, so it does not keep it
             assert not r.keeps_shape_and_dtype, r
     for r in catalogue.of_kind(ModuleMethod):
-        assert r.qualname.startswith("torch.nn.Module.") and (r.returns_self or r.grad_free), r
+        assert r.qualname.startswith("torch.nn.Module."), r
+        assert not (r.returns_self and r.grad_free), r  # the module itself requires grad through its parameters
     assert {"softmax", "log_softmax", "sigmoid"} == (
         torch_api.SOFTMAX_METHODS | torch_api.LOG_SOFTMAX_METHODS | torch_api.SIGMOID_METHODS
     )
@@ -204,3 +209,66 @@ def test_namespace_predicates():
     assert torch_api.short("numpy.random.rand") == "np.random.rand"
     assert torch_api.torch_family("torchvision.io.read_image") and not torch_api.in_torch("torchvision.io.read_image")
     assert re.fullmatch(r"[a-z_]+", torch_api.TORCH_ROOT)
+
+
+def test_optimizers_schedulers_and_engines():
+    """What builds an optimizer, a scheduler, a scaler or a training engine: one kind each."""
+    makers, bases = torch_api.OPTIMIZER_MAKERS, torch_api.OPTIMIZER_BASES
+    assert makers and bases and not makers & bases
+    for q in makers | bases:  # the torch ones are classes of torch.optim, not of its non-optimizer packages
+        if torch_api.in_torch(q):
+            assert q.startswith(tuple(p + "." for p in torch_api.OPTIMIZER_PACKAGES)), q
+            assert not q.startswith(tuple(p + "." for p in torch_api.NOT_OPTIMIZER_PACKAGES)), q
+    assert torch_api.OPTIMIZER_PACKAGES and torch_api.NOT_OPTIMIZER_PACKAGES
+    for ns in torch_api.NOT_OPTIMIZER_PACKAGES:  # a package of no optimizers lies inside a package of optimizers
+        assert any(ns.startswith(p + ".") for p in torch_api.OPTIMIZER_PACKAGES), ns
+    others = (torch_api.LR_SCHEDULER_MAKERS, torch_api.GRAD_SCALERS, torch_api.ACCELERATORS, torch_api.ACCELERATOR_TUPLE_MAKERS)
+    for i, a in enumerate((makers | bases, *others)):
+        for b in others[i:]:
+            assert a is b or not a & b  # one record kind per API
+    for r in catalogue.of_kind(Accelerator):
+        # an engine class offers the methods that wrap the optimizer; a call returning an engine tuple is no class
+        assert bool(r.wrapping_methods) != r.returns_engine_tuple, r
+    assert torch_api.ACCELERATOR_WRAPPING_METHODS.isdisjoint(torch_api.MODULE_API_METHODS)
+
+
+def test_jit_modules_and_module_methods():
+    for r in catalogue.of_kind(JitModule):
+        assert r.qualname.startswith("torch.jit."), r
+    assert {r.kind for r in catalogue.of_kind(JitModule)} == set(JitKind)
+    api = torch_api.MODULE_API_METHODS
+    assert torch_api.MODULE_PROTOCOL_METHODS <= api and torch_api.MODULE_RETURNING_METHODS <= api
+    assert {"eval", "train", "zero_grad"} <= torch_api.MODULE_PROTOCOL_METHODS
+    assert "forward" not in api and "__call__" not in api  # none of them runs the forward
+
+
+def test_pretrained_model_naming():
+    records = catalogue.of_kind(PretrainedModels)
+    assert [r.qualname + "." for r in records] == list(torch_api.HF_PACKAGES)
+    for r in records:
+        assert r.factories and r.model_endings, r
+        assert not set(r.model_endings) & set(r.not_model_endings), r
+    assert len([r for r in records if r.model_infix]) == 1  # one infix: HF_MODEL_CLASS_INFIX
+    assert not set(torch_api.HF_MODEL_CLASS_ENDINGS) & set(torch_api.HF_NOT_MODEL_ENDINGS)
+
+
+def test_losses_and_layers_without_parameters():
+    described = {c for loss in catalogue.of_kind(Loss) for c in loss.module_classes}
+    for r in catalogue.of_kind(LossModule):
+        assert torch_api.nn_class(r.qualname) and r.qualname not in described, r  # one record kind per loss class
+        assert catalogue.lookup(r.qualname, Layer) is None, r
+    assert torch_api.NN_LOSS_MODULES == described | {r.qualname for r in catalogue.of_kind(LossModule)}
+    for r in catalogue.of_kind(Layer):
+        assert not (r.no_parameters and (r.has_parameters or r.raw_scores or r.has_batch_norm)), r
+        assert not (r.instance_norm and r.has_batch_norm), r
+    assert not torch_api.NN_PARAMETERLESS_MODULES & (torch_api.NN_LOSS_MODULES | torch_api.PARAMETER_LAYERS)
+    assert torch_api.DROPOUT_CLASSES <= torch_api.NN_PARAMETERLESS_MODULES
+    assert torch_api.SOFTMAX_MODULES | torch_api.SIGMOID_MODULES <= torch_api.NN_PARAMETERLESS_MODULES
+
+
+def test_tensor_factories_and_data_loaders():
+    for r in catalogue.of_kind(TensorFunction):
+        if r.factory:  # a made-up tensor: no graph, no data
+            assert r.grad_free and torch_api.in_torch(r.qualname), r
+    assert torch_api.TENSOR_FACTORIES and torch_api.DATA_LOADERS
+    assert all(q.startswith("torch.utils.data.") for q in torch_api.DATA_LOADERS)

@@ -265,3 +265,37 @@ def test_full_output_shows_evidence_only_where_it_is_not_the_flagged_range(torch
     via = run(torchpit_cmd, "check", "via.py", "--no-cache", "--color", "never", cwd=tmp_path)
     assert "PIT101" in inline.stdout and ":::" not in inline.stdout and "softmax applied here" not in inline.stdout
     assert "::: via.py:4:9" in via.stdout and "softmax applied here" in via.stdout
+
+
+def test_raw_scores_of_a_model_in_another_module_are_named_in_related(torchpit_cmd, tmp_path):
+    """PIT102 on the raw output of a model defined in another module of the project: the related
+    location says what is there (it said "None applied here" before rules/related.py)."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "rawproj"\n')
+    (tmp_path / "models.py").write_text(textwrap.dedent("""
+        import torch.nn as nn
+
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(10, 3)
+
+            def forward(self, x):
+                return self.fc(x)
+    """))
+    (tmp_path / "train.py").write_text(textwrap.dedent("""
+        import torch.nn.functional as F
+
+        from models import Net
+
+
+        def step(x, y):
+            net = Net()
+            return F.nll_loss(net(x), y)
+    """))
+    r = run(torchpit_cmd, "check", ".", "--no-cache", "--output-format", "json", "--exit-zero", cwd=tmp_path)
+    found = [f for f in json.loads(r.stdout) if f["code"] == "PIT102"]
+    assert len(found) == 1
+    related = found[0]["related"]
+    assert [x["message"] for x in related] == ["the model's forward returns this layer's raw output"]
+    assert related[0]["filename"].endswith("models.py")

@@ -153,3 +153,76 @@ def test_local_function_returns_are_followed():
         """
     )
     assert softmax_evidence(m, find_call(m, "g(p)").args[0]) is not None
+
+
+def _param(model: SemanticModel, func: str, name: str) -> ast.arg:
+    for n in ast.walk(model.tree):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == func:
+            a = n.args
+            for p in (*a.posonlyargs, *a.args, a.vararg, *a.kwonlyargs, a.kwarg):
+                if p is not None and p.arg == name:
+                    return p
+    raise AssertionError(f"no parameter {func}({name})")
+
+
+def test_argument_for_binds_as_python_does():
+    from torchpit.analyzers.semantic.callsites import UNKNOWN, argument_for, parameter_slot
+
+    m = build(
+        """
+        def f(p, /, a, b=1, *rest, k, **kw): ...
+        class C:
+            def method(self, x, *, y=None): ...
+        f(1, 2, k=3)
+        f(1, b=5, a=4, k=3)
+        f(1, *xs, k=3)
+        f(*xs, k=3)
+        f(1, 2, 3, 4, k=3, p=9)
+        f(1, **opts)
+        f(1, a=2, **opts)
+        """
+    )
+    p, a, b, k = (_param(m, "f", n) for n in ("p", "a", "b", "k"))
+    rest, kw = _param(m, "f", "rest"), _param(m, "f", "kw")
+    assert [parameter_slot(x)[1] for x in (p, a, b, k, rest, kw)] == [0, 1, 2, None, None, None]
+    x, y = _param(m, "method", "x"), _param(m, "method", "y")
+    assert parameter_slot(_param(m, "method", "self")) is None  # self is never an argument
+    assert parameter_slot(x)[1] == 0 and parameter_slot(y)[1] is None  # counted after self
+
+    def arg(call: str, param: ast.arg):
+        got = argument_for(find_call(m, call), param, parameter_slot(param)[1])
+        return got if got is None or got is UNKNOWN else ast.unparse(got)
+
+    assert arg("f(1, 2, k=3)", a) == "2"  # positional
+    assert arg("f(1, 2, k=3)", k) == "3"  # keyword-only
+    assert arg("f(1, 2, k=3)", b) is None  # not passed: the default holds
+    assert arg("f(1, b=5, a=4, k=3)", a) == "4"  # a positional parameter passed by keyword
+    assert arg("f(1, *xs, k=3)", p) == "1"  # before the *args: known
+    assert arg("f(1, *xs, k=3)", a) is UNKNOWN  # the *args may hold it
+    assert arg("f(*xs, k=3)", p) is UNKNOWN
+    assert arg("f(*xs, k=3)", k) == "3"  # a keyword is bound whatever *args holds
+    assert arg("f(1, 2, 3, 4, k=3, p=9)", p) == "1"  # positional-only: p=9 goes to **kw
+    assert arg("f(1, 2, 3, 4, k=3, p=9)", rest) is UNKNOWN  # *rest gets a tuple, no one argument
+    assert arg("f(1, 2, 3, 4, k=3, p=9)", kw) is UNKNOWN
+    assert arg("f(1, **opts)", a) is UNKNOWN  # **opts may hold it
+    assert arg("f(1, **opts)", p) == "1"  # a positional-only parameter is never in **opts
+    assert arg("f(1, a=2, **opts)", a) == "2"  # passed by name: **opts cannot hold it too
+
+
+def test_call_site_arguments_bind_past_unpacking_and_positional_only():
+    """The call sites of ``train``: ``train(net, *rest)`` passes ``net`` to ``model`` whatever
+    ``rest`` holds, and ``train(net2, model=other)`` passes ``other`` to ``**kw``, not to the
+    positional-only ``model`` (before the shared ``argument_for``, the first site gave no
+    answer for the whole function and the second answered ``other``)."""
+    from torchpit.analyzers.semantic.callsites import call_site_arguments
+
+    m = build(
+        """
+        def train(model, /, *args, **kw): ...
+        train(net, *rest)
+        train(net2, model=other)
+        """
+    )
+    sites = call_site_arguments(m, _param(m, "train", "model"))
+    assert sites is not None
+    assert [ast.unparse(a) for _, a in sites] == ["net", "net2"]

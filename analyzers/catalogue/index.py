@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from . import functional, lightning, nn, numpy, pil, timm, torch, torchvision, transformers
+from . import functional, lightning, nn, numpy, others, pil, timm, torch, torchvision, transformers
 from .records import Loss, Record
 
-DATA_MODULES = (torch, nn, functional, torchvision, timm, numpy, pil, lightning, transformers)
+DATA_MODULES = (torch, nn, functional, torchvision, timm, numpy, pil, lightning, transformers, others)
 RECORDS: tuple[Record, ...] = tuple(r for mod in DATA_MODULES for r in mod.RECORDS)
 
 R = TypeVar("R", bound=Record)

@@ -1,9 +1,10 @@
-"""``torch.nn``: layers (batch norm, dropout, parameters, raw scores, containers, upsampling,
-embeddings), activation modules, model wrappers, and the losses with their module classes."""
+"""``torch.nn``: layers (batch norm, dropout, parameters or none, raw scores, containers,
+upsampling, embeddings, instance norm), activation modules, model wrappers, and the losses with
+their module classes."""
 
 from __future__ import annotations
 
-from .records import Activation, Domain, Layer, Loss, ModuleBase, Namespace, Record, Resize, Wrapper
+from .records import Activation, Domain, Layer, Loss, LossModule, ModuleBase, Namespace, Record, Resize, Wrapper
 
 NN = "torch.nn"
 F = "torch.nn.functional"
@@ -34,19 +35,27 @@ _RAW_SCORES = {
 _CONTAINERS = {"Sequential", "ModuleList"}
 _UPSAMPLE = {"Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d"}
 _EMBEDDING = {"Embedding"}
+# Layers without parameters (an activation, a pooling, a reshape): calling one builds no graph of weights.
+_NO_PARAMETERS = {
+    "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Sigmoid", "Tanh", "Softmax", "LogSoftmax",
+    "Softmax2d", "Softplus", "Softsign", "Hardtanh", "Hardswish", "Hardsigmoid", "LogSigmoid", "Threshold", "Identity",
+    "Flatten", "Unflatten", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "MaxPool1d", "MaxPool2d",
+    "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "Upsample", "UpsamplingNearest2d",
+    "UpsamplingBilinear2d", "PixelShuffle", "PixelUnshuffle", "ZeroPad2d", "ConstantPad2d", "ReflectionPad2d",
+    "ReplicationPad2d", "CosineSimilarity", "PairwiseDistance",
+}
+_INSTANCE_NORM = {"InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"}
 
+# Each flag of the layer records, and the layers that have it.
+_LAYER_FLAGS = {
+    "has_batch_norm": _BATCH_NORM, "has_dropout": _DROPOUT, "has_parameters": _PARAMETERS, "raw_scores": _RAW_SCORES,
+    "container": _CONTAINERS, "upsample": _UPSAMPLE, "embedding": _EMBEDDING, "no_parameters": _NO_PARAMETERS,
+    "instance_norm": _INSTANCE_NORM,
+}
 LAYERS: list[Record] = [
-    Layer(
-        f"{NN}.{name}",
-        has_batch_norm=name in _BATCH_NORM,
-        has_dropout=name in _DROPOUT,
-        has_parameters=name in _PARAMETERS,
-        raw_scores=name in _RAW_SCORES,
-        container=name in _CONTAINERS,
-        upsample=name in _UPSAMPLE,
-        embedding=name in _EMBEDDING,
-    )
-    for name in sorted(_PARAMETERS | _BATCH_NORM | _DROPOUT | _RAW_SCORES | _CONTAINERS | _UPSAMPLE | _EMBEDDING)
+    Layer(f"{NN}.{name}", **{flag: name in names for flag, names in _LAYER_FLAGS.items()})
+    for name in sorted(set().union(*_LAYER_FLAGS.values()))
 ]
 
 RESIZE: list[Record] = [Resize(f"{NN}.Upsample", 0)]
@@ -79,6 +88,15 @@ LOSSES: list[Record] = [
     Loss(f"{F}.cosine_embedding_loss", (f"{NN}.CosineEmbeddingLoss",), target_arg=2, compares_target=True),
 ]
 
+# The other loss classes: criteria whose arguments the analysis does not need.
+LOSS_MODULES: list[Record] = [
+    LossModule(f"{NN}.{name}") for name in (
+        "CTCLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MarginRankingLoss", "HingeEmbeddingLoss", "MultiLabelMarginLoss",
+        "SoftMarginLoss", "MultiLabelSoftMarginLoss", "MultiMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss",
+        "AdaptiveLogSoftmaxWithLoss",
+    )
+]
+
 NAMESPACES: list[Record] = [Namespace(NN, short="nn")]
 
-RECORDS: list[Record] = NAMESPACES + BASES + LAYERS + RESIZE + ACTIVATIONS + WRAPPERS + LOSSES
+RECORDS: list[Record] = NAMESPACES + BASES + LAYERS + RESIZE + ACTIVATIONS + WRAPPERS + LOSSES + LOSS_MODULES

@@ -9,6 +9,7 @@ import sys
 # semantic/ or rules/ spells a name under one of them (tests/test_catalogue.py).
 LIBRARY_ROOTS = frozenset({
     "torch", "torchvision", "timm", "numpy", "PIL", "cv2", "transformers", "lightning", "pytorch_lightning",
+    "lightning_fabric", "accelerate", "deepspeed", "diffusers", "bitsandbytes", "apex", "torch_optimizer",
 })
 
 # Top-level packages that define no nn.Module a training script builds: the standard library and

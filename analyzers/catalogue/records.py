@@ -76,6 +76,17 @@ class Loss(Record):
 
 
 @dataclass(frozen=True)
+class LossModule(Record):
+    """A ``torch.nn`` loss class that no :class:`Loss` record describes (its arguments are not
+    needed): calling it computes a criterion, no model forward."""
+
+
+@dataclass(frozen=True)
+class DataLoader(Record):
+    """A data loader class: it yields batches of its dataset."""
+
+
+@dataclass(frozen=True)
 class Activation(Record):
     """A normalisation of scores: ``produces`` its output's domain; ``elementwise``: each value
     on its own (sigmoid), else along ``dim``; ``module``: an ``nn.Module`` class; ``method``: a
@@ -99,6 +110,9 @@ class Layer(Record):
     container: bool = False  # holds the modules it is given (Sequential, ModuleList)
     upsample: bool = False  # resizes its (batched) input: interpolate / nn.Upsample
     embedding: bool = False  # looks up rows of a weight by index
+    # holds no parameters (an activation, a pooling, a reshape): calling it builds no graph of weights
+    no_parameters: bool = False
+    instance_norm: bool = False  # with ``track_running_stats=True`` it keeps running statistics as batch norm does
 
 
 @dataclass(frozen=True)
@@ -117,11 +131,13 @@ class Resize(Record):
 @dataclass(frozen=True)
 class TensorFunction(Record):
     """A tensor function (or, for transforms, a class): ``effects`` on the result, the ``dtype``
-    it fixes, and ``grad_free``: its result never requires grad (integer results, new tensors)."""
+    it fixes, ``grad_free``: its result never requires grad (integer results, new tensors), and
+    ``factory``: it makes a tensor of sizes or literals (a smoke test's input)."""
 
     effects: frozenset[Effect] = frozenset()
     dtype: str | None = None
     grad_free: bool = False
+    factory: bool = False  # builds a tensor from sizes or literals: an input made so is synthetic, not data
 
 
 @dataclass(frozen=True)
@@ -164,11 +180,16 @@ class TensorMember(Record):
 
 @dataclass(frozen=True)
 class ModuleMethod(Record):
-    """A method of ``nn.Module`` (``qualname``: ``torch.nn.Module.<name>``): ``returns_self``,
-    the module itself (``model.to(device)``); ``grad_free``: its result never requires grad."""
+    """A method of ``nn.Module`` (``qualname``: ``torch.nn.Module.<name>``); none of them runs
+    the module's forward. ``returns_self``: the module itself (``model.to(device)``);
+    ``grad_free``: its result never requires grad; ``protocol``: only an ``nn.Module`` offers it
+    among callable objects (an optimizer, a scheduler and a grad scaler have ``state_dict`` /
+    ``zero_grad`` too, but none of them is called like a function), so a value that is called and
+    on which it is called is a module."""
 
     returns_self: bool = False
     grad_free: bool = False
+    protocol: bool = False
 
     @property
     def name(self) -> str:
@@ -279,3 +300,64 @@ class Namespace(Record):
     ``torch.optim`` optimizers); ``short``: how messages spell it (``F``, ``nn``)."""
 
     short: str | None = None
+    optimizers: bool | None = None  # True: its classes build optimizers; False: none of them does
+
+
+@dataclass(frozen=True)
+class Optimizer(Record):
+    """A class or factory whose result is an optimizer: its ``step()`` applies the gradients,
+    its ``zero_grad()`` clears them. ``base``: the base class of optimizers (the result of a
+    project's subclass of it is one too), not itself built by a training script."""
+
+    base: bool = False
+
+
+@dataclass(frozen=True)
+class LrScheduler(Record):
+    """A factory of learning-rate schedulers: their ``step()`` is no optimizer step."""
+
+
+@dataclass(frozen=True)
+class GradScaler(Record):
+    """A gradient scaler class: ``scaler.step(optimizer)`` steps ``optimizer``."""
+
+
+@dataclass(frozen=True)
+class Accelerator(Record):
+    """A training engine: ``engine.backward(loss)`` runs the backward pass of its argument,
+    ``step()`` steps the optimizer it wraps. ``wrapping_methods``: its methods that return the
+    optimizer they are given, wrapped (``model, opt = accelerator.prepare(model, opt)``).
+    ``returns_engine_tuple``: ``qualname`` is a call returning a tuple whose first element is
+    such an engine (``engine, opt, _, _ = deepspeed.initialize(...)``)."""
+
+    wrapping_methods: tuple[str, ...] = ()
+    returns_engine_tuple: bool = False
+
+
+class JitKind(enum.Enum):
+    """What a ``torch.jit`` function's module is (the measured facts are in ``torch``)."""
+
+    INFERENCE = "inference"  # freeze / optimize_for_inference: no parameters, eval mode for good
+    TRACED = "traced"  # shares the traced module's parameters, keeps the mode it was traced in
+    LOADED = "loaded"  # its parameters require grad; it follows .eval() / .train()
+
+
+@dataclass(frozen=True)
+class JitModule(Record):
+    """A ``torch.jit`` function that returns a TorchScript module, of ``kind``."""
+
+    kind: JitKind
+
+
+@dataclass(frozen=True)
+class PretrainedModels(Record):
+    """A library whose classes are built with class-method ``factories``
+    (``<Class>.from_pretrained(...)``), ``qualname`` its package. Models, tokenizers, processors
+    and configs are built the same way; the library's naming contract tells them apart: a model
+    class's name ends in one of ``model_endings`` or holds ``model_infix``
+    (``BertForSequenceClassification``), and does not end in one of ``not_model_endings``."""
+
+    factories: tuple[str, ...] = ("from_pretrained", "from_config")
+    model_endings: tuple[str, ...] = ()
+    model_infix: str | None = None
+    not_model_endings: tuple[str, ...] = ()

@@ -1,100 +1,71 @@
 """``torch``: tensor functions (creators, elementwise, rearranging), grad mode, autograd, the
-``torch.Tensor`` methods that take an index, and the namespaces the analysis asks about."""
+``torch.Tensor`` methods that take an index, the methods of ``nn.Module``, optimizers, gradient
+scalers, TorchScript, data loaders, and the namespaces the analysis asks about."""
 
 from __future__ import annotations
 
 from .records import (
-    Domain, Dtype, Effect, GradCall, GradContext, IndexOp, ModuleMethod, Namespace, Record, TensorFunction, TensorMember,
-    Wrapper,
+    DataLoader, Domain, Dtype, Effect, GradCall, GradContext, GradScaler, IndexOp, JitKind, JitModule, ModuleMethod, Namespace,
+    Optimizer, Record, TensorFunction, TensorMember, Wrapper,
 )
 
 E = Effect
 
 
-def _fn(qualname: str, *effects: Effect, dtype: str | None = None, grad_free: bool = False) -> TensorFunction:
-    return TensorFunction(qualname, frozenset(effects), dtype, grad_free)
+def _fn(qualname: str, *effects: Effect, dtype: str | None = None, grad_free: bool = False, factory: bool = False) -> TensorFunction:
+    return TensorFunction(qualname, frozenset(effects), dtype, grad_free, factory)
 
 
 NAMESPACES: list[Record] = [
     Namespace("torch"),
-    Namespace("torch.optim"),
-    Namespace("torch.optim.lr_scheduler"),
-    Namespace("torch.optim.swa_utils"),
+    Namespace("torch.optim", optimizers=True),  # ``torch.optim.<Class>``: every class of the package
+    # An LR scheduler also has a ``step()``; SWA's ``AveragedModel`` is a module.
+    Namespace("torch.optim.lr_scheduler", optimizers=False),
+    Namespace("torch.optim.swa_utils", optimizers=False),
     Namespace("torch.distributed"),
     Namespace("torch.Tensor"),
 ]
 
+
+def _fns(names: str, *effects: Effect, dtype: str | None = None, grad_free: bool = False, factory: bool = False) -> list[Record]:
+    """The records of the functions ``torch.<name>`` for each of ``names``, all of one shape."""
+    return [_fn(f"torch.{name}", *effects, dtype=dtype, grad_free=grad_free, factory=factory) for name in names.split()]
+
+
 FUNCTIONS: list[Record] = [
-    # creators
-    _fn("torch.randn", E.CREATE, dtype="float32", grad_free=True),
-    _fn("torch.rand", E.CREATE, dtype="float32", grad_free=True),
-    _fn("torch.zeros", E.CREATE, dtype="float32", grad_free=True),
-    _fn("torch.ones", E.CREATE, dtype="float32", grad_free=True),
-    _fn("torch.empty", E.CREATE, dtype="float32", grad_free=True),
-    _fn("torch.full", E.FULL, grad_free=True),
-    _fn("torch.randint", E.RANDINT, dtype="int64", grad_free=True),
+    # creators (factory: what a smoke test builds its input with)
+    *_fns("randn rand zeros ones empty", E.CREATE, dtype="float32", grad_free=True, factory=True),
+    _fn("torch.full", E.FULL, grad_free=True, factory=True),
+    _fn("torch.randint", E.RANDINT, dtype="int64", grad_free=True, factory=True),
     _fn("torch.randperm", E.RANDPERM, dtype="int64", grad_free=True),
-    _fn("torch.arange", E.ARANGE, grad_free=True),
-    _fn("torch.linspace", E.SPACE, dtype="float32", grad_free=True),
+    _fn("torch.arange", E.ARANGE, grad_free=True, factory=True),
+    _fn("torch.linspace", E.SPACE, dtype="float32", grad_free=True, factory=True),
     _fn("torch.logspace", E.SPACE, dtype="float32"),
-    _fn("torch.eye", grad_free=True),
-    _fn("torch.multinomial", grad_free=True),
-    _fn("torch.zeros_like", grad_free=True),
-    _fn("torch.ones_like", grad_free=True),
-    _fn("torch.empty_like", grad_free=True),
-    _fn("torch.randn_like", grad_free=True),
-    _fn("torch.rand_like", grad_free=True),
-    _fn("torch.full_like", grad_free=True),
+    *_fns("eye zeros_like ones_like randn_like rand_like", grad_free=True, factory=True),
+    *_fns("multinomial empty_like full_like", grad_free=True),
     # tensors from data
-    _fn("torch.tensor", E.FROM_DATA, E.FROM_ARRAY, grad_free=True),
+    _fn("torch.tensor", E.FROM_DATA, E.FROM_ARRAY, grad_free=True, factory=True),
     _fn("torch.as_tensor", E.FROM_DATA, E.FROM_ARRAY, grad_free=True),
     _fn("torch.Tensor", E.FROM_DATA, E.FROM_ARRAY, dtype="float32"),
     _fn("torch.from_numpy", E.FROM_ARRAY, grad_free=True),
-    _fn("torch.LongTensor", E.FROM_DATA, dtype="int64"),
-    _fn("torch.IntTensor", E.FROM_DATA, dtype="int32"),
-    _fn("torch.FloatTensor", E.FROM_DATA, dtype="float32"),
-    _fn("torch.DoubleTensor", E.FROM_DATA, dtype="float64"),
+    *(_fn(f"torch.{name}", E.FROM_DATA, dtype=dtype) for name, dtype in (
+        ("LongTensor", "int64"), ("IntTensor", "int32"), ("FloatTensor", "float32"), ("DoubleTensor", "float64"),
+    )),
     # integer / boolean results
-    _fn("torch.argmax", grad_free=True),
-    _fn("torch.argmin", grad_free=True),
-    _fn("torch.argsort", grad_free=True),
-    _fn("torch.eq", grad_free=True),
-    _fn("torch.sign", grad_free=True),
-    _fn("torch.isnan", grad_free=True),
-    _fn("torch.isinf", grad_free=True),
+    *_fns("argmax argmin argsort eq sign isnan isinf", grad_free=True),
     # elementwise
-    _fn("torch.floor", E.ELEMENTWISE, grad_free=True),
-    _fn("torch.ceil", E.ELEMENTWISE, grad_free=True),
-    _fn("torch.round", E.ELEMENTWISE, grad_free=True),
-    _fn("torch.trunc", E.ELEMENTWISE),
-    _fn("torch.abs", E.ELEMENTWISE),
-    _fn("torch.clamp", E.ELEMENTWISE),
-    _fn("torch.clip", E.ELEMENTWISE),
-    _fn("torch.sigmoid", E.ELEMENTWISE),
-    _fn("torch.tanh", E.ELEMENTWISE),
+    *_fns("floor ceil round", E.ELEMENTWISE, grad_free=True),
+    *_fns("trunc abs clamp clip sigmoid tanh relu sqrt", E.ELEMENTWISE),
     _fn("torch.exp", E.ELEMENTWISE, E.EXP),
     _fn("torch.special.exp", E.EXP),
     _fn("torch.log", E.LOG),
-    _fn("torch.relu", E.ELEMENTWISE),
-    _fn("torch.sqrt", E.ELEMENTWISE),
-    _fn("torch.div", E.TRUE_DIVIDE),
-    _fn("torch.true_divide", E.TRUE_DIVIDE),
+    *_fns("div true_divide", E.TRUE_DIVIDE),
     _fn("torch.mean", E.MEAN),
     # rearranging
     _fn("torch.permute", E.PERMUTE, E.REARRANGE),
     _fn("torch.unsqueeze", E.UNSQUEEZE, E.REARRANGE),
-    _fn("torch.flatten", E.REARRANGE),
-    _fn("torch.reshape", E.REARRANGE),
-    _fn("torch.transpose", E.REARRANGE),
-    _fn("torch.squeeze", E.REARRANGE),
-    _fn("torch.movedim", E.REARRANGE),
-    _fn("torch.swapaxes", E.REARRANGE),
-    _fn("torch.narrow", E.REARRANGE),
-    _fn("torch.clone", E.REARRANGE),
-    _fn("torch.cat", E.CONCAT),
-    _fn("torch.concat", E.CONCAT),
-    _fn("torch.concatenate", E.CONCAT),
-    _fn("torch.stack", E.CONCAT),
+    *_fns("flatten reshape transpose squeeze movedim swapaxes narrow clone", E.REARRANGE),
+    *_fns("cat concat concatenate stack", E.CONCAT),
 ]
 
 ACTIVATIONS: list[Record] = []  # torch.softmax & co. live with their functional forms (functional.py)
@@ -114,21 +85,13 @@ WRAPPERS: list[Record] = [
     Wrapper("torch.jit.script"),
 ]
 
+# ``torch.<op>(input, dim, index)`` and ``x.<op>(dim, index)``; the in-place ``x.<op>_(dim, index)``
+# has no function form.
+_DIM_INDEX_OPS = ("index_select", "gather", "scatter", "scatter_add", "scatter_reduce", "index_add", "index_copy", "index_fill")
+_IN_PLACE = ("scatter", "scatter_add", "scatter_reduce", "index_add", "index_copy", "index_fill")
 INDEX_OPS: list[Record] = [
-    IndexOp("torch.Tensor.index_select", 2, 1, "index", 0),
-    IndexOp("torch.Tensor.gather", 2, 1, "index", 0),
-    IndexOp("torch.Tensor.scatter", 2, 1, "index", 0),
-    IndexOp("torch.Tensor.scatter_", None, 1, "index", 0),
-    IndexOp("torch.Tensor.scatter_add", 2, 1, "index", 0),
-    IndexOp("torch.Tensor.scatter_add_", None, 1, "index", 0),
-    IndexOp("torch.Tensor.scatter_reduce", 2, 1, "index", 0),
-    IndexOp("torch.Tensor.scatter_reduce_", None, 1, "index", 0),
-    IndexOp("torch.Tensor.index_add", 2, 1, "index", 0),
-    IndexOp("torch.Tensor.index_add_", None, 1, "index", 0),
-    IndexOp("torch.Tensor.index_copy", 2, 1, "index", 0),
-    IndexOp("torch.Tensor.index_copy_", None, 1, "index", 0),
-    IndexOp("torch.Tensor.index_fill", 2, 1, "index", 0),
-    IndexOp("torch.Tensor.index_fill_", None, 1, "index", 0),
+    *(IndexOp(f"torch.Tensor.{op}", 2, 1, "index", 0) for op in _DIM_INDEX_OPS),
+    *(IndexOp(f"torch.Tensor.{op}_", None, 1, "index", 0) for op in _IN_PLACE),
     IndexOp("torch.Tensor.take", 1, 0, "index", None),
     IndexOp("torch.Tensor.take_along_dim", 1, 0, "indices", None),
 ]
@@ -198,16 +161,77 @@ TENSOR_MEMBERS: list[Record] = [
     )
 ]
 
+# The methods of torch.nn.Module itself (torch 2.x): ``model.cuda()``, ``model.get_submodule("fc")``
+# return or change the module; none of them runs its forward.
+_MODULE_METHODS = (
+    "add_module", "apply", "bfloat16", "buffers", "children", "compile", "cpu", "cuda", "double", "eval", "extra_repr",
+    "float", "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "ipu", "load_state_dict",
+    "modules", "mtia", "named_buffers", "named_children", "named_modules", "named_parameters", "parameters",
+    "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
+    "register_module", "register_parameter", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state",
+    "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "type", "xpu", "zero_grad",
+)
+_RETURNS_SELF = {
+    "to", "cuda", "cpu", "train", "eval", "half", "float", "double", "bfloat16", "requires_grad_", "apply", "to_empty",
+    "share_memory",
+}
+_MODULE_GRAD_FREE = {"parameters", "named_parameters", "state_dict"}
+_PROTOCOL = {
+    "eval", "train", "parameters", "named_parameters", "buffers", "named_buffers", "modules", "named_modules",
+    "children", "named_children", "state_dict", "load_state_dict", "zero_grad", "requires_grad_",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook", "register_buffer",
+}
 MODULE_METHODS: list[Record] = [
-    *(ModuleMethod(f"torch.nn.Module.{name}", returns_self=True) for name in (
-        "to", "cuda", "cpu", "train", "eval", "half", "float", "double", "bfloat16", "requires_grad_", "apply",
-        "to_empty", "share_memory",
-    )),
-    *(ModuleMethod(f"torch.nn.Module.{name}", grad_free=True) for name in ("parameters", "named_parameters", "state_dict")),
+    ModuleMethod(
+        f"torch.nn.Module.{name}",
+        returns_self=name in _RETURNS_SELF,
+        grad_free=name in _MODULE_GRAD_FREE,
+        protocol=name in _PROTOCOL,
+    )
+    for name in _MODULE_METHODS
 ]
+
+# Optimizers: the classes of ``torch.optim`` (the namespace says so too) under the spellings code uses.
+OPTIMIZERS: list[Record] = [
+    *(Optimizer(f"torch.optim.{name}") for name in (
+        "Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam", "LBFGS", "ASGD", "Rprop",
+        "SparseAdam", "Adafactor", "adam.Adam", "adamw.AdamW", "sgd.SGD",
+    )),
+    Optimizer("torch.optim.Optimizer", base=True),
+    Optimizer("torch.optim.optimizer.Optimizer", base=True),
+]
+
+GRAD_SCALERS: list[Record] = [
+    GradScaler(q) for q in (
+        "torch.cuda.amp.GradScaler", "torch.amp.GradScaler", "torch.cpu.amp.GradScaler",
+        "torch.cuda.amp.grad_scaler.GradScaler", "torch.amp.grad_scaler.GradScaler",
+    )
+]
+
+# TorchScript (measured with torch 2.13.0+cpu, benchmarks/jit_facts.py):
+# - a module from freeze / optimize_for_inference has no parameters and its outputs do not require
+#   grad outside no_grad; freeze raises on a module in train mode, and its .train() leaves
+#   dropout off: it is in eval mode for good;
+# - a traced module shares the traced module's parameters, its calls record autograd, and it keeps
+#   the mode it was traced in (.eval() on a module traced in train mode leaves dropout on and
+#   batch-norm statistics moving); tracing runs the forward once (in train mode it moves the
+#   batch-norm statistics, also under no_grad), which is no evaluation;
+# - a scripted or loaded module's calls record autograd (a loaded module's parameters require
+#   grad) and follow .eval() / .train(); a loaded module starts in the mode it was saved in.
+JIT: list[Record] = [
+    JitModule("torch.jit.freeze", JitKind.INFERENCE),
+    JitModule("torch.jit.optimize_for_inference", JitKind.INFERENCE),
+    JitModule("torch.jit.trace", JitKind.TRACED),
+    JitModule("torch.jit.trace_module", JitKind.TRACED),
+    JitModule("torch.jit.load", JitKind.LOADED),
+]
+
+DATA_LOADERS: list[Record] = [DataLoader("torch.utils.data.DataLoader"), DataLoader("torch.utils.data.dataloader.DataLoader")]
 
 RECORDS: list[Record] = (
     NAMESPACES + FUNCTIONS + ACTIVATIONS + GRAD + WRAPPERS + INDEX_OPS + DTYPES + TENSOR_MEMBERS + MODULE_METHODS
+    + OPTIMIZERS + GRAD_SCALERS + JIT + DATA_LOADERS
 )
 
 __all__ = ["RECORDS", "VARIABLE", "Domain"]

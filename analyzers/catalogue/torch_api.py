@@ -14,8 +14,9 @@ from .aliases import canonical, spellings
 from .index import lookup, of_kind
 from .packages import EXIT_STACKS, LIBRARY_ROOTS, NO_MODEL_PACKAGES
 from .records import (
-    Activation, Domain, Dtype, Effect, GradCall, GradContext, Hook, ImageMaker, IndexOp, Layer, Loss, ModelFactory,
-    ModuleBase, ModuleMethod, Namespace, Record, Resize, TensorFunction, TensorMember, Wrapper, ZooModel, Generate,
+    Accelerator, Activation, DataLoader, Domain, Dtype, Effect, Generate, GradCall, GradContext, GradScaler, Hook, ImageMaker, IndexOp,
+    JitKind, JitModule, Layer, Loss, LossModule, LrScheduler, ModelFactory, ModuleBase, ModuleMethod, Namespace, Optimizer,
+    PretrainedModels, Record, Resize, TensorFunction, TensorMember, Wrapper, ZooModel,
 )
 
 __all__ = ["canonical", "EXIT_STACKS", "LIBRARY_ROOTS", "NO_MODEL_PACKAGES"]
@@ -308,109 +309,47 @@ GENERATE_METHODS = frozenset(r.method for r in of_kind(Generate))
 # ---------------------------------------------------------------------- optimizers and their drivers
 # An optimizer is a value built by one of these (also a subclass of ``OPTIMIZER_BASES`` defined in
 # the project): its ``step()`` applies the gradients, its ``zero_grad()`` clears them.
-OPTIMIZER_PACKAGES = {"torch.optim"}  # ``torch.optim.<Class>``: every class of the package
-OPTIMIZER_BASES = {"torch.optim.Optimizer", "torch.optim.optimizer.Optimizer"}
-# Classes and factories of other libraries that build an optimizer.
-OPTIMIZER_MAKERS = {
-    "torch.optim.Adam", "torch.optim.AdamW", "torch.optim.SGD", "torch.optim.RMSprop", "torch.optim.Adagrad",
-    "torch.optim.Adadelta", "torch.optim.Adamax", "torch.optim.NAdam", "torch.optim.RAdam", "torch.optim.LBFGS",
-    "torch.optim.ASGD", "torch.optim.Rprop", "torch.optim.SparseAdam", "torch.optim.Adafactor",
-    "torch.optim.adam.Adam", "torch.optim.adamw.AdamW", "torch.optim.sgd.SGD",
-    "timm.optim.create_optimizer_v2", "timm.optim.create_optimizer", "timm.optim.optim_factory.create_optimizer_v2",
-    "timm.optim.Lamb", "timm.optim.Lars", "timm.optim.AdamP", "timm.optim.SGDP", "timm.optim.Lookahead",
-    "transformers.AdamW", "transformers.Adafactor", "transformers.optimization.AdamW", "transformers.optimization.Adafactor",
-    "bitsandbytes.optim.Adam8bit", "bitsandbytes.optim.AdamW8bit", "bitsandbytes.optim.PagedAdamW8bit",
-    "apex.optimizers.FusedAdam", "apex.optimizers.FusedLAMB", "apex.optimizers.FusedSGD",
-    "torch_optimizer.Lamb", "torch_optimizer.RAdam", "torch_optimizer.Ranger",
-}
-# Sub-packages of ``torch.optim`` whose classes are not optimizers (an LR scheduler also has a
-# ``step()``; SWA's ``AveragedModel`` is a module).
-NOT_OPTIMIZER_PACKAGES = {"torch.optim.lr_scheduler", "torch.optim.swa_utils"}
-
-# Gradient scalers: ``scaler.step(optimizer)`` steps ``optimizer``.
-GRAD_SCALERS = {
-    "torch.cuda.amp.GradScaler", "torch.amp.GradScaler", "torch.cpu.amp.GradScaler",
-    "torch.cuda.amp.grad_scaler.GradScaler", "torch.amp.grad_scaler.GradScaler",
-}
-
+OPTIMIZER_PACKAGES = _names(Namespace, lambda r: r.optimizers is True)  # every class of the package
+OPTIMIZER_BASES = _names(Optimizer, lambda r: r.base)
+OPTIMIZER_MAKERS = _names(Optimizer, lambda r: not r.base)  # classes and factories, of any library
+# Sub-packages of ``torch.optim`` whose classes are not optimizers (schedulers, SWA).
+NOT_OPTIMIZER_PACKAGES = _names(Namespace, lambda r: r.optimizers is False)
+GRAD_SCALERS = _names(GradScaler)  # ``scaler.step(optimizer)`` steps ``optimizer``
 # Objects whose ``backward(loss)`` runs the backward pass of its argument, and whose
 # ``step()`` steps the optimizer they wrap.
-ACCELERATORS = {
-    "accelerate.Accelerator", "accelerate.accelerator.Accelerator",
-    "lightning.Fabric", "lightning.fabric.Fabric", "lightning_fabric.Fabric", "lightning.fabric.fabric.Fabric",
-    "pytorch_lightning.lite.LightningLite",
-}
+ACCELERATORS = _names(Accelerator, lambda r: not r.returns_engine_tuple)
 # Calls returning a tuple whose first element is such an engine (``engine, opt, _, _ = deepspeed.initialize(...)``).
-ACCELERATOR_TUPLE_MAKERS = {"deepspeed.initialize"}
-# Methods of an accelerator that return the optimizer they are given, wrapped (``model, opt = accelerator.prepare(model, opt)``).
-ACCELERATOR_WRAPPING_METHODS = {"prepare", "setup", "setup_optimizers", "prepare_optimizer"}
-# Factories of learning-rate schedulers (their ``step()`` is no optimizer step).
-LR_SCHEDULER_MAKERS = {
-    "transformers.get_scheduler", "transformers.get_linear_schedule_with_warmup",
-    "transformers.get_cosine_schedule_with_warmup", "transformers.get_constant_schedule_with_warmup",
-    "transformers.optimization.get_scheduler", "transformers.optimization.get_linear_schedule_with_warmup",
-    "diffusers.optimization.get_scheduler", "timm.scheduler.create_scheduler", "timm.scheduler.create_scheduler_v2",
-}
+ACCELERATOR_TUPLE_MAKERS = _names(Accelerator, lambda r: r.returns_engine_tuple)
+# Methods of an accelerator that return the optimizer they are given, wrapped.
+ACCELERATOR_WRAPPING_METHODS = frozenset(m for r in of_kind(Accelerator) for m in r.wrapping_methods)
+LR_SCHEDULER_MAKERS = _names(LrScheduler)  # their ``step()`` is no optimizer step
 
-# TorchScript (measured with torch 2.13.0+cpu, benchmarks/jit_facts.py):
-# - a module from freeze / optimize_for_inference has no parameters and its outputs do not require
-#   grad outside no_grad; freeze raises on a module in train mode, and its .train() leaves
-#   dropout off: it is in eval mode for good;
-JIT_INFERENCE_MODULES = {"torch.jit.freeze", "torch.jit.optimize_for_inference"}
-# - a traced module shares the traced module's parameters, its calls record autograd, and it keeps
-#   the mode it was traced in (.eval() on a module traced in train mode leaves dropout on and
-#   batch-norm statistics moving); tracing runs the forward once (in train mode it moves the
-#   batch-norm statistics, also under no_grad), which is no evaluation;
-JIT_TRACE_FUNCS = {"torch.jit.trace", "torch.jit.trace_module"}
-# - a scripted or loaded module's calls record autograd (a loaded module's parameters require
-#   grad) and follow .eval() / .train(); a loaded module starts in the mode it was saved in.
-JIT_LOAD_FUNCS = {"torch.jit.load"}
+# TorchScript (the measured facts are with the records, in ``torch``).
+JIT_INFERENCE_MODULES = _names(JitModule, lambda r: r.kind is JitKind.INFERENCE)  # eval mode for good, no parameters
+JIT_TRACE_FUNCS = _names(JitModule, lambda r: r.kind is JitKind.TRACED)  # keeps the mode it was traced in
+JIT_LOAD_FUNCS = _names(JitModule, lambda r: r.kind is JitKind.LOADED)  # follows .eval() / .train()
 
 # ---------------------------------------------------------------------- module values
-# Methods that only an nn.Module offers among callable objects (an optimizer, a scheduler and a
-# grad scaler have ``state_dict`` / ``zero_grad`` too, but none of them is called like a function):
-# a value that is called and on which one of these is called is a module.
-MODULE_PROTOCOL_METHODS = {
-    "eval", "train", "parameters", "named_parameters", "buffers", "named_buffers", "modules", "named_modules",
-    "children", "named_children", "state_dict", "load_state_dict", "zero_grad", "requires_grad_",
-    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook", "register_buffer",
-}
+# Methods that only an nn.Module offers among callable objects: a value that is called and on
+# which one of these is called is a module.
+MODULE_PROTOCOL_METHODS = frozenset(r.name for r in of_kind(ModuleMethod) if r.protocol)
 # Constructors of pretrained or zoo models: what they return is an nn.Module.
 MODEL_CONSTRUCTOR_PREFIXES = ("torchvision.models.",)
 MODEL_CONSTRUCTORS = {"timm.create_model", "torch.hub.load", "torchvision.models.get_model"}
 # Hugging Face: ``<Class>.from_pretrained`` / ``from_config`` build a model when the class is a model
-# class (``AutoModel``, ``AutoModelForCausalLM``, ``BertModel``, ``GPT2LMHeadModel``,
-# ``VisionEncoderDecoderModel``: the library's naming contract); tokenizers, processors,
-# feature extractors and configs are built the same way and are no models.
-HF_PACKAGES = ("transformers.", "diffusers.")
-HF_MODEL_FACTORIES = {"from_pretrained", "from_config"}
-HF_MODEL_CLASS_ENDINGS = ("Model", "LMHeadModel", "UNet2DModel", "UNet2DConditionModel", "Transformer2DModel")
-HF_MODEL_CLASS_INFIX = "For"  # ``BertForSequenceClassification``, ``AutoModelForCausalLM``
-HF_NOT_MODEL_ENDINGS = ("Tokenizer", "TokenizerFast", "Processor", "FeatureExtractor", "ImageProcessor", "Config", "Pipeline", "Scheduler")
+# class by the library's naming contract; tokenizers, processors, feature extractors and configs
+# are built the same way and are no models.
+_PRETRAINED = of_kind(PretrainedModels)
+HF_PACKAGES = tuple(r.qualname + "." for r in _PRETRAINED)
+HF_MODEL_FACTORIES = frozenset(f for r in _PRETRAINED for f in r.factories)
+HF_MODEL_CLASS_ENDINGS = tuple(dict.fromkeys(e for r in _PRETRAINED for e in r.model_endings))
+HF_MODEL_CLASS_INFIX = next(r.model_infix for r in _PRETRAINED if r.model_infix)  # ``BertForSequenceClassification``
+HF_NOT_MODEL_ENDINGS = tuple(dict.fromkeys(e for r in _PRETRAINED for e in r.not_model_endings))
 
 # torch.nn modules whose call is no model forward: losses (a criterion) and layers without
 # parameters (an activation, a pooling, a reshape): calling them on data builds no graph of weights.
-NN_LOSS_MODULES = {
-    "torch.nn.L1Loss", "torch.nn.MSELoss", "torch.nn.CrossEntropyLoss", "torch.nn.CTCLoss", "torch.nn.NLLLoss",
-    "torch.nn.NLLLoss2d", "torch.nn.PoissonNLLLoss", "torch.nn.GaussianNLLLoss", "torch.nn.KLDivLoss", "torch.nn.BCELoss",
-    "torch.nn.BCEWithLogitsLoss", "torch.nn.MarginRankingLoss", "torch.nn.HingeEmbeddingLoss", "torch.nn.MultiLabelMarginLoss",
-    "torch.nn.HuberLoss", "torch.nn.SmoothL1Loss", "torch.nn.SoftMarginLoss", "torch.nn.MultiLabelSoftMarginLoss",
-    "torch.nn.CosineEmbeddingLoss", "torch.nn.MultiMarginLoss", "torch.nn.TripletMarginLoss",
-    "torch.nn.TripletMarginWithDistanceLoss", "torch.nn.AdaptiveLogSoftmaxWithLoss",
-}
-NN_PARAMETERLESS_MODULES = {
-    "torch.nn.ReLU", "torch.nn.ReLU6", "torch.nn.LeakyReLU", "torch.nn.ELU", "torch.nn.SELU", "torch.nn.CELU", "torch.nn.GELU",
-    "torch.nn.SiLU", "torch.nn.Mish", "torch.nn.Sigmoid", "torch.nn.Tanh", "torch.nn.Softmax", "torch.nn.LogSoftmax",
-    "torch.nn.Softmax2d", "torch.nn.Softplus", "torch.nn.Softsign", "torch.nn.Hardtanh", "torch.nn.Hardswish",
-    "torch.nn.Hardsigmoid", "torch.nn.LogSigmoid", "torch.nn.Threshold", "torch.nn.Identity", "torch.nn.Flatten",
-    "torch.nn.Unflatten", "torch.nn.Dropout", "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Dropout3d",
-    "torch.nn.AlphaDropout", "torch.nn.MaxPool1d", "torch.nn.MaxPool2d", "torch.nn.MaxPool3d", "torch.nn.AvgPool1d",
-    "torch.nn.AvgPool2d", "torch.nn.AvgPool3d", "torch.nn.AdaptiveAvgPool1d", "torch.nn.AdaptiveAvgPool2d",
-    "torch.nn.AdaptiveAvgPool3d", "torch.nn.AdaptiveMaxPool1d", "torch.nn.AdaptiveMaxPool2d", "torch.nn.AdaptiveMaxPool3d",
-    "torch.nn.Upsample", "torch.nn.UpsamplingNearest2d", "torch.nn.UpsamplingBilinear2d", "torch.nn.PixelShuffle",
-    "torch.nn.PixelUnshuffle", "torch.nn.ZeroPad2d", "torch.nn.ConstantPad2d", "torch.nn.ReflectionPad2d",
-    "torch.nn.ReplicationPad2d", "torch.nn.CosineSimilarity", "torch.nn.PairwiseDistance",
-}
+NN_LOSS_MODULES = frozenset(c for r in of_kind(Loss) for c in r.module_classes) | _names(LossModule)
+NN_PARAMETERLESS_MODULES = _layers(lambda r: r.no_parameters, True)
 
 # ---------------------------------------------------------------------- evaluation data
 # Dataset constructor keywords that select held-out data: ``MNIST(root, train=False)``,
@@ -418,7 +357,7 @@ NN_PARAMETERLESS_MODULES = {
 EVAL_DATA_FLAGS = {"train": False, "training": False, "is_train": False}
 EVAL_DATA_SPLIT_KEYWORDS = {"split", "subset", "mode", "image_set", "phase"}
 EVAL_DATA_SPLITS = {"val", "valid", "validation", "test", "testing", "eval", "evaluation", "dev", "holdout", "heldout"}
-DATA_LOADERS = {"torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader"}
+DATA_LOADERS = _names(DataLoader)
 
 # Operations after which a forward's output no longer carries the autograd graph: a number,
 # an index, a comparison, a NumPy array, a detached copy (what metrics and logs are made of).
@@ -426,24 +365,11 @@ NO_GRAPH_SINK_METHODS = {"item", "tolist", "numpy", "detach", "argmax", "argmin"
 NO_GRAPH_SINK_ATTRS = {"data"}
 NO_GRAPH_SINK_FUNCS = {"torch.argmax", "torch.argmin", "torch.argsort", "torch.eq", "builtins.float", "builtins.int", "numpy.asarray", "numpy.array"}
 
-# The methods of torch.nn.Module itself (torch 2.x): ``model.cuda()``, ``model.get_submodule("fc")``
-# return or change the module; none of them runs its forward.
-MODULE_API_METHODS = {
-    "add_module", "apply", "bfloat16", "buffers", "children", "compile", "cpu", "cuda", "double", "eval", "extra_repr",
-    "float", "get_buffer", "get_extra_state", "get_parameter", "get_submodule", "half", "ipu", "load_state_dict",
-    "modules", "mtia", "named_buffers", "named_children", "named_modules", "named_parameters", "parameters",
-    "register_backward_hook", "register_buffer", "register_forward_hook", "register_forward_pre_hook",
-    "register_full_backward_hook", "register_full_backward_pre_hook", "register_load_state_dict_post_hook",
-    "register_module", "register_parameter", "register_state_dict_pre_hook", "requires_grad_", "set_extra_state",
-    "set_submodule", "share_memory", "state_dict", "to", "to_empty", "train", "type", "xpu", "zero_grad",
-}
+# The methods of torch.nn.Module itself (torch 2.x): none of them runs its forward.
+MODULE_API_METHODS = frozenset(r.name for r in of_kind(ModuleMethod))
 
 # Tensor factories: an input made by one of these is synthetic, not data (a smoke test's input).
-TENSOR_FACTORIES = {
-    "torch.randn", "torch.rand", "torch.randint", "torch.zeros", "torch.ones", "torch.empty", "torch.full",
-    "torch.tensor", "torch.arange", "torch.linspace", "torch.randn_like", "torch.rand_like", "torch.zeros_like",
-    "torch.ones_like", "torch.eye",
-}
+TENSOR_FACTORIES = _names(TensorFunction, lambda r: r.factory)
 
 # Instance norm with ``track_running_stats=True`` keeps running statistics as batch norm does.
-INSTANCE_NORM_CLASSES = {"torch.nn.InstanceNorm1d", "torch.nn.InstanceNorm2d", "torch.nn.InstanceNorm3d"}
+INSTANCE_NORM_CLASSES = _layers(lambda r: r.instance_norm, True)

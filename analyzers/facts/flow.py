@@ -32,7 +32,7 @@ from typing import Any, Callable
 
 from ..catalogue import torch_api
 from ..semantic.build import load_module_model
-from ..semantic.callsites import call_site_arguments, calls_named, calls_passing, inherited_call_sites
+from ..semantic.callsites import UNKNOWN, argument_for, call_site_arguments, calls_named, calls_passing, constructor_calls, inherited_call_sites, parameter_slot
 from ..semantic.model import FUNCTION_TYPES, SemanticModel, Value
 from ..semantic.project import module_file
 from ..syntax.tree import ancestors, child_fields, end_pos, parent, pos, top_statement
@@ -818,6 +818,17 @@ class Flow:
             self.model.file_memo["backward_calls"] = groups
         return list(groups.get(id(scope), ()))
 
+    def backward_scopes(self) -> list[tuple[ast.AST, list[tuple[ast.Call, ast.expr]]]]:
+        """``(scope, backward_calls(scope))`` for the module and each function that writes a
+        backward call, the module first, then the functions by name."""
+        m = self.model
+        out = []
+        for scope in (m.tree, *(f for fs in m.functions.values() for f in fs)):
+            calls = self.backward_calls(scope)
+            if calls:
+                out.append((scope, calls))
+        return out
+
     def mentions(self, root: ast.AST, *names: str) -> bool:
         return id(root) in self.containers_mentioning(*names)
 
@@ -1536,28 +1547,19 @@ def _param_sites(m: SemanticModel, param: ast.arg) -> list[tuple[SemanticModel, 
     """What the call sites of the function owning ``param`` pass to it: calls in this file
     (``f(x)``, ``self.f(x)``, ``Class(x)`` for ``__init__``) and calls made by a base class of
     another module of the project. None when some site cannot be read, [] when none is seen."""
-    args_node = parent(param)
-    func = parent(args_node) if args_node is not None else None
-    if not isinstance(func, FUNCTION_TYPES) or not isinstance(args_node, ast.arguments):
-        return None
+    slot = parameter_slot(param)
+    if slot is None:
+        return None  # not a parameter of a function, or a method's self
+    func, index = slot
     out: list[tuple[SemanticModel, ast.expr]] = []
     cls_node = parent(func)
     if func.name == "__init__" and isinstance(cls_node, ast.ClassDef):
-        positional = [*args_node.posonlyargs, *args_node.args]
-        index = positional.index(param) - 1 if param in positional else None
-        if index == -1:
-            return None
-        for call in calls_named(m, cls_node.name):
-            info = m.local_class_of(call.func) if isinstance(call.func, ast.Name) else None
-            if info is None or info.node is not cls_node:
-                continue
-            if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        for call in constructor_calls(m, cls_node):
+            arg = argument_for(call, param, index)
+            if arg is UNKNOWN:
                 return None
-            arg = next((k.value for k in call.keywords if k.arg == param.arg), None)
-            if arg is None and index is not None and index < len(call.args):
-                arg = call.args[index]
             if arg is not None:
-                out.append((m, arg))
+                out.append((m, arg))  # type: ignore[arg-type]
         return out
     sites = call_site_arguments(m, param)
     if sites is None:
@@ -2185,20 +2187,16 @@ def _parameter_sites(m: SemanticModel, param: ast.arg) -> list[tuple[SemanticMod
 
 def _constructor_arguments(m: SemanticModel, cls_node: ast.ClassDef, init: ast.AST, param: ast.arg) -> list[ast.expr]:
     """What ``Trainer(model, ...)`` calls of the class in this file pass for ``__init__``'s ``param``."""
-    positional = [*init.args.posonlyargs, *init.args.args][1:]  # type: ignore[attr-defined]
-    index = positional.index(param) if param in positional else None
+    slot = parameter_slot(param)
+    if slot is None:
+        return []  # self
     out: list[ast.expr] = []
-    for call in calls_named(m, cls_node.name):
-        info = m.local_class_of(call.func)
-        if info is None or info.node is not cls_node:
-            continue
-        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+    for call in constructor_calls(m, cls_node):
+        arg = argument_for(call, param, slot[1])
+        if arg is UNKNOWN:
             return []
-        arg = next((k.value for k in call.keywords if k.arg == param.arg), None)
-        if arg is None and index is not None and index < len(call.args):
-            arg = call.args[index]
         if arg is not None:
-            out.append(arg)
+            out.append(arg)  # type: ignore[arg-type]
     return out
 
 

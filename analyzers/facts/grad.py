@@ -81,6 +81,16 @@ def requires_grad(model: SemanticModel, expr: ast.AST) -> Grad:
     return model.remember(model.memo, ("requires_grad", expr), lambda: _grad(model, expr, 0))
 
 
+def in_grad_free_hook(model: SemanticModel, node: ast.AST) -> bool:
+    """``node`` is in a hook of an ``nn.Module`` class (a LightningModule) that the trainer runs
+    per batch with gradients off (``validation_step``, ``test_step``, ``predict_step``)."""
+    func = model.enclosing_function(node)
+    if func is None or func.name not in torch_api.LIGHTNING_GRAD_FREE_HOOKS:
+        return False
+    cls = model.enclosing_class(func)
+    return cls is not None and model.is_nn_module(cls)
+
+
 def grad_evidence(model: SemanticModel, expr: ast.AST) -> tuple[ast.AST, str] | None:
     """``(node, message)`` proving ``expr`` requires grad, or None."""
     g = requires_grad(model, expr)

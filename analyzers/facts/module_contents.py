@@ -14,9 +14,9 @@ from __future__ import annotations
 import ast
 
 from ..catalogue import torch_api
-from ..semantic.callsites import call_site_arguments, calls_named
+from ..semantic.callsites import UNKNOWN, argument_for, call_site_arguments, calls_named, constructor_calls, parameter_slot
 from .flow import flow_of
-from ..semantic.model import FUNCTION_TYPES, ClassInfo, SemanticModel
+from ..semantic.model import ClassInfo, SemanticModel
 from ..syntax.tree import parent
 
 MAX_DEPTH = 6
@@ -130,22 +130,15 @@ def _list_items(model: SemanticModel, name: ast.AST) -> list[ast.expr]:
 def _param_arguments(model: SemanticModel, param: ast.arg) -> list[tuple[ast.Call, ast.expr]] | None:
     """What call sites pass to ``param``: of a function or method, or of a class's ``__init__``
     (the calls that construct the class)."""
-    args_node = parent(param)
-    func = parent(args_node) if args_node is not None else None
-    if isinstance(func, FUNCTION_TYPES) and func.name == "__init__" and isinstance(parent(func), ast.ClassDef):
-        cls_node = parent(func)
-        positional = [*func.args.posonlyargs, *func.args.args]
-        if param not in positional:
-            return None
-        index = positional.index(param) - 1
+    slot = parameter_slot(param)
+    if slot is None:
+        return None
+    func, index = slot
+    if func.name == "__init__" and isinstance(parent(func), ast.ClassDef):
         out = []
-        for call in calls_named(model, cls_node.name):  # type: ignore[union-attr]
-            if not isinstance(call.func, ast.Name) or [b.node for b in model.lookup(call.func.id, call.func)] != [cls_node]:
-                continue
-            arg = next((k.value for k in call.keywords if k.arg == param.arg), None)
-            if arg is None and 0 <= index < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args[: index + 1]):
-                arg = call.args[index]
-            if arg is not None:
+        for call in constructor_calls(model, parent(func)):  # type: ignore[arg-type]
+            arg = argument_for(call, param, index)
+            if arg is not UNKNOWN and arg is not None:
                 out.append((call, arg))
         return out
     return call_site_arguments(model, param)

@@ -10,7 +10,6 @@ import ast
 from dataclasses import dataclass
 
 from ..catalogue import torch_api
-from ..core.diagnostics import Related
 from ..semantic.model import SemanticModel, Value
 from ..syntax.tree import parent
 
@@ -420,6 +419,46 @@ def loss_call(model: SemanticModel, call: ast.Call, funcs: set[str] | dict[str, 
     return LossCall(call, next(iter(types)), ctor, False)
 
 
+def unnegated(expr: ast.expr) -> ast.expr:
+    """``expr`` without the unary minus signs in front of it (``-(-x)`` -> ``x``)."""
+    while isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
+        expr = expr.operand
+    return expr
+
+
+def all_activation(model: SemanticModel, expr: ast.expr, kind: str) -> bool:
+    """Every value ``expr`` may hold is the output of the activation ``kind`` (``activation_evidence``)."""
+    found = activation_evidence(model, expr)
+    return bool(found) and all(e.kind == kind for e in found)
+
+
+def project_loss_call(model: SemanticModel, call: ast.Call, modules: set[str] | dict[str, int]) -> LossCall | None:
+    """``self.net.loss(a, b)`` where the net's class, in another module of the project, sets
+    ``self.loss`` to an instance of one of the loss classes ``modules`` (``nn.MSELoss()``)."""
+    func = call.func
+    if model.inference is None:
+        return None  # only jedi finds a class in another module
+    if not isinstance(func, ast.Attribute) or len(call.args) != 2 or call.keywords or model.call_name(call) is not None:
+        return None  # a loss module is called with (input, target); anything else is not worth a jedi query
+    vals = model.values(func.value, module_identity=True)
+    if len(vals) != 1 or not isinstance(vals[0].node, ast.Call):
+        return None
+    owner_model, ctor = vals[0].model, vals[0].node
+    if owner_model.local_class_of(ctor.func) is not None:
+        return None  # a local class: loss_call already follows its attributes
+    ext = owner_model.external_class(ctor.func)
+    if ext is None:
+        return None
+    em, cls = ext
+    assigned = cls.attrs.get(func.attr) or []
+    if len(assigned) != 1 or not isinstance(assigned[0], ast.Call):
+        return None
+    q = em.call_name(assigned[0])
+    if q not in modules:
+        return None
+    return LossCall(call, q, None, False)
+
+
 def _param_default(model: SemanticModel, node: ast.AST) -> ast.expr | None:
     """The default value of a parameter (``def train(..., criterion=nn.NLLLoss())``)."""
     if not isinstance(node, ast.arg):
@@ -568,11 +607,3 @@ def probabilities_via_parameter(model: SemanticModel, expr: ast.expr) -> tuple[S
         if ev:
             return other, call, arg, ev
     return None
-
-
-def passed_here(ctx, where: SemanticModel, arg: ast.expr, message: str) -> Related:
-    """The related location of an argument at a call site, in this file or another module."""
-    if where is ctx.model:
-        return ctx.related(arg, message)
-    return Related(where.source.node_range(arg), message, path=where.path)
-

@@ -94,6 +94,15 @@ class Rule:
             yield f"{where}: file is {module_file}.py, expected {cls.name.replace('-', '_')}.py (named after the rule)"
 
 
+class CallRule(Rule):
+    """A rule whose ``check`` is given each call of the file (``ast.Call``)."""
+
+    node_types: ClassVar[tuple[type[ast.AST], ...]] = (ast.Call,)
+
+    def check(self, node: ast.Call, ctx: "Context") -> None:  # type: ignore[override]  # pragma: no cover - interface
+        """Inspect the call ``node`` and call ``ctx.report`` for each finding."""
+
+
 @dataclass
 class Context:
     source: SourceFile

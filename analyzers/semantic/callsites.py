@@ -96,23 +96,88 @@ def _index_calls(stmts: list[ast.stmt]) -> tuple[dict[str, tuple[ast.Call, ...]]
     return {k: tuple(v) for k, v in by_name.items()}, {k: tuple(v) for k, v in by_arg.items()}
 
 
-def call_site_arguments(model: SemanticModel, param: ast.arg) -> list[tuple[ast.Call, ast.expr]] | None:
-    """``(call, argument)`` for every call site of the function owning ``param`` that passes it.
+def unpacks(call: ast.Call) -> bool:
+    """``call`` passes ``*args`` or ``**kwargs``: which parameter gets what is not written."""
+    return any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords)
 
-    None when the function is not local, a call passes ``*args``/``**kwargs``, or there are too
-    many sites; [] when no site is found.
-    """
+
+class _Unknown:
+    """What :func:`argument_for` answers when a call site's argument cannot be told."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()
+
+
+def parameter_slot(param: ast.arg) -> tuple[ast.FunctionDef | ast.AsyncFunctionDef, int | None] | None:
+    """The function that owns ``param``, and the position at which its calls pass it: counted
+    after ``self`` for a function defined in a class (called as ``self.method(...)``, or as
+    ``Class(...)`` for ``__init__``); None for a keyword-only parameter and for ``*args`` /
+    ``**kwargs``. None when ``param`` is no parameter of a function, or is a method's ``self``."""
     args_node = parent(param)
     func = parent(args_node) if args_node is not None else None
     if not isinstance(func, FUNCTION_TYPES) or not isinstance(args_node, ast.arguments):
         return None
     positional = [*args_node.posonlyargs, *args_node.args]
-    in_class = isinstance(parent(func), ast.ClassDef)
-    index = positional.index(param) if param in positional else None
-    if in_class and index is not None:
+    if param not in positional:
+        return func, None
+    index = positional.index(param)
+    if isinstance(parent(func), ast.ClassDef):
         if index == 0:
             return None  # self
         index -= 1
+    return func, index
+
+
+def argument_for(call: ast.Call, param: ast.arg, index: int | None) -> ast.expr | _Unknown | None:
+    """The argument that ``call`` binds to ``param``, a parameter its calls pass at position
+    ``index`` (None: by keyword only, see :func:`parameter_slot`), as Python binds it:
+    ``param=...`` (not for a positional-only parameter), else the positional argument at
+    ``index``. None when the call passes nothing for it (the default holds); UNKNOWN when a
+    ``*args`` at or before ``index`` or a ``**kwargs`` may hold it, or when ``param`` is itself the
+    function's ``*args`` or ``**kwargs`` (no single argument is bound to it)."""
+    args_node = parent(param)
+    if isinstance(args_node, ast.arguments) and any(param is p for p in (args_node.vararg, args_node.kwarg)):
+        return UNKNOWN
+    by_name = not (isinstance(args_node, ast.arguments) and any(param is p for p in args_node.posonlyargs))
+    if by_name:
+        for k in call.keywords:
+            if k.arg == param.arg:
+                return k.value
+    if index is not None:
+        for i, a in enumerate(call.args):
+            if isinstance(a, ast.Starred):
+                return UNKNOWN
+            if i == index:
+                return a
+    if by_name and any(k.arg is None for k in call.keywords):
+        return UNKNOWN
+    return None
+
+
+def constructor_calls(model: SemanticModel, cls_node: ast.ClassDef) -> list[ast.Call]:
+    """The calls ``Class(...)`` of the file that construct the local class ``cls_node``."""
+    out = []
+    for call in calls_named(model, cls_node.name):
+        info = model.local_class_of(call.func)
+        if info is not None and info.node is cls_node:
+            out.append(call)
+    return out
+
+
+def call_site_arguments(model: SemanticModel, param: ast.arg) -> list[tuple[ast.Call, ast.expr]] | None:
+    """``(call, argument)`` for every call site of the function owning ``param`` that passes it.
+
+    None when the function is not local, a call's ``*args``/``**kwargs`` may hold the argument,
+    or there are too many sites; [] when no site is found.
+    """
+    slot = parameter_slot(param)
+    if slot is None:
+        return None
+    func, index = slot
+    in_class = isinstance(parent(func), ast.ClassDef)
     sites = calls_named(model, func.name)
     out: list[tuple[ast.Call, ast.expr]] = []
     for call in sites:
@@ -122,13 +187,11 @@ def call_site_arguments(model: SemanticModel, param: ast.arg) -> list[tuple[ast.
                 continue
         elif not isinstance(f, ast.Name) or [b.node for b in model.lookup(f.id, f)] != [func]:
             continue
-        if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        arg = argument_for(call, param, index)
+        if arg is UNKNOWN:
             return None
-        arg = next((k.value for k in call.keywords if k.arg == param.arg), None)
-        if arg is None and index is not None and index < len(call.args):
-            arg = call.args[index]
         if arg is not None:
-            out.append((call, arg))
+            out.append((call, arg))  # type: ignore[arg-type]
         if len(out) > MAX_SITES:
             return None
     return out
@@ -154,15 +217,11 @@ def inherited_call_sites(model: SemanticModel, param: ast.arg) -> list[tuple[Sem
     """For a parameter of a method: the calls ``self.method(...)`` made by a base class defined
     in another module of the project (a template method calling a hook that this subclass
     overrides), as ``(that module's model, call, argument)``."""
-    args_node = parent(param)
-    func = parent(args_node) if args_node is not None else None
-    cls_node = parent(func) if func is not None else None
-    if not isinstance(func, FUNCTION_TYPES) or not isinstance(args_node, ast.arguments) or not isinstance(cls_node, ast.ClassDef):
+    slot = parameter_slot(param)
+    cls_node = parent(slot[0]) if slot is not None else None
+    if slot is None or not isinstance(cls_node, ast.ClassDef):
         return []
-    positional = [*args_node.posonlyargs, *args_node.args]
-    index = positional.index(param) - 1 if param in positional else None
-    if index == -1:
-        return []  # self
+    func, index = slot
     out: list[tuple[SemanticModel, ast.Call, ast.expr]] = []
     for base in cls_node.bases:
         qual = model.qualified_name(base)
@@ -178,13 +237,11 @@ def inherited_call_sites(model: SemanticModel, param: ast.arg) -> list[tuple[Sem
             owner = other.enclosing_class(call)
             if owner is None or owner.node is not info.node:
                 continue
-            if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+            arg = argument_for(call, param, index)
+            if arg is UNKNOWN:
                 continue
-            arg = next((k.value for k in call.keywords if k.arg == param.arg), None)
-            if arg is None and index is not None and index < len(call.args):
-                arg = call.args[index]
             if arg is not None:
-                out.append((other, call, arg))
+                out.append((other, call, arg))  # type: ignore[arg-type]
             if len(out) > MAX_SITES:
                 return []
     return out

@@ -3,80 +3,10 @@ from __future__ import annotations
 import ast
 
 from ...core.diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Severity
+from ...facts.backward import breaks_after, exclusive, innermost_loop, leaves_before, reuses_outside, same_or_nested_loop
 from ...facts.flow import graph_roots, keeps_graph, text_of
 from ..rule import Context, Rule
-from ...semantic.model import FUNCTION_TYPES
 from ...syntax.tree import ancestors, pos
-
-
-def backward_calls(ctx: Context, scope: ast.AST) -> list[tuple[ast.Call, ast.expr]]:
-    """(backward call, loss) written directly in ``scope`` (a function or the module), in order."""
-    return ctx.flow.backward_calls(scope)
-
-
-def exclusive(a: ast.AST, b: ast.AST) -> bool:
-    """``a`` and ``b`` are in different branches of one ``if`` / ``try``."""
-    pa = {}
-    child = a
-    for anc in ancestors(a):
-        pa[id(anc)] = getattr(child, "_tp_field", None)
-        child = anc
-    child = b
-    for anc in ancestors(b):
-        f = pa.get(id(anc))
-        if f is not None and isinstance(anc, (ast.If, ast.Try, ast.IfExp)):
-            fb = getattr(child, "_tp_field", None)
-            if fb != f and {f, fb} <= {"body", "orelse", "handlers"}:
-                return True
-        child = anc
-    return False
-
-
-def leaves_before(a: ast.AST, b: ast.AST) -> bool:
-    """``a`` is in an ``if`` branch that ends with continue / break / return / raise, and ``b`` is not."""
-    child = a
-    for anc in ancestors(a):
-        if isinstance(anc, (*FUNCTION_TYPES, ast.For, ast.AsyncFor, ast.While)):
-            return False
-        if isinstance(anc, ast.If):
-            branch = getattr(anc, getattr(child, "_tp_field", ""), None)
-            if isinstance(branch, list) and branch and isinstance(branch[-1], (ast.Continue, ast.Break, ast.Return, ast.Raise)):
-                if not any(x is anc for x in ancestors(b)) or getattr(_child_towards(anc, b), "_tp_field", None) != getattr(child, "_tp_field", None):
-                    return True
-        child = anc
-    return False
-
-
-def _child_towards(anc: ast.AST, node: ast.AST) -> ast.AST | None:
-    child = node
-    for a in ancestors(node):
-        if a is anc:
-            return child
-        child = a
-    return None
-
-
-def _same_or_nested_loop(ctx: Context, b1: ast.AST, b2: ast.AST) -> bool:
-    """``b1`` runs in the same iteration as ``b2``, or in a loop nested in it (its last run precedes ``b2``)."""
-    l1, l2 = innermost_loop(ctx, b1), innermost_loop(ctx, b2)
-    if l1 is l2:
-        return True
-    if l1 is None:
-        return False
-    return l2 is None and ctx.model.enclosing_function(l1) is ctx.model.enclosing_function(b2) or any(a is l2 for a in ancestors(l1))
-
-
-def innermost_loop(ctx: Context, node: ast.AST):
-    loops = ctx.model.enclosing_loops(node)
-    return loops[0] if loops else None
-
-
-def breaks_after(loop: ast.AST, node: ast.AST) -> bool:
-    for n in ast.walk(loop):
-        if isinstance(n, (ast.Break, ast.Return, ast.Raise)) and pos(n) > pos(node):
-            if not any(isinstance(a, (ast.For, ast.AsyncFor, ast.While)) and a is not loop and any(x is loop for x in ancestors(a)) for a in ancestors(n)):
-                return True
-    return False
 
 
 class BackwardTwiceWithoutRetainGraph(Rule):
@@ -141,18 +71,14 @@ class BackwardTwiceWithoutRetainGraph(Rule):
         if "backward" not in ctx.source.text:
             return  # cheap pre-check: nothing to find
         flow = ctx.flow
-        scopes = [ctx.model.tree, *(f for fs in ctx.model.functions.values() for f in fs)]
         reported: set[int] = set()
-        for scope in scopes:
-            calls = backward_calls(ctx, scope)
-            if not calls:
-                continue
+        for scope, calls in flow.backward_scopes():
             roots = {id(c): graph_roots(flow, loss) for c, loss in calls}
             for j, (b2, loss2) in enumerate(calls):
                 r2 = roots[id(b2)]
                 found = False
                 for b1, loss1 in calls[:j]:
-                    if keeps_graph(b1) or exclusive(b1, b2) or leaves_before(b1, b2) or not _same_or_nested_loop(ctx, b1, b2):
+                    if keeps_graph(b1) or exclusive(b1, b2) or leaves_before(b1, b2) or not same_or_nested_loop(ctx.model, b1, b2):
                         continue
                     shared = set(roots[id(b1)].stmts) & set(r2.stmts)
                     if not shared:
@@ -165,7 +91,7 @@ class BackwardTwiceWithoutRetainGraph(Rule):
                         f"second backward through {what}: the earlier backward() freed it "
                         f"(RuntimeError: Trying to backward through the graph a second time). "
                         f"Pass retain_graph=True to the first backward, .detach() the shared tensor, or backpropagate the sum once",
-                        fix=_retain_fix(b1, ctx) if innermost_loop(ctx, b1) is innermost_loop(ctx, b2) else None,
+                        fix=_retain_fix(b1, ctx) if innermost_loop(ctx.model, b1) is innermost_loop(ctx.model, b2) else None,
                         related=[ctx.related(b1, "graph freed by this backward()"), ctx.related(stmt, "shared part of the graph computed here")],
                     )
                     reported.add(id(b2))
@@ -173,12 +99,12 @@ class BackwardTwiceWithoutRetainGraph(Rule):
                     break
                 if found or keeps_graph(b2):
                     continue
-                loop = innermost_loop(ctx, b2)
+                loop = innermost_loop(ctx.model, b2)
                 if loop is None or flow.kept("breaks_after", (loop, b2), lambda: breaks_after(loop, b2)) or r2.loop_carried:  # noqa: B023
                     continue
                 outside = [s for s in r2.stmts.values() if not any(a is loop for a in ancestors(s)) and pos(s) < pos(loop)]
                 if outside and id(b2) not in reported:
-                    if not _reuses_outside(loss2, loop, ctx, outside):
+                    if not reuses_outside(ctx.model, loss2, loop, outside):
                         continue
                     reported.add(id(b2))
                     ctx.report(
@@ -193,27 +119,6 @@ class BackwardTwiceWithoutRetainGraph(Rule):
 def _target_text(stmt: ast.AST) -> str:
     targets = getattr(stmt, "targets", None) or [getattr(stmt, "target", None)]
     return ", ".join(text_of(t) or "?" for t in targets if t is not None) or "?"
-
-
-def _loss_bound_outside(loss: ast.AST, loop: ast.AST, ctx: Context) -> bool:
-    if not isinstance(loss, ast.Name):
-        return False
-    bs = ctx.model.lookup(loss.id, loss)
-    return bool(bs) and all(not any(a is loop for a in ancestors(b.stmt)) for b in bs)
-
-
-def _reuses_outside(loss: ast.AST, loop: ast.AST, ctx: Context, outside) -> bool:
-    """Every iteration's loss goes through a tensor of ``outside`` that needs its graph (not a
-    module-level weight or a detached value): the loss itself, or a forward output read in the loop."""
-    if _loss_bound_outside(loss, loop, ctx):
-        return True
-    ids = {id(s) for s in outside}
-    for n in ast.walk(loop):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-            for b in ctx.model.lookup(n.id, n):
-                if id(b.stmt) in ids:
-                    return True
-    return False
 
 
 def _retain_fix(b1: ast.Call, ctx: Context) -> Fix | None:

@@ -3,16 +3,18 @@ from __future__ import annotations
 import ast
 
 from ...catalogue import torch_api
-from ...core.diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Severity
+from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
 from ...facts.patterns import call_arg
-from ..rule import Context, Rule
+from ..rewrites import append_keyword
+from ..rule import CallRule, Context
+from ...semantic.callsites import unpacks
 from ...semantic.model import _first_param
 from ...syntax.tree import ancestors, parent
 
 TRAINING_POSITION = 2  # F.dropout(input, p=0.5, training=True, inplace=False)
 
 
-class FunctionalDropoutWithoutTraining(Rule):
+class FunctionalDropoutWithoutTraining(CallRule):
     """
     ## What it does
     Checks for `F.dropout` and its variants (`dropout1d`, `dropout2d`, `dropout3d`,
@@ -65,10 +67,8 @@ class FunctionalDropoutWithoutTraining(Rule):
     summary = "F.dropout in an nn.Module without training=self.training stays on in eval mode"
     severity = Severity.WARNING
     fix_availability = FixAvailability.SOMETIMES
-    node_types = (ast.Call,)
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        assert isinstance(node, ast.Call)
+    def check(self, node: ast.Call, ctx: Context) -> None:
         name = ctx.model.call_name(node)
         if name not in torch_api.DROPOUT_FUNCS:
             return
@@ -85,7 +85,7 @@ class FunctionalDropoutWithoutTraining(Rule):
         ):
             method = ctx.model.enclosing_function(method)
         self_name = _first_param(method) if method is not None and cls is not None else None
-        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+        if unpacks(node):
             return  # *args / **kwargs: training may be passed, we cannot tell
         training = call_arg(node, TRAINING_POSITION, "training")
         if _guarded_by_training(node):
@@ -113,13 +113,7 @@ class FunctionalDropoutWithoutTraining(Rule):
         if self_name is None:
             return None
         value = f"{self_name}.training"
-        if training is not None:
-            edit = Edit(ctx.range(training), value)
-        else:
-            # Insert after the last argument, keeping a trailing comma if the call has one.
-            last = max([*call.args, *(k.value for k in call.keywords)], key=lambda n: (n.end_lineno, n.end_col_offset))
-            end = ctx.range(last).end
-            edit = Edit(Range(end, end), f", training={value}")
+        edit = ctx.replace(training, value) if training is not None else append_keyword(ctx, call, f"training={value}")
         return Fix(f"Pass training={value}", Applicability.SAFE, (edit,))
 
 

@@ -6,13 +6,13 @@ from ...catalogue import torch_api
 from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
 from ...facts.patterns import call_arg
 from ...facts.probes import arg_spec, call_spec, unknown
-from ..rule import Context, Rule
+from ..rule import CallRule, Context
 from ...semantic.model import SemanticModel
 
 MAX_DEPTH = 6
 
 
-class InterpolateSizeFromPil(Rule):
+class InterpolateSizeFromPil(CallRule):
     """
     ## What it does
     Checks for a `size` taken from a PIL image's `.size` and passed where PyTorch expects
@@ -57,10 +57,8 @@ class InterpolateSizeFromPil(Rule):
     summary = "size taken from PIL's Image.size (W, H) where (H, W) is expected"
     severity = Severity.WARNING
     fix_availability = FixAvailability.ALWAYS
-    node_types = (ast.Call,)
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        assert isinstance(node, ast.Call)
+    def check(self, node: ast.Call, ctx: Context) -> None:
         model = ctx.model
         name = model.call_name(node)
         pos = torch_api.RESIZE_SIZE_CALLS.get(name or "")

@@ -7,13 +7,13 @@ from ...core.diagnostics import Applicability, Edit, Fix, FixAvailability, Range
 from ...facts.patterns import call_arg
 from ...facts.probes import arg_spec, call_kwargs, call_spec, tensor_spec
 from ..rewrites import with_method
-from ..rule import Context, Rule
+from ..rule import CallRule, Context
 from ...facts.shapes import tensor_fact
 
 _RAISING_MODES = {"bilinear": "4D", "bicubic": "4D", "trilinear": "5D"}
 
 
-class InterpolateUnbatchedInput(Rule):
+class InterpolateUnbatchedInput(CallRule):
     """
     ## What it does
     Checks for `F.interpolate` (and `nn.Upsample` modules) applied to a tensor that is provably
@@ -61,10 +61,8 @@ class InterpolateUnbatchedInput(Rule):
     summary = "F.interpolate on a single (C, H, W) image: it needs a batch dimension"
     severity = Severity.ERROR
     fix_availability = FixAvailability.ALWAYS
-    node_types = (ast.Call,)
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        assert isinstance(node, ast.Call)
+    def check(self, node: ast.Call, ctx: Context) -> None:
         model = ctx.model
         name = model.call_name(node)
         if name in torch_api.INTERPOLATE_FUNCS:

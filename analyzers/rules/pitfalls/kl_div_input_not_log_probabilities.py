@@ -3,26 +3,16 @@ from __future__ import annotations
 import ast
 
 from ...catalogue import torch_api
-from ...core.diagnostics import Applicability, Fix, FixAvailability, Related, Severity
-from ...facts.patterns import (
-    LOG_SIGMOID,
-    LOG_SOFTMAX,
-    SIGMOID,
-    SOFTMAX,
-    Evidence,
-    activation_evidence,
-    loss_call,
-    passed_here,
-    probabilities_via_parameter,
-)
+from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
+from ...facts.patterns import LOG_SOFTMAX, SIGMOID, SOFTMAX, activation_evidence, loss_call
 from ...facts.probes import arg_spec, call_spec
+from ...semantic.callsites import unpacks
+from ..related import ACTIVATION_NAMES, activation_related, input_activation, input_related
 from ..rewrites import append_keyword, log_softmax_fix
-from ..rule import Context, Rule
-
-_NAMES = {SOFTMAX: "softmax", SIGMOID: "sigmoid", LOG_SOFTMAX: "log_softmax", LOG_SIGMOID: "logsigmoid"}
+from ..rule import CallRule, Context
 
 
-class KlDivInputNotLogProbabilities(Rule):
+class KlDivInputNotLogProbabilities(CallRule):
     """
     ## What it does
     Checks for `F.kl_div` / `nn.KLDivLoss` whose first argument (`input`) is a probability
@@ -74,10 +64,8 @@ class KlDivInputNotLogProbabilities(Rule):
     summary = "kl_div input is probabilities, but it must be log-probabilities"
     severity = Severity.WARNING
     fix_availability = FixAvailability.SOMETIMES
-    node_types = (ast.Call,)
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        assert isinstance(node, ast.Call)
+    def check(self, node: ast.Call, ctx: Context) -> None:
         lc = loss_call(ctx.model, node, torch_api.KL_DIV_FUNCS, torch_api.KL_DIV_MODULES)
         if lc is None:
             return
@@ -89,12 +77,9 @@ class KlDivInputNotLogProbabilities(Rule):
             True if isinstance(lt, ast.Constant) and lt.value is True else False if (not has_lt or (isinstance(lt, ast.Constant) and lt.value is False)) else None
         )
         if inp is not None:
-            ev = activation_evidence(ctx.model, inp)
-            via = None
-            if not ev and (via := probabilities_via_parameter(ctx.model, inp)) is not None:
-                ev = via[3]
+            ev, via = input_activation(ctx, inp)
             if ev and {e.kind for e in ev} <= {SOFTMAX, SIGMOID}:
-                what = "/".join(sorted({_NAMES[e.kind] for e in ev}))
+                what = "/".join(sorted({ACTIVATION_NAMES[e.kind] for e in ev}))
                 message = (
                     f"kl_div expects log-probabilities as input but gets a {what} output: the result is not "
                     f"a divergence (measured, the KL of a distribution from itself came out at about -2 "
@@ -104,9 +89,7 @@ class KlDivInputNotLogProbabilities(Rule):
                     self.code, torch_api.KL_DIV,
                     [arg_spec(ctx.model, inp), arg_spec(ctx.model, target)] if target is not None else [arg_spec(ctx.model, inp)],
                 )
-                related = [_related(e, ctx) for e in ev]
-                if via is not None:
-                    related.insert(0, passed_here(ctx, via[0], via[2], f"passed as `{ctx.text(inp)}` here"))
+                related = input_related(ctx, inp, ev, via)
                 fix = log_softmax_fix(ctx, inp, ev, "Use log_softmax for the input") if via is None else None
                 ctx.report(inp, message, fix=fix, related=related, probe=probe)
         if target is not None and log_target is not None:
@@ -128,7 +111,7 @@ class KlDivInputNotLogProbabilities(Rule):
                 fix = self._log_target_fix(lc, False, ctx)
             else:
                 return
-            ctx.report(target, message, fix=fix, related=[_related(e, ctx) for e in ev])
+            ctx.report(target, message, fix=fix, related=[activation_related(ctx, e) for e in ev])
 
     @staticmethod
     def _log_target_fix(lc, value: bool, ctx: Context) -> Fix | None:
@@ -138,14 +121,6 @@ class KlDivInputNotLogProbabilities(Rule):
         for kw in where.keywords:
             if kw.arg == "log_target":
                 return Fix(f"Set log_target={value}", Applicability.UNSAFE, (ctx.replace(kw.value, str(value)),))
-        if any(k.arg is None for k in where.keywords) or any(isinstance(a, ast.Starred) for a in where.args):
+        if unpacks(where):
             return None
         return Fix(f"Set log_target={value}", Applicability.UNSAFE, (append_keyword(ctx, where, f"log_target={value}"),))
-
-def _related(e: Evidence, ctx: Context) -> Related:
-    what = _NAMES.get(e.kind, e.kind)
-    if e.value.model is not ctx.model:
-        return Related(e.value.model.source.node_range(e.value.node), f"{what} applied here", path=e.value.model.path)
-    if e.via_model is not None:
-        return Related(ctx.range(e.value.node), f"the model's forward ends in {what} here")
-    return Related(ctx.range(e.value.node), f"{what} applied here")

@@ -5,13 +5,14 @@ import ast
 from ...catalogue import torch_api
 from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
 from ...facts.uses import only_asserted
+from ...semantic.callsites import unpacks
 from ..rewrites import append_keyword
-from ..rule import Context, Rule
+from ..rule import CallRule, Context
 
 _LEGACY = {"size_average", "reduce"}
 
 
-class KlDivReductionMean(Rule):
+class KlDivReductionMean(CallRule):
     """
     ## What it does
     Checks for `nn.KLDivLoss(...)` and `F.kl_div(...)` with `reduction='mean'`, written
@@ -57,10 +58,8 @@ class KlDivReductionMean(Rule):
     summary = "KL divergence with reduction='mean' (the default) is not the KL divergence; use 'batchmean'"
     severity = Severity.WARNING
     fix_availability = FixAvailability.SOMETIMES
-    node_types = (ast.Call,)
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        assert isinstance(node, ast.Call)
+    def check(self, node: ast.Call, ctx: Context) -> None:
         name = ctx.model.call_name(node)
         if name in torch_api.KL_DIV_FUNCS:
             what, max_positional = "F.kl_div", 2  # kl_div(input, target, size_average, reduce, reduction, log_target)
@@ -68,7 +67,7 @@ class KlDivReductionMean(Rule):
             what, max_positional = "nn.KLDivLoss", 0  # KLDivLoss(size_average, reduce, reduction, log_target)
         else:
             return
-        if any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args):
+        if unpacks(node):
             return  # **kwargs: reduction may be passed
         if any(k.arg in _LEGACY for k in node.keywords) or len(node.args) > max_positional:
             return  # legacy size_average/reduce, or positional options we do not interpret

@@ -4,15 +4,11 @@ import ast
 
 from ...catalogue import torch_api
 from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
-from ...facts.grad import Grad, requires_grad
+from ...facts.grad import Grad, in_grad_free_hook, requires_grad
 from ...facts.networks import constant_side
-from ...facts.patterns import LOG_SOFTMAX, SOFTMAX, LossCall, activation_evidence, loss_call
+from ...facts.patterns import LOG_SOFTMAX, SOFTMAX, LossCall, all_activation, loss_call, project_loss_call, unnegated
 from ..rewrites import with_method
 from ..rule import Context, Rule
-from ...semantic.model import SemanticModel
-
-
-_GRAD_FREE_HOOKS = torch_api.LIGHTNING_GRAD_FREE_HOOKS
 
 
 class LossTargetRequiresGrad(Rule):
@@ -118,14 +114,11 @@ class LossTargetRequiresGrad(Rule):
             return
         assert isinstance(node, ast.Call)
         m = ctx.model
-        lc = loss_call(m, node, torch_api.TARGET_LOSS_FUNCS, torch_api.TARGET_LOSS_MODULES) or _project_loss_module(m, node)
+        lc = loss_call(m, node, torch_api.TARGET_LOSS_FUNCS, torch_api.TARGET_LOSS_MODULES) or project_loss_call(m, node, torch_api.TARGET_LOSS_MODULES)
         if lc is None or m.under_no_grad(node):
             return
-        func = m.enclosing_function(node)
-        if func is not None and func.name in _GRAD_FREE_HOOKS:
-            cls = m.enclosing_class(func)
-            if cls is not None and m.is_nn_module(cls):
-                return  # Lightning runs these hooks with gradients disabled
+        if in_grad_free_hook(m, node):
+            return  # Lightning runs these hooks with gradients disabled
         pos = torch_api.TARGET_LOSS_FUNCS.get(lc.qualname, torch_api.TARGET_LOSS_MODULES.get(lc.qualname, 1))
         first = lc.arg(pos - 1, "input1" if pos == 2 else "input")
         target = lc.arg(pos, "target")
@@ -155,9 +148,9 @@ class LossTargetRequiresGrad(Rule):
         m = ctx.model
         if not (m.text_contains("softmax") or m.text_contains("Softmax")):
             return  # both factors are softmax outputs: nothing to find
-        sides = [_unneg(node.left), _unneg(node.right)]
+        sides = [unnegated(node.left), unnegated(node.right)]
         for probs, logp in (sides, sides[::-1]):
-            if not _all_kind(m, logp, LOG_SOFTMAX) or not _all_kind(m, probs, SOFTMAX) or m.under_no_grad(node):
+            if not all_activation(m, logp, LOG_SOFTMAX) or not all_activation(m, probs, SOFTMAX) or m.under_no_grad(node):
                 continue
             g = requires_grad(m, probs)
             go = requires_grad(m, logp)
@@ -185,41 +178,3 @@ class LossTargetRequiresGrad(Rule):
         if go.yes:  # the other side still reaches trained parameters: backward keeps working
             fix = Fix("Detach the constant side", Applicability.UNSAFE, (ctx.replace(const, with_method(ctx, const, "detach")),))
         ctx.report(const, message, fix=fix, related=related)
-
-
-def _unneg(expr: ast.expr) -> ast.expr:
-    while isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
-        expr = expr.operand
-    return expr
-
-
-def _all_kind(model: SemanticModel, expr: ast.expr, kind: str) -> bool:
-    found = activation_evidence(model, expr)
-    return bool(found) and all(e.kind == kind for e in found)
-
-
-def _project_loss_module(model: SemanticModel, call: ast.Call) -> LossCall | None:
-    """``self.net.loss(a, b)`` where the net's class, in another module of the project, sets
-    ``self.loss = nn.MSELoss()``."""
-    func = call.func
-    if model.inference is None:
-        return None  # only jedi finds a class in another module
-    if not isinstance(func, ast.Attribute) or len(call.args) != 2 or call.keywords or model.call_name(call) is not None:
-        return None  # a loss module is called with (input, target); anything else is not worth a jedi query
-    vals = model.values(func.value, module_identity=True)
-    if len(vals) != 1 or not isinstance(vals[0].node, ast.Call):
-        return None
-    owner_model, ctor = vals[0].model, vals[0].node
-    if owner_model.local_class_of(ctor.func) is not None:
-        return None  # a local class: loss_call already follows its attributes
-    ext = owner_model.external_class(ctor.func)
-    if ext is None:
-        return None
-    em, cls = ext
-    assigned = cls.attrs.get(func.attr) or []
-    if len(assigned) != 1 or not isinstance(assigned[0], ast.Call):
-        return None
-    q = em.call_name(assigned[0])
-    if q not in torch_api.TARGET_LOSS_MODULES:
-        return None
-    return LossCall(call, q, None, False)

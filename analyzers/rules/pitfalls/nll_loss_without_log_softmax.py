@@ -3,25 +3,14 @@ from __future__ import annotations
 import ast
 
 from ...catalogue import torch_api
-from ...core.diagnostics import Applicability, Fix, FixAvailability, Related, Severity
-from ...facts.patterns import (
-    LOG_SIGMOID,
-    LOG_SOFTMAX,
-    RAW_SCORES,
-    SIGMOID,
-    SOFTMAX,
-    Evidence,
-    activation_evidence,
-    loss_call,
-    raw_score_evidence,
-    passed_here,
-    probabilities_via_parameter,
-)
+from ...core.diagnostics import Applicability, Fix, FixAvailability, Severity
+from ...facts.patterns import LOG_SIGMOID, LOG_SOFTMAX, SIGMOID, SOFTMAX, loss_call, raw_score_evidence
+from ..related import activation_related, input_activation, input_related
 from ..rewrites import log_softmax_fix
-from ..rule import Context, Rule
+from ..rule import CallRule, Context
 
 
-class NllLossWithoutLogSoftmax(Rule):
+class NllLossWithoutLogSoftmax(CallRule):
     """
     ## What it does
     Checks for `nn.NLLLoss` / `F.nll_loss` fed something that is provably not
@@ -73,20 +62,15 @@ class NllLossWithoutLogSoftmax(Rule):
     summary = "nll_loss input is probabilities or raw scores, not log-probabilities"
     severity = Severity.WARNING
     fix_availability = FixAvailability.SOMETIMES
-    node_types = (ast.Call,)
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        assert isinstance(node, ast.Call)
+    def check(self, node: ast.Call, ctx: Context) -> None:
         lc = loss_call(ctx.model, node, torch_api.NLL_LOSS_FUNCS, torch_api.NLL_LOSS_MODULES)
         if lc is None:
             return
         inp = lc.arg(0, "input")
         if inp is None:
             return
-        evidence = activation_evidence(ctx.model, inp)
-        via = None
-        if evidence is None and (via := probabilities_via_parameter(ctx.model, inp)) is not None:
-            evidence = via[3]
+        evidence, via = input_activation(ctx, inp)
         if evidence is not None:
             kinds = {e.kind for e in evidence}
             if kinds <= {LOG_SOFTMAX, LOG_SIGMOID}:
@@ -98,9 +82,7 @@ class NllLossWithoutLogSoftmax(Rule):
                 f"nll_loss expects log-probabilities but gets a {what} output: it computes -p[target], "
                 f"bounded in [-1, 0], not -log p[target]; use log_softmax (or cross_entropy on the logits)"
             )
-            related = [_related(e, ctx) for e in evidence]
-            if via is not None:
-                related.insert(0, passed_here(ctx, via[0], via[2], f"passed as `{ctx.text(inp)}` here"))
+            related = input_related(ctx, inp, evidence, via)
             ctx.report(inp, message, fix=log_softmax_fix(ctx, inp, evidence, "Use log_softmax") if via is None else None, related=related)
             return
         raw = raw_score_evidence(ctx.model, inp)
@@ -110,7 +92,7 @@ class NllLossWithoutLogSoftmax(Rule):
                 "in a linear/convolution layer: the loss is unbounded below; apply log_softmax, or use "
                 "cross_entropy, which does it for you"
             )
-            related = [_related(e, ctx) for e in raw]
+            related = [activation_related(ctx, e) for e in raw]
             fix = None
             if lc.functional:
                 fix = Fix(
@@ -124,14 +106,3 @@ def _cross_entropy_spelling(func: ast.expr, ctx: Context) -> str:
     if isinstance(func, ast.Attribute):
         return f"{ctx.text(func.value)}.cross_entropy"
     return torch_api.CROSS_ENTROPY
-
-
-def _related(e: Evidence, ctx: Context) -> Related:
-    what = {SOFTMAX: "softmax", SIGMOID: "sigmoid", LOG_SOFTMAX: "log_softmax", LOG_SIGMOID: "logsigmoid"}.get(e.kind)
-    if e.value.model is not ctx.model:
-        return Related(e.value.model.source.node_range(e.value.node), f"{what} applied here", path=e.value.model.path)
-    if e.kind == RAW_SCORES:
-        return Related(ctx.range(e.value.node), "the model's forward returns this layer's raw output")
-    if e.via_model is not None:
-        return Related(ctx.range(e.value.node), f"the model's forward ends in {what} here")
-    return Related(ctx.range(e.value.node), f"{what} applied here")

@@ -3,10 +3,10 @@ from __future__ import annotations
 import ast
 
 from ...core.diagnostics import Applicability, Edit, Fix, FixAvailability, Range, Severity
+from ...facts.backward import innermost_loop
 from ...facts.flow import BACKWARD, GRAD, graph_roots, is_true, keyword
 from ..rule import Context, Rule
 from ...syntax.tree import ancestors, pos
-from .backward_twice_without_retain_graph import backward_calls, innermost_loop
 
 
 class RetainGraphWithoutReuse(Rule):
@@ -73,9 +73,7 @@ class RetainGraphWithoutReuse(Rule):
         if "retain_graph" not in ctx.source.text:
             return  # cheap pre-check: nothing to find
         flow = ctx.flow
-        scopes = [ctx.model.tree, *(f for fs in ctx.model.functions.values() for f in fs)]
-        for scope in scopes:
-            calls = backward_calls(ctx, scope)
+        for scope, calls in flow.backward_scopes():
             for b, loss in calls:
                 rg = keyword(b, "retain_graph")
                 if not is_true(rg) or keyword(b, "create_graph") is not None:
@@ -86,7 +84,7 @@ class RetainGraphWithoutReuse(Rule):
                 roots = graph_roots(flow, loss)
                 if roots.opaque or roots.carried_across(b) or not roots.stmts:
                     continue
-                loop = innermost_loop(ctx, b)
+                loop = innermost_loop(ctx.model, b)
                 others = [e for e in evs if e.kind == BACKWARD and e.node is not b and e.order > (pos(b),)]
                 if loop is not None:
                     others += [e for e in flow.events(loop) if e.kind == BACKWARD and e.node is not b]

@@ -3,14 +3,15 @@ from __future__ import annotations
 import ast
 
 from ...catalogue import torch_api
-from ...core.diagnostics import Applicability, Edit, Fix, FixAvailability, Related, Severity
+from ...core.diagnostics import Applicability, Edit, Fix, FixAvailability, Severity
 from ...facts.patterns import LOG_SOFTMAX, Evidence, call_arg, is_instance_of, softmax_evidence
 from ...facts.probes import arg_spec, call_spec, unknown
+from ..related import activation_related
 from ..rewrites import other_loads
-from ..rule import Context, Rule
+from ..rule import CallRule, Context
 
 
-class SoftmaxBeforeCrossEntropy(Rule):
+class SoftmaxBeforeCrossEntropy(CallRule):
     """
     ## What it does
     Checks for a softmax (or log_softmax) output passed to `nn.CrossEntropyLoss` or
@@ -68,10 +69,8 @@ class SoftmaxBeforeCrossEntropy(Rule):
     summary = "Softmax output passed to cross_entropy, which expects raw logits"
     severity = Severity.WARNING
     fix_availability = FixAvailability.SOMETIMES
-    node_types = (ast.Call,)
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        assert isinstance(node, ast.Call)
+    def check(self, node: ast.Call, ctx: Context) -> None:
         loss_input = self._loss_input(node, ctx)
         if loss_input is None:
             return
@@ -87,7 +86,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
         if not evidence:
             return
         kinds = {e.kind for e in evidence}
-        related = [self._related(e, ctx) for e in evidence]
+        related = [activation_related(ctx, e) for e in evidence]
         if kinds == {LOG_SOFTMAX}:
             message = (
                 "cross_entropy applies log_softmax itself: the log_softmax before it is redundant "
@@ -130,16 +129,6 @@ class SoftmaxBeforeCrossEntropy(Rule):
         if isinstance(func, ast.Call):
             return model.call_name(func) in torch_api.CROSS_ENTROPY_MODULES  # nn.CrossEntropyLoss()(x, y)
         return is_instance_of(model, func, torch_api.CROSS_ENTROPY_MODULES, jedi=jedi)
-
-    @staticmethod
-    def _related(e: Evidence, ctx: Context) -> Related:
-        what = "log_softmax" if e.kind == LOG_SOFTMAX else "softmax"
-        if e.value.model is not ctx.model:  # evidence in another module (found through jedi)
-            src = e.value.model.source
-            return Related(src.node_range(e.value.node), f"{what} applied here", path=e.value.model.path)
-        if e.via_model is not None:
-            return Related(ctx.range(e.value.node), f"the model's forward ends in {what} here")
-        return Related(ctx.range(e.value.node), f"{what} applied here")
 
     @staticmethod
     def _fix(call: ast.Call, loss_input: ast.expr, evidence: list[Evidence], ctx: Context) -> Fix | None:

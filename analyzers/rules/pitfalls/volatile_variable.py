@@ -4,13 +4,13 @@ import ast
 
 from ...catalogue import torch_api
 from ...core.diagnostics import Applicability, FixAvailability, Severity
-from ..rule import Context, Rule
+from ..rule import CallRule, Context
 from .retain_graph_without_reuse import _remove_keyword_fix
 
 VARIABLE = torch_api.VARIABLE
 
 
-class VolatileVariable(Rule):
+class VolatileVariable(CallRule):
     """
     ## What it does
     Checks for `Variable(..., volatile=True)` (or any `volatile=` argument to `Variable`).
@@ -54,10 +54,8 @@ class VolatileVariable(Rule):
     summary = "Variable(volatile=True) has no effect since PyTorch 0.4; use torch.no_grad()"
     severity = Severity.WARNING
     fix_availability = FixAvailability.SOMETIMES
-    node_types = (ast.Call,)
 
-    def check(self, node: ast.AST, ctx: Context) -> None:
-        assert isinstance(node, ast.Call)
+    def check(self, node: ast.Call, ctx: Context) -> None:
         kw = next((k for k in node.keywords if k.arg == "volatile"), None)
         if kw is None:
             return
