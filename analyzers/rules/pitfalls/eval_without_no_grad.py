@@ -71,7 +71,8 @@ class EvalWithoutNoGrad(Rule):
     module class of the file or the project, a zoo constructor (`torchvision.models.*`,
     `timm.create_model`, Hugging Face `from_pretrained`), or a value on which `.eval()`,
     `.parameters()`, `.state_dict()`... is called, followed through assignments, `self`
-    attributes, returns, `.to()` / DataParallel wrappers, annotations and the arguments that the
+    attributes, returns, `.to()` / DataParallel wrappers, `torch.jit.script` / `torch.jit.trace`
+    of a module, annotations and the arguments that the
     file's call sites (and constructions of a class) pass. An evaluation is known by what it
     does, never by its name: code that runs such a forward, reaches no `backward()`, `step()` or
     `autograd.grad` (through helpers either), and runs after `model.eval()`, or measures the
