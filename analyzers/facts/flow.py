@@ -971,13 +971,15 @@ class Flow:
         module keeps the mode it was traced in (measured, benchmarks/jit_facts.py: ``.eval()``
         on one traced in train mode leaves dropout on and batch-norm statistics moving;
         ``.train()`` on one traced in eval mode leaves dropout off)."""
-        vals = self.model.values(expr, module_identity=True)
-        if not vals or not all(
-            isinstance(v.node, ast.Call) and v.model.call_name(v.node) in torch_api.JIT_TRACE_FUNCS and v.node.args
-            and not isinstance(v.node.args[0], ast.Starred) for v in vals
-        ):
+        traces, others = _trace_values(self.model, expr, 0)
+        if not traces or others or not self.holds_module(expr):
             return None
-        return vals if self.holds_module(expr) else None
+        return traces
+
+    def may_be_traced(self, expr: ast.AST) -> bool:
+        """Some value ``expr`` may hold (through parameters, to what the file's call sites pass)
+        is a ``torch.jit.trace`` result: ``.eval()`` on ``expr`` is no sure fix of its mode."""
+        return bool(_trace_values(self.model, expr, 0)[0])
 
     def mode_at_trace(self, trace: Value) -> str | None:
         """The mode (EVAL or TRAIN) of the module a trace call traces, at that call, where it is
@@ -2106,6 +2108,26 @@ def _traced_module(flow: Flow, node: ast.Call, depth: int, seen: frozenset) -> b
     if not node.args or isinstance(node.args[0], ast.Starred):
         return None
     return _module_verdict(flow, node.args[0], depth + 1, seen)
+
+
+def _trace_values(m: SemanticModel, expr: ast.AST, depth: int) -> tuple[list[Value], int]:
+    """The ``torch.jit.trace`` / ``trace_module`` calls (with a module to trace) among the values
+    of ``expr``, parameters followed to the arguments of their call sites; and how many other
+    values it may hold (an unread parameter counts as one)."""
+    traces: list[Value] = []
+    others = 0
+    for v in m.values(expr, module_identity=True):
+        node = v.node
+        if isinstance(node, ast.Call) and v.model.call_name(node) in torch_api.JIT_TRACE_FUNCS and node.args and not isinstance(node.args[0], ast.Starred):
+            traces.append(v)
+        elif isinstance(node, ast.arg) and depth < 3 and (sites := _param_sites(v.model, node)):
+            for sm, arg in sites:
+                t, o = _trace_values(sm, arg, depth + 1)
+                traces += t
+                others += o
+        else:
+            others += 1
+    return traces, others
 
 
 def _starts_in_train_mode(v: Value) -> bool:

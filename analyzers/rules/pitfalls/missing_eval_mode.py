@@ -42,7 +42,10 @@ class MissingEvalMode(Rule):
     fix. A traced module is reported only where the trace is proven to run in train mode: the
     module is built in the file (a torch.nn layer, a module class, a torchvision model) and
     nothing puts it in eval mode before the trace (nor anywhere else in the file, where that
-    could run first); a module handed in, or loaded, is not reported.
+    could run first); a module handed in to the trace, or loaded, is not reported. A traced
+    module handed to the evaluation is followed to the call sites that trace it; where some
+    call sites hand in a traced module and others do not, the evaluation is not reported
+    (`model.eval()` in it would not fix the traced one).
 
     ## Why is this bad?
     Modules start in train mode and stay there until told otherwise. In train mode dropout
@@ -106,6 +109,8 @@ class MissingEvalMode(Rule):
                     if fw is call:
                         self._traced_in_train_mode(call, subject, traces, region, ctx)
                     continue
+                if flow.may_be_traced(_forward_target(fw)):
+                    continue  # some caller hands in a traced module: .eval() here may change nothing
                 if flow.eval_mode_before(call, subject, inside=region.func if region.kind == "function" else region.target) or self._no_train_behaviour(region.forward_of(call), ctx) or self._sticky_eval(subject, ctx):
                     continue
                 if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "apply" for n in ast.walk(region.func or ctx.model.tree)):

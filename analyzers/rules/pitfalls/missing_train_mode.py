@@ -215,7 +215,7 @@ def _traced(flow, e) -> bool:
     if expr is None:
         return False
     mapped, m = origin(flow, expr, e.chain) if isinstance(expr, ast.Name) else (expr, flow.model)
-    return flow_of(m).traces_of(mapped) is not None
+    return flow_of(m).may_be_traced(mapped)
 
 
 def _visible(ctx: Context, subject: str | None, loop: ast.AST) -> bool:
