@@ -359,7 +359,9 @@ LR_SCHEDULER_MAKERS = {
 JIT_INFERENCE_MODULES = {"torch.jit.freeze", "torch.jit.optimize_for_inference"}
 # - a traced module shares the traced module's parameters, its calls record autograd, and it keeps
 #   the mode it was traced in (.eval() on a module traced in train mode leaves dropout on and
-#   batch-norm statistics moving); tracing runs the forward once (in train mode it moves the
+#   batch-norm statistics moving, also under no_grad; .train() on one traced in eval mode leaves
+#   dropout off and the statistics still); it is a module exactly when what it traces is one;
+#   tracing runs the forward once (in train mode it moves the
 #   batch-norm statistics, also under no_grad), which is no evaluation;
 JIT_TRACE_FUNCS = {"torch.jit.trace", "torch.jit.trace_module"}
 # - a scripted or loaded module's calls record autograd (a loaded module's parameters require
