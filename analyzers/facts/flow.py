@@ -2104,7 +2104,7 @@ def _traced_module(flow: Flow, node: ast.Call, depth: int, seen: frozenset) -> b
     """``torch.jit.trace(m, x)`` / ``torch.jit.trace_module(m, inputs)``: a module exactly when
     what it traces is one (catalogue ``JIT_TRACE_FUNCS``; measured: it shares ``m``'s parameters
     and its calls record autograd). Not the same module: its mode is fixed at the trace
-    (``traced_from``), so ``values()`` does not see through it."""
+    (``Flow.traces_of``, ``Flow.mode_at_trace``), so ``values()`` does not see through it."""
     if not node.args or isinstance(node.args[0], ast.Starred):
         return None
     return _module_verdict(flow, node.args[0], depth + 1, seen)
@@ -2131,9 +2131,10 @@ def _trace_values(m: SemanticModel, expr: ast.AST, depth: int) -> tuple[list[Val
 
 
 def _starts_in_train_mode(v: Value) -> bool:
-    """``v`` is a construction of a module that starts in train mode: a torch.nn layer, a module
-    class of the file or the project, a torchvision model (not a loaded or pretrained
-    checkpoint, whose mode its loader chooses)."""
+    """``v`` is a construction of a module that starts in train mode (as every ``nn.Module``
+    does): a torch.nn layer, a torchvision model constructor, a module class of the file or the
+    project that neither overrides ``train()`` nor switches its own mode (``self.eval()``). Not
+    a loaded or Hugging Face checkpoint, whose mode its loader chooses."""
     m, node = v.model, v.node
     q = m.call_name(node)  # type: ignore[arg-type]
     if q is not None:
@@ -2141,11 +2142,21 @@ def _starts_in_train_mode(v: Value) -> bool:
             return True
         if q.startswith(torch_api.MODEL_CONSTRUCTOR_PREFIXES):
             return _constructed_module(flow_of(m), node, 0, frozenset()) is True  # type: ignore[arg-type]
-    cls = m.local_class_of(node.func)  # type: ignore[attr-defined]
-    if cls is not None:
-        return m.is_nn_module(cls)
-    ext = m.external_class(node.func)  # type: ignore[attr-defined]
-    return ext is not None and ext[0].is_nn_module(ext[1])
+    found = (m, cls) if (cls := m.local_class_of(node.func)) is not None else m.external_class(node.func)  # type: ignore[attr-defined]
+    if found is None or not found[0].is_nn_module(found[1]):
+        return False
+    return not _sets_own_mode(found[1].node)
+
+
+def _sets_own_mode(cls_node: ast.AST) -> bool:
+    """The class defines ``train`` or calls ``.eval()`` / ``.train(...)`` in a method (on itself
+    or a part of itself): its mode after construction is not simply train."""
+    for n in ast.walk(cls_node):
+        if isinstance(n, FUNCTION_TYPES) and n.name == "train":
+            return True
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("eval", "train"):
+            return True
+    return False
 
 
 def star_imported_class(m: SemanticModel, func: ast.AST) -> tuple[SemanticModel, Any] | None:
