@@ -36,7 +36,7 @@ class ForwardInTrainModeUnderNoGrad(Rule):
     train mode leaves its batch-norm statistics moving), so its mode is the one at the trace,
     whatever `.eval()` / `.train()` is called on it later; it is reported where the trace is
     proven to run in train mode (a module built in the file that nothing puts in eval mode
-    first), with no fix: `.eval()` on it does nothing, and tracing in eval mode would also make
+    first, as for PIT203), with no fix: `.eval()` on it does nothing, and tracing in eval mode would also make
     its training forwards run in eval mode.
 
     ## Why is this bad?

@@ -40,7 +40,8 @@ class MissingEvalMode(Rule):
     statistics moving; `.train()` on one traced in eval mode leaves dropout off): for them the
     mode at the freeze or the trace is what counts, and `.eval()` on the traced module is no
     fix. A traced module is reported only where the trace is proven to run in train mode: the
-    module is built in the file (a torch.nn layer, a module class, a torchvision model) and
+    module is built in the file (a torch.nn layer, a torchvision model, a module class that
+    neither overrides `train()` nor switches its own mode) and
     nothing puts it in eval mode before the trace (nor anywhere else in the file, where that
     could run first); a module handed in to the trace, or loaded, is not reported. A traced
     module handed to the evaluation is followed to the call sites that trace it; where some
