@@ -24,12 +24,18 @@ z1, z2 = tr(x), tr(x)
 out["traced_in_train_then_eval_dropout_still_on"] = bool((z1 != z2).any())
 rm = m[2].running_mean.clone(); tr.eval(); tr(x)
 out["traced_in_train_then_eval_bn_running_mean_changes"] = bool((m[2].running_mean != rm).any())
+rm = m[2].running_mean.clone()
+with torch.no_grad():
+    tr(x)
+out["traced_in_train_then_eval_under_no_grad_bn_running_mean_changes"] = bool((m[2].running_mean != rm).any())
 # trace in eval mode, then train(): dropout?
 m2 = net().eval()
 tr2 = torch.jit.trace(m2, x)
 tr2.train()
 a, b = tr2(x), tr2(x)
 out["traced_in_eval_then_train_dropout_on"] = bool((a != b).any())
+rm2 = m2[2].running_mean.clone(); tr2(x)
+out["traced_in_eval_then_train_bn_running_mean_changes"] = bool((m2[2].running_mean != rm2).any())
 # does trace's forward update BN running stats in train mode?
 m3 = net(); rm3 = m3[2].running_mean.clone()
 torch.jit.trace(m3, x, check_trace=False)

@@ -1,7 +1,9 @@
 """Where a fix inserts a line above a statement (``Context.insertion_line``): where a person
 would write it. Above the comment block that explains the statement, above its decorators,
 after ``else:`` / ``except ...:`` and before their body's first comment; and nowhere when the
-statement shares its line with code before it or continues the line above."""
+statement shares its line with code before it or continues the line above. A fix that wraps
+statements in a block (PIT201's ``with torch.no_grad():``) starts at that same line: the
+comment block that explains the first wrapped statement moves into the block with it."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import textwrap
 import pytest
 
 from torchpit.analyzers.engine.analysis import analyze
-from torchpit.analyzers.engine.fixes import apply_fixes
+from torchpit.analyzers.core.diagnostics import Applicability
+from torchpit.analyzers.engine.fixes import apply_edits, apply_fixes
 from torchpit.analyzers.rules.rule import Context
 from torchpit.analyzers.semantic.build import traverse
 from torchpit.analyzers.semantic.inference import JediOptions
@@ -199,6 +202,44 @@ RULE_CASES = {
                     total += model(x).sum()
             return total
         """,
+    "PIT201": """
+        import torch
+        import torch.nn as nn
+
+        model = nn.Linear(10, 2)
+        loader = [(torch.randn(4, 10), torch.randint(0, 2, (4,)))]
+
+
+        def validate():
+            model.eval()
+            correct = 0
+            # evaluate on the test set
+            # (every batch)
+            for x, y in loader:
+                # score it
+
+                correct += (model(x).argmax(1) == y).sum().item()
+            return correct
+        """,
+    "PIT302": """
+        import torch
+        import torch.nn as nn
+
+        model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU())
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        loader = [(torch.randn(4, 3, 8, 8), torch.randn(4, 8, 6, 6))]
+
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                # freeze the batch norm layers
+                for p in m.parameters():
+                    p.requires_grad = False
+        model.train()
+        for x, y in loader:
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            optimizer.step()
+        """,
     "PIT303": """
         import torch
         import torch.nn as nn
@@ -227,7 +268,10 @@ def test_each_rule_inserts_above_the_comment(code):
     diags = [d for d in analyze(text, "case.py", jedi=JediOptions(enabled=False)).diagnostics if d.code == code]
     assert diags and all(d.fix for d in diags), [(d.code, d.message) for d in diags]
     fixed = apply_fixes(text, diags, unsafe=True).text
+    if all(d.fix.applicability is Applicability.DISPLAY_ONLY for d in diags):  # shown, never applied (PIT302)
+        fixed = apply_edits(text, [e for d in diags for e in d.fix.edits])
     assert fixed != text
+    ast.parse(fixed)
     before, after = text.splitlines(), fixed.splitlines()
     # every comment line still sits directly above the line it sat above
     for i, line in enumerate(before[:-1]):
@@ -260,3 +304,105 @@ def test_pit208_never_deletes_code_that_shares_the_line():
     assert diags
     fixed = apply_fixes(text, diags, unsafe=True).text
     assert "steps += 1" in fixed
+
+
+def _pit201_fixed(text: str) -> str:
+    text = textwrap.dedent(text)
+    diags = [d for d in analyze(text, "case.py", jedi=JediOptions(enabled=False)).diagnostics if d.code == "PIT201"]
+    assert len(diags) == 1 and diags[0].fix, [(d.code, d.message) for d in diags]
+    fixed = apply_fixes(text, diags, unsafe=True).text
+    ast.parse(fixed)
+    return fixed
+
+
+PIT201_HEAD = """
+import torch
+import torch.nn as nn
+
+model = nn.Linear(10, 2)
+loader = [(torch.randn(4, 10), torch.randint(0, 2, (4,)))]
+"""
+
+
+def test_pit201_wraps_the_comment_block_that_explains_the_loop():
+    fixed = _pit201_fixed(
+        PIT201_HEAD
+        + """
+def validate():
+    model.eval()
+    correct = 0
+    # evaluate on the test set
+    #   (every batch)
+    for x, y in loader:
+        # score it
+
+        correct += (model(x).argmax(1) == y).sum().item()
+    return correct
+"""
+    )
+    assert fixed.endswith(
+        """
+def validate():
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        # evaluate on the test set
+        #   (every batch)
+        for x, y in loader:
+            # score it
+
+            correct += (model(x).argmax(1) == y).sum().item()
+    return correct
+"""
+    ), fixed
+
+
+def test_pit201_wrap_keeps_comments_that_belong_elsewhere_outside():
+    # a blank line ends the comment block; a deeper comment ends the block before
+    fixed = _pit201_fixed(
+        PIT201_HEAD
+        + """
+def validate():
+    model.eval()
+    for _ in range(2):
+        pass
+        # end of the warm-up
+    # about the scores
+
+    for x, y in loader:
+        print(model(x).argmax(1).tolist())
+"""
+    )
+    assert fixed.endswith(
+        """
+        # end of the warm-up
+    # about the scores
+
+    with torch.no_grad():
+        for x, y in loader:
+            print(model(x).argmax(1).tolist())
+"""
+    ), fixed
+
+
+def test_pit201_wrap_of_the_first_statement_of_a_block_takes_its_comment():
+    fixed = _pit201_fixed(
+        PIT201_HEAD
+        + """
+def validate():
+    model.eval()
+    if True:
+        # every batch
+        for x, y in loader:
+            print(model(x).argmax(1).tolist())
+"""
+    )
+    assert fixed.endswith(
+        """
+    if True:
+        with torch.no_grad():
+            # every batch
+            for x, y in loader:
+                print(model(x).argmax(1).tolist())
+"""
+    ), fixed

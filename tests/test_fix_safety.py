@@ -3,8 +3,8 @@
 - Every fix (safe and unsafe) applied to every rule fixture and to the examples gives code
   that parses, and re-running torchpit on it finds nothing new: no finding that was not there
   before, and applying the fixes again reaches a fixed point.
-- A line a fix inserts goes where a person would write it: never between a comment and the
-  line below it that the comment explains, never inside a decorator list, never after a
+- A line a fix inserts (also the header of a block a fix wraps code in) goes where a person
+  would write it: never between a comment and the line below it that the comment explains, never inside a decorator list, never after a
   backslash that continues the line above.
 - The programs in tests/fix_runtime/ train and evaluate a tiny model on the CPU. Each carries
   several pitfalls; with every fix applied, each must still run to the end, train its model
@@ -17,6 +17,7 @@ import ast
 import json
 import subprocess
 import sys
+import textwrap
 from collections import Counter
 from pathlib import Path
 
@@ -64,10 +65,14 @@ def _misplaced_insertions(text: str, diagnostics) -> list[str]:
     for d in diagnostics:
         for e in d.fix.edits if d.fix else ():
             at = e.range.start
-            if e.range.end != at or at.col != 0 or not e.new_text.endswith("\n") or at.line >= len(lines):
+            head, _, rest = e.new_text.partition("\n")
+            replaced = "\n".join(lines[at.line : e.range.end.line + 1])
+            # a wrap (PIT201's ``with torch.no_grad():``) inserts its header line above the lines it re-indents
+            wraps = at.col == 0 and bool(rest) and textwrap.dedent(rest) == textwrap.dedent(replaced)
+            if not wraps and (e.range.end != at or at.col != 0 or not e.new_text.endswith("\n") or at.line >= len(lines)):
                 continue
             below, above = lines[at.line], lines[at.line - 1] if at.line else ""
-            where = f"{d.code} inserts {e.new_text.strip()!r} above line {at.line + 1}"
+            where = f"{d.code} inserts {(head if wraps else e.new_text).strip()!r} above line {at.line + 1}"
             if at.line - 1 in comments and below.strip() and indent(above) <= indent(below):
                 out.append(f"{where}, between the comment {above.strip()!r} and the line it explains")
             if at.line in in_decorators:

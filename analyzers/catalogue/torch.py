@@ -215,8 +215,10 @@ GRAD_SCALERS: list[Record] = [
 #   dropout off: it is in eval mode for good;
 # - a traced module shares the traced module's parameters, its calls record autograd, and it keeps
 #   the mode it was traced in (.eval() on a module traced in train mode leaves dropout on and
-#   batch-norm statistics moving); tracing runs the forward once (in train mode it moves the
-#   batch-norm statistics, also under no_grad), which is no evaluation;
+#   batch-norm statistics moving, also under no_grad; .train() on one traced in eval mode leaves
+#   dropout off and the statistics still); it is a module exactly when what it traces is one;
+#   tracing runs the forward once (in train mode it moves the batch-norm statistics, also under
+#   no_grad), which is no evaluation;
 # - a scripted or loaded module's calls record autograd (a loaded module's parameters require
 #   grad) and follow .eval() / .train(); a loaded module starts in the mode it was saved in.
 JIT: list[Record] = [

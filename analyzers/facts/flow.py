@@ -1019,6 +1019,68 @@ class Flow:
                 return False
         return True if self.model.values(call.func) else False
 
+    # ------------------------------------------------------------------ traced modules
+    def traces_of(self, expr: ast.AST) -> list[Value] | None:
+        """Every value ``expr`` may hold is the result of ``torch.jit.trace`` / ``trace_module``
+        of a module (catalogue ``JIT_TRACE_FUNCS``): those trace calls, else None. A traced
+        module keeps the mode it was traced in (measured, benchmarks/jit_facts.py: ``.eval()``
+        on one traced in train mode leaves dropout on and batch-norm statistics moving;
+        ``.train()`` on one traced in eval mode leaves dropout off)."""
+        traces, others = _trace_values(self.model, expr, 0)
+        if not traces or others or not self.holds_module(expr):
+            return None
+        return traces
+
+    def may_be_traced(self, expr: ast.AST) -> bool:
+        """Some value ``expr`` may hold (through parameters, to what the file's call sites pass)
+        is a ``torch.jit.trace`` result: ``.eval()`` on ``expr`` is no sure fix of its mode."""
+        return bool(_trace_values(self.model, expr, 0)[0])
+
+    def mode_at_trace(self, trace: Value) -> str | None:
+        """The mode (EVAL or TRAIN) of the module a trace call traces, at that call, where it is
+        proven: a ``.eval()`` / ``.train(...)`` in the argument (``trace(m.eval(), x)``), or, for a
+        module the file builds (a torch.nn layer, a module class, a torchvision model: it starts
+        in train mode), no mode switch before the call on any path (``eval_mode_before``, as for
+        PIT203). None where it is not known."""
+        flow = self if trace.model is self.model else flow_of(trace.model)
+        return flow.kept("mode_at_trace", trace.node, lambda: flow._mode_at_trace(trace.node))
+
+    def _mode_at_trace(self, call: ast.Call) -> str | None:
+        arg: ast.expr = call.args[0]
+        while isinstance(arg, ast.Call):
+            k = self.classify(arg, {}) if isinstance(arg.func, ast.Attribute) else None
+            if k is not None and k[0] in (EVAL, TRAIN, MODE):
+                return None if k[0] == MODE else k[0]  # the outermost switch is the last to run
+            inner = self.model._module_passthrough(arg)  # ``m.to(device)``, ``nn.DataParallel(m)``: the same module
+            if inner is None:
+                # built in the call (``trace(Net(), x)``): in the mode it starts in
+                return TRAIN if _starts_in_train_mode(Value(arg, self.model)) else None
+            arg = inner
+        subject = text_of(arg)
+        if subject is None or self.eval_mode_before(call, subject):
+            return None
+        func = self.model.enclosing_function(call)
+        in_loop = False  # traced again on each iteration: a switch later in the loop runs before the next trace
+        for a in ancestors(call):
+            if a is func:
+                break
+            in_loop = in_loop or isinstance(a, LOOP_TYPES)
+        for s in self.mode_switches(subject):
+            k = self.classify(s, {})
+            if k is not None and k[0] in (EVAL, MODE) and not (self.model.enclosing_function(s) is func and pos(call) < pos(s) and not in_loop):
+                return None  # put in eval mode elsewhere (at import, in another function): it may run first
+        vals = self.model.values(arg, module_identity=True)
+        if vals and all(isinstance(v.node, ast.Call) and _starts_in_train_mode(v) for v in vals):
+            return TRAIN
+        return None
+
+    def traced_original(self, trace: Value) -> ast.expr:
+        """The module a trace call traces (its first argument, ``.eval()`` / ``.to()`` chains removed)."""
+        arg: ast.expr = trace.node.args[0]  # type: ignore[attr-defined]
+        while isinstance(arg, ast.Call) and (inner := trace.model._module_passthrough(arg)) is not None:
+            arg = inner
+        return arg
+
     def model_class_facts(self, expr: ast.AST) -> tuple[bool, bool] | None:
         """(has batch norm, has dropout) of the model ``expr`` holds, when its construction is known."""
         vals = self.model.values(expr, module_identity=True)
@@ -2097,6 +2159,8 @@ def _constructed_module(flow: Flow, node: ast.Call, depth: int, seen: frozenset)
             return _hf_model(q)
         if q == "copy.deepcopy" and node.args:
             return _module_verdict(flow, node.args[0], depth + 1, seen)
+        if q in torch_api.JIT_TRACE_FUNCS:
+            return _traced_module(flow, node, depth, seen)
     cls = m.local_class_of(node.func)
     if cls is not None:
         return m.is_nn_module(cls)
@@ -2104,6 +2168,65 @@ def _constructed_module(flow: Flow, node: ast.Call, depth: int, seen: frozenset)
     if external is not None:
         return external[0].is_nn_module(external[1])
     return None
+
+
+def _traced_module(flow: Flow, node: ast.Call, depth: int, seen: frozenset) -> bool | None:
+    """``torch.jit.trace(m, x)`` / ``torch.jit.trace_module(m, inputs)``: a module exactly when
+    what it traces is one (catalogue ``JIT_TRACE_FUNCS``; measured: it shares ``m``'s parameters
+    and its calls record autograd). Not the same module: its mode is fixed at the trace
+    (``Flow.traces_of``, ``Flow.mode_at_trace``), so ``values()`` does not see through it."""
+    if not node.args or isinstance(node.args[0], ast.Starred):
+        return None
+    return _module_verdict(flow, node.args[0], depth + 1, seen)
+
+
+def _trace_values(m: SemanticModel, expr: ast.AST, depth: int) -> tuple[list[Value], int]:
+    """The ``torch.jit.trace`` / ``trace_module`` calls (with a module to trace) among the values
+    of ``expr``, parameters followed to the arguments of their call sites; and how many other
+    values it may hold (an unread parameter counts as one)."""
+    traces: list[Value] = []
+    others = 0
+    for v in m.values(expr, module_identity=True):
+        node = v.node
+        if isinstance(node, ast.Call) and v.model.call_name(node) in torch_api.JIT_TRACE_FUNCS and node.args and not isinstance(node.args[0], ast.Starred):
+            traces.append(v)
+        elif isinstance(node, ast.arg) and depth < 3 and (sites := _param_sites(v.model, node)):
+            for sm, arg in sites:
+                t, o = _trace_values(sm, arg, depth + 1)
+                traces += t
+                others += o
+        else:
+            others += 1
+    return traces, others
+
+
+def _starts_in_train_mode(v: Value) -> bool:
+    """``v`` is a construction of a module that starts in train mode (as every ``nn.Module``
+    does): a torch.nn layer, a torchvision model constructor, a module class of the file or the
+    project that neither overrides ``train()`` nor switches its own mode (``self.eval()``). Not
+    a loaded or Hugging Face checkpoint, whose mode its loader chooses."""
+    m, node = v.model, v.node
+    q = m.call_name(node)  # type: ignore[arg-type]
+    if q is not None:
+        if torch_api.nn_module_class(q):
+            return True
+        if q.startswith(torch_api.MODEL_CONSTRUCTOR_PREFIXES):
+            return _constructed_module(flow_of(m), node, 0, frozenset()) is True  # type: ignore[arg-type]
+    found = (m, cls) if (cls := m.local_class_of(node.func)) is not None else m.external_class(node.func)  # type: ignore[attr-defined]
+    if found is None or not found[0].is_nn_module(found[1]):
+        return False
+    return not _sets_own_mode(found[1].node)
+
+
+def _sets_own_mode(cls_node: ast.AST) -> bool:
+    """The class defines ``train`` or calls ``.eval()`` / ``.train(...)`` in a method (on itself
+    or a part of itself): its mode after construction is not simply train."""
+    for n in ast.walk(cls_node):
+        if isinstance(n, FUNCTION_TYPES) and n.name == "train":
+            return True
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("eval", "train"):
+            return True
+    return False
 
 
 def star_imported_class(m: SemanticModel, func: ast.AST) -> tuple[SemanticModel, Any] | None:

@@ -23,7 +23,9 @@ def torch_name(ctx: Context, at: ast.AST) -> str | None:
 
 def wrap_fix(ctx: Context, stmt: ast.stmt, header: str, message: str, applicability: Applicability, last: ast.stmt | None = None) -> Fix | None:
     """Wrap ``stmt`` (through ``last``, a later statement of the same block) in ``header``
-    (``with torch.no_grad():``), re-indenting the lines by one level."""
+    (``with torch.no_grad():``), re-indenting the lines by one level. The block starts where a
+    person would write it (:meth:`Context.insertion_line`): above the comment lines that explain
+    ``stmt``, which move into the block with it."""
     src = ctx.source
     if last is not None and (parent(last) is not parent(stmt) or getattr(last, "_tp_field", None) != getattr(stmt, "_tp_field", None)):
         last = None
@@ -45,6 +47,10 @@ def wrap_fix(ctx: Context, stmt: ast.stmt, header: str, message: str, applicabil
         for s in parent_body:
             if not any(s is c for c in covered) and (s.lineno - 1 <= last and (s.end_lineno or s.lineno) - 1 >= first):
                 return None
+    top = ctx.insertion_line(stmt)  # above the comments that explain stmt (only comment lines between)
+    if top is None:
+        return None
+    first = min(first, top)
     unit = "    "
     if "\t" in indent:
         unit = "\t"
@@ -65,7 +71,8 @@ class EvalWithoutNoGrad(Rule):
     module class of the file or the project, a zoo constructor (`torchvision.models.*`,
     `timm.create_model`, Hugging Face `from_pretrained`), or a value on which `.eval()`,
     `.parameters()`, `.state_dict()`... is called, followed through assignments, `self`
-    attributes, returns, `.to()` / DataParallel wrappers, annotations and the arguments that the
+    attributes, returns, `.to()` / DataParallel wrappers, `torch.jit.script` / `torch.jit.trace`
+    of a module, annotations and the arguments that the
     file's call sites (and constructions of a class) pass. An evaluation is known by what it
     does, never by its name: code that runs such a forward, reaches no `backward()`, `step()` or
     `autograd.grad` (through helpers either), and runs after `model.eval()`, or measures the

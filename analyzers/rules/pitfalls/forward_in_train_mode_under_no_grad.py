@@ -33,8 +33,11 @@ class ForwardInTrainModeUnderNoGrad(Rule):
     train-mode batch norm on purpose) is not reported: its statistics are those of untrained
     weights. A loop over data (features, statistics, pseudo-labels) is reported. A module made by
     `torch.jit.trace` keeps the mode it was traced in (measured: `.eval()` on a module traced in
-    train mode leaves its batch-norm statistics moving), so for it the fix's `.eval()` comes too
-    late: trace in eval mode.
+    train mode leaves its batch-norm statistics moving), so its mode is the one at the trace,
+    whatever `.eval()` / `.train()` is called on it later; it is reported where the trace is
+    proven to run in train mode (a module built in the file that nothing puts in eval mode
+    first, as for PIT203), with no fix: `.eval()` on it does nothing, and tracing in eval mode would also make
+    its training forwards run in eval mode.
 
     ## Why is this bad?
     `no_grad` turns off gradients, not training behaviour. In train mode batch norm normalises
@@ -112,6 +115,12 @@ class ForwardInTrainModeUnderNoGrad(Rule):
                 if subject is None:
                     continue
                 target = call.func.value if isinstance(call.func, ast.Attribute) and call.func.attr in ("forward",) else call.func
+                traces = flow.traces_of(target)
+                if traces is not None:
+                    # a torch.jit.trace'd module: its mode is the one it was traced in (measured)
+                    if id(call) not in eval_forwards and self._traced_in_train_mode(call, subject, traces, ctx):
+                        break
+                    continue
                 facts = flow.model_class_facts(target)
                 if facts is None or not facts[0]:
                     continue
@@ -129,6 +138,33 @@ class ForwardInTrainModeUnderNoGrad(Rule):
                     related=[ctx.related(why[1], why[0])] if why[1] is not None else [],
                 )
                 break
+
+    @staticmethod
+    def _traced_in_train_mode(call: ast.Call, subject: str, traces: list, ctx: Context) -> bool:
+        """``subject`` was traced (``torch.jit.trace``) from a batch-norm module in train mode:
+        its batch norm updates its running statistics under no_grad, whatever ``subject.eval()``
+        says (measured, benchmarks/jit_facts.py). No fix: ``.eval()`` on it does nothing, and
+        tracing in eval mode would also make its training forwards run in eval mode."""
+        flow = ctx.flow
+        if not all(flow.mode_at_trace(t) == TRAIN for t in traces):
+            return False
+        from ...facts.flow import flow_of
+
+        originals = [flow.traced_original(t) for t in traces]
+        facts = [flow_of(t.model).model_class_facts(o) for t, o in zip(traces, originals)]
+        if any(f is None for f in facts) or not any(f[0] for f in facts):  # type: ignore[index]
+            return False
+        orig = text_of(originals[0]) or "the module"
+        t = traces[0]
+        ctx.report(
+            call,
+            f"{subject}(...) under no_grad while {subject} is in train mode for good: it was traced from {orig} in train "
+            f"mode, and a traced module keeps that mode ({subject}.eval() leaves its batch-norm statistics moving, "
+            f"measured). Its batch norm layers update their running statistics here (measured: running_mean changes "
+            f"even under torch.no_grad()). Run these forwards on a module traced in eval mode, or on {orig} in eval mode",
+            related=[ctx.related(t.node, f"traced here, with {orig} in train mode")] if t.model is ctx.model else [],
+        )
+        return True
 
     @staticmethod
     def _train_mode(call: ast.Call, subject: str, with_node: ast.AST, ctx: Context):

@@ -75,7 +75,9 @@ class MissingTrainMode(Rule):
 
     Known problems: worth a warning in every training loop where a later step trains in eval
     mode; the finding needs a training step after the `eval()`, so an evaluation after the last
-    epoch, outside the loop, is not reported.
+    epoch, outside the loop, is not reported. `.eval()` on a module made by `torch.jit.trace`
+    is not reported: it changes nothing, the traced module keeps the mode it was traced in
+    (measured on torch 2.13, benchmarks/jit_facts.py), and `.train()` on it would fix nothing.
 
     ## Why is this bad?
     `eval()` is sticky: after the first validation, every later epoch trains in eval mode.
@@ -138,6 +140,8 @@ class MissingTrainMode(Rule):
             for e in events:
                 if e.kind != EVAL or e.subject is None or e.subject.startswith("<") or id(e.site) in reported or _exits(e, loop, flow):
                     continue
+                if _traced(flow, e):
+                    continue  # .eval() on a torch.jit.trace'd module changes nothing: it keeps the mode of the trace
                 trained = self._trained(e, events, flow)
                 if trained is None:
                     continue
@@ -202,6 +206,16 @@ class MissingTrainMode(Rule):
         if first.lineno == loop.lineno:
             return None
         return ctx.insert_fix(f"Call {subject}.train() at the top of the loop", Applicability.SAFE, first, f"{subject}.train()")
+
+
+def _traced(flow, e) -> bool:
+    """The module ``e`` switches is a ``torch.jit.trace`` of a module (followed through the
+    helpers' parameters to the caller's argument): its mode was fixed at the trace (measured)."""
+    expr = _subject_expr(e)
+    if expr is None:
+        return False
+    mapped, m = origin(flow, expr, e.chain) if isinstance(expr, ast.Name) else (expr, flow.model)
+    return flow_of(m).may_be_traced(mapped)
 
 
 def _visible(ctx: Context, subject: str | None, loop: ast.AST) -> bool:
