@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	$(PY) -m pip install --quiet -e '.[dev]'
+	@# bytecode, as `pip install .` compiles it (an editable install compiles nothing, and where
+	@# PYTHONDONTWRITEBYTECODE is set every start would compile the package again)
+	$(PY) -m compileall -q analyzers server torchpit >/dev/null
 	touch $(STAMP)
 
 # `pip install .` (not editable, no extras), its chatter kept in a log shown only on failure.

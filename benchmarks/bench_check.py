@@ -9,7 +9,8 @@ and prints, from one run on this machine: files, lines, and seconds and lines pe
 2. `torchpit check --no-cache` (cold cache, jedi on, a process per core), and with `--no-jedi`,
 3. `torchpit check` again with a warm cache,
 4. TorchFix (`torchfix`), when it is installed.
-Figures are reported as ratios to (1), measured in the same run.
+Figures are reported as ratios to (1), measured in the same run: ``--repeat`` rounds (default 3)
+alternate the measurements, and each ratio is the median of the rounds' own ratios.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import ast
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,24 +69,33 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("roots", nargs="+", help="folders of Python code")
     ap.add_argument("--json", help="also write the figures to this file")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds; each figure is the median of its rounds (default 3)")
     args = ap.parse_args()
 
     files = python_files(args.roots)
     lines = sum(f.read_bytes().count(b"\n") for f in files)
     print(f"corpus: {len(files)} files, {lines} lines, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
 
-    results: dict[str, float | None] = {}
-    results["ast.parse + walk"], _ = bare_parse(files)
-
     cache = tempfile.mkdtemp(prefix="torchpit-bench-")
     env = dict(os.environ, TORCHPIT_CACHE_DIR=cache)
     base = [sys.executable, "-m", "torchpit", "check", "--exit-zero", "-q", "--statistics", *args.roots]
-    results["torchpit check (cold, jedi on)"], proc = timed([*base, "--no-cache"], env=env)
-    stats = proc.stdout.strip()
-    results["torchpit check (cold, --no-jedi)"], _ = timed([*base, "--no-cache", "--no-jedi"], env=env)
-    timed(base, env=env)  # fill the cache
-    results["torchpit check (warm cache)"], _ = timed(base, env=env)
+    # The rounds alternate the measurements, so that a slow stretch of a shared machine falls on
+    # all of them; each round's ratios compare figures taken a few seconds apart.
+    rounds: list[dict[str, float]] = []
+    stats = ""
+    for i in range(max(1, args.repeat)):
+        r: dict[str, float] = {}
+        r["ast.parse + walk"], _ = bare_parse(files)
+        r["torchpit check (cold, jedi on)"], proc = timed([*base, "--no-cache"], env=env)
+        stats = proc.stdout.strip()
+        r["torchpit check (cold, --no-jedi)"], _ = timed([*base, "--no-cache", "--no-jedi"], env=env)
+        timed(base, env=env)  # fill the cache
+        r["torchpit check (warm cache)"], _ = timed(base, env=env)
+        rounds.append(r)
+        print(f"round {i + 1}: " + ", ".join(f"{k} {v:.2f} s ({v / r['ast.parse + walk']:.2f}x)" for k, v in r.items()))
     shutil.rmtree(cache, ignore_errors=True)
+    results: dict[str, float | None] = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+    ratios = {k: statistics.median(r[k] / r["ast.parse + walk"] for r in rounds) for k in rounds[0]}
 
     torchfix = shutil.which("torchfix") or (str(Path(sys.executable).with_name("torchfix")) if Path(sys.executable).with_name("torchfix").exists() else None)
     if torchfix:
@@ -93,12 +104,13 @@ def main() -> int:
         results["TorchFix"] = None
 
     floor = results["ast.parse + walk"] or 1e-9
+    print(f"\nmedian of {len(rounds)} rounds (x parse: the median of the rounds' own ratios)")
     print(f"{'tool':34} {'seconds':>9} {'lines/s':>10} {'x parse':>8}")
     for name, secs in results.items():
         if secs is None:
             print(f"{name:34} {'(not installed)':>29}")
             continue
-        print(f"{name:34} {secs:9.2f} {lines / secs:10.0f} {secs / floor:8.2f}")
+        print(f"{name:34} {secs:9.2f} {lines / secs:10.0f} {ratios.get(name, secs / floor):8.2f}")
     print("\nfindings per rule (cold run):\n" + (stats or "(none)"))
     if args.json:
         Path(args.json).write_text(json.dumps({"files": len(files), "lines": lines, "seconds": results}, indent=2))
