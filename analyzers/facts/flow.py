@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import ast
 import builtins
+from bisect import bisect_right
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..catalogue import torch_api
 from ..semantic.build import load_module_model
-from ..semantic.callsites import UNKNOWN, argument_for, call_site_arguments, calls_named, calls_passing, constructor_calls, inherited_call_sites, parameter_slot
+from ..semantic.callsites import UNKNOWN, argument_for, call_site_arguments, calls_named, calls_named_within, calls_passing, constructor_calls, inherited_call_sites, parameter_slot
 from ..semantic.model import FUNCTION_TYPES, SemanticModel, Value
 from ..semantic.project import module_file
 from ..syntax.tree import ancestors, child_fields, end_pos, parent, pos, top_statement
@@ -984,7 +985,8 @@ class Flow:
     def _protocol_keys_in(self, scope: ast.AST | None) -> set:
         if scope is None:
             return self.module_protocol_keys
-        return self.kept("protocol_keys_in", scope, lambda: self._module_protocol_keys([n for n in ast.walk(scope) if isinstance(n, ast.Call)]))
+        names = sorted(torch_api.MODULE_PROTOCOL_METHODS)
+        return self.kept("protocol_keys_in", scope, lambda: self._module_protocol_keys([c for n in names for c in calls_named_within(self.model, n, scope)]))
 
     def _module_protocol_keys(self, calls: list[ast.Call] | None = None) -> set:
         out: set = set()
@@ -1199,16 +1201,26 @@ class Flow:
         """ids of the functions and loops whose own body (not a nested def's) runs a forward (or
         ``generate``) whose result is used: found once from the file's calls."""
         out: set[int] = set()
-        for stmt in self.model._tree.body:  # (a file fact: a read of the whole file)
-            # each statement's part is kept across versions while nothing it read changed
-            out |= self.kept("forward_containers", stmt, lambda: self._statement_forward_containers(stmt))  # noqa: B023
+        body = self.model._tree.body
+        # the top-level statement of each call, by position: statements follow each other, and
+        # one's nodes lie between its start (its first decorator) and the next one's
+        starts = [min([(stmt.lineno, stmt.col_offset), *((d.lineno, d.col_offset) for d in getattr(stmt, "decorator_list", ()))]) for stmt in body]
+        by_statement: list[list[ast.Call]] = [[] for _ in body]
+        for c in self.model.all_nodes(ast.Call):  # (a file fact: a read of the whole file)
+            i = bisect_right(starts, (c.lineno, c.col_offset)) - 1  # type: ignore[attr-defined]
+            if i >= 0:
+                by_statement[i].append(c)  # type: ignore[arg-type]
+        for stmt, calls in zip(body, by_statement):
+            if calls:
+                # each statement's part is kept across versions while nothing it read changed
+                out |= self.kept("forward_containers", stmt, lambda: self._statement_forward_containers(calls))  # noqa: B023
         return out
 
-    def _statement_forward_containers(self, stmt: ast.stmt) -> frozenset[int]:
+    def _statement_forward_containers(self, calls: list[ast.Call]) -> frozenset[int]:
         out: set[int] = set()
         model_method: dict[int, bool] = {}
-        for c in ast.walk(stmt):
-            if not isinstance(c, ast.Call) or not isinstance(c.func, (ast.Name, ast.Attribute)) or not _result_used(c):
+        for c in calls:
+            if not isinstance(c.func, (ast.Name, ast.Attribute)) or not _result_used(c):
                 continue
             containers: list[int] = []
             for a in ancestors(c):

@@ -26,6 +26,16 @@ def calls_named(model: SemanticModel, name: str) -> list[ast.Call]:
     return by_name.get(name, [])
 
 
+def calls_named_within(model: SemanticModel, name: str, node: ast.AST) -> list[ast.Call]:
+    """The calls ``name(...)`` / ``x.name(...)`` inside ``node`` (a function or a class), from
+    the file's index. No search of the file is recorded: what lies inside ``node`` is part of
+    its top-level statement, which the asker already depends on."""
+    by_name, _ = _call_index(model)
+    start = (node.lineno, node.col_offset)  # type: ignore[attr-defined]
+    end = (node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
+    return [c for c in by_name.get(name, ()) if start <= (c.lineno, c.col_offset) and (c.end_lineno, c.end_col_offset) <= end]
+
+
 def calls_passing(model: SemanticModel, name: str) -> list[ast.Call]:
     """The calls of the file that pass ``name`` or ``x.name`` as an argument (positional or
     keyword), in the order of the traversal: a read of the whole file."""
