@@ -197,6 +197,7 @@ class Counts:
     mismatches: int = 0
     missing: int = 0
     checked: int = 0  # publishes compared with the batch analysis
+    bursts: int = 0  # bursts of edits; the last version of each must be published and compared
     malformed: int = 0  # malformed-traffic cases sent (--malformed)
     replies: int = 0  # replies those cases must get, received as expected
     wrong_replies: int = 0  # ... missing or not the expected result or error code
@@ -405,6 +406,7 @@ class Session:
         """One to five edits of ``doc`` without waiting, then wait for the last version."""
         for _ in range(self.rng.randint(1, 5)):
             self.edit(doc)
+        self.counts.bursts += 1
         last = doc.version
         ok = await _wait(lambda: doc.newest_published >= last or not self.client.alive or self._arrived(doc.uri, last), self.timeout)
         self.check_publishes()

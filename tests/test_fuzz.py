@@ -25,7 +25,9 @@ async def test_random_edits_publish_the_batch_analysis_of_each_version() -> None
     requests after shutdown answered -32600 and exit 0."""
     counts = await (fuzz.fuzz(seed=7, edits=90, docs=3, notebooks=1, notebook_edits=10, malformed=True, timeout=60))
     assert counts.bad == 0, f"{counts.line()}\n" + "\n".join(counts.examples)
-    assert counts.edits >= 90 and counts.checked >= 60  # most versions published and compared
+    # Each burst's last version is published and compared (how many versions within a burst
+    # are published first depends on how fast the server is, which no test asserts).
+    assert counts.edits >= 90 and counts.bursts >= 20 and counts.checked >= counts.bursts
     assert counts.malformed > len(fuzz.MALFORMED) + len(fuzz.transport_cases.AFTER_SHUTDOWN)  # each case, and random ones
     assert counts.recovered == counts.malformed - len(fuzz.transport_cases.AFTER_SHUTDOWN)
     assert counts.replies == sum(len(c.replies) for c in fuzz.MALFORMED) + len(fuzz.transport_cases.AFTER_SHUTDOWN)
