@@ -25,17 +25,9 @@ def _isinstance_bn(test: ast.AST, m: SemanticModel) -> str | None:
             classes = n.args[1].elts if isinstance(n.args[1], ast.Tuple) else [n.args[1]]
             if any(_is_batch_norm_class(m, c) for c in classes):
                 return text_of(n.args[0])
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("find", "startswith", "__contains__") and n.args:
-            a = n.args[0]
-            if isinstance(a, ast.Constant) and isinstance(a.value, str) and "BatchNorm" in a.value:
-                return _module_of_classname(n.func.value, m)
-        if isinstance(n, ast.Compare) and isinstance(n.left, ast.Constant) and isinstance(n.left.value, str) and "BatchNorm" in n.left.value and n.comparators:
-            return _module_of_classname(n.comparators[0], m)
-        if isinstance(n, ast.Compare) and isinstance(n.left, ast.Constant) and isinstance(n.left.value, str) and "BatchNorm" in n.left.value:
-            for comp in n.comparators:
-                t = text_of(comp) or ""
-                if "__class__" in t or "__name__" in t or "type(" in t:
-                    return t.split(".")[0].replace("type(", "").rstrip(")")
+        named = _class_name_test(n)
+        if named is not None:
+            return _module_of_classname(named, m)
     return None
 
 
@@ -67,15 +59,24 @@ def _module_of_classname(expr: ast.AST, m: SemanticModel) -> str | None:
     return text_of(expr)
 
 
+def _class_name_test(n: ast.AST) -> ast.AST | None:
+    """``x.__class__.__name__.startswith('BatchNorm')`` / ``'BatchNorm' in type(x).__name__``:
+    the expression whose class name is tested, else None."""
+    if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("find", "startswith", "__contains__") and n.args:
+        a = n.args[0]
+        if isinstance(a, ast.Constant) and isinstance(a.value, str) and "BatchNorm" in a.value:
+            return n.func.value
+    if isinstance(n, ast.Compare) and isinstance(n.left, ast.Constant) and isinstance(n.left.value, str) and "BatchNorm" in n.left.value and n.comparators:
+        return n.comparators[0]
+    return None
+
+
 def _names_bn(test: ast.AST, m: SemanticModel) -> str | None:
     """``'bn' in name`` / ``name.startswith('bn')`` / ``'.bn' in n``: the variable holding the name."""
     for n in ast.walk(test):
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("find", "startswith", "__contains__") and n.args:
-            a = n.args[0]
-            if isinstance(a, ast.Constant) and isinstance(a.value, str) and "BatchNorm" in a.value:
-                return _module_of_classname(n.func.value, m)
-        if isinstance(n, ast.Compare) and isinstance(n.left, ast.Constant) and isinstance(n.left.value, str) and "BatchNorm" in n.left.value and n.comparators:
-            return _module_of_classname(n.comparators[0], m)
+        named = _class_name_test(n)
+        if named is not None:
+            return _module_of_classname(named, m)
         if isinstance(n, ast.Compare) and isinstance(n.left, ast.Constant) and isinstance(n.left.value, str) and any(isinstance(o, ast.In) for o in n.ops):
             if _bn_fragment(n.left.value) and isinstance(n.comparators[0], ast.Name):
                 return n.comparators[0].id

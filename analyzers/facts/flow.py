@@ -946,7 +946,7 @@ class Flow:
 
     @property
     def module_protocol_keys(self) -> set:
-        """Keys (``_local_key``) of the values on which a method only modules have is called.
+        """Keys (``_value_key``) of the values on which a method only modules have is called.
 
         Found through the file's calls of those methods by name (``calls_named``, a search for
         each name), not by a read of the whole file: an answer built on it is dropped only by an
@@ -963,7 +963,7 @@ class Flow:
         the function that binds it, and in ``near`` (the function of the expression asked
         about, which may reach it through a call's return). At the top level of the file: the
         file's calls of those methods, found by name."""
-        key = _local_key(v)
+        key = _value_key(v)
         m = self.model
         if key[0] == "self":
             cls = m.enclosing_class(v.node)
@@ -1003,7 +1003,7 @@ class Flow:
                 continue
             for v in m.values(f.value, module_identity=True):
                 if v.model is m:  # (a value of another module is looked for in that module)
-                    out.add(_local_key(v))
+                    out.add(_value_key(v))
         return out
 
     def is_layer_call(self, call: ast.Call) -> bool:
@@ -1745,15 +1745,7 @@ def _imported_path(m: SemanticModel, func: ast.Attribute) -> bool:
 
 def _walk_own(f: FunctionNode) -> list[ast.AST]:
     """The nodes of ``f``'s body, not those of functions, classes or lambdas nested in it."""
-    out: list[ast.AST] = []
-    stack: list[ast.AST] = list(f.body)
-    while stack:
-        n = stack.pop()
-        if isinstance(n, _SKIP_BODIES):
-            continue
-        out.append(n)
-        stack.extend(ast.iter_child_nodes(n))
-    return out
+    return _walk_no_defs(f.body)
 
 
 def project_function(m: SemanticModel, func: ast.AST, _qual: str | None = None, _depth: int = 0) -> tuple[SemanticModel, FunctionNode] | None:
@@ -2079,21 +2071,16 @@ def _handed_in(m: SemanticModel, attr: ast.Attribute) -> bool:
 def _value_key(v) -> tuple:
     """One key for every occurrence of a value that ``values()`` cannot see through: the node it
     found (a parameter, a loop variable, a construction), ``self.x`` of one class, or the text of
-    another attribute within one function."""
+    another attribute within one function. Keys are compared within one module's model only, and
+    hold no identity of the version's model: answers built on them are kept across versions
+    (the nodes of unchanged statements stay)."""
     node, m = v.node, v.model
     if isinstance(node, ast.Attribute) and m._is_self(node.value):
         cls = m.enclosing_class(node)
-        return ("self", id(m), id(cls.node) if cls else 0, node.attr)
+        return ("self", id(cls.node) if cls else 0, node.attr)
     if isinstance(node, (ast.Attribute, ast.Subscript)):
-        return ("text", id(m), id(m.enclosing_function(node)), text_of(node))
-    return ("node", id(m), id(node))
-
-
-def _local_key(v) -> tuple:
-    """``_value_key`` without the model's identity, for answers kept across the document's
-    versions (each version has a model of its own; the nodes of unchanged statements stay)."""
-    key = _value_key(v)
-    return (key[0], *key[2:])
+        return ("text", id(m.enclosing_function(node)), text_of(node))
+    return ("node", id(node))
 
 
 def _module_verdict(flow: Flow, expr: ast.AST, depth: int, seen: frozenset) -> bool | None:
