@@ -374,3 +374,80 @@ def test_the_module_level_events_of_unchanged_statements_are_kept(monkeypatch) -
     assert [ast.unparse(s) for s in top] == ["x = 2"]
     versions = [MODULE_LOOP, edited, MODULE_LOOP.replace("    loss.backward()\n", ""), MODULE_LOOP]
     assert _memo_run(versions) == _fresh(versions)
+
+
+MAIN_GUARD = """\
+import os
+import torch
+import torch.nn as nn
+
+
+def evaluate(net, xs):
+    with torch.no_grad():
+        return [net(x).argmax(1) for x in xs]
+
+
+def fit(net, opt, xs, ys):
+    net.train()
+    for x, y in zip(xs, ys):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+    return evaluate(net, xs)
+
+
+def main():
+    net = nn.Linear(4, 3)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    return fit(net, opt, [torch.randn(2, 4)], [torch.tensor([0, 1])])
+
+
+def warmup(other, steps):
+    other.train()
+    for group in other.parameters():
+        group.grad = None
+    return steps
+
+
+if __name__ == "__main__":
+    print(main(), os.getcwd(), len(sys.argv))
+"""
+
+
+def test_an_edit_of_another_training_function_keeps_the_main_guard_events(monkeypatch) -> None:
+    """The events of ``if __name__ == "__main__": print(main(), ...)`` follow ``main()`` into
+    the training code, and are kept while nothing they read changes. ``print``, ``len`` (builtins)
+    and ``os`` (a Python module: what ``import`` binds) are facts, not values whose module-ness
+    must be proven by searching the whole file for ``.train()`` / ``.parameters()`` calls: so an
+    edit of another function that calls those methods (``warmup``) leaves them kept."""
+    from torchpit.analyzers.facts import flow
+
+    asked: list[ast.AST] = []
+    real = flow.Flow._top_events
+    monkeypatch.setattr(flow.Flow, "_top_events", lambda self, stmt: asked.append(stmt) or real(self, stmt))
+    parser, memo = IncrementalParser("m.py"), RuleMemo()
+    analyze(MAIN_GUARD, "m.py", jedi=NO_JEDI, parser=parser, memo=memo)
+    assert any(isinstance(s, ast.If) for s in asked)  # asked for (PIT201's evaluations called from training code)
+    edited = MAIN_GUARD.replace("    return steps", "    return steps + 1")
+    asked.clear()
+    analyze(edited, "m.py", jedi=NO_JEDI, parser=parser, memo=memo)
+    assert not any(isinstance(s, ast.If) for s in asked)
+    versions = [MAIN_GUARD, edited, edited.replace("import os\n", "from os import *\n"), MAIN_GUARD]
+    assert _memo_run(versions) == _fresh(versions)
+
+
+def test_builtins_and_imports_are_not_module_instances() -> None:
+    """``print``/``len`` unbound in the file are builtins, unless a star import may bind them;
+    ``import x`` binds a Python module; ``from torch import nn`` a library object."""
+    from torchpit.analyzers.facts.flow import _module_verdict, flow_of
+
+    src = "import os\nfrom torch import nn\nfrom mylib import net\nprint(os, nn, net, len)\n"
+    model = analyze(src, "m.py", jedi=NO_JEDI, keep_model=True).model
+    call = model._tree.body[-1].value
+    flow = flow_of(model)
+    verdicts = {ast.unparse(a): _module_verdict(flow, a, 0, frozenset()) for a in [call.func, *call.args]}
+    assert verdicts == {"print": False, "os": False, "nn": False, "net": None, "len": False}
+    star = analyze("from helpers import *\nprint(len)\n", "m.py", jedi=NO_JEDI, keep_model=True).model
+    c = star._tree.body[-1].value
+    assert not star.is_builtin(c.func) and not star.is_builtin(c.args[0])

@@ -25,7 +25,6 @@ rules stay silent.
 from __future__ import annotations
 
 import ast
-import builtins
 from bisect import bisect_right
 import re
 from dataclasses import dataclass, field
@@ -415,7 +414,7 @@ class Flow:
             return ()  # nothing of the caller's is handed over
         if name is not None and (name.startswith((torch_api.TORCH, torch_api.TORCHVISION, "builtins.")) or name.split(".")[0] in torch_api.NO_MODEL_PACKAGES):
             return ()  # a library we know: no training-state effect on what it is handed
-        if isinstance(node.func, ast.Name) and not self.model.lookup(node.func.id, node.func) and hasattr(builtins, node.func.id):
+        if isinstance(node.func, ast.Name) and self.model.is_builtin(node.func):
             return ()  # print(model), len(loader)
         if self.callee(node) is not None:
             return ()
@@ -1714,7 +1713,7 @@ def _summary(m: SemanticModel, f: FunctionNode, depth: int) -> list[tuple[str, i
             q = m.qualified_name(func)
             if q is not None and (q.startswith((torch_api.TORCH, torch_api.TORCHVISION, "builtins.")) or q.split(".")[0] in torch_api.NO_MODEL_PACKAGES):
                 continue
-            if isinstance(func, ast.Name) and not m.lookup(func.id, func) and hasattr(builtins, func.id):
+            if isinstance(func, ast.Name) and m.is_builtin(func):
                 continue
             callee = project_function(m, func)
         if callee is None or depth >= _SUMMARY_DEPTH or callee[1] is f:
@@ -2114,6 +2113,10 @@ def _value_is_module(flow: Flow, v, depth: int, seen: frozenset, near: ast.AST |
         verdict = _parameter_module(flow, node, depth, seen)
         if verdict is not None:
             return verdict
+    elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and v.model.is_builtin(node):
+        return False  # ``print``, ``len``: a builtin function or type, never a module instance
+    elif isinstance(node, ast.alias) and _imports_no_instance(parent(node)):
+        return False
     elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
         wrapped = _accelerator_wrapped(flow_of(v.model), node)
         if wrapped is not None:  # ``model, opt = accelerator.prepare(model, opt)``: the module it was given
@@ -2123,6 +2126,18 @@ def _value_is_module(flow: Flow, v, depth: int, seen: frozenset, near: ast.AST |
     if flow.protocol_proves(v, near):
         return True
     return None
+
+
+def _imports_no_instance(stmt: ast.AST | None) -> bool:
+    """What this import binds is no module instance: ``import x`` binds a Python module, and
+    the libraries we know (torch, torchvision, numpy, the standard library...) export no
+    ``nn.Module`` instances (classes and functions, which are constructed or called)."""
+    if isinstance(stmt, ast.Import):
+        return True
+    if not isinstance(stmt, ast.ImportFrom) or stmt.level or not stmt.module:
+        return False
+    module = stmt.module
+    return f"{module}.".startswith((torch_api.TORCH, torch_api.TORCHVISION)) or module.split(".")[0] in torch_api.NO_MODEL_PACKAGES
 
 
 def _accelerator_wrapped(flow: Flow, target: ast.Name) -> ast.expr | None:

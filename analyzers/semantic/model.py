@@ -14,6 +14,7 @@ Every answer is conservative: when the chain of evidence breaks, the model says 
 from __future__ import annotations
 
 import ast
+import builtins
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -43,7 +44,7 @@ class Binding:
     """One place a name gets a value."""
 
     name: str
-    kind: str  # assign | augassign | annassign | for | with | import | def | class | param | walrus | other
+    kind: str  # assign | augassign | annassign | for | with | import | star | def | class | param | walrus | other
     node: ast.AST  # the binding site (Name target, alias, def...)
     stmt: ast.AST  # the statement (or expression) that binds
     scope: "Scope"
@@ -393,6 +394,9 @@ class SemanticModel:
         base = self._import_base(node)
         for alias in node.names:
             if alias.name == "*":
+                # one binding under the name "*" (no identifier): a name the file does not bind
+                # may come from here (``is_builtin``), and adding or removing one rebinds it
+                scope.add(Binding("*", "star", alias, node, scope, qualname=base, visible_from=end_pos(node)))
                 continue
             qual = f"{base}{alias.name}" if base.endswith(".") else f"{base}.{alias.name}" if base else alias.name
             scope.add(Binding(alias.asname or alias.name, "import", alias, node, scope, qualname=qual, visible_from=end_pos(node)))
@@ -757,6 +761,11 @@ class SemanticModel:
             return call.args[0]
         return None
 
+    def is_builtin(self, name: ast.Name) -> bool:
+        """``name`` is one of Python's builtins here (``print``, ``len``, ``dict``): the file binds
+        no such name where it is used, and no star import could bring one."""
+        return name.id in _BUILTINS and not self.lookup(name.id, name) and not self.lookup("*", name)
+
     def _is_self(self, expr: ast.AST) -> bool:
         if not isinstance(expr, ast.Name):
             return False
@@ -1042,6 +1051,7 @@ _MISS = object()
 
 
 _BUILTIN_QUALNAMES: dict[str, str] = {}
+_BUILTINS = frozenset(vars(builtins))
 
 
 @dataclass(frozen=True)
