@@ -93,6 +93,29 @@ def test_only_the_edited_statement_is_parsed_again() -> None:
     assert _dump(second.tree) == _dump(ast.parse(text.replace("return 2", "return 22")))
 
 
+def test_typing_inside_a_line_that_stays_broken_keeps_the_statement() -> None:
+    """While a line is half typed it is masked, and each further character gives the same
+    tree: the statement keeps its nodes (salsa's early cutoff), named in ``retexted`` so that
+    what was read from its text is read again; the errors are the new text's."""
+    base = "def f(model, x):\n    y = model(x)\n    return y\n"
+    parser = IncrementalParser()
+    parser.parse(base)
+    one = parser.parse(base.replace("    return y", "    z = min(\n    return y"))
+    assert one.errors and one.masked_lines
+    typed = base.replace("    return y", "    z = min(1.0,\n    return y")
+    two = parser.parse(typed)
+    assert two.tree.body[0] is one.tree.body[0]
+    assert parser.stats.retexted == {id(one.tree.body[0])}
+    assert two.errors == parse_source(typed).errors and _dump(two.tree) == _dump(parse_source(typed).tree)
+    # a character that changes the tree, or a changed line that is not masked: parsed anew
+    fixed = base.replace("    return y", "    z = min(1.0, 2.0)\n    return y")
+    three = parser.parse(fixed)
+    assert three.tree.body[0] is not two.tree.body[0] and not parser.stats.retexted
+    renamed = fixed.replace("return y", "return y  # the output")
+    four = parser.parse(renamed)
+    assert four.tree.body[0] is not three.tree.body[0] and not parser.stats.retexted
+
+
 def test_inserted_lines_move_the_statements_after_them() -> None:
     text = "def a():\n    x = 1\n\n\ndef b():\n    return 2\n"
     parser = IncrementalParser()

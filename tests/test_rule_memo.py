@@ -451,3 +451,21 @@ def test_builtins_and_imports_are_not_module_instances() -> None:
     star = analyze("from helpers import *\nprint(len)\n", "m.py", jedi=NO_JEDI, keep_model=True).model
     c = star._tree.body[-1].value
     assert not star.is_builtin(c.func) and not star.is_builtin(c.args[0])
+
+
+def test_typing_a_broken_line_beside_a_finding_equals_a_fresh_analysis() -> None:
+    """Each character typed into a line that stays broken gives the same tree, and the
+    statement keeps its nodes and the facts about them (``IncrementalStats.retexted``); its
+    findings, which quote and rewrite its text, are made again from the new text."""
+    line = "    w = max(0.5, (step + 1) / warmup"
+    versions = [SOFTMAX]
+    for n in range(len("    w = max("), len(line) + 1):
+        versions.append(SOFTMAX.replace("    return F.cross_entropy", line[:n] + "\n    return F.cross_entropy"))
+    parser, memo = IncrementalParser("m.py"), RuleMemo()
+    kept = 0
+    for v in versions:
+        got = _dicts(analyze(v, "m.py", jedi=NO_JEDI, parser=parser, memo=memo))
+        kept += bool(parser.stats.retexted)
+        assert got == _dicts(analyze(v, "m.py", jedi=NO_JEDI))
+        assert any(d["code"] == "PIT101" for d in got)
+    assert kept >= len(versions) - 3

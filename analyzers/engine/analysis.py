@@ -219,7 +219,8 @@ def _analyze(
     # server), a statement whose findings can't have changed since the last version keeps them.
     node_rules = [(cls, rule) for cls, rule in instances if cls.node_types]
     if memo is not None:
-        memo.begin((path, config.fingerprint(), repr(jedi_opts), tuple(cls.code for cls in selected)), units, source)
+        retexted = parser.stats.retexted if parser is not None else frozenset()
+        memo.begin((path, config.fingerprint(), repr(jedi_opts), tuple(cls.code for cls in selected)), units, source, retexted)
         model.persistent = memo.persistent
     for unit in units:
         kept = memo.reuse(unit) if memo is not None else None

@@ -191,8 +191,11 @@ class RuleMemo:
             self._fragments = {}
         return self._fragments
 
-    def begin(self, key: Hashable, units: Sequence["Unit"], source: "SourceFile") -> None:
-        """A new version was traversed: drop what its edit may have changed."""
+    def begin(self, key: Hashable, units: Sequence["Unit"], source: "SourceFile", retexted: Container[int] = frozenset()) -> None:
+        """A new version was traversed: drop what its edit may have changed. ``retexted``: ids
+        of statements kept with their tree although some of their (masked) lines changed
+        (``IncrementalStats.retexted``): the answers about them stand, their findings, which
+        may quote or rewrite their text, are made again."""
         if key != self._key:
             self._key = key
             self._statements = {}
@@ -224,6 +227,7 @@ class RuleMemo:
             sid: e
             for sid, e in self._entries.items()
             if sid in current
+            and sid not in retexted
             and not e.reads.invalidated_by(binds, mentions, source.text, checked)
             and all(id(anchor) in current for _, lines in e.findings for anchor, _ in lines.values())
         }
