@@ -25,7 +25,6 @@ rules stay silent.
 from __future__ import annotations
 
 import ast
-from bisect import bisect_right
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -51,7 +50,7 @@ BACKWARD, STEP, ZERO_GRAD, EVAL, TRAIN, MODE, GRAD, FORWARD = "backward", "step"
 # Node types the loop model asks the engine's traversal to collect (see Flow.nodes).
 FLOW_NODE_TYPES = frozenset({
     ast.Call, ast.Expr, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Assign,
-    ast.FunctionDef, ast.If, ast.Attribute,
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.If, ast.Attribute,
 })
 
 
@@ -1168,52 +1167,60 @@ class Flow:
         the outermost loop, that reaches no backward, step or ``autograd.grad``, asks for no
         gradient, and runs a model forward whose output is measured (``.item()``, ``argmax``, a
         comparison, ``.numpy()``...) or kept across iterations without leaving the function, or
-        that iterates evaluation data by construction (``MNIST(root, train=False)``)."""
+        that iterates evaluation data by construction (``MNIST(root, train=False)``).
+
+        Found per top-level statement, each part kept across versions while nothing it read
+        changed (a keystroke in one function asks again about that function only)."""
+        out: list[tuple[str, FunctionNode | None, ast.AST]] = []
+        for stmt in self.model._tree.body:
+            out.extend(self._eval_roots_in(stmt))
+        return out
+
+    def _eval_roots_in(self, stmt: ast.stmt) -> tuple[tuple[str, FunctionNode | None, ast.AST], ...]:
+        return self.kept("eval_roots", stmt, lambda: self._find_eval_roots(stmt))
+
+    def _find_eval_roots(self, stmt: ast.stmt) -> tuple[tuple[str, FunctionNode | None, ast.AST], ...]:
+        containers = self._statement_containers(stmt)
+        if not containers:
+            return ()  # no forward runs here (the cheap question first: most statements run no model)
         m = self.model
         out: list[tuple[str, FunctionNode | None, ast.AST]] = []
         roots: set[int] = set()
-        for f in (f for fs in m.functions.values() for f in fs):
-            if self._model_method(f) or not self._runs_forward(f) or self._trains(f):
-                continue  # (the cheap questions first: most functions run no model)
+        for f in self._in_statement(stmt, FUNCTION_TYPES):
+            if id(f) not in containers or self._model_method(f) or self._trains(f):  # type: ignore[arg-type]
+                continue
             if self._evaluates(f):
-                out.append(("function", f, f))
+                out.append(("function", f, f))  # type: ignore[arg-type]
                 roots.add(id(f))
-        for lp in self.loops:
-            if not isinstance(lp, (ast.For, ast.AsyncFor)):
+        for lp in self._in_statement(stmt, (ast.For, ast.AsyncFor)):
+            if id(lp) not in containers:
                 continue
             func = m.enclosing_function(lp)
             if func is not None and (id(func) in roots or self._model_method(func)):
                 continue
-            if any(id(a) in roots for a in ancestors(lp)) or not self._runs_forward(lp) or self._trains(lp):
+            if any(id(a) in roots for a in ancestors(lp)) or self._trains(lp):
                 continue
             if self._evaluates(lp):
                 out.append(("loop", func, lp))
                 roots.add(id(lp))
-        return out
+        return tuple(out)
+
+    def _in_statement(self, stmt: ast.stmt, types: tuple[type, ...]) -> list[ast.AST]:
+        """The nodes of these types in a top-level statement, in source order."""
+        found = [n for tp in types for n in self.model.nodes_in_statement(stmt, tp)]
+        if len(types) > 1:
+            found.sort(key=pos)
+        return found
 
     def _runs_forward(self, root: ast.AST) -> bool:
         """A forward (or ``generate``) whose result is used runs directly in ``root``'s body."""
-        return id(root) in self._forward_containers
+        top = top_statement(root)
+        return top is not None and id(root) in self._statement_containers(top)
 
-    @file_fact
-    def _forward_containers(self) -> set[int]:
-        """ids of the functions and loops whose own body (not a nested def's) runs a forward (or
-        ``generate``) whose result is used: found once from the file's calls."""
-        out: set[int] = set()
-        body = self.model._tree.body
-        # the top-level statement of each call, by position: statements follow each other, and
-        # one's nodes lie between its start (its first decorator) and the next one's
-        starts = [min([(stmt.lineno, stmt.col_offset), *((d.lineno, d.col_offset) for d in getattr(stmt, "decorator_list", ()))]) for stmt in body]
-        by_statement: list[list[ast.Call]] = [[] for _ in body]
-        for c in self.model.all_nodes(ast.Call):  # (a file fact: a read of the whole file)
-            i = bisect_right(starts, (c.lineno, c.col_offset)) - 1  # type: ignore[attr-defined]
-            if i >= 0:
-                by_statement[i].append(c)  # type: ignore[arg-type]
-        for stmt, calls in zip(body, by_statement):
-            if calls:
-                # each statement's part is kept across versions while nothing it read changed
-                out |= self.kept("forward_containers", stmt, lambda: self._statement_forward_containers(calls))  # noqa: B023
-        return out
+    def _statement_containers(self, stmt: ast.stmt) -> frozenset[int]:
+        """ids of the functions and loops of ``stmt`` whose own body (not a nested def's) runs a
+        forward (or ``generate``) whose result is used; kept across versions."""
+        return self.kept("forward_containers", stmt, lambda: self._statement_forward_containers(self.model.nodes_in_statement(stmt, ast.Call)))  # type: ignore[arg-type]
 
     def _statement_forward_containers(self, calls: list[ast.Call]) -> frozenset[int]:
         out: set[int] = set()
@@ -1344,16 +1351,21 @@ class Flow:
         backward, step or ``autograd.grad``, runs a model forward under no_grad (its own, its
         decorator's or every caller's), and is called from a function or loop that trains
         (backward and step in one run of it)."""
-        m = self.model
-        named = {id(r) for _, _, r in self.eval_roots}
         out: list[tuple[str, FunctionNode | None, ast.AST]] = []
-        for f in (f for fs in m.functions.values() for f in fs):
+        for stmt in self.model._tree.body:
+            out.extend(self.kept("called_eval_roots", stmt, lambda: self._called_eval_roots_in(stmt)))  # noqa: B023
+        return out
+
+    def _called_eval_roots_in(self, stmt: ast.stmt) -> tuple[tuple[str, FunctionNode | None, ast.AST], ...]:
+        named = {id(r) for _, _, r in self._eval_roots_in(stmt)}
+        out: list[tuple[str, FunctionNode | None, ast.AST]] = []
+        for f in self._in_statement(stmt, FUNCTION_TYPES):
             if id(f) in named:
                 continue
             # The whole question, the cheap tests first, kept per function across versions.
-            if self.kept("called_eval_root", f, lambda: self._may_be_called_eval_root(f) and self._is_called_eval_root(f)):  # noqa: B023
-                out.append(("function", f, f))
-        return out
+            if self.kept("called_eval_root", f, lambda: self._may_be_called_eval_root(f) and self._is_called_eval_root(f)):  # type: ignore[arg-type]  # noqa: B023
+                out.append(("function", f, f))  # type: ignore[arg-type]
+        return tuple(out)
 
     def _may_be_called_eval_root(self, f: FunctionNode) -> bool:
         if f.name.startswith("__") or torch_api.lightning_hook(f.name):

@@ -88,7 +88,9 @@ def traverse(
                         rec,
                     )
             if units is not None:
-                units.append(Unit(item, start, {t: len(v) for t, v in buckets.items()}, rec.names))  # type: ignore[arg-type]
+                end = {t: len(v) for t, v in buckets.items()}
+                units.append(Unit(item, start, end, rec.names))  # type: ignore[arg-type]
+                model.statement_spans[id(item)] = (start, end)
     model.end_statements()
     model.finish()
     return buckets

@@ -164,6 +164,9 @@ class SemanticModel:
         self.file_memo: dict[object, Any] = {}
         # Nodes by type from the engine's traversal (the loop model reads them, never re-walks).
         self.node_buckets: dict[type, list[ast.AST]] = {}
+        # Where each top-level statement's nodes lie in those buckets (id(stmt) -> (start, end)
+        # per type): the traversal is in pre-order, so a statement's nodes follow each other.
+        self.statement_spans: dict[int, tuple[dict[type, int], dict[type, int]]] = {}
         self._external = True  # see local_only()
 
     @property
@@ -281,6 +284,15 @@ class SemanticModel:
             for n in ast.walk(self._tree):
                 walked.setdefault(type(n), []).append(n)
         return walked.get(tp, [])
+
+    def nodes_in_statement(self, stmt: ast.stmt, tp: type) -> list[ast.AST]:
+        """The nodes of type ``tp`` in the top-level statement ``stmt``, in the traversal's
+        order. Not recorded as a read: they are part of ``stmt``."""
+        span = self.statement_spans.get(id(stmt))
+        bucket = self.node_buckets.get(tp)
+        if span is None or bucket is None:
+            return [n for n in ast.walk(stmt) if type(n) is tp]
+        return bucket[span[0].get(tp, 0) : span[1].get(tp, 0)]
 
     def release(self) -> None:
         """Break this model's reference cycles (scope <-> binding, value -> model, the loop
