@@ -571,12 +571,26 @@ def module_outputs(model: SemanticModel, call: ast.Call, depth: int = 0) -> list
     for _, arg in sites:
         if not isinstance(arg, (ast.Name, ast.Attribute, ast.Call)):
             return None
-        synthetic = ast.Call(func=arg, args=[], keywords=[])  # "arg(...)": what calling it returns
-        outs = module_outputs(model, synthetic, depth + 1)
+        outs = _argument_outputs(model, arg, depth + 1)
         if not outs:
             return None
         found.extend(outs)
     return found or None
+
+
+def _argument_outputs(model: SemanticModel, arg: ast.expr, depth: int) -> list[Value] | None:
+    """What calling the module passed as ``arg`` returns; kept across versions with the call
+    site (a keystroke in the function it is passed to does not ask again). The kept answer
+    holds nodes, and the models of other modules, not this version's model."""
+
+    def outputs() -> tuple[tuple[ast.AST, SemanticModel | None], ...] | None:
+        synthetic = ast.Call(func=arg, args=[], keywords=[])  # "arg(...)": what calling it returns
+        outs = module_outputs(model, synthetic, depth)
+        return None if outs is None else tuple((o.node, None if o.model is model else o.model) for o in outs)
+
+    cache = model.file_memo.setdefault(("argument_outputs", depth), {})
+    kept = model.remember_across_versions(cache, f"argument_outputs{depth}", arg, outputs)
+    return None if kept is None else [Value(node, other or model) for node, other in kept]
 
 
 def is_instance_of(model: SemanticModel, expr: ast.AST, qualnames: set[str], *, jedi: bool = True) -> bool:
