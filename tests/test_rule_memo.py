@@ -469,3 +469,69 @@ def test_typing_a_broken_line_beside_a_finding_equals_a_fresh_analysis() -> None
         assert got == _dicts(analyze(v, "m.py", jedi=NO_JEDI))
         assert any(d["code"] == "PIT101" for d in got)
     assert kept >= len(versions) - 3
+
+
+EVAL_BESIDE = """\
+import torch
+
+
+def evaluate(model, loader):
+    model.eval()
+    correct = 0
+    for x, y in loader:
+        correct += (model(x).argmax(1) == y).sum().item()
+    return correct
+
+
+def schedule(step, warmup):
+    lr = 0.1
+    return lr
+"""
+
+
+def test_whole_file_findings_are_kept_while_a_line_elsewhere_stays_broken() -> None:
+    """PIT201 is a whole-file rule. While a line of another function is half typed, every
+    statement keeps its nodes and lines: its findings are kept (``file_rules_reused``), and
+    equal a fresh analysis of each version."""
+    line = "    w = min(1.0, (step + 1) / warmup"
+    versions = [EVAL_BESIDE] + [EVAL_BESIDE.replace("    return lr", line[:n] + "\n    return lr") for n in range(len("    w = min("), len(line) + 1)]
+    parser, memo = IncrementalParser("m.py"), RuleMemo()
+    reused = 0
+    for v in versions:
+        got = _dicts(analyze(v, "m.py", jedi=NO_JEDI, parser=parser, memo=memo))
+        reused += memo.stats.file_rules_reused
+        assert got == _dicts(analyze(v, "m.py", jedi=NO_JEDI))
+        assert [d["code"] for d in got if d["code"] != "PIT001"] == ["PIT201"]
+    assert reused >= len(versions) - 3
+
+
+def test_a_whole_file_finding_in_the_broken_function_is_made_again() -> None:
+    """The same typing inside the function that has the finding: its fix rewrites that
+    function's lines, so the finding is made again from the new text."""
+    line = "    w = min(1.0, len(loader)"
+    versions = [EVAL_BESIDE] + [EVAL_BESIDE.replace("    return correct", line[:n] + "\n    return correct") for n in range(len("    w = min("), len(line) + 1)]
+    assert _memo_run(versions) == _fresh(versions)
+
+
+def test_a_module_changed_on_disk_reaches_whole_file_findings_while_typing(tmp_path) -> None:
+    """A whole-file rule that read another module of the project is run again on every
+    version: that module may change on disk while the document's statements do not."""
+    import os
+
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    net = tmp_path / "net.py"
+    net.write_text("import torch.nn as nn\n\n\nclass Net(nn.Module):\n    def forward(self, x):\n        return x\n")
+    main = tmp_path / "main.py"
+    src = EVAL_BESIDE.replace("import torch\n", "import torch\nfrom net import Net\n").replace("def evaluate(model, loader):\n", "def evaluate(loader):\n    model = Net()\n")
+    src = src.replace("    model.eval()\n", "")  # the construction alone says what ``model`` is
+    parser, memo = IncrementalParser(str(main)), RuleMemo()
+    typed = src.replace("    return lr", "    w = min(\n    return lr")
+    typed2 = src.replace("    return lr", "    w = min(1\n    return lr")
+    for v in (src, typed):
+        assert "PIT201" in [d.code for d in analyze(v, str(main), jedi=NO_JEDI, parser=parser, memo=memo).diagnostics]
+    net.write_text("def Net():\n    return None\n")
+    os.utime(net, ns=(10**18, 10**18))  # a new mtime, whatever the clock's resolution
+    got = analyze(typed2, str(main), jedi=NO_JEDI, parser=parser, memo=memo)  # the same statements as ``typed``
+    assert parser.stats.retexted
+    assert _dicts(got) == _dicts(analyze(typed2, str(main), jedi=NO_JEDI))
+    assert "PIT201" not in [d.code for d in got.diagnostics]

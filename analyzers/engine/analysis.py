@@ -253,18 +253,30 @@ def _analyze(
             if reads is not None and not any(cls.code in failed for cls, _ in node_rules):
                 memo.store(unit, ctx.findings[first:], reads)
 
-    # The whole-file rules run on every version.
+    # The whole-file rules run on every version whose statements are not all the last one's.
     for cls, rule in instances:
         if not cls.whole_file or cls.code in failed:
             continue
         t_rule = time.perf_counter()
         ctx.rule = cls
         before = len(ctx.findings)
+        kept = memo.reuse_file_rule(cls.code) if memo is not None else None
+        if kept is not None:
+            ctx.findings.extend(kept)
+            per_rule[cls.code] += time.perf_counter() - t_rule
+            continue
+        if memo is not None:
+            model.begin_unit()  # record what it reads
         try:
             rule.check_file(ctx)
         except Exception as exc:
             del ctx.findings[before:]
             fail(cls, exc, None)
+        if memo is not None:
+            reads = model.reads
+            model.end_unit()
+            if cls.code not in failed:
+                memo.store_file_rule(cls.code, ctx.findings[before:], reads)
         per_rule[cls.code] += time.perf_counter() - t_rule
     if failed:
         ctx.findings[:] = [f for f in ctx.findings if f.code not in failed]  # skipped for this file

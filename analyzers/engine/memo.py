@@ -68,6 +68,7 @@ class _Entry:
 class MemoStats:
     units: int = 0  # top-level statements of the last version
     reused: int = 0  # of which the per-node rules' findings were reused
+    file_rules_reused: int = 0  # whole-file rules whose findings were kept
 
 
 class KeptAnswers(dict):
@@ -174,6 +175,10 @@ class RuleMemo:
         self._fragments: dict[int, "Fragment"] = {}
         self._wanted: frozenset[type] = frozenset()
         self._module_scope: ModuleScope | None = None
+        # The whole-file rules' findings, with what each rule read: kept while every statement
+        # of the document is the same (the same nodes at the same lines: typing inside a line
+        # that stays broken, ``IncrementalStats.retexted``), see ``begin``.
+        self._file_entries: dict[str, tuple[Reads, list[Diagnostic]]] = {}
         self.stats = MemoStats()
 
     def module_scope(self, tree: ast.Module) -> ModuleScope:
@@ -200,8 +205,11 @@ class RuleMemo:
             self._key = key
             self._statements = {}
             self._entries = {}
+            self._file_entries = {}
             self.persistent.clear()
         current = {id(u.stmt): u for u in units}
+        starts = [statement_start(u.stmt) - 1 for u in units]
+        self._file_entries = self._file_entries_kept(units, starts, retexted, source)
         binds: set[str] = set()
         mentions: set[str] = set()
         need_tokens = self.persistent.any_mentions or any(e.reads.mentions for e in self._entries.values())
@@ -241,8 +249,41 @@ class RuleMemo:
         self._fragments = kept_fragments
         self._statements = new_statements
         self._units = list(units)
-        self._starts = [statement_start(u.stmt) - 1 for u in units]
+        self._starts = starts
         self.stats = MemoStats(units=len(units))
+
+    def _file_entries_kept(self, units: Sequence["Unit"], starts: list[int], retexted: Container[int], source: "SourceFile") -> dict[str, tuple[Reads, list[Diagnostic]]]:
+        """The whole-file rules' findings that still hold: every statement is the one of the
+        last version, at the same line (so the only lines that changed are masked lines inside
+        ``retexted`` statements), the substrings the rule looked for are still (or still not)
+        there, and none of its findings has a line in a ``retexted`` statement (a fix there
+        may rewrite the changed text)."""
+        if not self._file_entries or starts != self._starts or len(units) != len(self._units) or any(u.stmt is not v.stmt for u, v in zip(units, self._units)):
+            return {}
+        spans = [(starts[i], (u.stmt.end_lineno or 0) - 1) for i, u in enumerate(units) if id(u.stmt) in retexted]
+        checked: dict[str, bool] = {}
+        kept = {}
+        for code, (reads, findings) in self._file_entries.items():
+            if any((checked.setdefault(needle, needle in source.text)) != found for needle, found in reads.texts.items()):
+                continue
+            if spans and any(a <= line <= b for d in findings for line in _lines_of(d) for a, b in spans):
+                continue
+            kept[code] = (reads, findings)
+        return kept
+
+    def reuse_file_rule(self, code: str) -> list[Diagnostic] | None:
+        """A whole-file rule's findings kept from the last version (see ``begin``), or None."""
+        entry = self._file_entries.get(code)
+        if entry is None:
+            return None
+        self.stats.file_rules_reused += 1
+        return list(entry[1])
+
+    def store_file_rule(self, code: str, findings: Sequence[Diagnostic], reads: Reads | None) -> None:
+        """Keep a whole-file rule's findings, unless it asked jedi or another module (which
+        may change while the statements of this document do not)."""
+        if reads is not None and not reads.outside:
+            self._file_entries[code] = (reads, list(findings))
 
     def release(self) -> None:
         """Break the reference cycles of what is kept (scopes and their bindings), so that
@@ -254,6 +295,7 @@ class RuleMemo:
             self._module_scope.bindings = {}
         self._fragments = {}
         self._entries = {}
+        self._file_entries = {}
         self._statements = {}
         self.persistent.clear()
         self._units = []

@@ -1385,11 +1385,14 @@ class Flow:
 
     def trains_around(self, call: ast.Call) -> bool:
         """``call`` runs in a function (or at the top level of a file) one run of which trains."""
-        outer = self.model.enclosing_function(call)
-        if not self.may_backward(outer if outer is not None else self.model.tree):
-            return False
-        evs = self.events(outer) if outer is not None else self._module_events()
-        return self.is_training(evs)
+        m = self.model
+        outer = m.enclosing_function(call)
+        if outer is None:
+            # the module reaches a backward when some statement mentions one (containers_mentioning)
+            if m.reads is not None:
+                m.reads.mentions.update(_BACKWARD_NAMES)
+            return self.may_backward(m._tree) and self.is_training(self._module_events())
+        return self.may_backward(outer) and self.is_training(self.events(outer))
 
     @file_fact
     def helper_eval_regions(self) -> list[EvalRegion]:
@@ -1510,11 +1513,8 @@ class Flow:
         return self.model.remember(self._events_cache, "<module>", self._module_events_uncached)
 
     def _module_events_uncached(self) -> list[Event]:
-        tree = self.model.tree  # a read of the whole file (which statements it has)
         out: list[Event] = []
-        for stmt in tree.body:
-            if type(stmt) in _SKIP_BODY_TYPES:
-                continue  # a def or class runs none of its body at import
+        for stmt in self.model.module_code():  # a def or class runs none of its body at import
             # Each statement's events are kept across versions while nothing they read changed:
             # a keystroke in one function does not collect the whole module again.
             out.extend(self.kept("top_events", stmt, lambda: self._top_events(stmt)))  # noqa: B023 (called at once)
@@ -1770,7 +1770,7 @@ def project_function(m: SemanticModel, func: ast.AST, _qual: str | None = None, 
         _qual = m.qualified_name(func)
         if _qual is None or _qual.startswith((torch_api.TORCH, torch_api.TORCHVISION, "builtins.", torch_api.NUMPY)):
             return None
-        m.read_whole()  # the answer depends on the imports, and on another module
+        m.read_outside()  # the answer depends on the imports, and on another module
     stripped = _qual.lstrip(".")
     dots = _qual[: len(_qual) - len(stripped)]
     if _depth > 3 or not ("." in stripped or dots):
@@ -2260,7 +2260,7 @@ def star_imported_class(m: SemanticModel, func: ast.AST) -> tuple[SemanticModel,
     name in the project's module (the first star import that defines it)."""
     if not isinstance(func, ast.Name) or m.lookup(func.id, func):
         return None
-    m.read_whole()  # the file's star imports, and another module
+    m.read_outside()  # the file's star imports, and another module
     for stmt in m._tree.body:
         if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names):
             base = "." * stmt.level + (stmt.module or "")

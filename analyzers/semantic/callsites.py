@@ -238,7 +238,7 @@ def inherited_call_sites(model: SemanticModel, param: ast.arg) -> list[tuple[Sem
         found = model.project_class(qual) if qual else None
         if not isinstance(found, tuple):
             continue
-        model.read_whole()  # another module
+        model.read_outside()  # another module
         other, info = found
         for call in calls_named(other, func.name):
             f = call.func

@@ -183,6 +183,12 @@ class SemanticModel:
         if r is not None:
             r.whole = True
 
+    def read_outside(self) -> None:
+        """A read beyond this text's tree: jedi, or another module (see ``Reads.outside``)."""
+        r = self.reads
+        if r is not None:
+            r.whole = r.outside = True
+
     def text_contains(self, needle: str) -> bool:
         """``needle`` occurs in the file's text (a prefilter); recorded with its answer."""
         key = ("text", needle)
@@ -285,6 +291,14 @@ class SemanticModel:
                 walked.setdefault(type(n), []).append(n)
         return walked.get(tp, [])
 
+    def module_code(self) -> list[ast.stmt]:
+        """The top-level statements that run when the module runs (not a def or class): a read
+        of those alone. Each of them binds ``MODULE_CODE``, so an edit that adds, removes or
+        changes one drops what was read, and an edit inside a function does not."""
+        if self.reads is not None:
+            self.reads.binds.add(MODULE_CODE)
+        return [s for s in self._tree.body if not isinstance(s, (*FUNCTION_TYPES, ast.ClassDef))]
+
     def nodes_in_statement(self, stmt: ast.stmt, tp: type) -> list[ast.AST]:
         """The nodes of type ``tp`` in the top-level statement ``stmt``, in the traversal's
         order. Not recorded as a read: they are part of ``stmt``."""
@@ -319,6 +333,8 @@ class SemanticModel:
     def begin_statement(self, stmt: ast.stmt) -> StatementRecord:
         """The traversal enters a top-level statement: record what it adds."""
         rec = StatementRecord(stmt.lineno)
+        if not isinstance(stmt, (*FUNCTION_TYPES, ast.ClassDef)):
+            rec.names.add(MODULE_CODE)  # code that runs at import: see module_code()
         self.statement = self.module_scope.record = rec
         return rec
 
@@ -972,7 +988,7 @@ class SemanticModel:
         qual = self.qualified_name(expr)
         if qual is None or qual.startswith((torch_api.TORCH, torch_api.TORCHVISION, "builtins.")) or qual.split(".")[0] in torch_api.NO_MODEL_PACKAGES:
             return None  # only the user's own modules (and model libraries) are worth a look
-        self.read_whole()  # another module (and, for jedi, the whole text)
+        self.read_outside()  # another module (and, for jedi, the whole text)
         found = self.project_class(qual)
         if isinstance(found, str):
             return None  # the project's module says what it is: jedi would say the same, slower
@@ -1008,6 +1024,7 @@ class SemanticModel:
         dots = qual[: len(qual) - len(stripped)]
         if depth > 3 or not ("." in stripped or dots):
             return None
+        self.read_outside()  # the project's files
         head, _, name = stripped.rpartition(".")
         module = dots + head  # ``from . import X``: the package's __init__ (module ".")
         path = module_file(self.path, module)
@@ -1053,7 +1070,7 @@ class SemanticModel:
         """Fully qualified type names of ``expr`` from jedi (canonicalised); [] when off or unknown."""
         if self.inference is None:
             return []
-        self.read_whole()  # jedi's answer may come from anywhere in the file
+        self.read_outside()  # jedi's answer may come from anywhere in the file
         return [t for t in (torch_api.canonical(n) for n in self.inference.infer(expr)) if t]
 
 
@@ -1063,6 +1080,8 @@ _MISS = object()
 
 
 _BUILTIN_QUALNAMES: dict[str, str] = {}
+# What a top-level statement that runs at import "binds" (no identifier can clash with it).
+MODULE_CODE = "<module code>"
 _BUILTINS = frozenset(vars(builtins))
 
 

@@ -14,6 +14,10 @@ the semantic model records here every way the check looked beyond that statement
 - ``texts``: substrings the check looked for in the whole text, and the answer it got.
 - ``whole``: the check read something of the whole file (the tree, every node of a type,
   every function, jedi, another module). Its findings are recomputed after every edit.
+- ``outside``: the check asked something beyond this text's tree: jedi (which reads the raw
+  text, half-typed lines included) or another module of the project (which may change on
+  disk). A whole-file rule's findings are kept across versions whose statements are all
+  unchanged (``RuleMemo``) unless it read outside.
 
 Everything else a check can reach is inside its own statement, or inside a statement it
 reached through one of those reads (a binding's statement binds the name it was found by).
@@ -31,13 +35,14 @@ _TOKEN_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Reads:
-    __slots__ = ("binds", "mentions", "texts", "whole")
+    __slots__ = ("binds", "mentions", "texts", "whole", "outside")
 
     def __init__(self) -> None:
         self.binds: set[str] = set()
         self.mentions: set[str] = set()
         self.texts: dict[str, bool] = {}
         self.whole = False
+        self.outside = False
 
     @property
     def empty(self) -> bool:
@@ -52,6 +57,8 @@ class Reads:
             self.texts.update(other.texts)
         if other.whole:
             self.whole = True
+            if other.outside:
+                self.outside = True
 
     def invalidated_by(self, binds: set[str], tokens: set[str], text: str, checked: dict[str, bool]) -> bool:
         """Could an edit that bound ``binds`` and mentioned ``tokens`` (in the statements it

@@ -68,7 +68,7 @@ class BackwardTwiceWithoutRetainGraph(Rule):
     whole_file = True
 
     def check_file(self, ctx: Context) -> None:
-        if "backward" not in ctx.source.text:
+        if not ctx.model.text_contains("backward"):
             return  # cheap pre-check: nothing to find
         flow = ctx.flow
         reported: set[int] = set()

@@ -86,7 +86,7 @@ class BatchnormFrozenWithRequiresGrad(Rule):
     whole_file = True
 
     def check_file(self, ctx: Context) -> None:
-        if "requires_grad" not in ctx.source.text:
+        if not ctx.model.text_contains("requires_grad"):
             return  # cheap pre-check: nothing to find
         if evaluates_batch_norm_somewhere(ctx.model):
             return

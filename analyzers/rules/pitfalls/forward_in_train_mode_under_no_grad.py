@@ -95,7 +95,7 @@ class ForwardInTrainModeUnderNoGrad(Rule):
     whole_file = True
 
     def check_file(self, ctx: Context) -> None:
-        if not any(t in ctx.source.text for t in ("no_grad", "inference_mode")):
+        if not any(ctx.model.text_contains(t) for t in ("no_grad", "inference_mode")):
             return  # cheap pre-check: nothing to find
         flow = ctx.flow
         m = ctx.model

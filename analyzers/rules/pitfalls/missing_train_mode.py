@@ -130,7 +130,7 @@ class MissingTrainMode(Rule):
     whole_file = True
 
     def check_file(self, ctx: Context) -> None:
-        if "backward" not in ctx.source.text or not ("eval()" in ctx.source.text or "train(" in ctx.source.text):
+        if not ctx.model.text_contains("backward") or not (ctx.model.text_contains("eval()") or ctx.model.text_contains("train(")):
             return  # cheap pre-check: nothing to find
         flow = ctx.flow
         loops = sorted(flow.training_loops, key=lambda lp: -sum(1 for _ in ancestors(lp)))

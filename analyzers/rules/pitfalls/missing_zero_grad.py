@@ -80,7 +80,7 @@ class MissingZeroGrad(Rule):
     whole_file = True
 
     def check_file(self, ctx: Context) -> None:
-        if "backward" not in ctx.source.text or "step" not in ctx.source.text:
+        if not ctx.model.text_contains("backward") or not ctx.model.text_contains("step"):
             return  # cheap pre-check: nothing to find
         flow = ctx.flow
         reported: set[tuple[int, str | None]] = set()

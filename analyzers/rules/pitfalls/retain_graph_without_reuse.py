@@ -70,7 +70,7 @@ class RetainGraphWithoutReuse(Rule):
     whole_file = True
 
     def check_file(self, ctx: Context) -> None:
-        if "retain_graph" not in ctx.source.text:
+        if not ctx.model.text_contains("retain_graph"):
             return  # cheap pre-check: nothing to find
         flow = ctx.flow
         for scope, calls in flow.backward_scopes():

@@ -68,7 +68,7 @@ class ZeroGradBetweenBackwardAndStep(Rule):
     whole_file = True
 
     def check_file(self, ctx: Context) -> None:
-        if "backward" not in ctx.source.text or "zero_grad" not in ctx.source.text:
+        if not ctx.model.text_contains("backward") or not ctx.model.text_contains("zero_grad"):
             return  # cheap pre-check: nothing to find
         flow = ctx.flow
         roots: list[ast.AST] = list(flow.training_loops)
