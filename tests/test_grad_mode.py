@@ -206,7 +206,7 @@ def test_project_context_managers_and_decorators_are_read_for_what_they_do():
         "model.b(x)": {INHERIT},
         "model.c(x)": {OFF},
         "model.d(x)": {INHERIT},
-        "model.e(x)": {UNKNOWN},  # derives from a library class
+        "model.e(x)": {INHERIT, UNKNOWN},  # derives from a library class: kept, or set to something unknown
         "model.f(x)": {OFF},
         "model.g(x)": {OFF},
         "model.h(x)": {INHERIT},
@@ -231,7 +231,8 @@ def test_a_context_manager_that_leads_back_to_itself_is_unknown():
                 model(x)
         """
     )
-    assert m.grad_states_at(find_call(m, "model(x)")) == {UNKNOWN}
+    assert m.grad_states_at(find_call(m, "model(x)")) == {INHERIT, UNKNOWN}  # kept, or set to something unknown
+    assert not m.under_no_grad(find_call(m, "model(x)")) and not m.grad_not_off(find_call(m, "model(x)"))
 
 
 def test_callers_decide_where_nothing_around_does():
@@ -328,3 +329,21 @@ def test_a_context_manager_of_another_module_is_read(tmp_path):
     m = load_module_model(str(main))
     assert isinstance(m, SemanticModel)
     assert m.under_no_grad(find_call(m, "model(x)"))
+
+
+def test_an_unknown_context_inside_no_grad_leaves_the_mode_unknown():
+    m = build(
+        """
+        import torch
+
+        def validate(model, x, amp_autocast):
+            with torch.no_grad():
+                with amp_autocast():
+                    model.a(x)
+                model.b(x)
+        """
+    )
+    a, b = find_call(m, "model.a(x)"), find_call(m, "model.b(x)")
+    assert m.grad_states_at(a) == {OFF, UNKNOWN}  # kept off, or set to something unknown
+    assert not m.under_no_grad(a) and not m.grad_not_off(a)
+    assert m.under_no_grad(b)

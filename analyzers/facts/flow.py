@@ -109,8 +109,18 @@ class Event:
     subject: str | None  # the model / optimizer it acts on, in the caller's words
     conditional: bool  # under an if / try handler / inner while between the frame root and it
     branches: frozenset  # (id(if), field) pairs on the way, to tell exclusive branches apart
-    no_grad: bool  # under no_grad somewhere along the chain
+    grad: frozenset  # the grad modes it may run in along the chain (semantic/grad_mode.py; INHERIT: the frame's caller's)
     loss: ast.expr | None = None  # for backward: the tensor it is called on
+
+    @property
+    def no_grad(self) -> bool:
+        """Gradients are off at it, by the blocks and decorators along the chain."""
+        return self.grad == grad_mode.OFF_ONLY
+
+    @property
+    def grad_not_off(self) -> bool:
+        """Nothing along the chain turns gradients off or hides the mode."""
+        return grad_mode.not_off(self.grad)
 
     @property
     def order(self) -> tuple:
@@ -702,11 +712,11 @@ class Flow:
     def _events(self, root: ast.AST) -> list[Event]:
         stmts = root.body if isinstance(root, (*LOOP_TYPES, *FUNCTION_TYPES)) else [root]
         out: list[Event] = []
-        self._collect(stmts, root, (), {}, False, frozenset(), (), False, out, {id(root)})
+        self._collect(stmts, root, (), {}, False, frozenset(), (), grad_mode.UNCHANGED, out, {id(root)})
         out.sort(key=lambda e: e.order)
         return out
 
-    def _collect(self, stmts, frame_root, chain, subst, cond, branches, order, nograd, out, stack) -> None:
+    def _collect(self, stmts, frame_root, chain, subst, cond, branches, order, grad, out, stack) -> None:
         for stmt in stmts:
             # A statement's walk depends on its own subtree only: kept while it is unchanged.
             walked = self.kept("walk", stmt, lambda: _walk_ordered(stmt))  # noqa: B023 (called at once)
@@ -714,7 +724,8 @@ class Flow:
                 node_cond = cond or c
                 node_branches = branches | br
                 node_order = (*order, pos(node))
-                node_ng = nograd or self.model.under_no_grad(node)
+                # the blocks around it in its own function, entered in the mode of the call site
+                node_ng = grad_mode.apply(grad, self.model.grad_states_at(node))
                 kind = self._classified(node, subst)
                 if kind is None and isinstance(node, ast.Call):
                     fw = self.is_model_forward(node)
@@ -1518,7 +1529,7 @@ class Flow:
     def _top_events(self, stmt: ast.stmt) -> list[Event]:
         """The events of one top-level statement, as the module's collection finds them."""
         out: list[Event] = []
-        self._collect([stmt], stmt, (), {}, False, frozenset(), (), False, out, set())
+        self._collect([stmt], stmt, (), {}, False, frozenset(), (), grad_mode.UNCHANGED, out, set())
         return out
 
     def mode_switches(self, subject: str) -> list[ast.Call]:
@@ -2010,6 +2021,9 @@ def _graph_roots(flow: Flow, expr: ast.AST, depth: int, acc: GraphRoots | None, 
                     continue
                 seen.add(id(b.stmt))
                 if m.under_no_grad(b.stmt):
+                    continue
+                if not m.grad_not_off(b.stmt):
+                    acc.opaque = True  # a context whose grad mode nothing tells
                     continue
                 value = b.value if b.value is not None else getattr(b.stmt, "value", None)
                 if value is None:

@@ -220,6 +220,8 @@ def _element(model: SemanticModel, value: ast.AST, path: list[int], depth: int) 
     if isinstance(value, ast.Call):
         if model.under_no_grad(value):
             return _NO
+        if not model.grad_not_off(value):
+            return _UNKNOWN  # under a context whose grad mode nothing tells
         returns = _call_returns(model, value)
         if returns is not None:
             return any_of([_element(m, r, path, depth + 1) for m, r in returns]) if returns else _UNKNOWN
@@ -264,6 +266,8 @@ def _class_of_object(model: SemanticModel, expr: ast.AST) -> tuple[SemanticModel
 def _call(model: SemanticModel, expr: ast.Call, depth: int) -> Grad:
     if model.under_no_grad(expr):
         return _NO
+    if not model.grad_not_off(expr):
+        return _UNKNOWN  # under a context whose grad mode nothing tells
     name = model.call_name(expr)
     if name in torch_api.PARAMETER:
         rg = next((k.value for k in expr.keywords if k.arg == "requires_grad"), expr.args[1] if len(expr.args) > 1 else None)

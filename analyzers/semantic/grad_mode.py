@@ -18,6 +18,9 @@ mode it was entered in:
   manager by what it returns; a class that touches no grad-mode API keeps the mode;
 - anything else (a library callable the catalogue does not know, a parameter, a method of an
   object nothing describes, ``with ctxs[i]:``) is ``UNKNOWN``: no finding follows from it.
+  Under it the mode is the one around it, or unknown (``apply``): a fact that needs gradients
+  off asks for ``{OFF}`` alone, one that needs them on asks that neither OFF nor UNKNOWN is
+  possible (``not_off``).
 
 The mode at a node applies the effects of the ``with`` blocks and decorators around it,
 outermost first, so the innermost wins (``with torch.enable_grad():`` inside ``no_grad``:
@@ -48,16 +51,26 @@ _SCOPES = (*_FUNCTIONS, ast.Lambda, ast.ClassDef)
 
 
 def apply(states: frozenset[str], effect: frozenset[str]) -> frozenset[str]:
-    """The modes under a context with ``effect`` entered in one of ``states``."""
+    """The modes under a context with ``effect`` entered in one of ``states``. An unknown
+    context may keep the mode or set any: ``states`` and UNKNOWN."""
     if effect == UNCHANGED:
         return states
     out: set[str] = set()
     for e in effect:
         if e == INHERIT:
             out |= states
+        elif e == UNKNOWN:
+            out |= states
+            out.add(UNKNOWN)
         else:
             out.add(e)
     return frozenset(out)
+
+
+def not_off(states: frozenset[str]) -> bool:
+    """Nothing in ``states`` turns gradients off or hides the mode: they are on wherever the
+    code is entered with them on."""
+    return OFF not in states and UNKNOWN not in states
 
 
 def union(effects: list[frozenset[str]]) -> frozenset[str]:

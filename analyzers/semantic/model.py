@@ -923,6 +923,11 @@ class SemanticModel:
         that turns them off, and no ``with torch.enable_grad()`` inside those."""
         return self.grad_states_at(node) == grad_mode.OFF_ONLY
 
+    def grad_not_off(self, node: ast.AST) -> bool:
+        """Nothing around ``node`` turns gradients off or hides the mode (a context nothing
+        describes): they are on there whenever its function is called with them on."""
+        return grad_mode.not_off(self.grad_states_at(node))
+
     # ------------------------------------------------------------------ inference fallback
     def external_class(self, expr: ast.AST) -> tuple["SemanticModel", ClassInfo] | None:
         """A class imported from another module of the user's project: through the project's
