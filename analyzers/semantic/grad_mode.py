@@ -179,9 +179,7 @@ def _library(m: Any, expr: ast.AST, call: ast.Call | None) -> frozenset[str] | N
         return _grad_context(m, rec, call)
     if qual in torch_api.GRAD_NEUTRAL or qual.split(".")[0] in torch_api.GRAD_NEUTRAL_PACKAGES:
         return UNCHANGED
-    if qual.split(".")[0] in torch_api.LIBRARY_ROOTS:
-        return NOT_KNOWN  # a library the catalogue covers, and no record of this name
-    return None
+    return None  # the project's (read from its body), or a library's the catalogue does not describe: unknown
 
 
 def _grad_context(m: Any, rec: Any, call: ast.Call | None) -> frozenset[str]:
