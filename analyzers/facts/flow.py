@@ -8,8 +8,10 @@ asks. It answers:
 - the ordered *events* of one iteration of a loop (or of one call of a function), following
   local helpers to a bounded depth: ``backward``, optimizer ``step``, ``zero_grad``, ``eval`` /
   ``train`` mode switches, ``autograd.grad``;
-- whether a node runs with gradients off: lexically (``with torch.no_grad()``, a decorator) or
-  because every caller of its function in this file does;
+- the grad mode a node runs in (off, on, or unknown): lexically, computed by
+  semantic/grad_mode.py from the ``with`` blocks and decorators around it (the innermost
+  winning; a project's own context managers and decorators read from their bodies), and where
+  those leave it to the caller, from every caller of its function in this file;
 - which calls are a model's forward: a call of a value proven to be an nn.Module instance (by
   construction, annotation, call sites or protocol: ``holds_module``), never by its name;
 - which code is an evaluation, by what it does: a function or loop that runs a forward, reaches
