@@ -347,3 +347,38 @@ def test_an_unknown_context_inside_no_grad_leaves_the_mode_unknown():
     assert m.grad_states_at(a) == {OFF, UNKNOWN}  # kept off, or set to something unknown
     assert not m.under_no_grad(a) and not m.grad_not_off(a)
     assert m.under_no_grad(b)
+
+
+WRAPPED = '''\
+import torch
+
+
+def frozen(fn):
+    def wrapper(*args, **kwargs):
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@frozen
+def validate(model, loader):
+    model.eval()
+    correct = 0
+    for x, y in loader:
+        correct += (model(x).argmax(1) == y).sum().item()
+    return correct
+'''
+
+
+def test_an_edit_of_the_decorator_reaches_the_kept_findings_of_the_function_it_decorates():
+    """The evaluation's statement is unchanged; what its decorator does is not (the answers
+    kept across versions record that they read ``frozen``)."""
+    from .test_rule_memo import _fresh, _memo_run
+
+    plain = WRAPPED.replace("        with torch.no_grad():\n            return fn(*args, **kwargs)", "        return fn(*args, **kwargs)")
+    enabled = WRAPPED.replace("torch.no_grad()", "torch.enable_grad()")
+    versions = [WRAPPED, plain, WRAPPED, enabled, WRAPPED]
+    got = _memo_run(versions)
+    assert got == _fresh(versions)
+    assert [[d["code"] for d in v] for v in got] == [[], ["PIT201"], [], ["PIT201"], []]
