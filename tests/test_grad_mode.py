@@ -166,6 +166,13 @@ def test_project_context_managers_and_decorators_are_read_for_what_they_do():
         def no_grad_wrapper(fn):
             return fn  # a registry's marker, whatever its name
 
+        @contextlib.contextmanager
+        def switched():
+            prev = torch.is_grad_enabled()
+            torch.set_grad_enabled(False)
+            yield
+            torch.set_grad_enabled(prev)
+
         class Quiet:
             def __enter__(self):
                 return self
@@ -186,6 +193,8 @@ def test_project_context_managers_and_decorators_are_read_for_what_they_do():
                 model.d(x)
             with Sub():
                 model.e(x)
+            with switched():
+                model.s(x)
 
         @smart_inference_mode()
         def p(model, x):
@@ -200,7 +209,7 @@ def test_project_context_managers_and_decorators_are_read_for_what_they_do():
             return model.h(x)
         """
     )
-    states = {t: m.grad_states_at(find_call(m, t)) for t in ("model.a(x)", "model.b(x)", "model.c(x)", "model.d(x)", "model.e(x)", "model.f(x)", "model.g(x)", "model.h(x)")}
+    states = {t: m.grad_states_at(find_call(m, t)) for t in ("model.a(x)", "model.b(x)", "model.c(x)", "model.d(x)", "model.e(x)", "model.f(x)", "model.g(x)", "model.h(x)", "model.s(x)")}
     assert states == {
         "model.a(x)": {OFF},
         "model.b(x)": {INHERIT},
@@ -210,6 +219,7 @@ def test_project_context_managers_and_decorators_are_read_for_what_they_do():
         "model.f(x)": {OFF},
         "model.g(x)": {OFF},
         "model.h(x)": {INHERIT},
+        "model.s(x)": {INHERIT, UNKNOWN},  # set_grad_enabled called as a statement: not followed
     }
     assert [n for n in ("model.a(x)", "model.b(x)", "model.c(x)", "model.f(x)", "model.g(x)", "model.h(x)") if m.under_no_grad(find_call(m, n))] == [
         "model.a(x)", "model.c(x)", "model.f(x)", "model.g(x)",
@@ -382,3 +392,21 @@ def test_an_edit_of_the_decorator_reaches_the_kept_findings_of_the_function_it_d
     got = _memo_run(versions)
     assert got == _fresh(versions)
     assert [[d["code"] for d in v] for v in got] == [[], ["PIT201"], [], ["PIT201"], []]
+
+
+def test_after_a_grad_mode_call_made_as_a_statement_the_mode_is_unknown():
+    m = build(
+        """
+        import torch
+
+        def evaluate(model, loader):
+            model.before(loader)
+            torch.set_grad_enabled(False)
+            with torch.enable_grad():
+                model.a(loader)
+            return [model(x).argmax(1) for x in loader]
+        """
+    )
+    assert m.grad_states_at(find_call(m, "model.before(loader)")) == {INHERIT}
+    assert UNKNOWN in m.grad_states_at(find_call(m, "model.a(loader)"))
+    assert m.grad_states_at(find_call(m, "model(x)")) == {INHERIT, UNKNOWN}

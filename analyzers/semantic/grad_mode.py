@@ -24,7 +24,8 @@ mode it was entered in:
 
 The mode at a node applies the effects of the ``with`` blocks and decorators around it,
 outermost first, so the innermost wins (``with torch.enable_grad():`` inside ``no_grad``:
-gradients are on). Everything here reads through the model's lookups, so the answers kept
+gradients are on). After a grad-mode call made as a statement in the same function
+(``torch.set_grad_enabled(False)``), the mode is unknown: that call is not followed. Everything here reads through the model's lookups, so the answers kept
 across versions record what they read.
 """
 
@@ -312,9 +313,27 @@ def _wrapper(m: Any, wrapper: ast.AST, fn: str, outer: ast.AST, depth: int) -> f
         n for n in _own_nodes(wrapper)
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == fn and _is_param(m, n.func, fn, outer)
     ]
-    if not calls:
+    if not calls or _sets_mode_by_call(m, wrapper):
         return NOT_KNOWN
     return union([lexical_states(m, c, stop=wrapper, depth=depth + 1) for c in calls])
+
+
+def _sets_mode_by_call(m: Any, func: ast.AST) -> bool:
+    """``torch.set_grad_enabled(False)`` called as a statement in ``func``'s own body: the mode
+    changes from there on, whatever blocks are around (not followed: unknown)."""
+    return _first_mode_call(m, func) is not None
+
+
+def _first_mode_call(m: Any, func: ast.AST) -> tuple[int, int] | None:
+    """Where ``func``'s own body first calls a grad-mode API as a statement, or None."""
+    def compute() -> tuple[int, int] | None:
+        found = [
+            pos(n) for n in _own_nodes(func)
+            if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) and m.call_name(n.value) in torch_api.GRAD_CONTEXTS
+        ]
+        return min(found) if found else None
+
+    return m.remember(m.grad_cache, ("mode_call", func), compute)
 
 
 def _context_function(m: Any, func: ast.AST, depth: int) -> frozenset[str]:
@@ -324,6 +343,8 @@ def _context_function(m: Any, func: ast.AST, depth: int) -> frozenset[str]:
         return NOT_KNOWN
     if any(m.qualified_name(d) in torch_api.CONTEXT_MANAGER_DECORATORS for d in func.decorator_list):
         yields = [n for n in _own_nodes(func) if isinstance(n, (ast.Yield, ast.YieldFrom))]
+        if _sets_mode_by_call(m, func):
+            return NOT_KNOWN  # ``torch.set_grad_enabled(False); yield``
         return union([lexical_states(m, y, stop=func, decorators=False, depth=depth + 1) for y in yields])
     if func.decorator_list:
         return NOT_KNOWN  # something else makes it what it is
@@ -375,6 +396,9 @@ def lexical_states(m: Any, node: ast.AST, stop: ast.AST | None = None, decorator
             for item in reversed(anc.items):
                 effects.append(context_effect(m, item.context_expr, depth))
         elif isinstance(anc, _FUNCTIONS) and fld == "body":
+            first = _first_mode_call(m, anc)
+            if first is not None and first < pos(node):
+                effects.insert(0, NOT_KNOWN)  # ``torch.set_grad_enabled(False)`` ran before it, as a statement
             if anc is stop and not decorators:
                 break
             for d in reversed(anc.decorator_list):

@@ -110,8 +110,10 @@ class EvalWithoutNoGrad(Rule):
     TorchScript modules do record autograd (measured) and are reported like other models;
     `torch.jit.trace(model, x)` itself runs the forward once to record it and is no evaluation.
     `torch.set_grad_enabled(False)` called as a statement (not as a `with` block or a decorator)
-    turns gradients off for whatever runs after it, in any function; that is not followed, so
-    code after it is judged by the blocks and decorators around it.
+    turns gradients off for whatever runs after it, in any function: after such a call in the
+    same function the grad mode is unknown and nothing is reported; one made elsewhere (at the
+    top level of a script, in a function called earlier) is not followed, and code after it is
+    judged by the blocks and decorators around it.
 
     ## Why is this bad?
     Without `no_grad`, every forward pass records the autograd graph and keeps each layer's
