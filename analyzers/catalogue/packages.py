@@ -21,3 +21,11 @@ NO_MODEL_PACKAGES = frozenset(sys.stdlib_module_names) | {
 
 # Context-manager stacks whose ``enter_context(torch.no_grad())`` turns gradients off for the rest of the block.
 EXIT_STACKS = frozenset({"contextlib.ExitStack", "contextlib.AsyncExitStack"})
+
+# Packages whose code never changes torch's grad mode: a context manager or decorator of theirs
+# (``open``, ``contextlib.nullcontext``, ``functools.wraps``) keeps the caller's.
+GRAD_NEUTRAL_PACKAGES = frozenset(sys.stdlib_module_names)
+
+# Decorators that turn a generator function into a context manager: the code under ``with f():``
+# runs where the generator yields.
+CONTEXT_MANAGER_DECORATORS = frozenset({"contextlib.contextmanager", "contextlib.asynccontextmanager"})

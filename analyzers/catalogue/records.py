@@ -231,6 +231,13 @@ class GradContext(Record):
 
 
 @dataclass(frozen=True)
+class GradNeutral(Record):
+    """A context manager or decorator that leaves the grad mode as it finds it (``autocast()``,
+    ``torch.jit.script``): code under it runs with its caller's grad mode. A library callable
+    with neither this record nor a :class:`GradContext` is unknown: no finding follows from it."""
+
+
+@dataclass(frozen=True)
 class GradCall(Record):
     """A function that runs backpropagation: ``computes`` BACKWARD (accumulates into ``.grad``)
     or GRAD (returns the gradients); the tensors are argument ``tensors_arg`` / ``tensors_kw``."""

@@ -5,7 +5,7 @@ scalers, TorchScript, data loaders, and the namespaces the analysis asks about."
 from __future__ import annotations
 
 from .records import (
-    DataLoader, Domain, Dtype, Effect, GradCall, GradContext, GradScaler, IndexOp, JitKind, JitModule, ModuleMethod, Namespace,
+    DataLoader, Domain, Dtype, Effect, GradCall, GradContext, GradNeutral, GradScaler, IndexOp, JitKind, JitModule, ModuleMethod, Namespace,
     Optimizer, Record, TensorFunction, TensorMember, Wrapper,
 )
 
@@ -75,6 +75,16 @@ GRAD: list[Record] = [
     GradContext("torch.inference_mode", enables=False, mode_arg=0),
     GradContext("torch.set_grad_enabled", enables=None, mode_arg=0),
     GradContext("torch.enable_grad", enables=True),
+    # Contexts and decorators that keep the caller's grad mode (autocast, profilers, devices,
+    # streams, TorchScript and compile wrappers).
+    *(GradNeutral(q) for q in (
+        "torch.autocast", "torch.amp.autocast", "torch.cuda.amp.autocast", "torch.cpu.amp.autocast",
+        "torch.autograd.profiler.profile", "torch.autograd.profiler.record_function", "torch.profiler.profile",
+        "torch.profiler.record_function", "torch.device", "torch.cuda.device", "torch.cuda.stream",
+        "torch.serialization.safe_globals", "torch.autograd.detect_anomaly", "torch.autograd.set_detect_anomaly",
+        "torch.random.fork_rng", "torch.backends.cudnn.flags", "torch.jit.script", "torch.jit.ignore",
+        "torch.jit.unused", "torch.jit.export", "torch.compile", "torch.fx.wrap",
+    )),
     GradCall("torch.autograd.backward", "backward", 0, "tensors"),
     GradCall("torch.autograd.grad", "grad", 0, "outputs"),
 ]

@@ -12,14 +12,14 @@ import re
 from . import lightning, nn, pil, torch
 from .aliases import canonical, spellings
 from .index import lookup, of_kind
-from .packages import EXIT_STACKS, LIBRARY_ROOTS, NO_MODEL_PACKAGES
+from .packages import CONTEXT_MANAGER_DECORATORS, EXIT_STACKS, GRAD_NEUTRAL_PACKAGES, LIBRARY_ROOTS, NO_MODEL_PACKAGES
 from .records import (
-    Accelerator, Activation, DataLoader, Domain, Dtype, Effect, Generate, GradCall, GradContext, GradScaler, Hook, ImageMaker, IndexOp,
+    Accelerator, Activation, DataLoader, Domain, Dtype, Effect, Generate, GradCall, GradContext, GradNeutral, GradScaler, Hook, ImageMaker, IndexOp,
     JitKind, JitModule, Layer, Loss, LossModule, LrScheduler, ModelFactory, ModuleBase, ModuleMethod, Namespace, Optimizer,
     PretrainedModels, Record, Resize, TensorFunction, TensorMember, Wrapper, ZooModel,
 )
 
-__all__ = ["canonical", "EXIT_STACKS", "LIBRARY_ROOTS", "NO_MODEL_PACKAGES"]
+__all__ = ["canonical", "CONTEXT_MANAGER_DECORATORS", "EXIT_STACKS", "GRAD_NEUTRAL_PACKAGES", "LIBRARY_ROOTS", "NO_MODEL_PACKAGES"]
 
 
 def _names(kind: type[Record], test=lambda r: True) -> frozenset[str]:
@@ -280,11 +280,10 @@ DTYPE_NAMES = {r.name: r.dtype for r in of_kind(Dtype) if not r.tensor_type}  # 
 TENSOR_TYPES = {r.name: r.dtype for r in of_kind(Dtype) if r.tensor_type}  # torch[.cuda].<name>
 
 # ---------------------------------------------------------------- grad mode, autograd
-NO_GRAD_CONTEXTS = _names(GradContext, lambda r: r.enables is False)
-# No-grad contexts that do nothing when their mode argument is False (``inference_mode(False)``).
-NO_GRAD_UNLESS_FALSE = _names(GradContext, lambda r: r.enables is False and r.mode_arg is not None)
-# Contexts whose mode argument turns gradients on or off (``set_grad_enabled(False)``).
-GRAD_MODE_SETTERS = _names(GradContext, lambda r: r.enables is None)
+# Every context manager or decorator that sets the grad mode, by name (grad_mode.py reads the records).
+GRAD_CONTEXTS = {r.qualname: r for r in of_kind(GradContext)}
+# Context managers and decorators that keep the caller's grad mode.
+GRAD_NEUTRAL = _names(GradNeutral)
 BACKWARD_CALLS = {r.qualname: r for r in of_kind(GradCall) if r.computes == "backward"}
 GRAD_CALLS = {r.qualname: r for r in of_kind(GradCall) if r.computes == "grad"}
 

@@ -8,8 +8,10 @@ asks. It answers:
 - the ordered *events* of one iteration of a loop (or of one call of a function), following
   local helpers to a bounded depth: ``backward``, optimizer ``step``, ``zero_grad``, ``eval`` /
   ``train`` mode switches, ``autograd.grad``;
-- whether a node runs with gradients off: lexically (``with torch.no_grad()``, a decorator) or
-  because every caller of its function in this file does;
+- the grad mode a node runs in (off, on, or unknown): lexically, computed by
+  semantic/grad_mode.py from the ``with`` blocks and decorators around it (the innermost
+  winning; a project's own context managers and decorators read from their bodies), and where
+  those leave it to the caller, from every caller of its function in this file;
 - which calls are a model's forward: a call of a value proven to be an nn.Module instance (by
   construction, annotation, call sites or protocol: ``holds_module``), never by its name;
 - which code is an evaluation, by what it does: a function or loop that runs a forward, reaches
@@ -30,10 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..catalogue import torch_api
+from ..semantic import grad_mode
 from ..semantic.build import load_module_model
 from ..semantic.callsites import UNKNOWN, argument_for, call_site_arguments, calls_named, calls_named_within, calls_passing, constructor_calls, inherited_call_sites, parameter_slot
 from ..semantic.model import FUNCTION_TYPES, SemanticModel, Value
-from ..semantic.project import module_file
+from ..semantic.project import project_function as _project_function
 from ..syntax.tree import ancestors, child_fields, end_pos, parent, pos, top_statement
 
 MAX_INLINE_DEPTH = 4  # helper calls followed below a loop
@@ -106,8 +109,18 @@ class Event:
     subject: str | None  # the model / optimizer it acts on, in the caller's words
     conditional: bool  # under an if / try handler / inner while between the frame root and it
     branches: frozenset  # (id(if), field) pairs on the way, to tell exclusive branches apart
-    no_grad: bool  # under no_grad somewhere along the chain
+    grad: frozenset  # the grad modes it may run in along the chain (semantic/grad_mode.py; INHERIT: the frame's caller's)
     loss: ast.expr | None = None  # for backward: the tensor it is called on
+
+    @property
+    def no_grad(self) -> bool:
+        """Gradients are off at it, by the blocks and decorators along the chain."""
+        return self.grad == grad_mode.OFF_ONLY
+
+    @property
+    def grad_not_off(self) -> bool:
+        """Nothing along the chain turns gradients off or hides the mode."""
+        return grad_mode.not_off(self.grad)
 
     @property
     def order(self) -> tuple:
@@ -225,31 +238,47 @@ class Flow:
         ]
 
     # ------------------------------------------------------------------ grad mode
-    def no_grad_at(self, node: ast.AST, _depth: int = 0, _seen: frozenset = frozenset()) -> bool:
-        """Gradients are off at ``node``: lexically, or because every caller in this file turns them off."""
-        if _depth == 0 and not _seen:  # several rules ask of the same forwards: kept per node
-            return self.kept("no_grad_at", node, lambda: self._no_grad_at(node, 0, frozenset()))
-        return self._no_grad_at(node, _depth, _seen)
+    def grad_mode_at(self, node: ast.AST) -> frozenset[str]:
+        """The grad modes ``node`` may run in: ``{OFF}``, ``{ON}``, or more than one (``UNKNOWN``
+        among them where something around it is opaque). Lexically (``SemanticModel.grad_states_at``:
+        the ``with`` blocks and decorators around it, the innermost winning), and where those
+        leave it to the caller, from every call of its function in this file."""
+        # several rules ask of the same forwards: kept per node
+        return self.kept("grad_mode_at", node, lambda: self._grad_mode_at(node, 0, frozenset()))
 
-    def _no_grad_at(self, node: ast.AST, _depth: int, _seen: frozenset) -> bool:
-        if self.model.under_no_grad(node) or self._opaque_with(node):
-            return True
+    def no_grad_at(self, node: ast.AST) -> bool:
+        """Gradients are off at ``node``, on every path to it."""
+        return self.grad_mode_at(node) == grad_mode.OFF_ONLY
+
+    def grad_on_at(self, node: ast.AST) -> bool:
+        """Gradients are on at ``node``: nothing around it turns them off or hides its mode (a
+        ``with`` of a context nothing describes), and it runs with them on from a caller."""
+        return self.grad_mode_at(node) == grad_mode.ON_ONLY
+
+    def _grad_mode_at(self, node: ast.AST, _depth: int, _seen: frozenset) -> frozenset[str]:
+        lexical = self.model.grad_states_at(node)
+        if grad_mode.INHERIT not in lexical:
+            return lexical
+        return (lexical - grad_mode.UNCHANGED) | self._callers_mode(node, _depth, _seen)
+
+    def _callers_mode(self, node: ast.AST, _depth: int, _seen: frozenset) -> frozenset[str]:
+        """The grad mode the callers of ``node``'s function run it in: off when every call of
+        this file is under no_grad, on when one call runs with gradients on, unknown otherwise;
+        on (the default) when this file does not call it."""
         func = self.model.enclosing_function(node)
-        for f in (a for a in ancestors(node) if isinstance(a, FUNCTION_TYPES)):
-            for d in f.decorator_list:  # @smart_inference_mode(), @no_grad_wrapper: a project's own spelling
-                t = (text_of(d) or "").lower()
-                if "no_grad" in t or "inference_mode" in t:
-                    return True
         if func is None or _depth >= MAX_CALLER_DEPTH or id(func) in _seen:
-            return False
+            return grad_mode.ON_ONLY
         seen = _seen | {id(func)}
-        calls = self.callers_of(func)
+        # Passed as a callback (``run_eval(step)``): where the receiving function of this file calls it.
+        calls = self.callers_of(func) or self.callback_calls(func)
         if not calls:
-            # Passed as a callback (``run_eval(step)``): gradients are off where the receiving
-            # function of this file calls it, on every such call.
-            calls = self.callback_calls(func)
-            return bool(calls) and all(self.no_grad_at(c, _depth + 1, seen) for c in calls)
-        return all(self.no_grad_at(c, _depth + 1, seen) for c in calls)
+            return grad_mode.ON_ONLY
+        modes = [self._grad_mode_at(c, _depth + 1, seen) for c in calls]
+        if all(md == grad_mode.OFF_ONLY for md in modes):
+            return grad_mode.OFF_ONLY
+        if any(md == grad_mode.ON_ONLY for md in modes):
+            return grad_mode.ON_ONLY
+        return grad_mode.NOT_KNOWN
 
     def callback_calls(self, func: FunctionNode) -> list[ast.Call]:
         """Where ``func``, handed as an argument to a function of this file, is called there
@@ -288,18 +317,6 @@ class Flow:
         if isinstance(expr, ast.Attribute) and expr.attr == func.name and self.model._is_self(expr.value):
             cls = self.model.enclosing_class(expr)
             return cls is not None and self.model.find_method(cls, expr.attr) is func
-        return False
-
-    def _opaque_with(self, node: ast.AST) -> bool:
-        """Under a ``with`` whose context we cannot see (``with ctx:``) or that speaks of grad."""
-        for w in self.model.enclosing_withs(node):
-            for item in w.items:
-                e = item.context_expr
-                if isinstance(e, (ast.Name, ast.IfExp, ast.Subscript)):
-                    return True
-                t = text_of(e) or ""
-                if "grad" in t.lower() or "inference" in t.lower():
-                    return True
         return False
 
     # ------------------------------------------------------------------ events
@@ -695,11 +712,11 @@ class Flow:
     def _events(self, root: ast.AST) -> list[Event]:
         stmts = root.body if isinstance(root, (*LOOP_TYPES, *FUNCTION_TYPES)) else [root]
         out: list[Event] = []
-        self._collect(stmts, root, (), {}, False, frozenset(), (), False, out, {id(root)})
+        self._collect(stmts, root, (), {}, False, frozenset(), (), grad_mode.UNCHANGED, out, {id(root)})
         out.sort(key=lambda e: e.order)
         return out
 
-    def _collect(self, stmts, frame_root, chain, subst, cond, branches, order, nograd, out, stack) -> None:
+    def _collect(self, stmts, frame_root, chain, subst, cond, branches, order, grad, out, stack) -> None:
         for stmt in stmts:
             # A statement's walk depends on its own subtree only: kept while it is unchanged.
             walked = self.kept("walk", stmt, lambda: _walk_ordered(stmt))  # noqa: B023 (called at once)
@@ -707,7 +724,8 @@ class Flow:
                 node_cond = cond or c
                 node_branches = branches | br
                 node_order = (*order, pos(node))
-                node_ng = nograd or self.model.under_no_grad(node)
+                # the blocks around it in its own function, entered in the mode of the call site
+                node_ng = grad_mode.apply(grad, self.model.grad_states_at(node))
                 kind = self._classified(node, subst)
                 if kind is None and isinstance(node, ast.Call):
                     fw = self.is_model_forward(node)
@@ -1321,7 +1339,7 @@ class Flow:
         return self.kept("output_fate", (call, scope), lambda: _output_fate(self.model, call, scope))
 
     def _trains(self, root: ast.AST) -> bool:
-        return any(e.kind in (BACKWARD, STEP, GRAD) for e in self.events(root)) or self.kept("wants_grad", root, lambda: _wants_grad(root))
+        return any(e.kind in (BACKWARD, STEP, GRAD) for e in self.events(root)) or self.kept("wants_grad", root, lambda: _wants_grad(self.model, root))
 
     def calls_in(self, root: ast.AST) -> list[ast.Call]:
         """The calls in a function's or loop's body (kept while the body is unchanged)."""
@@ -1453,7 +1471,7 @@ class Flow:
         if not fw:
             return []
         for s in after:
-            if _wants_grad(s) or any(e.kind in (BACKWARD, STEP, GRAD) for e in self.events(s)):
+            if _wants_grad(self.model, s) or any(e.kind in (BACKWARD, STEP, GRAD) for e in self.events(s)):
                 return []
         regions: list[EvalRegion] = []
         self._add_regions(regions, "after-eval", self.model.enclosing_function(n), fw, set(), within=None, stmts=after)
@@ -1524,7 +1542,7 @@ class Flow:
     def _top_events(self, stmt: ast.stmt) -> list[Event]:
         """The events of one top-level statement, as the module's collection finds them."""
         out: list[Event] = []
-        self._collect([stmt], stmt, (), {}, False, frozenset(), (), False, out, set())
+        self._collect([stmt], stmt, (), {}, False, frozenset(), (), grad_mode.UNCHANGED, out, set())
         return out
 
     def mode_switches(self, subject: str) -> list[ast.Call]:
@@ -1759,34 +1777,10 @@ def _walk_own(f: FunctionNode) -> list[ast.AST]:
     return _walk_no_defs(f.body)
 
 
-def project_function(m: SemanticModel, func: ast.AST, _qual: str | None = None, _depth: int = 0) -> tuple[SemanticModel, FunctionNode] | None:
+def project_function(m: SemanticModel, func: ast.AST) -> tuple[SemanticModel, FunctionNode] | None:
     """The top-level function ``func`` names in another module of the project (found through
     the project's module index, also re-exported by a package), or None."""
-    if not getattr(m, "_external", False):
-        return None
-    if _qual is None:
-        if not isinstance(func, (ast.Name, ast.Attribute)):
-            return None
-        _qual = m.qualified_name(func)
-        if _qual is None or _qual.startswith((torch_api.TORCH, torch_api.TORCHVISION, "builtins.", torch_api.NUMPY)):
-            return None
-        m.read_outside()  # the answer depends on the imports, and on another module
-    stripped = _qual.lstrip(".")
-    dots = _qual[: len(_qual) - len(stripped)]
-    if _depth > 3 or not ("." in stripped or dots):
-        return None
-    head, _, name = stripped.rpartition(".")
-    path = module_file(m.path, dots + head)
-    other = load_module_model(path) if path else None
-    if other is None:
-        return None
-    fs = [f for f in other.functions.get(name, []) if isinstance(parent(f), ast.Module)]
-    if len(fs) == 1:
-        return other, fs[0]
-    bindings = other.module_scope.bindings.get(name, [])
-    if not fs and len(bindings) == 1 and bindings[0].kind == "import" and bindings[0].qualname:
-        return project_function(other, func, bindings[0].qualname, _depth + 1)
-    return None
+    return _project_function(m, func, load_module_model)
 
 
 def _walk_ordered(stmt: ast.AST) -> list[tuple[ast.AST, bool, frozenset]]:
@@ -1894,24 +1888,27 @@ def _direct_calls(f: FunctionNode) -> list[ast.Call]:
     return out
 
 
-def _wants_grad(root: ast.AST) -> bool:
-    """Code that asks for gradients on purpose: saliency maps, adversarial examples, attributions."""
+def _wants_grad(m: SemanticModel, root: ast.AST) -> bool:
+    """Code that asks for gradients on purpose: saliency maps, adversarial examples, attributions
+    (also a block that turns gradients on, ``with torch.enable_grad():``)."""
     body = root.body if isinstance(root, (*LOOP_TYPES, *FUNCTION_TYPES)) else [root]
     stack: list[ast.AST] = list(body)
     while stack:
         n = stack.pop()
         if isinstance(n, ast.Call):
             f = n.func
-            if isinstance(f, ast.Attribute) and f.attr in ("requires_grad_", "retain_grad", "enable_grad", "set_grad_enabled"):
+            if isinstance(f, ast.Attribute) and f.attr in ("requires_grad_", "retain_grad"):
                 return True
+            if m.call_name(n) in torch_api.GRAD_CONTEXTS and grad_mode.ON in m.context_grad_effect(n):
+                return True  # ``torch.set_grad_enabled(True)``, ``torch.enable_grad()`` (a call or a decorator)
             if isinstance(f, ast.Attribute) and f.attr in ("backward", "grad"):
                 return True
             if any(k.arg == "requires_grad" and not is_false(k.value) for k in n.keywords):
                 return True
         elif isinstance(n, ast.Attribute) and n.attr in ("grad", "requires_grad") and isinstance(getattr(n, "ctx", None), (ast.Load, ast.Store)):
             return True
-        elif isinstance(n, (ast.With, ast.AsyncWith)) and any("enable_grad" in (text_of(i.context_expr) or "") for i in n.items):
-            return True
+        elif isinstance(n, (ast.With, ast.AsyncWith)) and any(grad_mode.ON in m.context_grad_effect(i.context_expr) for i in n.items):
+            return True  # a block that turns gradients on
         stack.extend(ast.iter_child_nodes(n))
     return False
 
@@ -2037,6 +2034,9 @@ def _graph_roots(flow: Flow, expr: ast.AST, depth: int, acc: GraphRoots | None, 
                     continue
                 seen.add(id(b.stmt))
                 if m.under_no_grad(b.stmt):
+                    continue
+                if not m.grad_not_off(b.stmt):
+                    acc.opaque = True  # a context whose grad mode nothing tells
                     continue
                 value = b.value if b.value is not None else getattr(b.stmt, "value", None)
                 if value is None:

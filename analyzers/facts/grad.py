@@ -8,9 +8,12 @@ in the autograd graph, and the node that proves it), no, or unknown:
   one) called outside ``torch.no_grad()``; ``self(x)`` in a module's method; an ``nn.Parameter``;
   a torch factory with ``requires_grad=True``;
 - no: anything under ``no_grad``/``inference_mode`` (block or decorator, also in the helper that
-  produced it), ``.detach()``, ``.data``, ``.item()``, integer and comparison results, constants,
+  produced it; the grad mode as semantic/grad_mode.py computes it, a project's own no_grad
+  wrappers included), ``.detach()``, ``.data``, ``.item()``, integer and comparison results, constants,
   ``torch.tensor(...)``/``from_numpy``, the output of a module whose parameters are all frozen
   (analyzers/facts/freezing.py) when its inputs do not require grad;
+- unknown, among others: a call under a context manager or decorator whose grad mode nothing
+  tells (``with amp_autocast():`` of a parameter, a library's the catalogue does not describe);
 - followed through names, ``self.x`` attributes, arithmetic, indexing, tensor methods
   (``.max(1)[0]``, ``.gather``, ``.view``), torch functions, tuples returned and unpacked,
   parameters of local functions (what every call site passes), and functions and methods that
@@ -220,6 +223,8 @@ def _element(model: SemanticModel, value: ast.AST, path: list[int], depth: int) 
     if isinstance(value, ast.Call):
         if model.under_no_grad(value):
             return _NO
+        if not model.grad_not_off(value):
+            return _UNKNOWN  # under a context whose grad mode nothing tells
         returns = _call_returns(model, value)
         if returns is not None:
             return any_of([_element(m, r, path, depth + 1) for m, r in returns]) if returns else _UNKNOWN
@@ -264,6 +269,8 @@ def _class_of_object(model: SemanticModel, expr: ast.AST) -> tuple[SemanticModel
 def _call(model: SemanticModel, expr: ast.Call, depth: int) -> Grad:
     if model.under_no_grad(expr):
         return _NO
+    if not model.grad_not_off(expr):
+        return _UNKNOWN  # under a context whose grad mode nothing tells
     name = model.call_name(expr)
     if name in torch_api.PARAMETER:
         rg = next((k.value for k in expr.keywords if k.arg == "requires_grad"), expr.args[1] if len(expr.args) > 1 else None)

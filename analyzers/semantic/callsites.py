@@ -215,8 +215,8 @@ def through_parameter(model: SemanticModel, expr: ast.AST, check) -> tuple[ast.C
         return None
     sites = call_site_arguments(model, vals[0].node)
     for call, arg in sites or ():
-        if model.under_no_grad(call):
-            continue
+        if not model.grad_not_off(call):
+            continue  # under no_grad, or a context whose grad mode nothing tells
         result = check(arg)
         if result:
             return call, arg, result

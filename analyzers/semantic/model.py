@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 from ..catalogue import torch_api
 from ..syntax.reads import NameIndex, Reads
 from ..syntax.tree import FIELD, ancestors, end_pos, parent, pos, top_statement
+from . import grad_mode
 from .project import module_file
 
 if TYPE_CHECKING:
@@ -157,6 +158,7 @@ class SemanticModel:
         self._call_name_cache: dict[ast.AST, str | None] = {}
         self._values_cache: dict[tuple[ast.AST, bool], tuple[Value, ...]] = {}
         self._unpacking: set[int] = set()  # unpacked bindings being followed (cycle guard)
+        self.grad_cache: dict[tuple[str, ast.AST], Any] = {}  # grad_mode's effects, per expression
         # Shared recognizers (patterns.py, indexing.py) memoise per node here: several rules
         # ask the same question of the same node.
         self.memo: dict[tuple[str, ast.AST], Any] = {}
@@ -925,59 +927,43 @@ class SemanticModel:
         return out or None
 
     # ------------------------------------------------------------------ grad mode
+    def context_grad_effect(self, expr: ast.AST) -> frozenset[str]:
+        """The grad modes the body of ``with expr:`` may run in (``grad_mode.context_effect``):
+        ``{OFF}`` for ``torch.no_grad()``, ``{ON}`` for ``torch.enable_grad()``, ``{INHERIT}``
+        for a context that keeps the mode, ``{UNKNOWN}`` where nothing tells."""
+        return grad_mode.context_effect(self, expr)
+
+    def decorator_grad_effect(self, expr: ast.AST) -> frozenset[str]:
+        """The grad modes the body of a function decorated with ``expr`` may run in."""
+        return grad_mode.decorator_effect(self, expr)
+
+    def grad_states_at(self, node: ast.AST) -> frozenset[str]:
+        """The grad modes ``node`` may run in by the ``with`` blocks and decorators around it,
+        the innermost winning; INHERIT: its function's caller decides."""
+        return grad_mode.lexical_states(self, node)
+
     def is_no_grad_context(self, expr: ast.AST) -> bool:
-        """``torch.no_grad()``, ``torch.inference_mode()``, ``torch.set_grad_enabled(False)``."""
-        if not isinstance(expr, ast.Call):
-            return self.qualified_name(expr) in torch_api.NO_GRAD_CONTEXTS
-        name = self.call_name(expr)
-        if name in torch_api.NO_GRAD_CONTEXTS:
-            if name in torch_api.NO_GRAD_UNLESS_FALSE and expr.args and _is_false(expr.args[0]):
-                return False
-            return True
-        if name in torch_api.GRAD_MODE_SETTERS and expr.args:
-            return _is_false(expr.args[0])
-        return False
+        """``with expr:`` turns gradients off: ``torch.no_grad()``, ``torch.inference_mode()``,
+        ``torch.set_grad_enabled(False)``, a project's context manager that does."""
+        return self.context_grad_effect(expr) == grad_mode.OFF_ONLY
 
     def function_is_no_grad(self, func: ast.AST) -> bool:
-        return any(self.is_no_grad_context(d) for d in getattr(func, "decorator_list", ()))
+        """The decorators of ``func`` turn gradients off in its body."""
+        states = grad_mode.UNCHANGED
+        for d in reversed(getattr(func, "decorator_list", ())):
+            states = grad_mode.apply(states, self.decorator_grad_effect(d))
+        return states == grad_mode.OFF_ONLY
 
     def under_no_grad(self, node: ast.AST) -> bool:
-        """Lexically under ``with torch.no_grad()`` or in a function decorated with it, or after
-        ``stack.enter_context(torch.no_grad())`` in the body of ``with ExitStack() as stack``."""
-        for anc in ancestors(node):
-            if isinstance(anc, (ast.With, ast.AsyncWith)) and _inside_field(node, anc, "body"):
-                if any(self.is_no_grad_context(i.context_expr) for i in anc.items) or self._entered_no_grad(anc, node):
-                    return True
-            if isinstance(anc, FUNCTION_TYPES) and self.function_is_no_grad(anc):
-                return True
-        return False
+        """Gradients are off at ``node`` by what encloses it: ``with torch.no_grad()`` (or
+        ``stack.enter_context(torch.no_grad())`` in ``with ExitStack() as stack``), a decorator
+        that turns them off, and no ``with torch.enable_grad()`` inside those."""
+        return self.grad_states_at(node) == grad_mode.OFF_ONLY
 
-    def _entered_no_grad(self, w: ast.With | ast.AsyncWith, node: ast.AST) -> bool:
-        """``with ExitStack() as stack:`` whose body, before ``node`` and on every path to it,
-        calls ``stack.enter_context(torch.no_grad())``."""
-        names = {
-            i.optional_vars.id
-            for i in w.items
-            if isinstance(i.optional_vars, ast.Name)
-            and self.call_name(i.context_expr) in torch_api.EXIT_STACKS
-        }
-        if not names:
-            return False
-        for stmt in w.body:
-            if pos(stmt) >= pos(node) or any(a is stmt for a in ancestors(node)) or stmt is node:
-                break
-            call = stmt.value if isinstance(stmt, ast.Expr) else None
-            if (
-                isinstance(call, ast.Call)
-                and isinstance(call.func, ast.Attribute)
-                and call.func.attr == "enter_context"
-                and isinstance(call.func.value, ast.Name)
-                and call.func.value.id in names
-                and call.args
-                and self.is_no_grad_context(call.args[0])
-            ):
-                return True
-        return False
+    def grad_not_off(self, node: ast.AST) -> bool:
+        """Nothing around ``node`` turns gradients off or hides the mode (a context nothing
+        describes): they are on there whenever its function is called with them on."""
+        return grad_mode.not_off(self.grad_states_at(node))
 
     # ------------------------------------------------------------------ inference fallback
     def external_class(self, expr: ast.AST) -> tuple["SemanticModel", ClassInfo] | None:
@@ -1117,10 +1103,6 @@ def _decorator_name(d: ast.AST) -> str | None:
     if isinstance(d, ast.Attribute):
         return d.attr
     return None
-
-
-def _is_false(expr: ast.AST) -> bool:
-    return isinstance(expr, ast.Constant) and expr.value is False
 
 
 def _inside_field(node: ast.AST, anc: ast.AST, fieldname: str) -> bool:

@@ -18,7 +18,12 @@ cached by path and mtime in ``semantic.load_module_model``).
 
 from __future__ import annotations
 
+import ast
 import os
+from typing import Any, Callable
+
+from ..catalogue import torch_api
+from ..syntax.tree import parent
 
 ROOT_MARKERS = ("pyproject.toml", "setup.cfg", "setup.py", ".git")
 MAX_ANCESTORS = 4  # how far up an absolute import is looked for when there is no root marker
@@ -84,3 +89,38 @@ def module_file(importer: str | None, dotted: str) -> str | None:
     if not importer or not dotted:
         return None
     return _module_file(os.path.dirname(os.path.abspath(importer)), dotted)
+
+
+def project_function(m: Any, func: ast.AST, load: "Callable[[str], Any] | None" = None, _qual: str | None = None, _depth: int = 0) -> "tuple[Any, ast.FunctionDef | ast.AsyncFunctionDef] | None":
+    """The top-level function ``func`` (a name or attribute in the semantic model ``m``) names in
+    another module of the project (found through the project's module index, also re-exported
+    by a package), as ``(that module's model, the def)``, or None. ``load`` gives a module's
+    model by path (the model's own loader when not given)."""
+    if not getattr(m, "_external", False):
+        return None
+    load = load if load is not None else getattr(m, "loader", None)
+    if load is None:
+        return None
+    if _qual is None:
+        if not isinstance(func, (ast.Name, ast.Attribute)):
+            return None
+        _qual = m.qualified_name(func)
+        if _qual is None or _qual.startswith((torch_api.TORCH, torch_api.TORCHVISION, "builtins.", torch_api.NUMPY)):
+            return None
+        m.read_outside()  # the answer depends on the imports, and on another module
+    stripped = _qual.lstrip(".")
+    dots = _qual[: len(_qual) - len(stripped)]
+    if _depth > 3 or not ("." in stripped or dots):
+        return None
+    head, _, name = stripped.rpartition(".")
+    path = module_file(m.path, dots + head)
+    other = load(path) if path else None
+    if other is None:
+        return None
+    fs = [f for f in other.functions.get(name, []) if isinstance(parent(f), ast.Module)]
+    if len(fs) == 1:
+        return other, fs[0]
+    bindings = other.module_scope.bindings.get(name, [])
+    if not fs and len(bindings) == 1 and bindings[0].kind == "import" and bindings[0].qualname:
+        return project_function(other, func, load, bindings[0].qualname, _depth + 1)
+    return None

@@ -78,10 +78,20 @@ class EvalWithoutNoGrad(Rule):
     `autograd.grad` (through helpers either), and runs after `model.eval()`, or measures the
     outputs in a loop (`.item()`, `argmax`, a comparison, `.numpy()`, `.data`), or keeps them
     across iterations, or iterates held-out data by construction (`MNIST(root, train=False)`,
-    `split="val"`). It is not under `torch.no_grad()` / `torch.inference_mode()` (a `with`
-    block, `stack.enter_context(torch.no_grad())` in a `with ExitStack() as stack:` block, or a
-    decorator on the function, or on every caller of the function in the file, also when the
-    function is handed as a callback to a function of the file that calls it only there).
+    `split="val"`). Gradients must be on there, by what the code around it computes: it is
+    not under `torch.no_grad()` / `torch.inference_mode()` / `torch.set_grad_enabled(False)` (a
+    `with` block, `stack.enter_context(torch.no_grad())` in a `with ExitStack() as stack:` block,
+    or a decorator on the function, or on every caller of the function in the file, also when
+    the function is handed as a callback to a function of the file that calls it only there),
+    nor under a context manager or decorator of the project that turns them off (read from its
+    body, in the file or in another module of the project: a decorator factory that returns
+    `torch.no_grad()` or `torch.inference_mode()`, a wrapper that calls the function inside
+    `with torch.no_grad():`, a `@contextmanager` generator that yields there), whatever their
+    names; the innermost block wins (`with torch.enable_grad():` or `inference_mode(False)`
+    inside a no_grad block turns them back on, measured). A context manager or decorator
+    nothing describes (a library's the catalogue does not know, a method of an object of
+    unknown type, `with ctx:` of a parameter, a mode that is not a constant) leaves the grad
+    mode unknown, and nothing is reported under it.
     It is reported only where the forward pass runs repeatedly (in a loop, or in a function
     called, directly or as a callback, from a loop of the file): a single forward (one batch of samples after training, a
     smoke test under `__main__`) costs one pass's memory once, and is not reported.
@@ -99,6 +109,11 @@ class EvalWithoutNoGrad(Rule):
     their outputs do not require grad, benchmarks/jit_facts.py). Scripted, traced and loaded
     TorchScript modules do record autograd (measured) and are reported like other models;
     `torch.jit.trace(model, x)` itself runs the forward once to record it and is no evaluation.
+    `torch.set_grad_enabled(False)` called as a statement (not as a `with` block or a decorator)
+    turns gradients off for whatever runs after it, in any function: after such a call in the
+    same function the grad mode is unknown and nothing is reported; one made elsewhere (at the
+    top level of a script, in a function called earlier) is not followed, and code after it is
+    judged by the blocks and decorators around it.
 
     ## Why is this bad?
     Without `no_grad`, every forward pass records the autograd graph and keeps each layer's
@@ -161,7 +176,7 @@ class EvalWithoutNoGrad(Rule):
         for region in regions:
             if id(region.target) in done:
                 continue
-            forwards = [c for c in region.forwards if not flow.no_grad_at(c) and not self._frozen(c, ctx)]
+            forwards = [c for c in region.forwards if flow.grad_on_at(c) and not self._frozen(c, ctx)]
             if not forwards or not any(self._repeated(c, ctx) for c in forwards):
                 continue  # one forward pass (a smoke test, one sample): the cost does not add up
             done.add(id(region.target))

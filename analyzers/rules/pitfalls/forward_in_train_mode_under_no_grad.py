@@ -13,7 +13,9 @@ from ...syntax.tree import ancestors, parent, pos
 class ForwardInTrainModeUnderNoGrad(Rule):
     """
     ## What it does
-    Checks for a forward pass inside `torch.no_grad()` (or `inference_mode()`) of a model with
+    Checks for a forward pass inside `torch.no_grad()` (or `inference_mode()`,
+    `set_grad_enabled(False)`, or a context manager of the project that turns gradients off,
+    read from its body, and with no `torch.enable_grad()` block inside it) of a model with
     batch norm whose mode at that point is train: `model.train()` ran before it in the same
     function and `model.eval()` did not, or the model is never put in eval mode anywhere in the
     file (modules start in train mode). Typical cases: computing features or statistics,
@@ -95,18 +97,22 @@ class ForwardInTrainModeUnderNoGrad(Rule):
     whole_file = True
 
     def check_file(self, ctx: Context) -> None:
-        if not any(ctx.model.text_contains(t) for t in ("no_grad", "inference_mode")):
-            return  # cheap pre-check: nothing to find
         flow = ctx.flow
         m = ctx.model
+        blocks = [
+            node for node in flow.nodes(ast.With, ast.AsyncWith)
+            if isinstance(node, (ast.With, ast.AsyncWith)) and any(m.is_no_grad_context(i.context_expr) for i in node.items)
+        ]
+        if not blocks:
+            return  # nothing turns gradients off here
         eval_forwards = {id(c) for r in flow.eval_regions for c in r.forwards}
-        for node in flow.nodes(ast.With, ast.AsyncWith):
-            if not isinstance(node, (ast.With, ast.AsyncWith)) or not any(m.is_no_grad_context(i.context_expr) for i in node.items):
-                continue
+        for node in blocks:
             func = m.enclosing_function(node)
             if func is not None and _touches_bn_stats(func):
                 continue  # re-estimating batch-norm statistics on purpose (SWA update_bn, after pruning)
             for call in _calls(node.body):
+                if not m.under_no_grad(call):
+                    continue  # ``with torch.enable_grad():`` inside the block: gradients are on again
                 if isinstance(parent(call), ast.Expr):
                     continue  # the output is thrown away: the forward runs for its statistics (BN re-estimation)
                 if flow.output_fate(call, func if func is not None else m.tree).checked:

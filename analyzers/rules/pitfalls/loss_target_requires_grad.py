@@ -115,7 +115,7 @@ class LossTargetRequiresGrad(Rule):
         assert isinstance(node, ast.Call)
         m = ctx.model
         lc = loss_call(m, node, torch_api.TARGET_LOSS_FUNCS, torch_api.TARGET_LOSS_MODULES) or project_loss_call(m, node, torch_api.TARGET_LOSS_MODULES)
-        if lc is None or m.under_no_grad(node):
+        if lc is None or not m.grad_not_off(node):  # under no_grad, or a context whose grad mode nothing tells
             return
         if in_grad_free_hook(m, node):
             return  # Lightning runs these hooks with gradients disabled
@@ -150,7 +150,7 @@ class LossTargetRequiresGrad(Rule):
             return  # both factors are softmax outputs: nothing to find
         sides = [unnegated(node.left), unnegated(node.right)]
         for probs, logp in (sides, sides[::-1]):
-            if not all_activation(m, logp, LOG_SOFTMAX) or not all_activation(m, probs, SOFTMAX) or m.under_no_grad(node):
+            if not all_activation(m, logp, LOG_SOFTMAX) or not all_activation(m, probs, SOFTMAX) or not m.grad_not_off(node):
                 continue
             g = requires_grad(m, probs)
             go = requires_grad(m, logp)

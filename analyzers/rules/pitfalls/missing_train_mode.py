@@ -167,7 +167,7 @@ class MissingTrainMode(Rule):
         """A forward of ``ev``'s module that runs with gradients in the loop (the same values, or,
         where they cannot be seen, the same text), or None."""
         for e in events:
-            if e.kind != FORWARD or e.no_grad or not e.subject:
+            if e.kind != FORWARD or not e.grad_not_off or not e.subject:
                 continue
             rel = _relation(flow, e, ev)
             if rel or (rel is None and _related_subjects(e.subject, ev.subject)):
