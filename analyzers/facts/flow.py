@@ -793,7 +793,7 @@ class Flow:
                 # unchanged, so a keystroke looks at the edited statement only.
                 tree = self.model._tree
                 for stmt in tree.body:
-                    part = self.kept("mentioning " + " ".join(names), stmt, lambda: _mentioning_in(stmt, wanted))  # noqa: B023
+                    part = self.kept("mentioning " + " ".join(names), stmt, lambda: _mentioning_in(self.model, stmt, wanted))  # noqa: B023
                     if part is not None:
                         found |= part
                         found.add(id(tree))
@@ -1842,22 +1842,21 @@ COMPREHENSION_TYPES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp
 _CONTAINER_TYPES = (*FUNCTION_TYPES, *LOOP_TYPES, ast.Module)
 
 
-def _mentioning_in(stmt: ast.stmt, wanted: set[str]) -> frozenset[int] | None:
+def _mentioning_in(m: SemanticModel, stmt: ast.stmt, wanted: set[str]) -> frozenset[int] | None:
     """``Flow.containers_mentioning`` within one top-level statement: the ids of its functions
     and loops that hold ``x.<name>`` or ``<name>(...)`` (the module not included); None when
-    it holds none."""
-    hit = False
+    it holds none. Its attributes and calls come from the traversal's buckets (no walk)."""
     found: set[int] = set()
-    for n in ast.walk(stmt):
-        tp = type(n)
-        if (tp is ast.Attribute and n.attr in wanted) or (tp is ast.Call and isinstance(n.func, ast.Name) and n.func.id in wanted):  # type: ignore[attr-defined]
-            hit = True
-            for anc in ancestors(n):
-                if isinstance(anc, ast.Module):
-                    break
-                if isinstance(anc, _CONTAINER_TYPES):
-                    found.add(id(anc))
-    return frozenset(found) if hit else None
+    attrs = m.nodes_in_statement(stmt, ast.Attribute)
+    calls = m.nodes_in_statement(stmt, ast.Call)
+    hits = [*(a for a in attrs if a.attr in wanted), *(c for c in calls if isinstance(c.func, ast.Name) and c.func.id in wanted)]  # type: ignore[attr-defined]
+    for n in hits:
+        for anc in ancestors(n):
+            if isinstance(anc, ast.Module):
+                break
+            if isinstance(anc, _CONTAINER_TYPES):
+                found.add(id(anc))
+    return frozenset(found) if hits else None
 
 
 def _calls_in(stmts: list[ast.stmt]) -> list[ast.Call]:

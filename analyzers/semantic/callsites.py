@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 
 from .model import FUNCTION_TYPES, SemanticModel
-from ..syntax.tree import child_fields, parent
+from ..syntax.tree import parent
 
 MAX_SITES = 16
 
@@ -56,7 +56,7 @@ def _call_index(model: SemanticModel) -> tuple[dict[str, list[ast.Call]], dict[s
         # unchanged, so a keystroke indexes the edited statement only.
         parts = model.file_memo.setdefault("call_index_parts", {})
         for stmt in model._tree.body:
-            part = model.remember_across_versions(parts, "call_index", stmt, lambda: _index_calls([stmt]))  # noqa: B023
+            part = model.remember_across_versions(parts, "call_index", stmt, lambda: _index_calls(model.nodes_in_statement(stmt, ast.Call)))  # noqa: B023
             for merged, found in zip((by_name, by_arg), part):
                 for key, calls in found.items():
                     have = merged.get(key)
@@ -84,25 +84,12 @@ def _add_call(node: ast.Call, by_name: dict, by_arg: dict) -> None:
             by_arg.setdefault(n, []).append(node)
 
 
-def _index_calls(stmts: list[ast.stmt]) -> tuple[dict[str, tuple[ast.Call, ...]], dict[str, tuple[ast.Call, ...]]]:
-    """``_call_index`` of some statements, walked in the traversal's (pre-)order."""
+def _index_calls(calls: list[ast.AST]) -> tuple[dict[str, tuple[ast.Call, ...]], dict[str, tuple[ast.Call, ...]]]:
+    """``_call_index`` of one statement's calls (the traversal's bucket, in its pre-order)."""
     by_name: dict[str, list[ast.Call]] = {}
     by_arg: dict[str, list[ast.Call]] = {}
-    stack: list[ast.AST] = list(reversed(stmts))
-    while stack:
-        node = stack.pop()
-        tp = type(node)
-        if tp is ast.Call:
-            _add_call(node, by_name, by_arg)  # type: ignore[arg-type]
-        children: list[ast.AST] = []
-        for fld in child_fields(tp):
-            value = getattr(node, fld, None)
-            if type(value) is list:
-                children.extend(item for item in value if isinstance(item, ast.AST))
-            elif isinstance(value, ast.AST):
-                children.append(value)
-        children.reverse()
-        stack.extend(children)
+    for node in calls:
+        _add_call(node, by_name, by_arg)  # type: ignore[arg-type]
     return {k: tuple(v) for k, v in by_name.items()}, {k: tuple(v) for k, v in by_arg.items()}
 
 
