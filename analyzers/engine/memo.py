@@ -264,7 +264,7 @@ class RuleMemo:
         checked: dict[str, bool] = {}
         kept = {}
         for code, (reads, findings) in self._file_entries.items():
-            if any((checked.setdefault(needle, needle in source.text)) != found for needle, found in reads.texts.items()):
+            if not reads.texts_hold(source.text, checked):
                 continue
             if spans and any(a <= line <= b for d in findings for line in _lines_of(d) for a, b in spans):
                 continue

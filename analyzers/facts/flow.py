@@ -847,6 +847,10 @@ class Flow:
         return out
 
     def mentions(self, root: ast.AST, *names: str) -> bool:
+        if isinstance(root, ast.Module) and self.model.reads is not None:
+            # the module mentions a name when any of its statements does: an edited statement
+            # that mentions one may change the answer
+            self.model.reads.mentions.update(names)
         return id(root) in self.containers_mentioning(*names)
 
     def may_backward(self, root: ast.AST) -> bool:
@@ -1403,13 +1407,9 @@ class Flow:
 
     def trains_around(self, call: ast.Call) -> bool:
         """``call`` runs in a function (or at the top level of a file) one run of which trains."""
-        m = self.model
-        outer = m.enclosing_function(call)
+        outer = self.model.enclosing_function(call)
         if outer is None:
-            # the module reaches a backward when some statement mentions one (containers_mentioning)
-            if m.reads is not None:
-                m.reads.mentions.update(_BACKWARD_NAMES)
-            return self.may_backward(m._tree) and self.is_training(self._module_events())
+            return self.may_backward(self.model._tree) and self.is_training(self._module_events())
         return self.may_backward(outer) and self.is_training(self.events(outer))
 
     @file_fact

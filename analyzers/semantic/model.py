@@ -299,7 +299,7 @@ class SemanticModel:
         changes one drops what was read, and an edit inside a function does not."""
         if self.reads is not None:
             self.reads.binds.add(MODULE_CODE)
-        return [s for s in self._tree.body if not isinstance(s, (*FUNCTION_TYPES, ast.ClassDef))]
+        return [s for s in self._tree.body if _runs_at_import(s)]
 
     def nodes_in_statement(self, stmt: ast.stmt, tp: type) -> list[ast.AST]:
         """The nodes of type ``tp`` in the top-level statement ``stmt``, in the traversal's
@@ -335,8 +335,8 @@ class SemanticModel:
     def begin_statement(self, stmt: ast.stmt) -> StatementRecord:
         """The traversal enters a top-level statement: record what it adds."""
         rec = StatementRecord(stmt.lineno)
-        if not isinstance(stmt, (*FUNCTION_TYPES, ast.ClassDef)):
-            rec.names.add(MODULE_CODE)  # code that runs at import: see module_code()
+        if _runs_at_import(stmt):
+            rec.names.add(MODULE_CODE)  # see module_code()
         self.statement = self.module_scope.record = rec
         return rec
 
@@ -1068,6 +1068,11 @@ _MISS = object()
 _BUILTIN_QUALNAMES: dict[str, str] = {}
 # What a top-level statement that runs at import "binds" (no identifier can clash with it).
 MODULE_CODE = "<module code>"
+
+
+def _runs_at_import(stmt: ast.stmt) -> bool:
+    """A top-level statement whose body runs when the module runs (not a def or a class)."""
+    return not isinstance(stmt, (*FUNCTION_TYPES, ast.ClassDef))
 _BUILTINS = frozenset(vars(builtins))
 
 

@@ -69,13 +69,18 @@ class Reads:
             return True
         if tokens and not self.mentions.isdisjoint(tokens):
             return True
+        return not self.texts_hold(text, checked)
+
+    def texts_hold(self, text: str, checked: dict[str, bool]) -> bool:
+        """Every substring test recorded gives the same answer on ``text`` (``checked``: the
+        answers already found for it, shared between the readers of one version)."""
         for needle, found in self.texts.items():
             now = checked.get(needle)
             if now is None:
                 now = checked[needle] = needle in text
             if now != found:
-                return True
-        return False
+                return False
+        return True
 
 
 def tokens(lines: Iterable[str]) -> set[str]:
