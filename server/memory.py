@@ -5,7 +5,9 @@ allocated: the event loop, the analysis worker, jedi's threads) and reuses them 
 allocations of the same arena and size; after open/edit/close cycles the resident size keeps
 creeping up although Python freed everything. ``malloc_trim(0)`` returns the free pages of
 every arena to the system. :class:`Trimmer` calls it once things are quiet after a document
-is closed (not on the critical path of a keystroke).
+is closed (not on the critical path of a keystroke), after a sweep of the collector's frozen
+objects (``analyzers/engine/collector.py``), which frees any cycle the closed document's state
+left.
 
 ``TORCHPIT_MALLOC_TRIM=0`` switches it off (to measure what it does).
 """
@@ -19,6 +21,8 @@ import os
 import sys
 import threading
 from typing import Callable
+
+from torchpit.analyzers.engine import collector
 
 log = logging.getLogger("torchpit.server")
 
@@ -71,6 +75,7 @@ class Trimmer:
     def _run(self) -> None:
         with self._lock:
             self._timer = None
+        collector.sweep()  # the cycles nobody broke, frozen with the closed document's state
         if self._trim():
             self.count += 1
             log.debug("malloc_trim after closes")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import gc
 import logging
 import multiprocessing
 import threading
@@ -29,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from pygls.exceptions import JsonRpcInvalidParams
+
+from torchpit.analyzers.engine import collector
 
 from .analysis import DocResult, Job, Outcome, forget_in_worker, run_job
 from .session import Session, Unit
@@ -163,11 +164,13 @@ class Scheduler:
     ) -> None:
         self.session = session
         self.pool_kind = pool
+        # The worker keeps each document's state: what analyses leave alive is frozen out of the
+        # collector's sight (analyzers/engine/collector.py).
         self.pool: concurrent.futures.Executor = (
             # spawn, not fork: forking a process that has threads (pygls' reader) can deadlock the child
-            concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=collector.keep_survivors_frozen)
             if pool == "process"
-            else concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="torchpit-analysis")
+            else concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="torchpit-analysis", initializer=collector.keep_survivors_frozen)
         )
         self.dispatcher = Dispatcher(self.pool)
         self.on_outcome = on_outcome
@@ -176,7 +179,6 @@ class Scheduler:
         self._pending: dict[str, asyncio.Task] = {}  # unit key -> the debounced run
         self._inflight: dict[str, _Inflight] = {}
         self._tokens: dict[str, int] = {}  # unit key -> current token, read by the worker thread
-        self._gc_frozen = False
         self._background: concurrent.futures.ProcessPoolExecutor | None = None
         self._quiet: Any = None  # a multiprocessing Event, set while no analysis runs
         self._quiet_timer: asyncio.TimerHandle | None = None
@@ -239,14 +241,7 @@ class Scheduler:
         """In the worker thread: skip work that was superseded while it waited in the queue."""
         if self._tokens.get(job.key) != job.token:
             return None
-        outcome = run_job(job, self.session.parsers)
-        if not self._gc_frozen:
-            # What the first analysis loaded (jedi, parso, typeshed stubs, torch's stubs) lives as
-            # long as the server: out of the collector's sight, its passes stay short.
-            self._gc_frozen = True
-            gc.collect()
-            gc.freeze()
-        return outcome
+        return run_job(job, self.session.parsers)
 
     async def analyze(self, unit: Unit) -> Outcome | None:
         """The outcome for the unit's current token (joining a run already under way)."""

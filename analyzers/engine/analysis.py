@@ -8,15 +8,12 @@ server all call it.
 from __future__ import annotations
 
 import ast
-import contextlib
-import gc
 import logging
 import os
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 from ..core import diagnostics as d
 from ..core.diagnostics import Diagnostic, Range, Severity
@@ -28,6 +25,7 @@ from ..semantic.model import SemanticModel
 from ..syntax.incremental import IncrementalParser
 from ..syntax.parsing import ParseResult, parse_source
 from ..syntax.source import SourceFile
+from . import collector
 from .config import Config
 from .memo import RuleMemo
 from .registry import all_rules
@@ -90,38 +88,8 @@ def analyze(
     The language server passes the document's incremental ``parser`` and rule ``memo``;
     the result is the same as without them (tests/test_rule_memo.py), only faster.
     """
-    with _gc_paused():
+    with collector.paused():  # see engine/collector.py
         return _analyze(text, path, config, jedi, rules, apply_noqa, keep_model, parser, memo)
-
-
-_gc_lock = threading.Lock()
-_gc_holders = 0
-_gc_was_enabled = True
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector waits while an analysis runs.
-
-    An analysis allocates a tree and a model of some 50,000 objects in a few milliseconds;
-    the collector's generation thresholds make it scan them again and again meanwhile, which
-    measured as a third of the time per keystroke in the language server (benchmarks/README.md).
-    The model breaks its own cycles when done (``SemanticModel.release``), so reference
-    counting frees nearly all of it and little is left for the collector afterwards.
-    """
-    global _gc_holders, _gc_was_enabled
-    with _gc_lock:
-        _gc_holders += 1
-        if _gc_holders == 1:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_holders -= 1
-            if _gc_holders == 0 and _gc_was_enabled:
-                gc.enable()
 
 
 def _analyze(
