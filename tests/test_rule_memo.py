@@ -30,6 +30,7 @@ from torchpit.analyzers.engine.analysis import analyze
 from torchpit.analyzers.syntax.incremental import IncrementalParser
 from torchpit.analyzers.semantic.inference import JediOptions
 from torchpit.analyzers.engine.memo import RuleMemo
+from torchpit.analyzers.rules.rule import Rule
 from torchpit.analyzers.syntax.parsing import parse_source
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -535,3 +536,99 @@ def test_a_module_changed_on_disk_reaches_whole_file_findings_while_typing(tmp_p
     assert parser.stats.retexted
     assert _dicts(got) == _dicts(analyze(typed2, str(main), jedi=NO_JEDI))
     assert "PIT201" not in [d.code for d in got.diagnostics]
+
+
+# ---------------------------------------------------------------------------- text read by a check
+# Two checks that read text, for the memo's sake only (not registered): one quotes the whole
+# function it reports on, one asks the tokenizer whether a line is a comment.
+
+
+class _QuotesItsFunction(Rule):
+    code = "PIT998"
+    name = "quotes-its-function"
+    summary = "test rule"
+    node_types = (ast.FunctionDef,)
+
+    def check(self, node: ast.AST, ctx) -> None:
+        ctx.report(node, f"{len(ctx.text(node))} characters")
+
+
+class _AsksTheTokenizer(Rule):
+    code = "PIT997"
+    name = "asks-the-tokenizer"
+    summary = "test rule"
+    node_types = (ast.FunctionDef,)
+
+    def check(self, node: ast.AST, ctx) -> None:
+        above = node.lineno - 2
+        if ctx.source.line_text(above).startswith("#"):
+            ctx.report(node, f"comment above: {ctx.source.is_comment_line(above)}")
+
+
+def _typed_into_a_broken_line(text: str, anchor: str, line: str) -> list[str]:
+    """``text`` with ``line`` typed character by character (from its first bracket) above
+    ``anchor``: a line that stays broken, so the tree stays the same."""
+    start = line.index("(") + 1
+    return [text.replace(anchor, line[:n] + "\n" + anchor) for n in range(start, len(line) + 1)]
+
+
+def test_typing_in_a_broken_line_keeps_the_findings_of_checks_that_did_not_read_it() -> None:
+    """The statement is kept with its tree (``retexted``); PIT101's check read the text of its
+    own lines only, not the line being typed, so its finding is kept, not made again."""
+    versions = [SOFTMAX, *_typed_into_a_broken_line(SOFTMAX, "    return F.cross_entropy", "    w = max(0.5, (step + 1) / warmup")]
+    parser, memo = IncrementalParser("m.py"), RuleMemo()
+    kept_all = 0
+    for v in versions:
+        got = _dicts(analyze(v, "m.py", jedi=NO_JEDI, parser=parser, memo=memo))
+        assert got == _dicts(analyze(v, "m.py", jedi=NO_JEDI))
+        kept_all += bool(parser.stats.retexted) and memo.stats.reused == memo.stats.units
+    assert kept_all >= len(versions) - 3
+
+
+def test_a_check_that_read_the_line_being_typed_is_made_again() -> None:
+    text = SOFTMAX
+    versions = [text, *_typed_into_a_broken_line(text, "    return F.cross_entropy", "    w = max(0.5, (step + 1) / warmup")]
+    parser, memo = IncrementalParser("m.py"), RuleMemo()
+    messages = set()
+    for v in versions:
+        got = _dicts(analyze(v, "m.py", jedi=NO_JEDI, rules=[_QuotesItsFunction], parser=parser, memo=memo))
+        assert got == _dicts(analyze(v, "m.py", jedi=NO_JEDI, rules=[_QuotesItsFunction]))
+        messages.update(d["message"] for d in got)
+    assert len(messages) >= len(versions) - 2  # the function's length, new on each keystroke
+
+
+def test_a_check_that_asked_the_tokenizer_is_made_again_when_the_text_changes() -> None:
+    """An unclosed bracket in a masked line elsewhere leaves the tree as it was, but the
+    tokenizer fails on the whole text: no line is a comment line then."""
+    text = SOFTMAX.replace("def unrelated(x):", "# a comment\ndef unrelated(x):")
+    open_line = text.replace("    return F.cross_entropy", "    w = max(0.5\n    return F.cross_entropy")
+    closed_line = text.replace("    return F.cross_entropy", "    w = max 0.5\n    return F.cross_entropy")
+    parser, memo = IncrementalParser("m.py"), RuleMemo()
+    seen = []
+    for v in (closed_line, open_line, closed_line, open_line):
+        got = _dicts(analyze(v, "m.py", jedi=NO_JEDI, rules=[_AsksTheTokenizer], parser=parser, memo=memo))
+        assert got == _dicts(analyze(v, "m.py", jedi=NO_JEDI, rules=[_AsksTheTokenizer]))
+        seen.append(tuple(d["message"] for d in got))
+    assert parser.stats.retexted and seen[0] != seen[1]
+
+
+class _QuotesEveryFunction(Rule):
+    code = "PIT996"
+    name = "quotes-every-function"
+    summary = "test rule"
+    whole_file = True
+
+    def check_file(self, ctx) -> None:
+        for f in ctx.model.nodes_of(ast.FunctionDef):
+            ctx.report(f, f"{len(ctx.text(f))} characters")
+
+
+def test_a_whole_file_check_that_read_the_line_being_typed_is_made_again() -> None:
+    versions = [SOFTMAX, *_typed_into_a_broken_line(SOFTMAX, "    return F.cross_entropy", "    w = max(0.5, (step + 1) / warmup")]
+    parser, memo = IncrementalParser("m.py"), RuleMemo()
+    messages = set()
+    for v in versions:
+        got = _dicts(analyze(v, "m.py", jedi=NO_JEDI, rules=[_QuotesEveryFunction], parser=parser, memo=memo))
+        assert got == _dicts(analyze(v, "m.py", jedi=NO_JEDI, rules=[_QuotesEveryFunction]))
+        messages.update(d["message"] for d in got)
+    assert len(messages) >= len(versions) - 1

@@ -163,6 +163,8 @@ def _analyze(
         )
         return result
     model.node_buckets = buckets  # the loop model (flow.py) reads its nodes from here instead of walking again
+    if memo is not None:
+        source.reads_of = model._current_reads  # the lines a check reads are recorded too (reset below)
     t_model = time.perf_counter()
 
     ctx = Context(source, model, path)
@@ -188,7 +190,8 @@ def _analyze(
     node_rules = [(cls, rule) for cls, rule in instances if cls.node_types]
     if memo is not None:
         retexted = parser.stats.retexted if parser is not None else frozenset()
-        memo.begin((path, config.fingerprint(), repr(jedi_opts), tuple(cls.code for cls in selected)), units, source, retexted)
+        changed = parser.stats.changed_lines if parser is not None else frozenset()
+        memo.begin((path, config.fingerprint(), repr(jedi_opts), tuple(cls.code for cls in selected)), units, source, retexted, changed)
         model.persistent = memo.persistent
     for unit in units:
         kept = memo.reuse(unit) if memo is not None else None
@@ -248,6 +251,7 @@ def _analyze(
         per_rule[cls.code] += time.perf_counter() - t_rule
     if failed:
         ctx.findings[:] = [f for f in ctx.findings if f.code not in failed]  # skipped for this file
+    source.reads_of = None  # (the result keeps the source; it must not keep the model)
     t_rules = time.perf_counter()
 
     reported: set[tuple[str, Range]] = set()

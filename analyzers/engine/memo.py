@@ -17,6 +17,10 @@ A finding or an answer is dropped when something it read may have changed:
 - a statement that was replaced, added or removed binds a name it looked up, or mentions a
   name whose call sites (or module-level reads) it counted;
 - a substring it looked for in the whole text appeared or disappeared;
+- a line whose text it read changed: a statement holding that line was replaced, or it was
+  kept with its tree while that (masked) line changed (``IncrementalStats.retexted``);
+- what it read depends on the whole text (the tokenizer's view of comments), and the text
+  changed;
 - it read the whole file.
 
 Positions in kept findings are relative to the top-level statement that holds each line (the
@@ -62,6 +66,9 @@ class _Entry:
     # Each finding with, per line it uses, the statement holding that line and the line's
     # offset from the statement's first line.
     findings: list[tuple[Diagnostic, dict[int, tuple[ast.stmt, int]]]]
+    # The lines whose text the check read, the same way (a line after a statement's end is
+    # in that statement's group: a change there replaces the statement).
+    text_lines: list[tuple[ast.stmt, int]]
 
 
 @dataclass
@@ -179,6 +186,7 @@ class RuleMemo:
         # of the document is the same (the same nodes at the same lines: typing inside a line
         # that stays broken, ``IncrementalStats.retexted``), see ``begin``.
         self._file_entries: dict[str, tuple[Reads, list[Diagnostic]]] = {}
+        self._text: str | None = None  # the last version's text
         self.stats = MemoStats()
 
     def module_scope(self, tree: ast.Module) -> ModuleScope:
@@ -196,20 +204,22 @@ class RuleMemo:
             self._fragments = {}
         return self._fragments
 
-    def begin(self, key: Hashable, units: Sequence["Unit"], source: "SourceFile", retexted: Container[int] = frozenset()) -> None:
+    def begin(self, key: Hashable, units: Sequence["Unit"], source: "SourceFile", retexted: Container[int] = frozenset(), changed: frozenset[int] = frozenset()) -> None:
         """A new version was traversed: drop what its edit may have changed. ``retexted``: ids
-        of statements kept with their tree although some of their (masked) lines changed
-        (``IncrementalStats.retexted``): the answers about them stand, their findings, which
-        may quote or rewrite their text, are made again."""
+        of statements kept with their tree although some of their (masked) lines changed, the
+        lines ``changed`` (``IncrementalStats``): the answers about them stand (none read
+        text), and so do the findings of the checks that read none of those lines."""
         if key != self._key:
             self._key = key
             self._statements = {}
             self._entries = {}
             self._file_entries = {}
             self.persistent.clear()
+        same_text = source.text == self._text
+        self._text = source.text
         current = {id(u.stmt): u for u in units}
         starts = [statement_start(u.stmt) - 1 for u in units]
-        self._file_entries = self._file_entries_kept(units, starts, retexted, source)
+        self._file_entries = self._file_entries_kept(units, starts, changed, same_text, source)
         binds: set[str] = set()
         mentions: set[str] = set()
         need_tokens = self.persistent.any_mentions or any(e.reads.mentions for e in self._entries.values())
@@ -235,9 +245,10 @@ class RuleMemo:
             sid: e
             for sid, e in self._entries.items()
             if sid in current
-            and sid not in retexted
             and not e.reads.invalidated_by(binds, mentions, source.text, checked)
             and all(id(anchor) in current for _, lines in e.findings for anchor, _ in lines.values())
+            and not (e.reads.all_text and not same_text)
+            and all(id(anchor) in current and not (id(anchor) in retexted and statement_start(anchor) - 1 + offset in changed) for anchor, offset in e.text_lines)
         }
         self.persistent.drop_invalidated(current, binds, mentions, source.text, checked)
         kept_fragments = {}
@@ -252,21 +263,20 @@ class RuleMemo:
         self._starts = starts
         self.stats = MemoStats(units=len(units))
 
-    def _file_entries_kept(self, units: Sequence["Unit"], starts: list[int], retexted: Container[int], source: "SourceFile") -> dict[str, tuple[Reads, list[Diagnostic]]]:
+    def _file_entries_kept(self, units: Sequence["Unit"], starts: list[int], changed: frozenset[int], same_text: bool, source: "SourceFile") -> dict[str, tuple[Reads, list[Diagnostic]]]:
         """The whole-file rules' findings that still hold: every statement is the one of the
-        last version, at the same line (so the only lines that changed are masked lines inside
-        ``retexted`` statements), the substrings the rule looked for are still (or still not)
-        there, and none of its findings has a line in a ``retexted`` statement (a fix there
-        may rewrite the changed text)."""
+        last version, at the same line (so the only lines that changed are masked lines,
+        ``changed``), the substrings the rule looked for are still (or still not) there, and
+        it read the text of none of the lines that changed (nor what depends on the whole
+        text, if it changed)."""
         if not self._file_entries or starts != self._starts or len(units) != len(self._units) or any(u.stmt is not v.stmt for u, v in zip(units, self._units)):
             return {}
-        spans = [(starts[i], (u.stmt.end_lineno or 0) - 1) for i, u in enumerate(units) if id(u.stmt) in retexted]
         checked: dict[str, bool] = {}
         kept = {}
         for code, (reads, findings) in self._file_entries.items():
             if not reads.texts_hold(source.text, checked):
                 continue
-            if spans and any(a <= line <= b for d in findings for line in _lines_of(d) for a, b in spans):
+            if (reads.all_text and not same_text) or not reads.lines.isdisjoint(changed):
                 continue
             kept[code] = (reads, findings)
         return kept
@@ -299,6 +309,7 @@ class RuleMemo:
         self._statements = {}
         self.persistent.clear()
         self._units = []
+        self._text = None
 
     def reuse(self, unit: "Unit") -> list[Diagnostic] | None:
         """The findings kept for ``unit``, moved to where its lines are now; None if none."""
@@ -316,6 +327,12 @@ class RuleMemo:
 
     def store(self, unit: "Unit", findings: Sequence[Diagnostic], reads: Reads) -> None:
         """Keep ``unit``'s findings and what its check read (unless a line can't be placed)."""
+        text_lines: list[tuple[ast.stmt, int]] = []
+        for line in reads.lines:
+            i = bisect_right(self._starts, line) - 1
+            if i < 0:
+                return  # above the first statement: not kept
+            text_lines.append((self._units[i].stmt, line - self._starts[i]))
         kept: list[tuple[Diagnostic, dict[int, tuple[ast.stmt, int]]]] = []
         for diag in findings:
             lines: dict[int, tuple[ast.stmt, int]] = {}
@@ -328,7 +345,7 @@ class RuleMemo:
                     return  # between statements (a comment line): not kept
                 lines[line] = (u.stmt, line - self._starts[i])
             kept.append((diag, lines))
-        self._entries[id(unit.stmt)] = _Entry(reads, kept)
+        self._entries[id(unit.stmt)] = _Entry(reads, kept, text_lines)
 
 
 def _release(frag: "Fragment") -> None:

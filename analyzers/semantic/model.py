@@ -258,7 +258,7 @@ class SemanticModel:
             return value
         value = self.remember(cache, key, compute)
         reads = cache[key][1]
-        if reads is None or not reads.whole:
+        if reads is None or not (reads.whole or reads.read_text):  # (the text changes where the tree does not)
             self.persistent[pkey] = (nodes, value, reads, tuple(top_statement(n) for n in nodes))
         return value
 

@@ -41,6 +41,8 @@ class IncrementalStats:
     # lines masked in the new parse changed, and the new parse is the same tree (positions
     # included) as before. Their facts stand; what was read from their text must be read again.
     retexted: frozenset[int] = frozenset()
+    # The lines (0-based, of the new text) that changed inside those statements: masked lines.
+    changed_lines: frozenset[int] = frozenset()
 
 
 def _shift(group: Group, delta: int) -> Group:
@@ -139,6 +141,7 @@ class IncrementalParser:
         region: list[Group] = []
         same_span = {(g.start, g.end): g for g in groups[a:resync]}
         retexted: set[int] = set()
+        changed: set[int] = set()
         for s0, e0 in zip(starts, [*starts[1:], end]):
             if s0 == start and e0 <= p and groups[a].end == e0:
                 region.append(groups[a])  # the group before the change, unchanged
@@ -152,10 +155,11 @@ class IncrementalParser:
                 # cutoff). Its statements are kept, so is everything computed from them.
                 g = replace(g, stmts=before.stmts)
                 retexted.update(id(stmt) for stmt in g.stmts)
+                changed.update(i for i in range(g.start, g.end) if old[i] != lines[i])
             region.append(g)
         self._groups = [*groups[:a], *region, *(_shift(g, delta) for g in groups[resync:])]
         self._lines = lines
-        self.stats = IncrementalStats("region", end - start, frozenset(retexted))
+        self.stats = IncrementalStats("region", end - start, frozenset(retexted), frozenset(changed))
         return join_groups(self._groups)
 
     # ------------------------------------------------------------------ internals

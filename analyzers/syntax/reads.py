@@ -14,6 +14,11 @@ the semantic model records here every way the check looked beyond that statement
 - ``texts``: substrings the check looked for in the whole text, and the answer it got.
 - ``whole``: the check read something of the whole file (the tree, every node of a type,
   every function, jedi, another module). Its findings are recomputed after every edit.
+- ``lines``: the lines (0-based) whose text it read (``SourceFile``: a line, a node's range or
+  text). A statement kept while only its masked lines changed (``IncrementalStats.retexted``)
+  keeps the findings of the checks that read none of the lines that changed.
+- ``all_text``: it read something that depends on the whole text (the tokenizer's view of
+  comment lines and continuations): dropped whenever the text changes.
 - ``outside``: the check asked something beyond this text's tree: jedi (which reads the raw
   text, half-typed lines included) or another module of the project (which may change on
   disk). A whole-file rule's findings are kept across versions whose statements are all
@@ -35,7 +40,7 @@ _TOKEN_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Reads:
-    __slots__ = ("binds", "mentions", "texts", "whole", "outside")
+    __slots__ = ("binds", "mentions", "texts", "whole", "outside", "lines", "all_text")
 
     def __init__(self) -> None:
         self.binds: set[str] = set()
@@ -43,10 +48,17 @@ class Reads:
         self.texts: dict[str, bool] = {}
         self.whole = False
         self.outside = False
+        self.lines: set[int] = set()
+        self.all_text = False
 
     @property
     def empty(self) -> bool:
-        return not (self.binds or self.mentions or self.texts or self.whole)
+        return not (self.binds or self.mentions or self.texts or self.whole or self.lines or self.all_text)
+
+    @property
+    def read_text(self) -> bool:
+        """It read some of the text itself (not only the tree)."""
+        return bool(self.lines) or self.all_text
 
     def merge(self, other: "Reads") -> None:
         if other.binds:
@@ -55,6 +67,10 @@ class Reads:
             self.mentions |= other.mentions
         if other.texts:
             self.texts.update(other.texts)
+        if other.lines:
+            self.lines |= other.lines
+        if other.all_text:
+            self.all_text = True
         if other.whole:
             self.whole = True
             if other.outside:

@@ -6,8 +6,10 @@ import ast
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable
 
 from ..core.diagnostics import Position, Range
+from .reads import Reads
 
 # flake8 / ruff style: `# noqa` or `# noqa: PIT101, PIT102` (also `#noqa:PIT101`).
 NOQA_RE = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
@@ -44,12 +46,31 @@ def split_lines(text: str) -> list[str]:
 
 
 class SourceFile:
-    """Text plus a line index. Converts ast's UTF-8 byte columns to code point columns."""
+    """Text plus a line index. Converts ast's UTF-8 byte columns to code point columns.
+
+    While ``reads_of`` is set (the language server's analyses, ``analyzers/syntax/reads.py``),
+    every line whose text is read through these methods is recorded in the current ``Reads``,
+    and so is a read that depends on the whole text.
+    """
 
     def __init__(self, text: str, path: str | None = None) -> None:
         self.text = text
         self.path = path
         self.lines = split_lines(text)
+        self.reads_of: Callable[[], Reads | None] | None = None
+
+    def _read(self, first: int, last: int | None = None) -> None:
+        r = self.reads_of() if self.reads_of is not None else None
+        if r is not None:
+            if last is None or last == first:
+                r.lines.add(first)
+            else:
+                r.lines.update(range(first, last + 1))
+
+    def _read_all(self) -> None:
+        r = self.reads_of() if self.reads_of is not None else None
+        if r is not None:
+            r.all_text = True
 
     @cached_property
     def line_starts(self) -> list[int]:
@@ -61,6 +82,8 @@ class SourceFile:
 
     def line_text(self, line: int) -> str:
         """Line ``line`` (0-based) without its line break."""
+        if self.reads_of is not None:
+            self._read(line)
         if 0 <= line < len(self.lines):
             return self.lines[line].rstrip("\r\n")
         return ""
@@ -72,6 +95,8 @@ class SourceFile:
         return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
 
     def offset(self, pos: Position) -> int:
+        if self.reads_of is not None:
+            self._read(pos.line)
         if pos.line >= len(self.lines):
             return len(self.text)
         return self.line_starts[pos.line] + min(pos.col, len(self.lines[pos.line]))
@@ -95,6 +120,8 @@ class SourceFile:
 
     def segment(self, node_or_range: ast.AST | Range) -> str:
         rng = node_or_range if isinstance(node_or_range, Range) else self.node_range(node_or_range)
+        if self.reads_of is not None:
+            self._read(rng.start.line, rng.end.line)
         return self.text[self.offset(rng.start) : self.offset(rng.end)]
 
     def indentation(self, line: int) -> str:
@@ -139,6 +166,7 @@ class SourceFile:
         """Line ``line`` (0-based) holds nothing but a comment (a real one, not text in a string)."""
         if not self.line_text(line).lstrip().startswith("#"):
             return False
+        self._read_all()
         lines = self._token_lines
         return lines is not None and line in lines[0]
 
@@ -148,6 +176,7 @@ class SourceFile:
         statement begins (so never one inside brackets)."""
         if line <= 0 or not self.line_text(line - 1).rstrip().endswith("\\"):
             return False  # the common case, without tokenizing
+        self._read_all()
         lines = self._token_lines
         return lines is None or line not in lines[1]
 
