@@ -255,6 +255,9 @@ class ZooModel(Record):
     pattern: str
     has_batch_norm: bool = False
     has_dropout: bool = False
+    # Dotted names of batch-norm layers that every model of the family has (some of them, not
+    # all): what ``named_parameters()`` calls them, before ``.weight`` / ``.bias``.
+    batch_norm_names: tuple[str, ...] = ()
     _regex: re.Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

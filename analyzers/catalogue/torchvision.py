@@ -43,16 +43,27 @@ RESIZE: list[Record] = [
     Resize(f"{T}.v2.functional.resize", 1),
 ]
 
+# The batch-norm layers every ResNet has: the stem's, the first block's of each stage
+# (BasicBlock and Bottleneck both have bn1 and bn2), and the stride-2 shortcuts of stages 2-4.
+_RESNET_BN = ("bn1", "layer1.0.bn1", "layer1.0.bn2", "layer2.0.bn1", "layer2.0.bn2", "layer2.0.downsample.1",
+              "layer3.0.downsample.1", "layer4.0.downsample.1")
+_DENSENET_BN = ("features.norm0", "features.denseblock1.denselayer1.norm1", "features.denseblock1.denselayer1.norm2",
+                "features.transition1.norm", "features.norm5")
+
 # Constructors of models that contain batch norm (all of their variants do); dropout too where noted.
 ZOO: list[Record] = [
+    *(ZooModel(MODELS, pattern, has_batch_norm=True, batch_norm_names=_RESNET_BN) for pattern in (r"resnet\d+", r"resnext\w+", r"wide_resnet\w+")),
+    ZooModel(MODELS, r"densenet\d+", has_batch_norm=True, batch_norm_names=_DENSENET_BN),
     *(ZooModel(MODELS, pattern, has_batch_norm=True) for pattern in (
-        r"resnet\d+", r"resnext\w+", r"wide_resnet\w+", r"densenet\d+", r"regnet\w+", r"shufflenet\w+",
-        r"mnasnet\w+", r"convnext\w*", r"fcn_\w+", r"deeplabv3\w*", r"fasterrcnn\w+", r"maskrcnn\w+",
-        r"retinanet\w+", r"keypointrcnn\w+", r"r3d_18", r"r2plus1d_18", r"mc3_18",
+        r"regnet\w+", r"shufflenet\w+", r"mnasnet\w+", r"fcn_\w+", r"deeplabv3\w*", r"fasterrcnn\w+",
+        r"maskrcnn\w+", r"retinanet\w+", r"keypointrcnn\w+", r"r3d_18", r"r2plus1d_18", r"mc3_18",
     )),
+    ZooModel(MODELS, r"vgg\d+_bn", has_batch_norm=True, has_dropout=True, batch_norm_names=("features.1",)),
     *(ZooModel(MODELS, pattern, has_batch_norm=True, has_dropout=True) for pattern in (
-        r"vgg\d+_bn", r"inception_v3", r"googlenet", r"mobilenet_v[23]\w*", r"efficientnet\w*",
+        r"inception_v3", r"googlenet", r"mobilenet_v[23]\w*", r"efficientnet\w*",
     )),
+    # ConvNeXt normalises with LayerNorm (LayerNorm2d in the stem and downsampling): no batch norm.
+    ZooModel(MODELS, r"convnext\w*"),
 ]
 
 FACTORIES: list[Record] = [ModelFactory(MODELS, namespace=True)]

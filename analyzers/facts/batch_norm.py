@@ -14,7 +14,7 @@ from ..catalogue.torch_api import BN_CLASSES
 from .flow import flow_of, text_of
 from .freezing import Freeze
 from .grad import module_objects
-from .module_contents import batch_norm_in
+from .module_contents import batch_norm_in, batch_norm_names
 
 
 def _isinstance_bn(test: ast.AST, m: SemanticModel) -> str | None:
@@ -71,26 +71,83 @@ def _class_name_test(n: ast.AST) -> ast.AST | None:
     return None
 
 
-def _names_bn(test: ast.AST, m: SemanticModel) -> str | None:
-    """``'bn' in name`` / ``name.startswith('bn')`` / ``'.bn' in n``: the variable holding the name."""
-    for n in ast.walk(test):
-        named = _class_name_test(n)
-        if named is not None:
-            return _module_of_classname(named, m)
-        if isinstance(n, ast.Compare) and isinstance(n.left, ast.Constant) and isinstance(n.left.value, str) and any(isinstance(o, ast.In) for o in n.ops):
-            if _bn_fragment(n.left.value) and isinstance(n.comparators[0], ast.Name):
-                return n.comparators[0].id
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("startswith", "endswith", "__contains__") and n.args:
-            a = n.args[0]
-            vals = a.elts if isinstance(a, ast.Tuple) else [a]
-            if any(isinstance(v, ast.Constant) and isinstance(v.value, str) and _bn_fragment(v.value) for v in vals) and isinstance(n.func.value, ast.Name):
-                return n.func.value.id
+def _picks_batch_norm_by_name(test: ast.AST, site: ast.AST, m: SemanticModel) -> bool:
+    """``for name, p in X.named_parameters(): if <test on name>: <freeze p>`` where the test
+    picks a batch-norm parameter of ``X``: it is true of ``<layer>.weight`` or ``<layer>.bias``
+    for a batch-norm layer that ``X``'s construction proves (``module_contents.batch_norm_names``).
+    What the name says proves nothing (``norm`` is also LayerNorm, which has no running
+    statistics); a module whose layers are not known is unknown, and unknown is not batch norm."""
+    loop = next((a for a in ancestors(test) if isinstance(a, (ast.For, ast.AsyncFor))), None)
+    if loop is None or not isinstance(loop.target, ast.Tuple) or len(loop.target.elts) != 2:
+        return False
+    name_var, param_var = loop.target.elts
+    it = loop.iter
+    if not (isinstance(name_var, ast.Name) and isinstance(param_var, ast.Name) and isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute)):
+        return False
+    if it.func.attr != "named_parameters" or it.args or it.keywords:
+        return False
+    if _frozen_name(site) != param_var.id:
+        return False  # it freezes something else than the loop's parameter
+    for layer in batch_norm_names(m, it.func.value):
+        for suffix in ("weight", "bias"):
+            if _name_test(test, name_var.id, f"{layer}.{suffix}" if layer else suffix) is True:
+                return True
+    return False
+
+
+def _frozen_name(site: ast.AST) -> str | None:
+    """The variable ``site`` freezes: ``p`` of ``p.requires_grad = False`` / ``p.requires_grad_(False)``."""
+    if isinstance(site, ast.Assign):
+        target = next((t for t in site.targets if isinstance(t, ast.Attribute)), None)
+        owner = target.value if target is not None else None
+    elif isinstance(site, ast.Call) and isinstance(site.func, ast.Attribute):
+        owner = site.func.value
+    else:
+        return None
+    return owner.id if isinstance(owner, ast.Name) else None
+
+
+def _name_test(test: ast.AST, var: str, value: str) -> bool | None:
+    """The value of ``test`` when ``var`` holds the string ``value``: string membership,
+    ``startswith`` / ``endswith``, ``==`` / ``!=``, ``and`` / ``or`` / ``not``; None for anything else."""
+    if isinstance(test, ast.BoolOp):
+        parts = [_name_test(v, var, value) for v in test.values]
+        if isinstance(test.op, ast.And):
+            return False if False in parts else (None if None in parts else True)
+        return True if True in parts else (None if None in parts else False)
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = _name_test(test.operand, var, value)
+        return None if inner is None else not inner
+    if isinstance(test, ast.Compare) and len(test.ops) == 1:
+        left, right, op = test.left, test.comparators[0], test.ops[0]
+        lit = _string(left) if _is_var(right, var) else _string(right) if _is_var(left, var) else None
+        if lit is None:
+            return None
+        if isinstance(op, (ast.In, ast.NotIn)) and _is_var(right, var):
+            return (lit in value) == isinstance(op, ast.In)
+        if isinstance(op, (ast.Eq, ast.NotEq)):
+            return (lit == value) == isinstance(op, ast.Eq)
+        return None
+    if isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and _is_var(test.func.value, var) and len(test.args) == 1 and not test.keywords:
+        arg = test.args[0]
+        lits = [_string(e) for e in arg.elts] if isinstance(arg, ast.Tuple) else [_string(arg)]
+        if any(x is None for x in lits):
+            return None
+        if test.func.attr == "startswith":
+            return any(value.startswith(x) for x in lits)  # type: ignore[arg-type]
+        if test.func.attr == "endswith":
+            return any(value.endswith(x) for x in lits)  # type: ignore[arg-type]
+        if test.func.attr == "__contains__" and len(lits) == 1:
+            return lits[0] in value  # type: ignore[operator]
     return None
 
 
-def _bn_fragment(s: str) -> bool:
-    s = s.lower().strip(".")
-    return s in ("bn", "bn1", "bn2", "bn3", "batchnorm", "batch_norm", "norm", "bn.", "downsample.1") or s.startswith(("bn", "batchnorm", "batch_norm")) or s.endswith("bn")
+def _is_var(node: ast.AST, var: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == var
+
+
+def _string(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
 def freeze_site(node: ast.AST) -> ast.AST | None:
@@ -226,8 +283,7 @@ def freezes_batch_norm(site: ast.AST, m: SemanticModel):
             var = _isinstance_bn(anc.test, m)
             if var is not None:
                 return ("layers (picked by isinstance)", var, anc)
-            nm = _names_bn(anc.test, m)
-            if nm is not None:
+            if _picks_batch_norm_by_name(anc.test, site, m):
                 return ("parameters (picked by name)", None, anc)
         if isinstance(anc, ast.comprehension) or isinstance(anc, (ast.For, ast.AsyncFor)):
             it = anc.iter

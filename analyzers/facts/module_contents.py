@@ -142,3 +142,60 @@ def _param_arguments(model: SemanticModel, param: ast.arg) -> list[tuple[ast.Cal
                 out.append((call, arg))
         return out
     return call_site_arguments(model, param)
+
+
+def batch_norm_names(model: SemanticModel, expr: ast.AST, depth: int = 0) -> list[str]:
+    """Dotted names of batch-norm layers inside the module ``expr`` holds, as
+    ``named_parameters()`` calls them (before ``.weight`` / ``.bias``; "" for a batch-norm
+    layer itself): those its construction proves (``self.x`` attributes, ``nn.Sequential``
+    positions, what the catalogue knows of zoo models). Some, not all: a name not listed may
+    still be one."""
+    if depth > MAX_DEPTH:
+        return []
+    if model._is_self(expr):
+        cls = model.enclosing_class(expr)
+        return _names_in_class(model, cls, depth + 1) if cls is not None else []
+    out: list[str] = []
+    for v in model.values(expr, module_identity=True):
+        out.extend(_names_in_node(v.model, v.node, depth + 1))
+    return out
+
+
+def _names_in_node(model: SemanticModel, node: ast.AST, depth: int) -> list[str]:
+    if depth > MAX_DEPTH:
+        return []
+    if isinstance(node, ast.arg):
+        return [n for _, arg in _param_arguments(model, node) or () for n in batch_norm_names(model, arg, depth + 1)]
+    if not isinstance(node, ast.Call):
+        return []
+    name = model.call_name(node)
+    if name in torch_api.BN_CLASSES:
+        tracks = not any(k.arg == "track_running_stats" and isinstance(k.value, ast.Constant) and k.value.value is False for k in node.keywords)
+        return [""] if tracks else []
+    if name in torch_api.CONTAINERS:
+        items = node.args[0].elts if name != torch_api.SEQUENTIAL and len(node.args) == 1 and isinstance(node.args[0], (ast.List, ast.Tuple)) else node.args
+        if any(isinstance(a, ast.Starred) for a in items):
+            return []  # positions not known
+        out = []
+        for i, item in enumerate(items):
+            inner = _names_in_node(model, item, depth + 1) if isinstance(item, ast.Call) else batch_norm_names(model, item, depth + 1)
+            out.extend(f"{i}.{n}" if n else str(i) for n in inner)
+        return out
+    cls = _class_called(model, node.func)
+    if cls is not None:
+        return _names_in_class(cls[0], cls[1], depth + 1)
+    zoo = torch_api.zoo_model(name)
+    return list(zoo.batch_norm_names) if zoo is not None else []
+
+
+def _names_in_class(model: SemanticModel, cls: ClassInfo, depth: int) -> list[str]:
+    if depth > MAX_DEPTH or not model.is_nn_module(cls):
+        return []
+    out: list[str] = []
+    for attr, values in cls.attrs.items():
+        for value in values:
+            if isinstance(value, ast.Call):
+                out.extend(f"{attr}.{n}" if n else attr for n in _names_in_node(model, value, depth + 1))
+    for base in model.base_classes(cls):
+        out.extend(_names_in_class(model, base, depth + 1))
+    return out

@@ -15,9 +15,13 @@ class BatchnormFrozenWithRequiresGrad(Rule):
     ## What it does
     Checks for batch-norm layers "frozen" by turning off `requires_grad` on their parameters
     (`p.requires_grad = False`, `m.requires_grad_(False)`; on modules picked with
-    `isinstance(m, nn.BatchNorm2d)`, on `named_parameters()` filtered by a name like `'bn'`, or
-    in a function applied with `model.apply(...)`) when nothing in the file puts those layers in
-    eval mode (`m.eval()`, or a `train()` override that does).
+    `isinstance(m, nn.BatchNorm2d)`, on `named_parameters()` filtered by a name test that picks
+    a batch-norm layer's weight or bias, or in a function applied with `model.apply(...)`) when
+    nothing in the file puts those layers in eval mode (`m.eval()`, or a `train()` override that
+    does). A name test counts only against the layer names the model's construction proves (its
+    `self.x` attributes, `nn.Sequential` positions, the batch-norm layers every torchvision
+    ResNet, DenseNet or VGG-BN has): `'norm' in name` on a model of LayerNorms, or
+    `'bn' in name` where `self.bn` is a Linear or the model is not known, is not reported.
 
     Frozen means frozen: it also checks a whole module frozen (`for p in backbone.parameters():
     p.requires_grad = False`, `backbone.requires_grad_(False)`, or a helper function or method
