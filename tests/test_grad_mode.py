@@ -410,3 +410,23 @@ def test_after_a_grad_mode_call_made_as_a_statement_the_mode_is_unknown():
     assert m.grad_states_at(find_call(m, "model.before(loader)")) == {INHERIT}
     assert UNKNOWN in m.grad_states_at(find_call(m, "model.a(loader)"))
     assert m.grad_states_at(find_call(m, "model(x)")) == {INHERIT, UNKNOWN}
+
+
+def test_a_builtin_name_a_star_import_may_shadow_is_unknown():
+    """``open`` is the builtin (the mode is kept) unless a star import may bring another."""
+    plain = _with_effects(
+        """
+        def f(x):
+            with open(x) as fh: pass
+        """
+    )
+    starred = _with_effects(
+        """
+        from helpers import *
+
+        def f(x):
+            with open(x) as fh: pass
+        """
+    )
+    assert plain["open(x)"] == grad_mode.UNCHANGED
+    assert starred["open(x)"] != grad_mode.UNCHANGED

@@ -138,7 +138,6 @@ def test_enclosing_loops_withs_and_no_grad():
     assert len(m.enclosing_loops(ev[1])) == 1
     assert m.under_no_grad(find_call(m, "model.teacher(x)"))
     assert m.under_no_grad(find_call(m, "model.other(x)"))
-    assert len(m.enclosing_withs(find_call(m, "model.teacher(x)"))) == 1
 
 
 def test_local_function_returns_are_followed():

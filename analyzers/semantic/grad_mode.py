@@ -32,7 +32,6 @@ across versions record what they read.
 from __future__ import annotations
 
 import ast
-import builtins
 from typing import Any
 
 from ..catalogue import torch_api
@@ -171,7 +170,7 @@ def _library(m: Any, expr: ast.AST, call: ast.Call | None) -> frozenset[str] | N
     """The effect of a callable the catalogue knows, or that the standard library or builtins
     define; None for anything else."""
     if isinstance(expr, ast.Name) and not m.lookup(expr.id, expr):
-        return UNCHANGED if hasattr(builtins, expr.id) else None  # ``open(...)``
+        return UNCHANGED if m.is_builtin(expr) else None  # ``open(...)``; a star import may bring another
     qual = m.qualified_name(expr)
     if qual is None:
         return None

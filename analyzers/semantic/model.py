@@ -570,17 +570,6 @@ class SemanticModel:
             child = anc
         return out
 
-    def enclosing_withs(self, node: ast.AST) -> list[ast.With | ast.AsyncWith]:
-        out = []
-        child = node
-        for anc in ancestors(node):
-            if isinstance(anc, (*FUNCTION_TYPES, ast.Lambda, ast.ClassDef)):
-                break
-            if isinstance(anc, (ast.With, ast.AsyncWith)) and getattr(child, FIELD, None) == "body":
-                out.append(anc)
-            child = anc
-        return out
-
     def statement_of(self, node: ast.AST) -> ast.stmt | None:
         cur: ast.AST | None = node
         while cur is not None and not isinstance(cur, ast.stmt):
