@@ -308,6 +308,9 @@ def _activation_of_value(v: Value, depth: int = 0) -> list[Evidence] | None:
                 if inner is None:
                     nested = _activation_of_value(o, depth + 1)  # return self.net(x), net ending in a softmax
                     if nested is None:
+                        # return softmax(x).squeeze(), exp(log_softmax(x)): through the ops that keep the domain
+                        nested = _derived_activation(o.model, o, depth + 1)
+                    if nested is None:
                         return None
                     found.extend(Evidence(e.kind, e.value, via_model=v, operand=e.operand) for e in nested)
                     continue
