@@ -18,7 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
@@ -149,6 +149,12 @@ class Parsers:
         with state.lock:
             yield state
 
+    def is_warm(self, key: str) -> bool:
+        """The document has a rule memo with something kept: its next analysis is short."""
+        with self._lock:
+            state = self._states.get(key)
+            return state is not None and state.memo is not None and not state.memo.empty
+
     def forget(self, key: str) -> None:
         with self._lock:
             state = self._states.pop(key, None)
@@ -184,9 +190,10 @@ def forget_in_worker(key: str) -> None:
     worker_parsers().forget(key)
 
 
-def run_job(job: Job, parsers: Parsers | None = None) -> Outcome:
+def run_job(job: Job, parsers: Parsers | None = None, between: Callable[[], None] | None = None) -> Outcome:
     """Analyse one snapshot. ``parsers`` is the session's table (thread pool); in a worker
-    process it is left out and the process's own table is used."""
+    process it is left out and the process's own table is used. ``between``: run between the
+    steps of a document's first analysis (the engine's ``checkpoint``), not of the short ones."""
     t0 = time.perf_counter()
     codec = PositionCodec(job.encoding)
     if not job.settings.enable:
@@ -205,7 +212,8 @@ def run_job(job: Job, parsers: Parsers | None = None) -> Outcome:
     joined = join_cells([c.text for c in job.cells]) if job.cells is not None else None
     with (parsers or worker_parsers()).use(job.key, job.path) as state:
         memo = state.memo
-        result = analyze(joined.text if joined else job.text, job.path, config, jedi=jedi, parser=state.parser, memo=memo)
+        checkpoint = between if memo is None or memo.empty else None
+        result = analyze(joined.text if joined else job.text, job.path, config, jedi=jedi, parser=state.parser, memo=memo, checkpoint=checkpoint)
         parse_mode = state.parser.stats.mode
         reused = (memo.stats.reused, memo.stats.units) if memo is not None else (0, 0)
     if job.cells is None or joined is None:

@@ -38,6 +38,7 @@ from .background import init_worker
 QUIET_AFTER_S = 0.5  # no analysis for this long: the background worker may go on
 RECENT_EDIT_S = 30.0  # a document edited this recently is being typed in: its analyses go first
 MAX_WAIT_S = 1.0  # while edits keep the worker busy, the other jobs get a turn this often
+INTERLEAVE_S = 0.015  # a document's first analysis runs at least this long between two interleavings
 
 T = TypeVar("T")
 
@@ -140,6 +141,26 @@ class Dispatcher:
             self._running = False
         self._next()
 
+    def take_waiting(self, eligible: Callable[[Any], bool]) -> list[tuple[Callable[..., Any], Any, concurrent.futures.Future]]:
+        """The urgent jobs waiting now whose argument is ``eligible``, taken out of the queue to
+        be run by the caller, in the pool's worker, while its own job is between two steps
+        (``Scheduler._between``). Cancelled ones are dropped on the way."""
+        taken = []
+        with self._lock:
+            if self._closed:
+                return []
+            kept: collections.deque = collections.deque()
+            while self._urgent:
+                item = self._urgent.popleft()
+                if item[3].cancelled():
+                    continue
+                if eligible(item[2]) and item[3].set_running_or_notify_cancel():
+                    taken.append((item[1], item[2], item[3]))
+                else:
+                    kept.append(item)
+            self._urgent = kept
+        return taken
+
     def waiting(self) -> int:
         with self._lock:
             return len(self._urgent) + len(self._other)
@@ -178,6 +199,7 @@ class Scheduler:
         self.settings_ready: asyncio.Event | None = None  # set once the settings are read (initialized)
         self._pending: dict[str, asyncio.Task] = {}  # unit key -> the debounced run
         self._inflight: dict[str, _Inflight] = {}
+        self._interleaved_at = float("-inf")  # when _between last ran waiting keystrokes
         self._tokens: dict[str, int] = {}  # unit key -> current token, read by the worker thread
         self._background: concurrent.futures.ProcessPoolExecutor | None = None
         self._quiet: Any = None  # a multiprocessing Event, set while no analysis runs
@@ -241,7 +263,25 @@ class Scheduler:
         """In the worker thread: skip work that was superseded while it waited in the queue."""
         if self._tokens.get(job.key) != job.token:
             return None
-        return run_job(job, self.session.parsers)
+        return run_job(job, self.session.parsers, between=lambda: self._between(job))
+
+    def _between(self, running: Job) -> None:
+        """Between two steps of a document's first analysis (100 ms and more for a 300-line
+        file): the keystrokes waiting in the other documents being typed in, whose analyses
+        are short, run now instead of after it. At most once per ``INTERLEAVE_S`` of the long
+        analysis' own work, so that a stream of keystrokes cannot starve it."""
+        now = time.monotonic()
+        if now - self._interleaved_at < INTERLEAVE_S:
+            return
+        parsers = self.session.parsers
+        waiting = self.dispatcher.take_waiting(lambda job: job.key != running.key and parsers.is_warm(job.key))
+        for fn, job, fut in waiting:
+            try:
+                fut.set_result(fn(job))
+            except BaseException as exc:  # reported like the pool's own failures
+                fut.set_exception(exc)
+        if waiting:
+            self._interleaved_at = time.monotonic()
 
     async def analyze(self, unit: Unit) -> Outcome | None:
         """The outcome for the unit's current token (joining a run already under way)."""

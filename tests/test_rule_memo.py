@@ -312,6 +312,44 @@ def test_the_server_keeps_memos_for_the_documents_being_typed_in_only() -> None:
     assert "a" not in states._states
 
 
+def test_a_warm_document_is_one_whose_memo_holds_something() -> None:
+    from torchpit.server.analysis import Parsers
+
+    states = Parsers(capacity=5, memo_capacity=2)
+    assert not states.is_warm("a")
+    with states.use("a", None) as state:
+        assert not states.is_warm("a")  # its first analysis is under way: nothing kept yet
+        analyze(SOFTMAX, "m.py", jedi=NO_JEDI, parser=state.parser, memo=state.memo)
+    assert states.is_warm("a")
+    for name in ("b", "c"):
+        with states.use(name, None):
+            pass
+    assert not states.is_warm("a")  # its memo was dropped
+
+
+def test_other_analyses_run_at_the_checkpoints_of_a_first_analysis_leave_both_results_unchanged() -> None:
+    """The language server runs the keystrokes of other documents at the checkpoints of a
+    document's first analysis (between top-level statements, between whole-file rules, between
+    the statements of PIT201's facts): each result is the one it would be alone."""
+    other = SOFTMAX + "\n\n" + EVAL_BESIDE.replace("import torch\n", "")
+    first = EVAL_BESIDE + "\n\n" + SOFTMAX.replace("import torch\n", "")
+    parser, memo = IncrementalParser("o.py"), RuleMemo()
+    analyze(other, "o.py", jedi=NO_JEDI, parser=parser, memo=memo)
+    edits = [other.replace("return x + 1", f"return x + {i}") for i in range(2, 40)]
+    got_other = []
+
+    def run_other() -> None:
+        if edits:
+            text = edits.pop(0)
+            got_other.append((text, _dicts(analyze(text, "o.py", jedi=NO_JEDI, parser=parser, memo=memo))))
+
+    result = analyze(first, "f.py", jedi=NO_JEDI, parser=IncrementalParser("f.py"), memo=RuleMemo(), checkpoint=run_other)
+    assert len(got_other) >= 5  # it was called at several steps
+    assert _dicts(result) == _dicts(analyze(first, "f.py", jedi=NO_JEDI))
+    for text, got in got_other:
+        assert got == _dicts(analyze(text, "o.py", jedi=NO_JEDI))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Differential check of the rule memo over folders of Python files.")
     ap.add_argument("folders", nargs="+")

@@ -13,7 +13,7 @@ import os
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from ..core import diagnostics as d
 from ..core.diagnostics import Diagnostic, Range, Severity
@@ -82,14 +82,19 @@ def analyze(
     keep_model: bool = False,
     parser: IncrementalParser | None = None,
     memo: RuleMemo | None = None,
+    checkpoint: Callable[[], None] | None = None,
 ) -> AnalysisResult:
     """Analyze one Python source text and return its diagnostics, sorted by position.
 
     The language server passes the document's incremental ``parser`` and rule ``memo``;
-    the result is the same as without them (tests/test_rule_memo.py), only faster.
+    the result is the same as without them (tests/test_rule_memo.py), only faster. It also
+    passes a ``checkpoint`` for a long analysis (a document's first): called between its
+    steps (after the traversal, after each top-level statement's per-node rules, before each
+    whole-file rule), where nothing of this analysis is half done, so that the caller can run
+    other, short work there (the keystrokes of the documents being typed in).
     """
     with collector.paused():  # see engine/collector.py
-        return _analyze(text, path, config, jedi, rules, apply_noqa, keep_model, parser, memo)
+        return _analyze(text, path, config, jedi, rules, apply_noqa, keep_model, parser, memo, checkpoint)
 
 
 def _analyze(
@@ -102,8 +107,10 @@ def _analyze(
     keep_model: bool,
     parser: IncrementalParser | None,
     memo: RuleMemo | None = None,
+    checkpoint: Callable[[], None] | None = None,
 ) -> AnalysisResult:
     config = config or Config()
+    step = checkpoint or _no_checkpoint
     t0 = time.perf_counter()
     source = SourceFile(text, path)
     # The language server passes the document's incremental parser: it re-parses only the
@@ -163,6 +170,8 @@ def _analyze(
         )
         return result
     model.node_buckets = buckets  # the loop model (flow.py) reads its nodes from here instead of walking again
+    if checkpoint is not None:
+        model.checkpoint = checkpoint  # also between the statements of a whole-file fact
     if memo is not None:
         source.reads_of = model._current_reads  # the lines a check reads are recorded too (reset below)
     t_model = time.perf_counter()
@@ -193,6 +202,7 @@ def _analyze(
         changed = parser.stats.changed_lines if parser is not None else frozenset()
         memo.begin((path, config.fingerprint(), repr(jedi_opts), tuple(cls.code for cls in selected)), units, source, retexted, changed)
         model.persistent = memo.persistent
+    step()
     for unit in units:
         kept = memo.reuse(unit) if memo is not None else None
         if kept is not None:
@@ -223,11 +233,13 @@ def _analyze(
             model.end_unit()
             if reads is not None and not any(cls.code in failed for cls, _ in node_rules):
                 memo.store(unit, ctx.findings[first:], reads)
+        step()
 
     # The whole-file rules run on every version whose statements are not all the last one's.
     for cls, rule in instances:
         if not cls.whole_file or cls.code in failed:
             continue
+        step()
         t_rule = time.perf_counter()
         ctx.rule = cls
         before = len(ctx.findings)
@@ -280,6 +292,10 @@ def _analyze(
     }
     result.rule_timings = per_rule
     return result
+
+
+def _no_checkpoint() -> None:
+    pass
 
 
 def _with_severity(diag: Diagnostic, sev: Severity) -> Diagnostic:

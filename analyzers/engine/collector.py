@@ -71,10 +71,11 @@ def paused() -> Iterator[None]:
     finally:
         with _lock:
             _holders -= 1
-            if _freeze:
-                _settle()  # (also while another analysis runs: what it holds is reachable)
-            if _holders == 0 and _was_enabled:
-                gc.enable()
+            if _holders == 0:
+                if _freeze:
+                    _settle()
+                if _was_enabled:
+                    gc.enable()
 
 
 def _settle() -> None:

@@ -189,6 +189,11 @@ class RuleMemo:
         self._text: str | None = None  # the last version's text
         self.stats = MemoStats()
 
+    @property
+    def empty(self) -> bool:
+        """Nothing kept yet: the next analysis is a first one, with nothing to reuse."""
+        return self._key is None
+
     def module_scope(self, tree: ast.Module) -> ModuleScope:
         """The document's module scope, emptied for a new version (``tree``)."""
         if self._module_scope is None:
@@ -310,6 +315,7 @@ class RuleMemo:
         self.persistent.clear()
         self._units = []
         self._text = None
+        self._key = None
 
     def reuse(self, unit: "Unit") -> list[Diagnostic] | None:
         """The findings kept for ``unit``, moved to where its lines are now; None if none."""

@@ -1196,6 +1196,7 @@ class Flow:
         out: list[tuple[str, FunctionNode | None, ast.AST]] = []
         for stmt in self.model._tree.body:
             out.extend(self._eval_roots_in(stmt))
+            self.model.checkpoint()
         return out
 
     def _eval_roots_in(self, stmt: ast.stmt) -> tuple[tuple[str, FunctionNode | None, ast.AST], ...]:
@@ -1376,6 +1377,7 @@ class Flow:
         out: list[tuple[str, FunctionNode | None, ast.AST]] = []
         for stmt in self.model._tree.body:
             out.extend(self.kept("called_eval_roots", stmt, lambda: self._called_eval_roots_in(stmt)))  # noqa: B023
+            self.model.checkpoint()
         return out
 
     def _called_eval_roots_in(self, stmt: ast.stmt) -> tuple[tuple[str, FunctionNode | None, ast.AST], ...]:

@@ -170,6 +170,10 @@ class SemanticModel:
         # per type): the traversal is in pre-order, so a statement's nodes follow each other.
         self.statement_spans: dict[int, tuple[dict[type, int], dict[type, int]]] = {}
         self._external = True  # see local_only()
+        # Called between independent steps of a long computation over the whole file (one per
+        # top-level statement), where the caller may run other, short work (engine.analyze's
+        # ``checkpoint``); a no-op unless given.
+        self.checkpoint: Callable[[], None] = _nothing
 
     @property
     def tree(self) -> ast.Module:
@@ -1055,6 +1059,10 @@ _MISS = object()
 
 
 _BUILTIN_QUALNAMES: dict[str, str] = {}
+
+
+def _nothing() -> None:
+    pass
 # What a top-level statement that runs at import "binds" (no identifier can clash with it).
 MODULE_CODE = "<module code>"
 

@@ -157,6 +157,38 @@ def test_the_dispatcher_runs_the_documents_being_typed_in_first():
         pool.shutdown()
 
 
+def test_the_dispatcher_hands_out_the_waiting_keystrokes_of_other_documents_to_run_between_steps():
+    """``take_waiting``: the urgent jobs a predicate accepts leave the queue (to be run by the
+    worker between two steps of a long analysis); the others stay, in order; cancelled ones
+    are dropped; the other queue is not touched."""
+    import concurrent.futures
+    import threading
+
+    from torchpit.server.scheduler import Dispatcher
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        d = Dispatcher(pool, max_wait=60)
+        gate, order = threading.Event(), []
+        busy = d.submit(lambda _: gate.wait(5), None, urgent=True)  # the long analysis under way
+        opened = d.submit(order.append, "open", urgent=False)
+        warm = d.submit(order.append, "warm-b", urgent=True)
+        cold = d.submit(order.append, "cold-c", urgent=True)
+        gone = d.submit(order.append, "warm-d", urgent=True)
+        assert gone.cancel()
+        taken = d.take_waiting(lambda arg: arg.startswith("warm"))
+        assert [arg for _, arg, _ in taken] == ["warm-b"]
+        for fn, arg, fut in taken:
+            fut.set_result(fn(arg))
+        assert warm.result(1) is None and order == ["warm-b"]
+        gate.set()
+        for f in (busy, opened, cold):
+            f.result(5)
+        assert order == ["warm-b", "cold-c", "open"]  # what was not taken runs as before
+    finally:
+        pool.shutdown()
+
+
 def test_the_dispatcher_gives_the_other_jobs_a_turn_once_a_second_under_a_stream_of_edits():
     import concurrent.futures
     import threading
