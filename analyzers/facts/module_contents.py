@@ -6,7 +6,9 @@ Follows the construction of a module: a torch.nn batch-norm layer itself; ``nn.S
 class (and its local bases); a helper method or function that returns one of these; a class
 passed as a parameter (``block`` in ``ResNet(BasicBlock, ...)``), through what the file's call
 sites pass. Answers the construction node of one batch-norm layer that proves it, or None
-(none found, or unknown).
+(none found, or unknown). ``batch_norm_names`` answers the dotted names (as
+``named_parameters()`` gives them) of the batch-norm layers the construction proves, from
+the same paths plus the catalogue's layer names of zoo models (PIT302's name tests).
 """
 
 from __future__ import annotations
