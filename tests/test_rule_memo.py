@@ -623,15 +623,22 @@ def test_typing_in_a_broken_line_keeps_the_findings_of_checks_that_did_not_read_
     assert kept_all >= len(versions) - 3
 
 
-def test_a_check_that_read_the_line_being_typed_is_made_again() -> None:
-    text = SOFTMAX
-    versions = [text, *_typed_into_a_broken_line(text, "    return F.cross_entropy", "    w = max(0.5, (step + 1) / warmup")]
+def _each_equals_fresh(versions: list[str], rule: type[Rule]) -> tuple[IncrementalParser, list[list[dict]]]:
+    """Analyse the versions one after another with a parser and a memo, ``rule`` alone; each
+    result must be a fresh analysis's. Returns the parser and the results."""
     parser, memo = IncrementalParser("m.py"), RuleMemo()
-    messages = set()
+    results = []
     for v in versions:
-        got = _dicts(analyze(v, "m.py", jedi=NO_JEDI, rules=[_QuotesItsFunction], parser=parser, memo=memo))
-        assert got == _dicts(analyze(v, "m.py", jedi=NO_JEDI, rules=[_QuotesItsFunction]))
-        messages.update(d["message"] for d in got)
+        got = _dicts(analyze(v, "m.py", jedi=NO_JEDI, rules=[rule], parser=parser, memo=memo))
+        assert got == _dicts(analyze(v, "m.py", jedi=NO_JEDI, rules=[rule]))
+        results.append(got)
+    return parser, results
+
+
+def test_a_check_that_read_the_line_being_typed_is_made_again() -> None:
+    versions = [SOFTMAX, *_typed_into_a_broken_line(SOFTMAX, "    return F.cross_entropy", "    w = max(0.5, (step + 1) / warmup")]
+    _, results = _each_equals_fresh(versions, _QuotesItsFunction)
+    messages = {d["message"] for got in results for d in got}
     assert len(messages) >= len(versions) - 2  # the function's length, new on each keystroke
 
 
@@ -641,13 +648,8 @@ def test_a_check_that_asked_the_tokenizer_is_made_again_when_the_text_changes() 
     text = SOFTMAX.replace("def unrelated(x):", "# a comment\ndef unrelated(x):")
     open_line = text.replace("    return F.cross_entropy", "    w = max(0.5\n    return F.cross_entropy")
     closed_line = text.replace("    return F.cross_entropy", "    w = max 0.5\n    return F.cross_entropy")
-    parser, memo = IncrementalParser("m.py"), RuleMemo()
-    seen = []
-    for v in (closed_line, open_line, closed_line, open_line):
-        got = _dicts(analyze(v, "m.py", jedi=NO_JEDI, rules=[_AsksTheTokenizer], parser=parser, memo=memo))
-        assert got == _dicts(analyze(v, "m.py", jedi=NO_JEDI, rules=[_AsksTheTokenizer]))
-        seen.append(tuple(d["message"] for d in got))
-    assert parser.stats.retexted and seen[0] != seen[1]
+    parser, results = _each_equals_fresh([closed_line, open_line, closed_line, open_line], _AsksTheTokenizer)
+    assert parser.stats.retexted and results[0] != results[1]
 
 
 class _QuotesEveryFunction(Rule):
@@ -663,10 +665,5 @@ class _QuotesEveryFunction(Rule):
 
 def test_a_whole_file_check_that_read_the_line_being_typed_is_made_again() -> None:
     versions = [SOFTMAX, *_typed_into_a_broken_line(SOFTMAX, "    return F.cross_entropy", "    w = max(0.5, (step + 1) / warmup")]
-    parser, memo = IncrementalParser("m.py"), RuleMemo()
-    messages = set()
-    for v in versions:
-        got = _dicts(analyze(v, "m.py", jedi=NO_JEDI, rules=[_QuotesEveryFunction], parser=parser, memo=memo))
-        assert got == _dicts(analyze(v, "m.py", jedi=NO_JEDI, rules=[_QuotesEveryFunction]))
-        messages.update(d["message"] for d in got)
-    assert len(messages) >= len(versions) - 1
+    _, results = _each_equals_fresh(versions, _QuotesEveryFunction)
+    assert len({d["message"] for got in results for d in got}) >= len(versions) - 1
