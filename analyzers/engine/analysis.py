@@ -90,8 +90,10 @@ def analyze(
     the result is the same as without them (tests/test_rule_memo.py), only faster. It also
     passes a ``checkpoint`` for a long analysis (a document's first): called between its
     steps (after the traversal, after each top-level statement's per-node rules, before each
-    whole-file rule), where nothing of this analysis is half done, so that the caller can run
-    other, short work there (the keystrokes of the documents being typed in).
+    whole-file rule, and, as ``SemanticModel.checkpoint``, between the top-level statements of
+    PIT201's evaluation facts). Another analysis run there uses its own model; nothing the two
+    share (the models of the project's other modules) is half built at those points. So the
+    caller can run other, short work there (the keystrokes of the documents being typed in).
     """
     with collector.paused():  # see engine/collector.py
         return _analyze(text, path, config, jedi, rules, apply_noqa, keep_model, parser, memo, checkpoint)
@@ -110,7 +112,6 @@ def _analyze(
     checkpoint: Callable[[], None] | None = None,
 ) -> AnalysisResult:
     config = config or Config()
-    step = checkpoint or _no_checkpoint
     t0 = time.perf_counter()
     source = SourceFile(text, path)
     # The language server passes the document's incremental parser: it re-parses only the
@@ -172,6 +173,7 @@ def _analyze(
     model.node_buckets = buckets  # the loop model (flow.py) reads its nodes from here instead of walking again
     if checkpoint is not None:
         model.checkpoint = checkpoint  # also between the statements of a whole-file fact
+    step = model.checkpoint
     if memo is not None:
         source.reads_of = model._current_reads  # the lines a check reads are recorded too (reset below)
     t_model = time.perf_counter()
@@ -292,10 +294,6 @@ def _analyze(
     }
     result.rule_timings = per_rule
     return result
-
-
-def _no_checkpoint() -> None:
-    pass
 
 
 def _with_severity(diag: Diagnostic, sev: Severity) -> Diagnostic:
