@@ -86,7 +86,7 @@ def _picks_batch_norm_by_name(test: ast.AST, site: ast.AST, m: SemanticModel) ->
         return False
     if it.func.attr != "named_parameters" or it.args or it.keywords:
         return False
-    if _frozen_name(site) != param_var.id:
+    if not _is_var(frozen_owner(site), param_var.id):
         return False  # it freezes something else than the loop's parameter
     for layer in batch_norm_names(m, it.func.value):
         for suffix in ("weight", "bias"):
@@ -95,16 +95,15 @@ def _picks_batch_norm_by_name(test: ast.AST, site: ast.AST, m: SemanticModel) ->
     return False
 
 
-def _frozen_name(site: ast.AST) -> str | None:
-    """The variable ``site`` freezes: ``p`` of ``p.requires_grad = False`` / ``p.requires_grad_(False)``."""
+def frozen_owner(site: ast.AST) -> ast.expr | None:
+    """What ``site`` (a ``freeze_site``) freezes: ``x`` of ``x.requires_grad = False`` /
+    ``x.requires_grad_(False)``."""
     if isinstance(site, ast.Assign):
         target = next((t for t in site.targets if isinstance(t, ast.Attribute)), None)
-        owner = target.value if target is not None else None
-    elif isinstance(site, ast.Call) and isinstance(site.func, ast.Attribute):
-        owner = site.func.value
-    else:
-        return None
-    return owner.id if isinstance(owner, ast.Name) else None
+        return target.value if target is not None else None
+    if isinstance(site, ast.Call) and isinstance(site.func, ast.Attribute):
+        return site.func.value
+    return None
 
 
 def _name_test(test: ast.AST, var: str, value: str) -> bool | None:
@@ -293,15 +292,11 @@ def freezes_batch_norm(site: ast.AST, m: SemanticModel):
                     return ("layer", text_of(owner), None)
         if isinstance(anc, FUNCTION_TYPES):
             break
-    if isinstance(site, ast.Call):
-        owner = site.func.value
-        if _is_batch_norm_layer(m, owner):
-            return ("layer", text_of(owner), None)
-    if isinstance(site, ast.Assign):
-        t = next(t for t in site.targets if isinstance(t, ast.Attribute))
-        owner = t.value
-        if isinstance(owner, ast.Attribute) and owner.attr in ("weight", "bias") and _is_batch_norm_layer(m, owner.value):
-            return ("layer", text_of(owner.value), None)
+    owner = frozen_owner(site)
+    if isinstance(site, ast.Call) and owner is not None and _is_batch_norm_layer(m, owner):
+        return ("layer", text_of(owner), None)
+    if isinstance(site, ast.Assign) and isinstance(owner, ast.Attribute) and owner.attr in ("weight", "bias") and _is_batch_norm_layer(m, owner.value):
+        return ("layer", text_of(owner.value), None)
     return None
 
 
