@@ -46,16 +46,27 @@ class IncrementalStats:
 
 
 def _shift(group: Group, delta: int) -> Group:
+    """The group moved down ``delta`` lines (up, if negative): its nodes' line numbers too, as
+    ``ast.increment_lineno`` moves them. The nodes are listed once per group and the list is
+    kept, because a newline typed near the top of a file moves every group below it, on
+    every such keystroke (a walk of a 2,000-line file's trees took 7 to 9 ms of one)."""
     if not delta:
         return group
-    for stmt in group.stmts:
-        ast.increment_lineno(stmt, delta)
+    nodes = group.positioned
+    if nodes is None:
+        nodes = [n for stmt in group.stmts for n in ast.walk(stmt) if "lineno" in n._attributes]
+    for n in nodes:
+        n.lineno = getattr(n, "lineno", 0) + delta  # type: ignore[attr-defined]
+        end = getattr(n, "end_lineno", None)
+        if end is not None:
+            n.end_lineno = end + delta  # type: ignore[attr-defined]
     return replace(
         group,
         start=group.start + delta,
         end=group.end + delta,
         errors=[moved(e, delta) for e in group.errors],
         masked=frozenset(i + delta for i in group.masked),
+        positioned=nodes,
     )
 
 
@@ -153,7 +164,7 @@ class IncrementalParser:
             if before is not None and before.stmts and _same_tree(before, g, old, lines):
                 # Typing inside a line that stays broken: the same tree as before (salsa's early
                 # cutoff). Its statements are kept, so is everything computed from them.
-                g = replace(g, stmts=before.stmts)
+                g = replace(g, stmts=before.stmts, positioned=before.positioned)
                 retexted.update(id(stmt) for stmt in g.stmts)
                 changed.update(i for i in range(g.start, g.end) if old[i] != lines[i])
             region.append(g)

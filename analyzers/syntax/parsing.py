@@ -66,6 +66,9 @@ class Group:
     stmts: list[ast.stmt]
     errors: list[SyntaxProblem] = field(default_factory=list)
     masked: frozenset[int] = frozenset()
+    # Every node of ``stmts`` that has a line number, listed the first time the group is moved
+    # (``incremental._shift``): a move after that is one pass over the list, not a walk.
+    positioned: list[ast.AST] | None = field(default=None, compare=False, repr=False)
 
 
 # ---------------------------------------------------------------------------- groups
