@@ -1401,11 +1401,17 @@ class Flow:
         return True
 
     def _is_called_eval_root(self, f: FunctionNode) -> bool:
-        if not any(self.trains_around(c) for c in self.callers_of(f)):
-            return False  # (asked first: it is cheap where nothing around trains)
-        return not self._trains(f) and any(
+        # The questions about f itself go before those about its callers: a keystroke in a
+        # training function that f's caller also calls changes the caller's events, and an
+        # answer that did not need them is kept (most functions run no forward at all).
+        callers = self.callers_of(f)
+        if not callers:
+            return False
+        if self._trains(f) or not any(
             e.kind == FORWARD and _result_used(e.site) and (e.no_grad or self.no_grad_at(e.node)) for e in self.events(f)
-        )
+        ):
+            return False
+        return any(self.trains_around(c) for c in callers)
 
     def trains_around(self, call: ast.Call) -> bool:
         """``call`` runs in a function (or at the top level of a file) one run of which trains."""
