@@ -31,7 +31,7 @@ from torchpit.analyzers.semantic.inference import JediOptions
 from torchpit.analyzers.engine.memo import RuleMemo
 from torchpit.analyzers.syntax.notebook import join_cells, localize
 
-from .convert import Lines, related_to_uris
+from .convert import Lines, related_to_uris, result_id
 from .memory import TRIMMER
 from .settings import Settings
 
@@ -73,7 +73,15 @@ class DocResult:
     diagnostics: list[Diagnostic]
     lines: Lines  # the text's lines and the codec, for every position conversion
     lsp: list[types.Diagnostic] = field(default_factory=list)  # what the client sees: set by the session
-    result_id: str = ""
+    _result_id: str | None = field(default=None, repr=False)
+
+    @property
+    def result_id(self) -> str:
+        """The digest of ``lsp`` (pull diagnostics' result id): made when a pull asks for it,
+        not on every keystroke of a client that is pushed its diagnostics."""
+        if self._result_id is None:
+            self._result_id = result_id(self.lsp)
+        return self._result_id
 
 
 @dataclass

@@ -27,7 +27,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace.position_codec import PositionCodec
 
 from .analysis import Cell, DocResult, Job, Outcome, Parsers
-from .convert import result_id, to_lsp_diagnostics, uri_to_path
+from .convert import to_lsp_diagnostics, uri_to_path
 from .settings import Settings
 from .text import ChangeError, apply_changes
 from .uris import normalize_uri
@@ -316,7 +316,7 @@ class Session:
     def render(doc: DocResult, notes: dict[tuple[str, int], list[str]] | None) -> None:
         """The one conversion to LSP: the engine's diagnostics with the probe's notes."""
         doc.lsp = to_lsp_diagnostics(doc.diagnostics, doc.lines, doc.uri, doc.version, notes)
-        doc.result_id = result_id(doc.lsp)
+        doc._result_id = None  # (made again from the new lsp when asked)
 
     def add_probe_notes(self, uri: str, code: str, line: int, notes: list[str]) -> DocResult | None:
         """Attach a probe's findings to a diagnostic; the document's result, rendered again."""
