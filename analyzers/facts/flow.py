@@ -198,7 +198,10 @@ class Flow:
     def kept(self, kind: str, key: Any, compute: Callable[[], Any]) -> Any:
         """``compute()``'s answer for ``key`` (a node or a tuple of nodes), cached for this
         version and kept for the document's next ones while nothing it read changes."""
-        return self.model.remember_across_versions(self._caches.setdefault(kind, {}), kind, key, compute)
+        cache = self._caches.get(kind)
+        if cache is None:
+            cache = self._caches[kind] = {}
+        return self.model.remember_across_versions(cache, kind, key, compute)
 
     def nodes(self, *types: type) -> list[ast.AST]:
         """Every node of these types in the file: a read of the whole file."""

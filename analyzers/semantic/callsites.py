@@ -49,26 +49,41 @@ def _call_index(model: SemanticModel) -> tuple[dict[str, list[ast.Call]], dict[s
     index = model.file_memo.get("call_index")
     if index is not None:
         return index
-    by_name: dict[str, list[ast.Call]] = {}
-    by_arg: dict[str, list[ast.Call]] = {}
     if model.persistent is not None:
         # The language server: each top-level statement's part is kept while the statement is
-        # unchanged, so a keystroke indexes the edited statement only.
+        # unchanged, so a keystroke indexes the edited statement only, and the parts are
+        # joined one name at a time, for the names asked about.
         parts = model.file_memo.setdefault("call_index_parts", {})
-        for stmt in model._tree.body:
-            part = model.remember_across_versions(parts, "call_index", stmt, lambda: _index_calls(model.nodes_in_statement(stmt, ast.Call)))  # noqa: B023
-            for merged, found in zip((by_name, by_arg), part):
-                for key, calls in found.items():
-                    have = merged.get(key)
-                    if have is None:
-                        merged[key] = list(calls)
-                    else:
-                        have.extend(calls)
-    else:
-        for node in model.all_nodes(ast.Call):
-            _add_call(node, by_name, by_arg)  # type: ignore[arg-type]
+        found = [
+            model.remember_across_versions(parts, "call_index", stmt, lambda: _index_calls(model.nodes_in_statement(stmt, ast.Call)))  # noqa: B023
+            for stmt in model._tree.body
+        ]
+        index = model.file_memo["call_index"] = (_Joined([p[0] for p in found if p[0]]), _Joined([p[1] for p in found if p[1]]))  # type: ignore[assignment]
+        return index
+    by_name: dict[str, list[ast.Call]] = {}
+    by_arg: dict[str, list[ast.Call]] = {}
+    for node in model.all_nodes(ast.Call):
+        _add_call(node, by_name, by_arg)  # type: ignore[arg-type]
     index = model.file_memo["call_index"] = (by_name, by_arg)
     return index
+
+
+class _Joined:
+    """The statements' parts of an index (name -> calls, each in the traversal's order), read
+    as one index: a name's calls are joined, in the statements' order, when it is first asked
+    for (a keystroke asks about a few names, not about all the file's)."""
+
+    __slots__ = ("_parts", "_joined")
+
+    def __init__(self, parts: list[dict[str, list[ast.Call]]]) -> None:
+        self._parts = parts
+        self._joined: dict[str, list[ast.Call]] = {}
+
+    def get(self, name: str, default: list[ast.Call]) -> list[ast.Call]:
+        found = self._joined.get(name)
+        if found is None:
+            found = self._joined[name] = [c for part in self._parts for c in part.get(name, ())]
+        return found if found else default
 
 
 def _add_call(node: ast.Call, by_name: dict, by_arg: dict) -> None:
