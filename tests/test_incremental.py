@@ -126,6 +126,27 @@ def test_inserted_lines_move_the_statements_after_them() -> None:
     assert _dump(result.tree) == _dump(ast.parse(edited))
 
 
+def test_statements_moved_again_and_again_stay_where_a_whole_parse_puts_them() -> None:
+    """A moved group keeps the list of its nodes (``_shift``): the second and later moves go
+    through that list, up and down, also for a statement kept through a broken line."""
+    text = "def a():\n    x = 1\n\n\ndef b(p=(1, 2)):\n    return [q for q in p if q]\n\n\nclass C:\n    y: int = 3\n"
+    parser = IncrementalParser()
+    parser.parse(text)
+    versions = [
+        text.replace("x = 1\n", "x = 1\n\n"),  # one line down
+        text.replace("x = 1\n", "x = 1\n\n\n\n"),  # three down
+        text.replace("x = 1\n", "x = (1\n\n"),  # a broken line in a, two down
+        text.replace("x = 1\n", "x = (12\n\n"),  # typing in that broken line
+        text,  # back up
+        text.replace("x = 1\n", ""),  # one line up
+    ]
+    for edited in versions:
+        result = parser.parse(edited)
+        assert _dump(result.tree) == _dump(parse_source(edited).tree)
+    moved = parser._groups[-1]
+    assert moved.positioned is not None and all(n in moved.positioned for n in ast.walk(moved.stmts[0]) if "lineno" in n._attributes)
+
+
 def test_half_typed_statement_keeps_the_rest_and_its_error_in_place() -> None:
     text = "import torch.nn.functional as F\n\n\ndef f(x):\n    return x\n\n\ndef g(logits, y):\n    return F.cross_entropy(F.softmax(logits, dim=1), y)\n"
     parser = IncrementalParser()
