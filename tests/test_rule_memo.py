@@ -476,6 +476,60 @@ def test_an_edit_of_another_training_function_keeps_the_main_guard_events(monkey
     assert _memo_run(versions) == _fresh(versions)
 
 
+CALLED_HELPERS = """\
+import torch
+import torch.nn as nn
+
+
+def train_epoch(net, opt, xs, ys):
+    net.train()
+    for x, y in zip(xs, ys):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+
+
+def predict(net, xs):
+    with torch.no_grad():
+        return net(xs)
+
+
+def save(net, path):
+    torch.save(net.state_dict(), path)
+
+
+def run(xs, ys):
+    net = nn.Linear(4, 3)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    for epoch in range(3):
+        train_epoch(net, opt, xs, ys)
+        print(predict(net, xs[0]))
+        save(net, "best.pt")
+"""
+
+
+def test_an_edit_of_a_training_function_keeps_what_was_asked_of_the_helpers_beside_it(monkeypatch) -> None:
+    """PIT201 asks of every function called from training code whether it is an evaluation
+    (a forward under no_grad, called where a backward and a step run). ``save`` runs no
+    forward: that is asked of ``save`` itself first, so the answer does not read the events of
+    its caller ``run``, which follow ``train_epoch``; an edit of ``train_epoch`` keeps it."""
+    from torchpit.analyzers.facts import flow
+
+    asked: list[str] = []
+    real = flow.Flow.trains_around
+    monkeypatch.setattr(flow.Flow, "trains_around", lambda self, call: asked.append(ast.unparse(call.func)) or real(self, call))
+    parser, memo = IncrementalParser("m.py"), RuleMemo()
+    analyze(CALLED_HELPERS, "m.py", jedi=NO_JEDI, parser=parser, memo=memo)
+    assert "predict" in asked  # (a forward under no_grad: its callers are asked about)
+    edited = CALLED_HELPERS.replace("        opt.step()\n", "        opt.step()\n        print(loss.item())\n")
+    asked.clear()
+    analyze(edited, "m.py", jedi=NO_JEDI, parser=parser, memo=memo)
+    assert "save" not in asked and "predict" in asked
+    versions = [CALLED_HELPERS, edited, edited.replace("        loss.backward()\n", ""), CALLED_HELPERS]
+    assert _memo_run(versions) == _fresh(versions)
+
+
 def test_builtins_and_imports_are_not_module_instances() -> None:
     """``print``/``len`` unbound in the file are builtins, unless a star import may bind them;
     ``import x`` binds a Python module; ``from torch import nn`` a library object."""
