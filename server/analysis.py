@@ -75,6 +75,11 @@ class DocResult:
     lsp: list[types.Diagnostic] = field(default_factory=list)  # what the client sees: set by the session
     _result_id: str | None = field(default=None, repr=False)
 
+    def show(self, lsp: list[types.Diagnostic]) -> None:
+        """What the client sees from now on (its result id is made again when asked)."""
+        self.lsp = lsp
+        self._result_id = None
+
     @property
     def result_id(self) -> str:
         """The digest of ``lsp`` (pull diagnostics' result id): made when a pull asks for it,

@@ -315,8 +315,7 @@ class Session:
     @staticmethod
     def render(doc: DocResult, notes: dict[tuple[str, int], list[str]] | None) -> None:
         """The one conversion to LSP: the engine's diagnostics with the probe's notes."""
-        doc.lsp = to_lsp_diagnostics(doc.diagnostics, doc.lines, doc.uri, doc.version, notes)
-        doc._result_id = None  # (made again from the new lsp when asked)
+        doc.show(to_lsp_diagnostics(doc.diagnostics, doc.lines, doc.uri, doc.version, notes))
 
     def add_probe_notes(self, uri: str, code: str, line: int, notes: list[str]) -> DocResult | None:
         """Attach a probe's findings to a diagnostic; the document's result, rendered again."""
