@@ -13,7 +13,7 @@ from pygls.uris import to_fs_path
 
 from .. import workspace
 from ..analysis import Job, Outcome
-from ..convert import SOURCE, uri_to_path
+from ..convert import SOURCE, diagnostic_json, uri_to_path
 from ..session import Desync, Unit
 from ..settings import MODE_WORKSPACE, RUN_ON_SAVE
 
@@ -26,8 +26,13 @@ OUT_OF_SYNC_ID = "out-of-sync"
 
 
 def publish(ls: "TorchpitServer", uri: str, diagnostics: list[types.Diagnostic], version: int | None = None) -> None:
+    """``textDocument/publishDiagnostics``, its JSON written by ``convert.diagnostic_json``
+    (the same message pygls' converter would make, in a tenth of the time)."""
     if not ls.pull_mode:
-        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=version))
+        params: dict = {"uri": uri, "diagnostics": [diagnostic_json(d) for d in diagnostics]}
+        if version is not None:
+            params["version"] = version
+        ls.protocol._send_data({"jsonrpc": "2.0", "method": types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, "params": params})
 
 
 def on_outcome(ls: "TorchpitServer", unit: Unit, outcome: Outcome) -> None:

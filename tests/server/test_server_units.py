@@ -239,3 +239,40 @@ def test_the_dispatcher_does_not_recurse_through_jobs_done_at_once():
     rest = [d.submit(lambda x: x, i, urgent=True) for i in range(5000)]
     pool.first.set_result("done")  # its callback hands over the 5,000 others, each done at once
     assert first.result(1) == "done" and [f.result(1) for f in rest] == list(range(5000))
+
+
+def test_the_published_json_is_what_lsprotocols_converter_makes():
+    """``publish`` writes each diagnostic's JSON itself (``diagnostic_json``): it must be the
+    converter's, field for field, for every finding of the examples (fixes, related locations,
+    probe flags) and for a diagnostic with every field set."""
+    import json
+    from pathlib import Path
+
+    from lsprotocol.converters import get_converter
+
+    from torchpit.analyzers.engine.analysis import analyze
+    from torchpit.analyzers.semantic.inference import JediOptions
+    from torchpit.server.convert import diagnostic_json, to_lsp_diagnostics
+
+    converter = get_converter()
+    codec = PositionCodec(types.PositionEncodingKind.Utf16)
+    seen = 0
+    for path in sorted((Path(__file__).resolve().parents[2] / "examples").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        result = analyze(text, str(path), Config(), JediOptions(enabled=False))
+        for d in to_lsp_diagnostics(result.diagnostics, Lines(text, codec), path.as_uri(), 7, {("PIT101", 0): ["note"]}):
+            assert diagnostic_json(d) == converter.unstructure(d)
+            json.dumps(diagnostic_json(d))
+            seen += 1
+    assert seen >= 10
+    rng = types.Range(types.Position(1, 2), types.Position(3, 4))
+    full = types.Diagnostic(
+        range=rng, message="m", severity=types.DiagnosticSeverity.Hint, code="PIT999",
+        code_description=types.CodeDescription(href="https://example.org"), source="torchpit",
+        tags=[types.DiagnosticTag.Unnecessary, types.DiagnosticTag.Deprecated],
+        related_information=[types.DiagnosticRelatedInformation(types.Location("file:///a.py", rng), "here")],
+        data={"version": None, "fix": {"edits": [1, None]}},
+    )
+    bare = types.Diagnostic(range=rng, message="only a message")
+    for d in (full, bare):
+        assert diagnostic_json(d) == converter.unstructure(d)
