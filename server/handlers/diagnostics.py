@@ -27,7 +27,7 @@ OUT_OF_SYNC_ID = "out-of-sync"
 
 def publish(ls: "TorchpitServer", uri: str, diagnostics: list[types.Diagnostic], version: int | None = None) -> None:
     """``textDocument/publishDiagnostics``, its JSON written by ``convert.diagnostic_json``
-    (the same message pygls' converter would make, in a tenth of the time)."""
+    (the same message pygls' converter would make, in about half the time)."""
     if not ls.pull_mode:
         params: dict = {"uri": uri, "diagnostics": [diagnostic_json(d) for d in diagnostics]}
         if version is not None:
