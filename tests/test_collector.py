@@ -97,3 +97,20 @@ def test_a_sweep_is_due_once_many_objects_were_frozen_since_the_last(frozen_poli
     with collector.paused():
         kept.append([Node() for _ in range(1000)])
     assert collector.sweeps == sweeps + 1
+
+
+def test_a_batch_run_in_this_process_freezes_its_survivors_and_hands_them_back(tmp_path, monkeypatch) -> None:
+    """``torchpit check`` on the files it checks in its own process (one job): the policy is on
+    while they are analysed, and afterwards it is off and nothing stays frozen."""
+    from torchpit import batch
+
+    for i in range(3):
+        (tmp_path / f"m{i}.py").write_text("import torch\nx = torch.zeros(3)\n")
+    seen: list[tuple[bool, int]] = []
+    real = batch._work
+    monkeypatch.setattr(batch, "_work", lambda item: seen.append((collector._freeze, gc.get_freeze_count())) or real(item))
+    gc.unfreeze()
+    results = list(batch.run_check([str(tmp_path)], batch.RunOptions(jobs=1, use_cache=False)))
+    assert len(results) == 3
+    assert all(on for on, _ in seen) and seen[-1][1] > 0  # on, and the first file's survivors frozen
+    assert not collector._freeze and gc.get_freeze_count() == 0

@@ -20,6 +20,7 @@ import pathspec
 from torchpit import __version__
 from torchpit.analyzers.engine.config import Config, ConfigError, describe_size, load_config
 from torchpit.analyzers.core.diagnostics import Diagnostic
+from torchpit.analyzers.engine import collector
 from torchpit.analyzers.engine.analysis import analyze, unreadable
 from torchpit.analyzers.engine.fixes import fix_until_stable, parses, unified_diff, write_atomic
 from torchpit.analyzers.semantic.inference import JediOptions
@@ -568,7 +569,8 @@ def run_check(paths: list[str], options: RunOptions) -> Iterator[FileResult]:
         todo.append((f, configs[f], options.fix_mode))
     jobs = options.jobs or os.cpu_count() or 1
     if len(todo) >= PARALLEL_THRESHOLD and jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # Each worker keeps what its files' analyses leave alive frozen (engine/collector.py).
+        with ProcessPoolExecutor(max_workers=jobs, initializer=collector.keep_survivors_frozen) as pool:
             # Small chunks in path order: a package's files stay together (one worker parses the
             # modules they import once), and no worker is left with a long last chunk while the
             # others idle (a chunk of 16 large files is a second of one core).
@@ -578,11 +580,12 @@ def run_check(paths: list[str], options: RunOptions) -> Iterator[FileResult]:
                     cache.put(keys[r.path], r)
                 yield r
     else:
-        for item in todo:
-            r = _work(item)
-            if cache is not None and r.path in keys:
-                cache.put(keys[r.path], r)
-            yield r
+        with collector.survivors_frozen():
+            for item in todo:
+                r = _work(item)
+                if cache is not None and r.path in keys:
+                    cache.put(keys[r.path], r)
+                yield r
 
 
 __all__ = ["ConfigError", "FileResult", "FixMode", "Overrides", "RunOptions", "UsageError", "check_file", "discover", "run_check"]

@@ -118,16 +118,18 @@ def _walk(root: ast.AST, root_scope: object, buckets: dict[type, list[ast.AST]],
             if type(value) is list:
                 for item in value:
                     if isinstance(item, ast.AST):
-                        setattr(item, PARENT, ref)
-                        setattr(item, FIELD, name)
+                        item._tp_parent = ref  # (PARENT and FIELD, stored directly: every node of the file passes here)
+                        item._tp_field = name
                         children.append((item, child_scope))
             elif isinstance(value, ast.AST):
-                setattr(value, PARENT, ref)
-                setattr(value, FIELD, name)
+                value._tp_parent = ref
+                value._tp_field = name
                 children.append((value, child_scope))
         children.reverse()
         push(children)
 
+
+assert PARENT == "_tp_parent" and FIELD == "_tp_field"  # the attributes _walk stores directly
 
 _SCOPE_BODY_FIELDS = {
     ast.FunctionDef: {"body", "args"},

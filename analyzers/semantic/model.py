@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..catalogue import torch_api
 from ..syntax.reads import NameIndex, Reads
-from ..syntax.tree import FIELD, ancestors, end_pos, parent, pos, top_statement
+from ..syntax.tree import FIELD, PARENT, ancestors, end_pos, parent, pos, top_statement
 from . import grad_mode
 from .project import module_file
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 SCOPE_TYPES = (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 FUNCTION_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef)
+_OWN_SCOPE_TYPES = (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda)  # their body only is their scope
 COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 # Blocks that always run when the statement before them runs: they do not make a binding conditional.
 TRANSPARENT_BLOCKS = {(ast.With, "body"), (ast.AsyncWith, "body"), (ast.Try, "body")}
@@ -546,21 +547,31 @@ class SemanticModel:
         Decorators, default values and class bases belong to the enclosing scope; only a
         def's, class's or lambda's body is inside its own scope.
         """
+        # (``ancestors`` written out: every name lookup starts here)
+        scopes = self.scopes
         child = node
-        for anc in ancestors(node):
-            scope = self.scopes.get(anc)
+        ref = getattr(node, PARENT, None)
+        while ref is not None:
+            anc = ref()
+            if anc is None:
+                break
+            scope = scopes.get(anc)
             if scope is not None:
-                if not isinstance(anc, (*FUNCTION_TYPES, ast.ClassDef, ast.Lambda)):
+                if not isinstance(anc, _OWN_SCOPE_TYPES):
                     return scope  # the module, a comprehension
                 if getattr(child, FIELD, None) == "body":
                     return scope
             child = anc
+            ref = getattr(anc, PARENT, None)
         return self.module_scope
 
     def enclosing_function(self, node: ast.AST) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-        for anc in ancestors(node):
-            if isinstance(anc, FUNCTION_TYPES):
+        ref = getattr(node, PARENT, None)
+        while ref is not None:
+            anc = ref()
+            if anc is None or isinstance(anc, FUNCTION_TYPES):
                 return anc
+            ref = getattr(anc, PARENT, None)
         return None
 
     def enclosing_class(self, node: ast.AST) -> ClassInfo | None:
