@@ -1415,13 +1415,15 @@ class Flow:
         callers = self.callers_of(f)
         if not callers:
             return False
-        if self.model.persistent is None and not any(self.trains_around(c) for c in callers):
+        one_analysis = self.model.persistent is None
+        callers_train = lambda: any(self.trains_around(c) for c in callers)  # noqa: E731
+        if one_analysis and not callers_train():
             return False
         if self._trains(f) or not any(
             e.kind == FORWARD and _result_used(e.site) and (e.no_grad or self.no_grad_at(e.node)) for e in self.events(f)
         ):
             return False
-        return self.model.persistent is None or any(self.trains_around(c) for c in callers)
+        return one_analysis or callers_train()
 
     def trains_around(self, call: ast.Call) -> bool:
         """``call`` runs in a function (or at the top level of a file) one run of which trains."""

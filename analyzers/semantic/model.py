@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import operator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -266,7 +267,7 @@ class SemanticModel:
             nodes = (key,)
             pkey = (kind, id(key))
         kept = persistent.get(pkey)
-        if kept is not None and (kept[0][0] is key if nodes is not key else all(a is b for a, b in zip(kept[0], nodes))):
+        if kept is not None and all(map(operator.is_, kept[0], nodes)):  # (the ids in pkey may be reused)
             value, reads = kept[1], kept[2]
             cache[key] = (value, reads)
             if reads is not None and self.reads is not None:
