@@ -67,6 +67,26 @@ def test_what_an_analysis_keeps_is_frozen_and_the_cycles_it_left_are_collected(f
     assert gc.isenabled()
 
 
+def test_without_the_young_collections_a_cycle_left_waits_for_the_next_sweep() -> None:
+    """The batch mode's policy: nothing is collected at the end of an analysis, what it left is
+    frozen, cycles included, and a sweep frees those."""
+    gc.collect()
+    collector.keep_survivors_frozen(young=False)
+    try:
+        with collector.paused():
+            pass  # the first settle sweeps
+        with collector.paused():
+            kept = Node()
+            dead = _cycle()
+        assert dead() is not None and not _in_a_generation(kept)  # both frozen, nothing collected
+        collector.sweep()
+        assert dead() is None and kept.other is None
+    finally:
+        collector.keep_survivors_frozen(False)
+        gc.unfreeze()
+        gc.collect()
+
+
 def test_a_cycle_formed_among_frozen_objects_is_freed_by_a_sweep(frozen_policy) -> None:
     with collector.paused():
         pass
@@ -108,9 +128,10 @@ def test_a_batch_run_in_this_process_freezes_its_survivors_and_hands_them_back(t
         (tmp_path / f"m{i}.py").write_text("import torch\nx = torch.zeros(3)\n")
     seen: list[tuple[bool, int]] = []
     real = batch._work
-    monkeypatch.setattr(batch, "_work", lambda item: seen.append((collector._freeze, gc.get_freeze_count())) or real(item))
+    monkeypatch.setattr(batch, "_work", lambda item: seen.append((collector._freeze and not collector._young, gc.get_freeze_count())) or real(item))
     gc.unfreeze()
     results = list(batch.run_check([str(tmp_path)], batch.RunOptions(jobs=1, use_cache=False)))
     assert len(results) == 3
-    assert all(on for on, _ in seen) and seen[-1][1] > 0  # on, and the first file's survivors frozen
-    assert not collector._freeze and gc.get_freeze_count() == 0
+    # on, without the young collections, and the first file's survivors frozen
+    assert all(on for on, _ in seen) and seen[-1][1] > 0
+    assert not collector._freeze and collector._young and gc.get_freeze_count() == 0

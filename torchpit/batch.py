@@ -569,8 +569,9 @@ def run_check(paths: list[str], options: RunOptions) -> Iterator[FileResult]:
         todo.append((f, configs[f], options.fix_mode))
     jobs = options.jobs or os.cpu_count() or 1
     if len(todo) >= PARALLEL_THRESHOLD and jobs > 1:
-        # Each worker keeps what its files' analyses leave alive frozen (engine/collector.py).
-        with ProcessPoolExecutor(max_workers=jobs, initializer=collector.keep_survivors_frozen) as pool:
+        # Each worker keeps what its files' analyses leave alive frozen, uncollected until a
+        # sweep (engine/collector.py).
+        with ProcessPoolExecutor(max_workers=jobs, initializer=collector.keep_survivors_frozen, initargs=(True, False)) as pool:
             # Small chunks in path order: a package's files stay together (one worker parses the
             # modules they import once), and no worker is left with a long last chunk while the
             # others idle (a chunk of 16 large files is a second of one core).
@@ -580,7 +581,7 @@ def run_check(paths: list[str], options: RunOptions) -> Iterator[FileResult]:
                     cache.put(keys[r.path], r)
                 yield r
     else:
-        with collector.survivors_frozen():
+        with collector.survivors_frozen(young=False):
             for item in todo:
                 r = _work(item)
                 if cache is not None and r.path in keys:
