@@ -205,7 +205,10 @@ def _analyze(
         memo.begin((path, config.fingerprint(), repr(jedi_opts), tuple(cls.code for cls in selected)), units, source, retexted, changed)
         model.persistent = memo.persistent
     step()
-    for unit in units:
+    # Without a memo nothing is kept per statement: each rule runs once over the slices of its
+    # buckets that the statements cover (the same nodes in the same order; the findings are
+    # sorted below), not once per statement.
+    for unit in units if memo is not None else _as_one_unit(units):
         kept = memo.reuse(unit) if memo is not None else None
         if kept is not None:
             ctx.findings.extend(kept)
@@ -294,6 +297,16 @@ def _analyze(
     }
     result.rule_timings = per_rule
     return result
+
+
+def _as_one_unit(units: list[Unit]) -> list[Unit]:
+    """The top-level statements' units as one: their bucket slices are consecutive (the
+    traversal fills the buckets one statement after the other), so one slice from the first's
+    start to the last's end holds the same nodes in the same order."""
+    if len(units) < 2:
+        return units
+    first, last = units[0], units[-1]
+    return [Unit(first.stmt, first.start, last.end, set())]
 
 
 def _with_severity(diag: Diagnostic, sev: Severity) -> Diagnostic:
