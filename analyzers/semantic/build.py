@@ -57,6 +57,7 @@ def traverse(
     """
     buckets: dict[type, list[ast.AST]] = {t: [] for t in wanted}
     visitors = model.visitor_table()
+    kinds: dict = {}  # what the walk does with each node type, for this traversal
     module_bucket = buckets.get(ast.Module)
     if module_bucket is not None:
         module_bucket.append(tree)
@@ -69,7 +70,7 @@ def traverse(
             setattr(item, PARENT, ref)
             setattr(item, FIELD, name)
             if name != "body":
-                _walk(item, scope, buckets, visitors)
+                _walk(item, scope, buckets, visitors, kinds)
                 continue
             start = {t: len(v) for t, v in buckets.items()} if units is not None or fragments is not None else {}
             frag = fragments.get(id(item)) if fragments is not None else None
@@ -80,7 +81,7 @@ def traverse(
                 rec = frag.record
             else:
                 rec = model.begin_statement(item)  # type: ignore[arg-type]
-                _walk(item, scope, buckets, visitors)
+                _walk(item, scope, buckets, visitors, kinds)
                 if fragments is not None:
                     fragments[id(item)] = Fragment(
                         item,  # type: ignore[arg-type]
@@ -96,37 +97,48 @@ def traverse(
     return buckets
 
 
-def _walk(root: ast.AST, root_scope: object, buckets: dict[type, list[ast.AST]], visitors: dict) -> None:
+def _walk(root: ast.AST, root_scope: object, buckets: dict[type, list[ast.AST]], visitors: dict, kinds: dict | None = None) -> None:
+    """Pre-order from ``root``: parents and fields set, nodes bucketed, the model's handlers
+    called. ``kinds`` (node type -> what the walk does with it) is filled as types are met;
+    ``traverse`` shares one between its statements."""
+    if kinds is None:
+        kinds = {}
     stack: list[tuple[ast.AST, object]] = [(root, root_scope)]
-    pop, push = stack.pop, stack.extend
+    pop, push = stack.pop, stack.append
     while stack:
         node, scope = pop()
         tp = type(node)
-        bucket = buckets.get(tp)
+        kind = kinds.get(tp)
+        if kind is None:
+            kind = kinds[tp] = (buckets.get(tp), visitors.get(tp), _SCOPE_BODY_FIELDS.get(tp), child_fields(tp)[::-1])
+        bucket, handler, scoped, fields = kind
         if bucket is not None:
             bucket.append(node)
-        handler = visitors.get(tp)
-        inner = handler(node, scope) if handler is not None else scope  # type: ignore[arg-type]
-        scoped = _SCOPE_BODY_FIELDS.get(tp) if inner is not scope else None
-        children: list[tuple[ast.AST, object]] = []
-        ref = _weakref(node)
-        for name in child_fields(tp):
-            value = getattr(node, name, None)
+        inner = scope if handler is None else handler(node, scope)
+        if inner is not scope and scoped is None:
+            scope = inner  # every child is in the node's own scope
+        ref = None
+        fields_of = node.__dict__
+        # The children pushed last to first: popped in source order (the buckets' order).
+        for name in fields:
+            value = fields_of.get(name)
             if value is None:
                 continue
-            child_scope = inner if scoped is None or name in scoped else scope
+            child_scope = inner if scoped is not None and name in scoped else scope
             if type(value) is list:
-                for item in value:
+                for item in reversed(value):
                     if isinstance(item, ast.AST):
+                        if ref is None:
+                            ref = _weakref(node)
                         item._tp_parent = ref  # (PARENT and FIELD, stored directly: every node of the file passes here)
                         item._tp_field = name
-                        children.append((item, child_scope))
+                        push((item, child_scope))
             elif isinstance(value, ast.AST):
+                if ref is None:
+                    ref = _weakref(node)
                 value._tp_parent = ref
                 value._tp_field = name
-                children.append((value, child_scope))
-        children.reverse()
-        push(children)
+                push((value, child_scope))
 
 
 assert PARENT == "_tp_parent" and FIELD == "_tp_field"  # the attributes _walk stores directly
