@@ -722,3 +722,32 @@ def test_a_whole_file_check_that_read_the_line_being_typed_is_made_again() -> No
     versions = [SOFTMAX, *_typed_into_a_broken_line(SOFTMAX, "    return F.cross_entropy", "    w = max(0.5, (step + 1) / warmup")]
     _, results = _each_equals_fresh(versions, _QuotesEveryFunction)
     assert len({d["message"] for got in results for d in got}) >= len(versions) - 1
+
+
+MODE_CALL = """\
+import torch
+
+
+def before(x):
+    return x
+
+
+def evaluate(model, loader):
+    model.eval()
+    correct = 0
+    for x, y in loader:
+        correct += (model(x).argmax(1) == y).sum().item()
+    torch.set_grad_enabled(False)
+    return correct
+"""
+
+
+def test_a_functions_first_grad_mode_call_kept_across_versions_moves_with_it() -> None:
+    """``torch.set_grad_enabled(False)`` after the forward leaves it with autograd on. The
+    answer (which statement first sets the mode) is kept while evaluate() is unchanged, and
+    three lines typed into the function above move both: the forward still runs before it."""
+    moved = MODE_CALL.replace("    return x\n", "    y = x\n    z = y\n    x = z\n    return x\n", 1)
+    versions = [MODE_CALL, moved, MODE_CALL]
+    got = _memo_run(versions)
+    assert got == _fresh(versions)
+    assert [[d["code"] for d in v] for v in got] == [["PIT201"]] * 3

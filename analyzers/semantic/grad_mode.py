@@ -323,16 +323,18 @@ def _sets_mode_by_call(m: Any, func: ast.AST) -> bool:
     return _first_mode_call(m, func) is not None
 
 
-def _first_mode_call(m: Any, func: ast.AST) -> tuple[int, int] | None:
-    """Where ``func``'s own body first calls a grad-mode API as a statement, or None."""
-    def compute() -> tuple[int, int] | None:
+def _first_mode_call(m: Any, func: ast.AST) -> ast.Expr | None:
+    """The first statement of ``func``'s own body that calls a grad-mode API, or None. Kept
+    across the document's versions while ``func`` is unchanged (a node, not a position: the
+    statements move)."""
+    def compute() -> ast.Expr | None:
         found = [
-            pos(n) for n in _own_nodes(func)
+            n for n in _own_nodes(func)
             if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) and m.call_name(n.value) in torch_api.GRAD_CONTEXTS
         ]
-        return min(found) if found else None
+        return min(found, key=pos) if found else None
 
-    return m.remember(m.grad_cache, ("mode_call", func), compute)
+    return m.remember_across_versions(m.mode_call_cache, "mode_call", func, compute)
 
 
 def _context_function(m: Any, func: ast.AST, depth: int) -> frozenset[str]:
@@ -396,7 +398,7 @@ def lexical_states(m: Any, node: ast.AST, stop: ast.AST | None = None, decorator
                 effects.append(context_effect(m, item.context_expr, depth))
         elif isinstance(anc, _FUNCTIONS) and fld == "body":
             first = _first_mode_call(m, anc)
-            if first is not None and first < pos(node):
+            if first is not None and pos(first) < pos(node):
                 effects.insert(0, NOT_KNOWN)  # ``torch.set_grad_enabled(False)`` ran before it, as a statement
             if anc is stop and not decorators:
                 break
