@@ -7,7 +7,8 @@ asks. It answers:
   ``obj.method()`` on an instance of a local class), and who calls each function;
 - the ordered *events* of one iteration of a loop (or of one call of a function), following
   local helpers to a bounded depth: ``backward``, optimizer ``step``, ``zero_grad``, ``eval`` /
-  ``train`` mode switches, ``autograd.grad``;
+  ``train`` mode switches, ``autograd.grad``; each function's own events (its *frame*) are
+  collected once and composed into its callers';
 - the grad mode a node runs in (off, on, or unknown): lexically, computed by
   semantic/grad_mode.py from the ``with`` blocks and decorators around it (the innermost
   winning; a project's own context managers and decorators read from their bodies), and where
@@ -187,6 +188,7 @@ class Flow:
         self._events_cache: dict[tuple[int, int], list[Event]] = {}
         self._callee_cache: dict[int, FunctionNode | None] = {}
         self._caches: dict[str, dict] = {}
+        self._framing: set[int] = set()  # the frames being made, one inside another (frame)
 
     def release(self) -> None:
         """Break the caches' cycles (called by ``SemanticModel.release``)."""
@@ -713,10 +715,71 @@ class Flow:
         return self.model.remember_across_versions(self._events_cache, "events", root, lambda: self._events(root))
 
     def _events(self, root: ast.AST) -> list[Event]:
-        stmts = root.body if isinstance(root, (*LOOP_TYPES, *FUNCTION_TYPES)) else [root]
-        out: list[Event] = []
-        self._collect(stmts, root, (), {}, False, frozenset(), (), grad_mode.UNCHANGED, out, {id(root)})
+        out = self._framed(root)
         out.sort(key=lambda e: e.order)
+        return out
+
+    def _framed(self, root: ast.AST) -> list[Event]:
+        """The events of ``root``'s frame (its body, or ``root`` itself for a statement), made
+        from :meth:`frame`; where the local calls it reaches go round in a cycle, collected by
+        following every call into its body (``_collect``), whose stack stops the cycle."""
+        try:
+            frame = self.frame(root)
+        except _CallCycle:
+            stmts = root.body if isinstance(root, (*LOOP_TYPES, *FUNCTION_TYPES)) else [root]
+            out: list[Event] = []
+            self._collect(stmts, root, (), {}, False, frozenset(), (), grad_mode.UNCHANGED, out, {id(root)})
+            return out
+        return [Event(k, n, ch, subj, c, br, _entered_in(grad_mode.UNCHANGED, effs), loss) for k, n, ch, subj, c, br, effs, loss in frame]
+
+    def frame(self, root: ast.AST) -> tuple[FrameEvent, ...]:
+        """The events of one run of ``root``'s body (a function, a loop) in its own words: the
+        subjects named as its body names them (its parameters unsubstituted), conditions and
+        branches from its body down, the grad-mode effects from its body down, unapplied. A
+        local function it calls contributes its own frame, composed at the call (``_compose``):
+        so each function's body is collected once, and a keystroke in one function collects
+        that function and re-composes its callers' frames, not their callees' bodies. The same
+        events, in the same order, as following every call into its body (``_collect``), as
+        deep (MAX_INLINE_DEPTH). Raises _CallCycle where the calls go round in a cycle (kept
+        by no one: the caller falls back to ``_collect``)."""
+        return self.kept("frame", root, lambda: self._frame(root))
+
+    def _frame(self, root: ast.AST) -> tuple[FrameEvent, ...]:
+        busy = self._framing
+        if id(root) in busy:
+            raise _CallCycle()
+        busy.add(id(root))
+        try:
+            return tuple(self._frame_of(root))
+        finally:
+            busy.discard(id(root))
+
+    def _frame_of(self, root: ast.AST) -> list[FrameEvent]:
+        stmts = root.body if isinstance(root, (*LOOP_TYPES, *FUNCTION_TYPES)) else [root]
+        out: list[FrameEvent] = []
+        for stmt in stmts:
+            walked = self.kept("walk", stmt, lambda: _walk_ordered(stmt))  # noqa: B023 (called at once)
+            for node, c, br in walked:
+                effect = self.model.grad_states_at(node)  # the blocks around it in its own function
+                kind = self._classified(node, {})
+                if kind is None and isinstance(node, ast.Call):
+                    fw = self.is_model_forward(node)
+                    if fw is not None:
+                        kind = (FORWARD, fw, None)
+                if kind is not None:
+                    out.append((kind[0], node, (), kind[1], c, br, (effect,), kind[2]))
+                    if kind[0] in (ZERO_GRAD, EVAL, TRAIN, MODE) and isinstance(node, ast.Call) and (
+                        isinstance(node.func, ast.Name) or (isinstance(node.func, ast.Attribute) and self._is_module_path(node.func))
+                    ):
+                        # a function of another module that does several things: the rest, in its order
+                        for extra in self.call_effects(node, self.model.call_name(node), {})[1:]:
+                            out.append((extra[0], node, (), extra[1], c, br, (effect,), extra[2]))
+                    if kind[0] in (BACKWARD, STEP, ZERO_GRAD, GRAD, EVAL, TRAIN, MODE):
+                        continue
+                if isinstance(node, ast.Call):
+                    f = self.callee(node)
+                    if f is not None and f is not root:
+                        _compose(out, self.frame(f), node, _param_map(f, node, {}, self.model), c, br, effect)
         return out
 
     def _collect(self, stmts, frame_root, chain, subst, cond, branches, order, grad, out, stack) -> None:
@@ -1561,9 +1624,7 @@ class Flow:
 
     def _top_events(self, stmt: ast.stmt) -> list[Event]:
         """The events of one top-level statement, as the module's collection finds them."""
-        out: list[Event] = []
-        self._collect([stmt], stmt, (), {}, False, frozenset(), (), grad_mode.UNCHANGED, out, set())
-        return out
+        return self._framed(stmt)
 
     def mode_switches(self, subject: str) -> list[ast.Call]:
         """Every ``subject.eval()`` / ``subject.train(...)`` in the file."""
@@ -1574,6 +1635,36 @@ class Flow:
                 if k is not None and k[0] in (EVAL, TRAIN, MODE) and k[1] == subject:
                     out.append(n)
         return out
+
+
+# ---------------------------------------------------------------------- frames
+# One event of a frame (Flow.frame): kind, node, the calls from the frame down to it, its
+# subject in the frame's words, conditional, branches, the grad-mode effects from the frame
+# down (outermost first), and the loss for a backward.
+FrameEvent = tuple[str, ast.AST, tuple[ast.Call, ...], "str | None", bool, frozenset, tuple[frozenset, ...], "ast.expr | None"]
+
+
+class _CallCycle(Exception):
+    """A frame needs itself: the local calls it reaches go round in a cycle."""
+
+
+def _compose(out: list[FrameEvent], callee: tuple[FrameEvent, ...], call: ast.Call, params: dict[str, str], cond: bool, branches: frozenset, effect: frozenset) -> None:
+    """The callee's frame seen from the frame that calls it at ``call`` (whose own conditions,
+    branches and grad-mode effect there are ``cond``, ``branches``, ``effect``): the callee's
+    parameters named by the call's arguments (``params``: the caller's own words; the caller's
+    callers substitute theirs in turn, which ``_subst`` composes), its events one call deeper,
+    down to MAX_INLINE_DEPTH."""
+    for k, n, ch, subj, c, br, effs, loss in callee:
+        if len(ch) >= MAX_INLINE_DEPTH:
+            continue
+        out.append((k, n, (call, *ch), _subst(subj, params), cond or c, branches | br if br else branches, (effect, *effs), loss))
+
+
+def _entered_in(states: frozenset, effects: tuple[frozenset, ...]) -> frozenset:
+    """The grad modes after entering ``effects`` one inside the other from ``states``."""
+    for e in effects:
+        states = grad_mode.apply(states, e)
+    return states
 
 
 # ---------------------------------------------------------------------- helpers
