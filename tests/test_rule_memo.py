@@ -751,3 +751,44 @@ def test_a_functions_first_grad_mode_call_kept_across_versions_moves_with_it() -
     got = _memo_run(versions)
     assert got == _fresh(versions)
     assert [[d["code"] for d in v] for v in got] == [["PIT201"]] * 3
+
+
+TRACED = """\
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+        self.drop = nn.Dropout(0.5)
+
+    def forward(self, x):
+        return self.fc(self.drop(x))
+
+
+def evaluate(model, loader):
+    correct = 0
+    with torch.no_grad():
+        for x, y in loader:
+            correct += (model(x).argmax(1) == y).sum().item()
+    return correct
+
+
+def main(loader, example):
+    net = Net()
+    return evaluate(net, loader)
+"""
+
+
+def test_a_trace_handed_in_by_a_call_site_typed_elsewhere_reaches_the_kept_answer() -> None:
+    """Whether evaluate()'s model may be a ``torch.jit.trace`` result is kept across versions;
+    main() starts and stops handing it a trace, and the finding follows: no eval(), then
+    traced in train mode (its mode fixed at the trace), then no eval() again."""
+    traced = TRACED.replace("return evaluate(net, loader)", "return evaluate(torch.jit.trace(net, example), loader)")
+    versions = [TRACED, traced, TRACED, traced]
+    got = _memo_run(versions)
+    assert got == _fresh(versions)
+    said = [[("traced" in d["message"]) for d in v] for v in got]
+    assert said == [[False], [True], [False], [True]]

@@ -1114,6 +1114,8 @@ class Flow:
         module keeps the mode it was traced in (measured, benchmarks/jit_facts.py: ``.eval()``
         on one traced in train mode leaves dropout on and batch-norm statistics moving;
         ``.train()`` on one traced in eval mode leaves dropout off)."""
+        if not self.may_be_traced(expr):
+            return None  # (the kept answer first: most forwards are of no trace)
         traces, others = _trace_values(self.model, expr, 0)
         if not traces or others or not self.holds_module(expr):
             return None
@@ -1121,8 +1123,9 @@ class Flow:
 
     def may_be_traced(self, expr: ast.AST) -> bool:
         """Some value ``expr`` may hold (through parameters, to what the file's call sites pass)
-        is a ``torch.jit.trace`` result: ``.eval()`` on ``expr`` is no sure fix of its mode."""
-        return bool(_trace_values(self.model, expr, 0)[0])
+        is a ``torch.jit.trace`` result: ``.eval()`` on ``expr`` is no sure fix of its mode.
+        Kept across versions while nothing it read changed."""
+        return self.kept("may_be_traced", expr, lambda: bool(_trace_values(self.model, expr, 0)[0]))
 
     def mode_at_trace(self, trace: Value) -> str | None:
         """The mode (EVAL or TRAIN) of the module a trace call traces, at that call, where it is
