@@ -828,12 +828,8 @@ class Flow:
 
     def innermost_training_loops(self) -> list[ast.AST]:
         """Training loops where a backward and a step run at the loop's own level (not in a nested loop)."""
-        out = []
-        for lp in self.training_loops:
-            evs = [e for e in self.events(lp) if not self.nested_loop(lp, e)]
-            if self.is_training(evs):
-                out.append(lp)
-        return out
+        # (each loop's answer kept: a keystroke elsewhere does not ask it again)
+        return [lp for lp in self.training_loops if self.kept("trains_at_own_level", lp, lambda: self.is_training([e for e in self.events(lp) if not self.nested_loop(lp, e)]))]  # noqa: B023
 
     # ------------------------------------------------------------------ training loops
     def is_training(self, events: list[Event]) -> bool:
@@ -951,7 +947,7 @@ class Flow:
     @file_fact
     def training_loops(self) -> list[ast.AST]:
         """Loops one iteration of which calls backward and an optimizer step (outermost included)."""
-        return [lp for lp in self.loops if self.may_backward(lp) and self.is_training(self.events(lp))]
+        return [lp for lp in self.loops if self.kept("training_loop", lp, lambda: self.may_backward(lp) and self.is_training(self.events(lp)))]  # noqa: B023
 
     # ------------------------------------------------------------------ models
     def is_model_forward(self, call: ast.Call) -> str | None:

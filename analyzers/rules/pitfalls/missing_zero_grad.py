@@ -140,9 +140,10 @@ class MissingZeroGrad(Rule):
     def _only_on_some_branches(flow, loop: ast.AST, s, covering) -> bool:
         """Every clear of the stepped optimizer is under an ``if`` of the loop body while the step
         runs in every iteration, and nothing leaves the iteration early."""
-        if s.conditional or s.branches or isinstance(loop, FUNCTION_TYPES):
-            return False
-        return cleared_on_some_paths_only(loop, covering) and not has_jump(loop)
+        if s.conditional or s.branches or isinstance(loop, FUNCTION_TYPES) or any(z.chain for z in covering):
+            return False  # (a clear in a helper is no branch of this loop)
+        # Read from the loop's own body alone: kept while it is unchanged.
+        return flow.kept("cleared_on_some_paths_only", (loop, *(z.node for z in covering)), lambda: cleared_on_some_paths_only(loop, covering) and not has_jump(loop))
 
     @staticmethod
     def _opaque(flow, loop: ast.AST, s) -> bool:
