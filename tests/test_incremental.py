@@ -280,8 +280,28 @@ def test_an_unclosed_bracket_is_confined_to_its_statement() -> None:
     assert [d.code for d in analyze(text, parser=parser).diagnostics] == codes
 
 
+def test_an_unclosed_bracket_ends_at_the_decorators_of_the_next_def() -> None:
+    """``print(`` typed in a function above ``@torch.no_grad()`` / ``def evaluate``: the
+    decorated function is a group of its own (its decorator line first), so typing into the
+    broken line re-parses the broken function alone."""
+    text = (
+        "import torch\n\n\ndef train(model, x):\n    loss = model(x).sum()\n    loss.backward()\n\n\n"
+        "@torch.no_grad()\n# evaluation\n@staticmethod\ndef evaluate(model, x):\n    return model(x).argmax(1)\n"
+    )
+    broken = text.replace("    loss.backward()\n", "    print(loss.backward()\n")
+    lines = split_lines(broken)
+    assert list(group_starts(lines)) == [3, 8]  # def train, then @torch.no_grad()
+    parser = IncrementalParser()
+    first = parser.parse(text)
+    again = parser.parse(broken)
+    assert again.tree.body[-1] is first.tree.body[-1]  # evaluate: the same statement, kept
+    assert _dump(again.tree) == _dump(parse_source(broken, "<unknown>").tree)
+
+
 TRICKY_VALID = [
     "x = 1\n\\\nclass A:\n    pass\n",  # a line that is only a backslash joins the class line
+    "x = (a\n@b)\n\n@dec\ndef f():\n    pass\n",  # a matmul at column 0 closes the bracket: no decorator
+    "x = (a\n@b\n)\ny = [1\n@c]\n",  # in brackets, and no def after them
     "@dec\n\n@other(\n  1)\ndef f():\n    pass\n",
     "if x:\n    pass\nelif y:\n    pass\nelse:\n    pass\ntry:\n    pass\nexcept* E:\n    pass\nfinally:\n    pass\n",
     's = """\ndef not_a_def():\n"""\nt = \'\\\nclass\'\n',

@@ -6,7 +6,8 @@ its tree. A file it rejects is cut into *groups* of lines, found from the text a
 that is a line at column 0 outside any string, bracket or line continuation, that is not
 ``else``/``elif``/``except``/``finally`` and does not follow a decorator. An unclosed bracket
 ends at the next ``def``, ``class`` or ``import`` at column 0 (none of them can be inside
-an expression). Each group is parsed on its own; a group that does not parse reports its
+an expression), or at the decorators of such a ``def`` or ``class`` (decorator lines at
+column 0 whose own brackets close, right above it). Each group is parsed on its own; a group that does not parse reports its
 first syntax error at its position, and its offending lines are masked (replaced with
 something neutral that keeps the block structure) and it is parsed again, a bounded number
 of times, so that the rules still see every statement that is intact.
@@ -23,6 +24,7 @@ therefore means the file does not either.
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 import warnings
 from bisect import bisect_right
@@ -77,6 +79,23 @@ _CLAUSE = re.compile(r"(?:else|elif|except|finally)\b")
 # part of an expression, so no valid file has one there. (After a line continuation they
 # can: a line that is only a backslash joins the next one.)
 _STATEMENT_ONLY = re.compile(r"(?:async[ \t]+def|def|class|import)\b")
+# A decorator line at column 0 whose brackets close on it, before a def or class (other such
+# lines, blank lines and comments between): after an unclosed bracket it starts the statement
+# too. In a valid file the bracket would still be open at the def, which cannot be.
+_DECORATOR_LINE = re.compile(r"@[ \t]*[A-Za-z_][\w.]*[ \t]*(?:\([^()\[\]{}'\"#\\]*\))?[ \t]*(?:#[^\r\n]*)?(?:\r\n|\r|\n)?\Z")
+_DEF_OR_CLASS = re.compile(r"(?:async[ \t]+def|def|class)\b")
+
+
+def _decorates(lines: list[str], i: int) -> bool:
+    """Line ``i`` is a decorator line (``_DECORATOR_LINE``) of the def or class below it."""
+    for line in itertools.islice(lines, i, None):
+        if _DECORATOR_LINE.match(line):
+            continue
+        stripped = line.lstrip(" \t\f")
+        if not stripped or stripped[0] in "#\r\n":
+            continue
+        return _DEF_OR_CLASS.match(line) is not None
+    return False
 _CODE = re.compile(r"""[#'"()\[\]{}\\]""")
 _STRING_END = {
     '"': re.compile(r'\\(?:\r\n|.)|"|[\r\n]', re.S),
@@ -101,7 +120,7 @@ def group_starts(lines: list[str], first: int = 0) -> Iterator[int]:
     pending = False  # the last logical line began with a decorator
     for i in range(first, len(lines)):
         line = lines[i]
-        if quote is None and depth and _STATEMENT_ONLY.match(line):
+        if quote is None and depth and (_STATEMENT_ONLY.match(line) or (not cont and line.startswith("@") and _DECORATOR_LINE.match(line) and _decorates(lines, i))):
             depth, cont = 0, False
         if quote is None and not depth and not cont:
             stripped = line.lstrip(" \t\f")
