@@ -616,9 +616,7 @@ class Flow:
 
     def _build_protocol_index(self, top: ast.AST) -> dict:
         index: dict = {}
-        for n in ast.walk(top):
-            if not isinstance(n, ast.Call):
-                continue
+        for n in self.model.nodes_in_statement(top, ast.Call):  # (the traversal's calls of it: no walk)
             f = n.func
             if isinstance(f, ast.Attribute) and f.attr in _PROTOCOL_METHODS:
                 what, target = f.attr + ("/1" if f.attr == "backward" and n.args else ""), f.value
