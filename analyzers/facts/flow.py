@@ -1402,6 +1402,12 @@ class Flow:
             return False
         return self.kept("eval_data", it, lambda: _eval_data(self.model, it, 0))
 
+    def name_loads(self, scope: ast.AST) -> dict[str, tuple[ast.Name, ...]]:
+        """The names read in ``scope``'s body (a function's, a loop's, or a statement), nested
+        defs and classes left out: name -> its ``Name`` nodes, in the walk's order. One walk
+        for every forward of the scope whose output is followed; kept while it is unchanged."""
+        return self.kept("name_loads", scope, lambda: _name_loads(scope))
+
     def output_fate(self, call: ast.Call, scope: ast.AST) -> "OutputFate":
         """What becomes of a forward's output within ``scope``."""
         return self.kept("output_fate", (call, scope), lambda: _output_fate(self.model, call, scope))
@@ -2496,7 +2502,7 @@ def _output_fate_of(m: SemanticModel, call: ast.Call, scope: ast.AST) -> OutputF
     fate = OutputFate()
     pending: list[ast.AST] = [call]
     names: set[str] = set()
-    scope_nodes: list[ast.Name] | None = None
+    loads: dict[str, tuple[ast.Name, ...]] | None = None
     while pending:
         expr = pending.pop()
         name = _follow_up(m, expr, fate)
@@ -2504,11 +2510,19 @@ def _output_fate_of(m: SemanticModel, call: ast.Call, scope: ast.AST) -> OutputF
             if n in names or len(names) >= MAX_FATE_NAMES:
                 continue
             names.add(n)
-            if scope_nodes is None:
-                body = scope.body if isinstance(scope, (*LOOP_TYPES, *FUNCTION_TYPES)) else [scope]
-                scope_nodes = [x for x in _walk_no_defs(body) if isinstance(x, ast.Name) and isinstance(x.ctx, ast.Load)]
-            pending.extend(u for u in scope_nodes if u.id == n and pos(u) > pos(call))
+            if loads is None:
+                loads = flow_of(m).name_loads(scope)
+            pending.extend(u for u in loads.get(n, ()) if pos(u) > pos(call))
     return fate
+
+
+def _name_loads(scope: ast.AST) -> dict[str, tuple[ast.Name, ...]]:
+    body = scope.body if isinstance(scope, (*LOOP_TYPES, *FUNCTION_TYPES)) else [scope]
+    out: dict[str, list[ast.Name]] = {}
+    for x in _walk_no_defs(body):
+        if isinstance(x, ast.Name) and isinstance(x.ctx, ast.Load):
+            out.setdefault(x.id, []).append(x)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def _walk_no_defs(stmts: list) -> list[ast.AST]:

@@ -35,7 +35,7 @@ import ast
 from typing import Any
 
 from ..catalogue import torch_api
-from ..syntax.tree import FIELD, ancestors, pos
+from ..syntax.tree import FIELD, ancestors, parent, pos, top_statement
 from .project import project_function
 
 OFF, ON, INHERIT, UNKNOWN = "off", "on", "inherit", "unknown"
@@ -324,17 +324,29 @@ def _sets_mode_by_call(m: Any, func: ast.AST) -> bool:
 
 
 def _first_mode_call(m: Any, func: ast.AST) -> ast.Expr | None:
-    """The first statement of ``func``'s own body that calls a grad-mode API, or None. Kept
-    across the document's versions while ``func`` is unchanged (a node, not a position: the
-    statements move)."""
-    def compute() -> ast.Expr | None:
-        found = [
-            n for n in _own_nodes(func)
-            if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) and m.call_name(n.value) in torch_api.GRAD_CONTEXTS
-        ]
-        return min(found, key=pos) if found else None
+    """The first statement of ``func``'s own body that calls a grad-mode API, or None."""
+    top = top_statement(func)
+    # One pass over the top-level statement's calls (the traversal's) for all its functions,
+    # kept across the document's versions while it is unchanged (nodes, not positions: the
+    # statements move).
+    return m.remember_across_versions(m.mode_call_cache, "mode_calls", top, lambda: _mode_calls_in(m, top)).get(id(func))
 
-    return m.remember_across_versions(m.mode_call_cache, "mode_call", func, compute)
+
+def _mode_calls_in(m: Any, top: ast.AST) -> dict[int, ast.Expr]:
+    """id of each function of ``top`` -> the first statement of its own body (not of a def or
+    class nested in it) that calls a grad-mode API."""
+    out: dict[int, ast.Expr] = {}
+    for call in m.nodes_in_statement(top, ast.Call):
+        stmt = parent(call)
+        if not isinstance(stmt, ast.Expr):
+            continue
+        owner = next((a for a in ancestors(stmt) if isinstance(a, _SCOPES)), None)
+        if not isinstance(owner, _FUNCTIONS) or m.call_name(call) not in torch_api.GRAD_CONTEXTS:
+            continue
+        first = out.get(id(owner))
+        if first is None or pos(stmt) < pos(first):
+            out[id(owner)] = stmt
+    return out
 
 
 def _context_function(m: Any, func: ast.AST, depth: int) -> frozenset[str]:
