@@ -205,6 +205,13 @@ class Flow:
             cache = self._caches[kind] = {}
         return self.model.remember_across_versions(cache, kind, key, compute)
 
+    def _cache(self, kind: str) -> dict:
+        """This version's answers of one kind (``kept``'s)."""
+        cache = self._caches.get(kind)
+        if cache is None:
+            cache = self._caches[kind] = {}
+        return cache
+
     def nodes(self, *types: type) -> list[ast.AST]:
         """Every node of these types in the file: a read of the whole file."""
         return self.model.nodes_of(*types)
@@ -852,8 +859,8 @@ class Flow:
                 # The language server: each top-level statement's part is kept while it is
                 # unchanged, so a keystroke looks at the edited statement only.
                 tree = self.model._tree
-                for stmt in tree.body:
-                    part = self.kept("mentioning " + " ".join(names), stmt, lambda: _mentioning_in(self.model, stmt, wanted))  # noqa: B023
+                kind = "mentioning " + " ".join(names)
+                for part in self.model.remember_each(self._cache(kind), kind, tree.body, lambda stmt: _mentioning_in(self.model, stmt, wanted)):
                     if part is not None:
                         found |= part
                         found.add(id(tree))
@@ -1257,9 +1264,8 @@ class Flow:
         Found per top-level statement, each part kept across versions while nothing it read
         changed (a keystroke in one function asks again about that function only)."""
         out: list[tuple[str, FunctionNode | None, ast.AST]] = []
-        for stmt in self.model._tree.body:
-            out.extend(self._eval_roots_in(stmt))
-            self.model.checkpoint()
+        for part in self.model.remember_each(self._cache("eval_roots"), "eval_roots", self.model._tree.body, self._find_eval_roots):
+            out.extend(part)
         return out
 
     def _eval_roots_in(self, stmt: ast.stmt) -> tuple[tuple[str, FunctionNode | None, ast.AST], ...]:
@@ -1444,9 +1450,8 @@ class Flow:
         decorator's or every caller's), and is called from a function or loop that trains
         (backward and step in one run of it)."""
         out: list[tuple[str, FunctionNode | None, ast.AST]] = []
-        for stmt in self.model._tree.body:
-            out.extend(self.kept("called_eval_roots", stmt, lambda: self._called_eval_roots_in(stmt)))  # noqa: B023
-            self.model.checkpoint()
+        for part in self.model.remember_each(self._cache("called_eval_roots"), "called_eval_roots", self.model._tree.body, self._called_eval_roots_in):
+            out.extend(part)
         return out
 
     def _called_eval_roots_in(self, stmt: ast.stmt) -> tuple[tuple[str, FunctionNode | None, ast.AST], ...]:

@@ -54,10 +54,7 @@ def _call_index(model: SemanticModel) -> tuple[dict[str, list[ast.Call]], dict[s
         # unchanged, so a keystroke indexes the edited statement only, and the parts are
         # joined one name at a time, for the names asked about.
         parts = model.file_memo.setdefault("call_index_parts", {})
-        found = [
-            model.remember_across_versions(parts, "call_index", stmt, lambda: _index_calls(model.nodes_in_statement(stmt, ast.Call)))  # noqa: B023
-            for stmt in model._tree.body
-        ]
+        found = model.remember_each(parts, "call_index", model._tree.body, lambda stmt: _index_calls(model.nodes_in_statement(stmt, ast.Call)))
         index = model.file_memo["call_index"] = (_Joined([p[0] for p in found if p[0]]), _Joined([p[1] for p in found if p[1]]))  # type: ignore[assignment]
         return index
     by_name: dict[str, list[ast.Call]] = {}

@@ -18,7 +18,7 @@ import builtins
 import operator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from ..catalogue import torch_api
 from ..syntax.reads import NameIndex, Reads
@@ -279,6 +279,29 @@ class SemanticModel:
         if reads is None or not (reads.whole or reads.read_text):  # (the text changes where the tree does not)
             self.persistent[pkey] = (nodes, value, reads, tuple(top_statement(n) for n in nodes))
         return value
+
+    def remember_each(self, cache: dict, kind: str, keys: Iterable[ast.AST], compute: Callable[[Any], Any]) -> list[Any]:
+        """``remember_across_versions(cache, kind, key, lambda: compute(key))`` for each node
+        of ``keys``, in order, in one loop: the per-statement parts of a whole-file fact (a
+        keystroke finds all but one or two of them kept). After each answer computed anew,
+        the engine's ``checkpoint`` (other short work may run there)."""
+        out: list[Any] = []
+        persistent = self.persistent
+        for key in keys:
+            hit = cache.get(key, _MISS)
+            if hit is _MISS and persistent is not None:
+                kept = persistent.get((kind, id(key)))
+                if kept is not None and kept[0][0] is key:  # (the id may be reused)
+                    hit = cache[key] = (kept[1], kept[2])
+            if hit is not _MISS:
+                value, reads = hit
+                if reads is not None and self.reads is not None:
+                    self.reads.merge(reads)
+                out.append(value)
+                continue
+            out.append(self.remember_across_versions(cache, kind, key, lambda: compute(key)))  # noqa: B023 (called at once)
+            self.checkpoint()
+        return out
 
     @contextmanager
     def local_only(self) -> Iterator[None]:
