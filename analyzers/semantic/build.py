@@ -24,7 +24,9 @@ class Unit:
     """One top-level statement: the rules' per-node checks run, and are memoised, per unit."""
 
     stmt: ast.stmt
-    start: dict[type, int]  # where its nodes begin in each bucket (a pre-order walk keeps them together)
+    # Where its nodes begin and end in each bucket (a pre-order walk keeps them together). With
+    # fragments (the language server) only the types it holds are there; a missing type is empty.
+    start: dict[type, int]
     end: dict[type, int]
     names: set[str]  # module-level names it binds, and def/class names anywhere in it
 
@@ -72,24 +74,26 @@ def traverse(
             if name != "body":
                 _walk(item, scope, buckets, visitors, kinds)
                 continue
-            start = {t: len(v) for t, v in buckets.items()} if units is not None or fragments is not None else {}
             frag = fragments.get(id(item)) if fragments is not None else None
             if frag is not None and frag.stmt is item:
+                # (the spans of the types it holds only: readers take a missing type as empty)
+                start = {tp: len(buckets[tp]) for tp in frag.nodes}
                 for tp, nodes in frag.nodes.items():
                     buckets[tp].extend(nodes)
+                end = {tp: len(buckets[tp]) for tp in frag.nodes}
                 model.adopt(frag.record, item.lineno)
                 rec = frag.record
             else:
+                start = {t: len(v) for t, v in buckets.items()} if units is not None or fragments is not None else {}
                 rec = model.begin_statement(item)  # type: ignore[arg-type]
                 _walk(item, scope, buckets, visitors, kinds)
+                end = {t: len(v) for t, v in buckets.items()} if units is not None else {}
                 if fragments is not None:
-                    fragments[id(item)] = Fragment(
-                        item,  # type: ignore[arg-type]
-                        {t: v[start[t] :] for t, v in buckets.items() if len(v) > start[t]},
-                        rec,
-                    )
+                    nodes = {t: v[start[t] :] for t, v in buckets.items() if len(v) > start[t]}
+                    fragments[id(item)] = Fragment(item, nodes, rec)  # type: ignore[arg-type]
+                    start = {t: start[t] for t in nodes}
+                    end = {t: end[t] for t in nodes} if units is not None else end
             if units is not None:
-                end = {t: len(v) for t, v in buckets.items()}
                 units.append(Unit(item, start, end, rec.names))  # type: ignore[arg-type]
                 model.statement_spans[id(item)] = (start, end)
     model.end_statements()
