@@ -136,17 +136,9 @@ class MissingTrainMode(Rule):
         loops = sorted(flow.training_loops, key=lambda lp: -sum(1 for _ in ancestors(lp)))
         reported: set[int] = set()
         for loop in loops:
-            events = flow.events(loop)
-            for e in events:
-                if e.kind != EVAL or e.subject is None or e.subject.startswith("<") or id(e.site) in reported or _exits(e, loop, flow):
-                    continue
-                if _traced(flow, e):
-                    continue  # .eval() on a torch.jit.trace'd module changes nothing: it keeps the mode of the trace
-                trained = self._trained(e, events, flow)
-                if trained is None:
-                    continue
-                back = self._backward_in_eval_mode(e, events, flow)
-                if back is None:
+            # Each loop's answer kept across versions while nothing it read changed.
+            for e, trained, back in flow.kept("eval_left_in_training_loop", loop, lambda: self._left_in_eval(loop, flow)):  # noqa: B023
+                if id(e.site) in reported:
                     continue
                 reported.add(id(e.site))
                 subject = e.subject
@@ -161,6 +153,26 @@ class MissingTrainMode(Rule):
                     fix=self._fix(loop, subject, ctx) if _visible(ctx, subject, loop) and not bound_inside(ctx.model, subject, e.site, loop) else None,
                     related=[ctx.related(e.node, f"{e.subject}.eval() here"), ctx.related(back.node, "next training step here"), ctx.related(loop, "in this loop")],
                 )
+
+    @classmethod
+    def _left_in_eval(cls, loop, flow) -> tuple:
+        """(eval event, the training forward of its module, the backward that runs in eval
+        mode) for each ``.eval()`` of the loop that no ``.train()`` undoes before a backward."""
+        events = flow.events(loop)
+        out = []
+        for e in events:
+            if e.kind != EVAL or e.subject is None or e.subject.startswith("<") or _exits(e, loop, flow):
+                continue
+            if _traced(flow, e):
+                continue  # .eval() on a torch.jit.trace'd module changes nothing: it keeps the mode of the trace
+            trained = cls._trained(e, events, flow)
+            if trained is None:
+                continue
+            back = cls._backward_in_eval_mode(e, events, flow)
+            if back is None:
+                continue
+            out.append((e, trained, back))
+        return tuple(out)
 
     @staticmethod
     def _trained(ev, events, flow):
