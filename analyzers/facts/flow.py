@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -187,7 +188,7 @@ class Flow:
         self.model = model
         self._events_cache: dict[tuple[int, int], list[Event]] = {}
         self._callee_cache: dict[int, FunctionNode | None] = {}
-        self._caches: dict[str, dict] = {}
+        self._caches: defaultdict[str, dict] = defaultdict(dict)  # this version's answers, by kind (kept)
         self._framing: set[int] = set()  # the frames being made, one inside another (frame)
 
     def release(self) -> None:
@@ -200,17 +201,7 @@ class Flow:
     def kept(self, kind: str, key: Any, compute: Callable[[], Any]) -> Any:
         """``compute()``'s answer for ``key`` (a node or a tuple of nodes), cached for this
         version and kept for the document's next ones while nothing it read changes."""
-        cache = self._caches.get(kind)
-        if cache is None:
-            cache = self._caches[kind] = {}
-        return self.model.remember_across_versions(cache, kind, key, compute)
-
-    def _cache(self, kind: str) -> dict:
-        """This version's answers of one kind (``kept``'s)."""
-        cache = self._caches.get(kind)
-        if cache is None:
-            cache = self._caches[kind] = {}
-        return cache
+        return self.model.remember_across_versions(self._caches[kind], kind, key, compute)
 
     def nodes(self, *types: type) -> list[ast.AST]:
         """Every node of these types in the file: a read of the whole file."""
@@ -860,7 +851,7 @@ class Flow:
                 # unchanged, so a keystroke looks at the edited statement only.
                 tree = self.model._tree
                 kind = "mentioning " + " ".join(names)
-                for part in self.model.remember_each(self._cache(kind), kind, tree.body, lambda stmt: _mentioning_in(self.model, stmt, wanted)):
+                for part in self.model.remember_each(self._caches[kind], kind, tree.body, lambda stmt: _mentioning_in(self.model, stmt, wanted)):
                     if part is not None:
                         found |= part
                         found.add(id(tree))
@@ -1264,7 +1255,7 @@ class Flow:
         Found per top-level statement, each part kept across versions while nothing it read
         changed (a keystroke in one function asks again about that function only)."""
         out: list[tuple[str, FunctionNode | None, ast.AST]] = []
-        for part in self.model.remember_each(self._cache("eval_roots"), "eval_roots", self.model._tree.body, self._find_eval_roots):
+        for part in self.model.remember_each(self._caches["eval_roots"], "eval_roots", self.model._tree.body, self._find_eval_roots):
             out.extend(part)
         return out
 
@@ -1450,7 +1441,7 @@ class Flow:
         decorator's or every caller's), and is called from a function or loop that trains
         (backward and step in one run of it)."""
         out: list[tuple[str, FunctionNode | None, ast.AST]] = []
-        for part in self.model.remember_each(self._cache("called_eval_roots"), "called_eval_roots", self.model._tree.body, self._called_eval_roots_in):
+        for part in self.model.remember_each(self._caches["called_eval_roots"], "called_eval_roots", self.model._tree.body, self._called_eval_roots_in):
             out.extend(part)
         return out
 

@@ -84,15 +84,15 @@ def traverse(
                 model.adopt(frag.record, item.lineno)
                 rec = frag.record
             else:
-                start = {t: len(v) for t, v in buckets.items()} if units is not None or fragments is not None else {}
+                before = {t: len(v) for t, v in buckets.items()} if units is not None or fragments is not None else {}
                 rec = model.begin_statement(item)  # type: ignore[arg-type]
                 _walk(item, scope, buckets, visitors, kinds)
-                end = {t: len(v) for t, v in buckets.items()} if units is not None else {}
                 if fragments is not None:
-                    nodes = {t: v[start[t] :] for t, v in buckets.items() if len(v) > start[t]}
+                    nodes = {t: v[before[t] :] for t, v in buckets.items() if len(v) > before[t]}
                     fragments[id(item)] = Fragment(item, nodes, rec)  # type: ignore[arg-type]
-                    start = {t: start[t] for t in nodes}
-                    end = {t: end[t] for t in nodes} if units is not None else end
+                    start, end = {t: before[t] for t in nodes}, {t: len(buckets[t]) for t in nodes}
+                else:
+                    start, end = before, ({t: len(v) for t, v in buckets.items()} if units is not None else {})
             if units is not None:
                 units.append(Unit(item, start, end, rec.names))  # type: ignore[arg-type]
                 model.statement_spans[id(item)] = (start, end)
@@ -101,12 +101,10 @@ def traverse(
     return buckets
 
 
-def _walk(root: ast.AST, root_scope: object, buckets: dict[type, list[ast.AST]], visitors: dict, kinds: dict | None = None) -> None:
+def _walk(root: ast.AST, root_scope: object, buckets: dict[type, list[ast.AST]], visitors: dict, kinds: dict) -> None:
     """Pre-order from ``root``: parents and fields set, nodes bucketed, the model's handlers
     called. ``kinds`` (node type -> what the walk does with it) is filled as types are met;
     ``traverse`` shares one between its statements."""
-    if kinds is None:
-        kinds = {}
     stack: list[tuple[ast.AST, object]] = [(root, root_scope)]
     pop, push = stack.pop, stack.append
     while stack:

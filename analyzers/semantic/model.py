@@ -161,7 +161,7 @@ class SemanticModel:
         self._values_cache: dict[tuple[ast.AST, bool], tuple[Value, ...]] = {}
         self._unpacking: set[int] = set()  # unpacked bindings being followed (cycle guard)
         self.grad_cache: dict[tuple[str, ast.AST], Any] = {}  # grad_mode's effects, per expression
-        self.mode_call_cache: dict[ast.AST, Any] = {}  # grad_mode: a function's first grad-mode call
+        self.mode_call_cache: dict[ast.AST, Any] = {}  # grad_mode: per top-level statement, each function's first grad-mode statement
         # Shared recognizers (patterns.py, indexing.py) memoise per node here: several rules
         # ask the same question of the same node.
         self.memo: dict[tuple[str, ast.AST], Any] = {}
